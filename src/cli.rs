@@ -1,0 +1,123 @@
+//! Command-line surface. Only clap derive lives here: the doc comments are the help text, and
+//! nothing in this file validates or interprets; `settings.rs` turns these raw options into a
+//! checked `Settings` before any work starts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Slim a built Python virtualenv for the final stage of a container image, without breaking it.
+///
+/// venvslim reads a venv made by a builder stage and writes a smaller tree that imports and runs
+/// the same: stale bytecode, tests, docs, type stubs, C sources, installers and most of
+/// `*.dist-info` go; licences and what the runtime reads stay.
+#[derive(Debug, Parser)]
+#[command(name = "venvslim", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a slimmed copy of a venv (or slim it in place).
+    ///
+    /// Example, as the last step of a builder stage:
+    ///
+    ///     venvslim slim /venv -o /slim
+    ///
+    /// Exit status: 0 done (a dry run too), 1 finished but some files failed (see the report),
+    /// 2 usage or fatal error (nothing was written).
+    Slim(SlimArgs),
+
+    /// Print the rule table: every rule's id, what it removes, why that is safe, and what
+    /// breaks if it is done wrong.
+    Rules,
+}
+
+#[derive(Debug, Args)]
+pub struct SlimArgs {
+    /// The venv to slim: a directory with pyvenv.cfg, a `--user` prefix, or a bare site-packages
+    /// / `pip install --target` tree (then give --python-version).
+    pub venv: PathBuf,
+
+    /// Where to write the slimmed tree. Must not exist, or be an empty directory.
+    #[arg(short, long, value_name = "OUT", required_unless_present_any = ["in_place", "dry_run"], conflicts_with = "in_place")]
+    pub output: Option<PathBuf>,
+
+    /// Slim VENV itself instead of writing a copy. Removed files are gone for good.
+    #[arg(long)]
+    pub in_place: bool,
+
+    /// Print the plan and change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Print a machine-readable JSON report (every action: path, category, rule, bytes) instead
+    /// of the text summary.
+    #[arg(long)]
+    pub json: bool,
+
+    /// What to do with bytecode. `compile` (default) drops every existing .pyc and compiles the
+    /// kept sources with the venv's own interpreter as unchecked-hash pycs, so start-up on a
+    /// read-only filesystem is as fast as before; `keep` leaves pycs as they are; `strip` removes
+    /// them (start-up on a read-only filesystem gets 2-3x slower); `sourceless` ships only
+    /// `name.pyc` beside where `name.py` was (smallest; breaks packages that read their own
+    /// sources, such as opencv).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub bytecode: Option<BytecodeMode>,
+
+    /// What to keep of `*.dist-info`. `minimal` (default): the METADATA header, entry points,
+    /// top_level.txt, a RECORD listing what is really left, direct_url.json and licence files;
+    /// `keep`: everything; `licenses`: METADATA header and licence files only (entry points and
+    /// importlib.metadata.files() stop working); `strip`: remove the directories and move licence
+    /// files to OUT/licenses/<dist>-<version>/ (importlib.metadata.version() stops working).
+    #[arg(long = "dist-info", value_enum, value_name = "MODE")]
+    pub dist_info: Option<DistInfoMode>,
+
+    /// Keep files matching GLOB (relative to site-packages), whatever a rule says. Wins over
+    /// --remove. Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub keep: Vec<String>,
+
+    /// Also remove files matching GLOB (relative to site-packages). Overrides the import guard:
+    /// you asked for it. Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub remove: Vec<String>,
+
+    /// Leave a distribution untouched, optionally only for versions matching a PEP 440
+    /// specifier: `--keep-package numpy`, `--keep-package 'django>=5,<6'`. Repeatable.
+    #[arg(long, value_name = "NAME[SPEC]")]
+    pub keep_package: Vec<String>,
+
+    /// Read settings from this file's `[tool.venvslim]` table (default: ./pyproject.toml if it
+    /// has one). Command-line flags win; lists are merged.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Python version X.Y of a tree with no pyvenv.cfg (bare site-packages, --target, --user).
+    #[arg(long, value_name = "X.Y")]
+    pub python_version: Option<String>,
+
+    /// List every action in the text output, not only the summary.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BytecodeMode {
+    Compile,
+    Keep,
+    Strip,
+    Sourceless,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DistInfoMode {
+    Minimal,
+    Keep,
+    Licenses,
+    Strip,
+}

@@ -1,0 +1,195 @@
+//! Walk the input tree once, in parallel, into a sorted list of entries.
+//!
+//! Everything after this works on the inventory, never on the live tree, so the plan is a pure
+//! function of what was there when we looked. Symlinks are recorded as links and never followed
+//! (a link may point out of the tree, or loop). Sizes are counted once per (dev, inode), as
+//! `du` and dua-cli do, so a tree full of hardlinks (uv's default install mode) is not
+//! over-counted.
+
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+use walkdir::WalkDir;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    /// FIFOs, sockets, devices: never expected in a venv; reported, not copied.
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Relative to the tree's root.
+    pub path: PathBuf,
+    pub kind: Kind,
+    /// Apparent size in bytes (symlinks: length of the target).
+    pub size: u64,
+    pub dev: u64,
+    pub ino: u64,
+    pub nlink: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: (i64, i64),
+}
+
+impl Entry {
+    pub fn is_file(&self) -> bool {
+        self.kind == Kind::File
+    }
+    /// The file name, or "" when it is not UTF-8.
+    pub fn name(&self) -> &str {
+        self.path.file_name().and_then(|n| n.to_str()).unwrap_or("")
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Inventory {
+    /// Sorted by path (component-wise, so a directory precedes its contents).
+    pub entries: Vec<Entry>,
+    /// Paths that could not be read, with the reason.
+    pub errors: Vec<(PathBuf, String)>,
+}
+
+impl Inventory {
+    /// Walk `root`. The tree is split at `split` (site-packages, relative to root): its children
+    /// are walked in parallel, everything else sequentially.
+    pub fn scan(root: &Path, split: &Path) -> Result<Inventory> {
+        let split_abs = root.join(split);
+        let mut inv = Inventory::default();
+        let mut subtrees = Vec::new();
+        let walker = WalkDir::new(root).follow_links(false).sort_by_file_name();
+        let mut it = walker.into_iter();
+        while let Some(item) = it.next() {
+            match item {
+                Ok(e) => {
+                    let is_split_child = e.depth() > 0
+                        && e.path().parent() == Some(split_abs.as_path())
+                        && e.file_type().is_dir();
+                    if is_split_child {
+                        subtrees.push(e.path().to_path_buf());
+                        it.skip_current_dir();
+                        continue;
+                    }
+                    if e.depth() > 0 {
+                        inv.push(root, e.path(), e.metadata());
+                    }
+                }
+                Err(err) => inv.push_error(root, err),
+            }
+        }
+        let parts: Vec<Inventory> = subtrees
+            .par_iter()
+            .map(|dir| {
+                let mut part = Inventory::default();
+                for item in WalkDir::new(dir).follow_links(false) {
+                    match item {
+                        Ok(e) => part.push(root, e.path(), e.metadata()),
+                        Err(err) => part.push_error(root, err),
+                    }
+                }
+                part
+            })
+            .collect();
+        for part in parts {
+            inv.entries.extend(part.entries);
+            inv.errors.extend(part.errors);
+        }
+        inv.entries.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        inv.errors.sort();
+        if inv.entries.is_empty() && !inv.errors.is_empty() {
+            let (path, why) = &inv.errors[0];
+            return Err(anyhow::anyhow!("{why}")).with_context(|| format!("cannot read `{}`", root.join(path).display()));
+        }
+        Ok(inv)
+    }
+
+    fn push(&mut self, root: &Path, path: &Path, meta: walkdir::Result<std::fs::Metadata>) {
+        let rel = path.strip_prefix(root).unwrap_or(path).to_path_buf();
+        match meta {
+            Ok(m) => {
+                let ft = m.file_type();
+                let kind = if ft.is_symlink() {
+                    Kind::Symlink
+                } else if ft.is_dir() {
+                    Kind::Dir
+                } else if ft.is_file() {
+                    Kind::File
+                } else {
+                    Kind::Other
+                };
+                self.entries.push(Entry {
+                    path: rel,
+                    kind,
+                    size: m.len(),
+                    dev: m.dev(),
+                    ino: m.ino(),
+                    nlink: m.nlink(),
+                    mode: m.mode(),
+                    uid: m.uid(),
+                    gid: m.gid(),
+                    mtime: (m.mtime(), m.mtime_nsec()),
+                });
+            }
+            Err(err) => self.errors.push((rel, err.to_string())),
+        }
+    }
+
+    fn push_error(&mut self, root: &Path, err: walkdir::Error) {
+        let path = err.path().map(|p| p.strip_prefix(root).unwrap_or(p).to_path_buf()).unwrap_or_default();
+        let why = err.io_error().map(|e| e.to_string()).unwrap_or_else(|| err.to_string());
+        self.errors.push((path, why));
+    }
+
+    /// Indices of entries that carry bytes: regular files, each (dev, inode) once.
+    pub fn unique_files(&self) -> Vec<bool> {
+        let mut seen = HashSet::new();
+        self.entries
+            .iter()
+            .map(|e| e.is_file() && (e.nlink <= 1 || seen.insert((e.dev, e.ino))))
+            .collect()
+    }
+
+    pub fn find(&self, rel: &Path) -> Option<&Entry> {
+        self.entries.binary_search_by(|e| e.path.as_path().cmp(rel)).ok().map(|i| &self.entries[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn sorted_links_not_followed_hardlinks_counted_once() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        fs::create_dir_all(r.join("lib/sp/pkg/sub")).unwrap();
+        fs::create_dir_all(r.join("lib/sp/other")).unwrap();
+        fs::write(r.join("lib/sp/pkg/a.py"), "x = 1\n").unwrap();
+        fs::write(r.join("lib/sp/pkg/sub/b.py"), "y = 2\n").unwrap();
+        fs::hard_link(r.join("lib/sp/pkg/a.py"), r.join("lib/sp/other/a_link.py")).unwrap();
+        fs::write(r.join("lib/sp/top.py"), "").unwrap();
+        std::os::unix::fs::symlink("/nonexistent/target", r.join("lib/sp/dangling")).unwrap();
+        std::os::unix::fs::symlink(".", r.join("lib/sp/pkg/loop")).unwrap();
+        let inv = Inventory::scan(r, Path::new("lib/sp")).unwrap();
+        let paths: Vec<_> = inv.entries.iter().map(|e| e.path.to_str().unwrap().to_string()).collect();
+        let mut sorted = paths.clone();
+        sorted.sort_by(|a, b| Path::new(a).cmp(Path::new(b)));
+        assert_eq!(paths, sorted);
+        assert!(paths.contains(&"lib/sp/pkg/sub/b.py".to_string()));
+        let link = inv.find(Path::new("lib/sp/pkg/loop")).unwrap();
+        assert_eq!(link.kind, Kind::Symlink);
+        assert_eq!(inv.find(Path::new("lib/sp/dangling")).unwrap().kind, Kind::Symlink);
+        let unique = inv.unique_files();
+        let counted: u64 = inv.entries.iter().zip(&unique).filter(|(_, u)| **u).map(|(e, _)| e.size).sum();
+        assert_eq!(counted, 12, "a.py and its hardlink count once");
+        assert!(inv.errors.is_empty());
+    }
+}

@@ -1,0 +1,72 @@
+//! venvslim: slim a built Python virtualenv for the final stage of a container image.
+//!
+//! The pipeline, in one pass each: `venv` discovers the layout (pyvenv.cfg, Python version,
+//! site-packages); `inventory` walks the tree once, in parallel, into a sorted list; `rules`
+//! classify every path (each rule carries its reason and evidence) and the import guard rescues
+//! modules kept code imports; `plan` turns verdicts into sorted actions (pure data, which
+//! `--dry-run` prints); `apply` is the only code that writes: it copies what is kept (or removes
+//! in place), compiles bytecode with the venv's own interpreter, rewrites RECORD; `report` is
+//! the only code that prints.
+
+pub mod apply;
+pub mod bytecode;
+pub mod cli;
+pub mod dists;
+pub mod imports;
+pub mod inventory;
+pub mod plan;
+pub mod record;
+pub mod report;
+pub mod rules;
+pub mod settings;
+pub mod venv;
+
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+
+use crate::cli::BytecodeMode;
+use crate::inventory::Inventory;
+use crate::plan::Plan;
+use crate::report::Report;
+use crate::settings::{Settings, Target};
+use crate::venv::Venv;
+
+/// What a run ended with, for the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    /// Finished, but some paths failed (listed in the report).
+    Failures,
+}
+
+pub fn slim(settings: &Settings) -> Result<Status> {
+    let start = Instant::now();
+    let venv = Venv::discover(&settings.venv, settings.python_version)?;
+    let inv = Inventory::scan(&venv.root, &venv.site_packages)?;
+    if !inv.errors.is_empty() && matches!(settings.target, Target::Copy(_)) && !settings.dry_run {
+        let (path, why) = &inv.errors[0];
+        bail!(
+            "cannot read {} path(s) in the venv, first `{}`: {why}; the copy would be incomplete, so nothing was written\nhint: fix the permissions (or run as the venv's owner) and run again",
+            inv.errors.len(),
+            venv.root.join(path).display()
+        );
+    }
+    let interp = match settings.bytecode {
+        BytecodeMode::Compile | BytecodeMode::Sourceless => Some(bytecode::probe(&venv)?),
+        BytecodeMode::Keep | BytecodeMode::Strip => None,
+    };
+    let plan = Plan::build(venv, settings, inv);
+    let output = match &settings.target {
+        Target::Copy(out) => Some(out.as_path()),
+        _ => None,
+    };
+    let outcome = if settings.dry_run { None } else { Some(apply::apply(&plan, &settings.target, interp.as_ref())?) };
+    let report = Report { plan: &plan, outcome: outcome.as_ref(), output, dry_run: settings.dry_run, verbose: settings.verbose, elapsed: start.elapsed() };
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    if settings.json { report.json(&mut lock)? } else { report.text(&mut lock)? }
+    lock.flush()?;
+    Ok(if report.failures().is_empty() { Status::Ok } else { Status::Failures })
+}

@@ -1,0 +1,47 @@
+//! Thin binary: parse, validate into Settings, run, map the outcome to an exit status
+//! (0 ok, 1 finished with failures, 2 usage or fatal error).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use venvslim::cli::{Cli, Command};
+use venvslim::settings::Settings;
+use venvslim::Status;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Slim(args) => Settings::from_args(args).and_then(|s| venvslim::slim(&s)),
+        Command::Rules => venvslim::report::rules(std::io::stdout().lock(), &venvslim::rules::table())
+            .map(|()| Status::Ok)
+            .map_err(Into::into),
+    };
+    match result {
+        Ok(Status::Ok) => ExitCode::SUCCESS,
+        Ok(Status::Failures) => ExitCode::from(1),
+        Err(err) => {
+            print_error(&err);
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `error: outer: inner: cause`, then every `hint:` line from anywhere in the chain.
+fn print_error(err: &anyhow::Error) {
+    let mut parts = Vec::new();
+    let mut hints = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        let mut lines = text.lines();
+        if let Some(first) = lines.next() {
+            parts.push(first.to_string());
+        }
+        for l in lines {
+            if l.starts_with("hint:") { hints.push(l.to_string()) } else { parts.push(l.to_string()) }
+        }
+    }
+    eprintln!("error: {}", parts.join(": "));
+    for h in hints {
+        eprintln!("{h}");
+    }
+}

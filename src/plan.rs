@@ -1,0 +1,244 @@
+//! What will happen, as data. `--dry-run` renders this; apply executes exactly this.
+//!
+//! Built from the inventory and the rule verdicts: every removal, rewrite and move is an
+//! `Action` naming its path, rule and distribution, sorted by path so the same venv always gives
+//! the same plan (and the same JSON). Two passes run here after classification: the import
+//! guard (rules/guard.rs), and dist-info coherence (never a dist-info directory without
+//! METADATA). Reading METADATA to compute its header is the only I/O.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::cli::{BytecodeMode, DistInfoMode};
+use crate::dists::{metadata_header, Dist, Ownership};
+use crate::inventory::{Inventory, Kind};
+use crate::rules::{self, distinfo, guard::Rescue, Ctx, Rewrite, Rule, Verdict};
+use crate::settings::Settings;
+use crate::venv::Venv;
+
+#[derive(Debug, Clone)]
+pub enum ActionKind {
+    Remove,
+    /// Remove once its bytecode has been written (`--bytecode sourceless`).
+    RemoveAfterCompile,
+    /// Replace the content: METADATA gets its header block (carried here), RECORD is computed
+    /// after everything else.
+    Rewrite(Rewrite, Option<Vec<u8>>),
+    /// Move to this path (relative to the root).
+    Move(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Action {
+    /// Index into the inventory.
+    pub entry: usize,
+    pub kind: ActionKind,
+    pub rule: &'static Rule,
+    /// Bytes this saves (a file's size once per inode; a rewrite's shrinkage).
+    pub bytes: u64,
+    pub dist: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Totals {
+    pub bytes: u64,
+    pub files: u64,
+}
+
+#[derive(Debug)]
+pub struct Plan {
+    pub venv: Venv,
+    pub inv: Inventory,
+    pub dists: Vec<Dist>,
+    pub own: Ownership,
+    pub actions: Vec<Action>,
+    /// For each inventory entry, its action (index into `actions`), if any.
+    pub fate: Vec<Option<usize>>,
+    pub rescues: Vec<Rescue>,
+    /// Sources to compile (relative to the root).
+    pub compile: Vec<PathBuf>,
+    pub bytecode: BytecodeMode,
+    pub before: Totals,
+    /// What is left before any bytecode is compiled.
+    pub after: Totals,
+}
+
+impl Plan {
+    pub fn build(venv: Venv, settings: &Settings, inv: Inventory) -> Plan {
+        let dists = crate::dists::discover(&venv.root, &venv.site_packages, &inv);
+        let own = Ownership::new(&dists, &venv.site_packages);
+        let (verdicts, rescues) = {
+            let ctx = Ctx::new(&venv, settings, &inv, &dists, &own);
+            let mut verdicts = rules::classify(&ctx);
+            let rescues = rules::guard::run(&ctx, &mut verdicts);
+            dist_info_coherence(&ctx, &mut verdicts);
+            (verdicts, rescues)
+        };
+        let compile = sources_to_compile(&venv, settings, &inv, &verdicts, &own, &dists);
+        let mut plan = Plan {
+            fate: vec![None; inv.entries.len()],
+            venv,
+            inv,
+            dists,
+            own,
+            actions: Vec::new(),
+            rescues,
+            compile,
+            bytecode: settings.bytecode,
+            before: Totals::default(),
+            after: Totals::default(),
+        };
+        plan.make_actions(verdicts);
+        plan
+    }
+
+    fn make_actions(&mut self, verdicts: Vec<Verdict>) {
+        let unique = self.inv.unique_files();
+        let sourceless: HashSet<&PathBuf> =
+            if self.bytecode == BytecodeMode::Sourceless { self.compile.iter().collect() } else { HashSet::new() };
+        let mut actions = Vec::new();
+        let mut removed = Totals::default();
+        for (i, (e, v)) in self.inv.entries.iter().zip(verdicts).enumerate() {
+            let counted = if unique[i] { e.size } else { 0 };
+            if e.kind == Kind::File {
+                self.before.bytes += counted;
+                self.before.files += 1;
+            }
+            let dist = self.own.owner(&e.path);
+            let action = match v {
+                Verdict::Remove(rule) => Some(Action { entry: i, kind: ActionKind::Remove, rule, bytes: counted, dist }),
+                Verdict::Move(rule, to) => Some(Action { entry: i, kind: ActionKind::Move(to), rule, bytes: 0, dist }),
+                Verdict::Rewrite(rule, Rewrite::MetadataHeader) => {
+                    let (header, more) = metadata_header(&fs::read(self.venv.root.join(&e.path)).unwrap_or_default());
+                    more.then(|| Action {
+                        entry: i,
+                        bytes: e.size.saturating_sub(header.len() as u64),
+                        kind: ActionKind::Rewrite(Rewrite::MetadataHeader, Some(header)),
+                        rule,
+                        dist,
+                    })
+                }
+                Verdict::Rewrite(rule, Rewrite::Record) => {
+                    Some(Action { entry: i, kind: ActionKind::Rewrite(Rewrite::Record, None), rule, bytes: 0, dist })
+                }
+                // --keep'd sources (Protected) stay even in sourceless mode.
+                Verdict::Keep if sourceless.contains(&e.path) => Some(Action {
+                    entry: i,
+                    kind: ActionKind::RemoveAfterCompile,
+                    rule: &rules::bytecode::SOURCELESS,
+                    bytes: counted,
+                    dist,
+                }),
+                Verdict::Keep | Verdict::Protected => None,
+            };
+            if let Some(a) = action {
+                if e.kind == Kind::File && matches!(a.kind, ActionKind::Remove | ActionKind::RemoveAfterCompile) {
+                    removed.files += 1;
+                }
+                removed.bytes += a.bytes;
+                self.fate[i] = Some(actions.len());
+                actions.push(a);
+            }
+        }
+        self.after = Totals { bytes: self.before.bytes - removed.bytes, files: self.before.files - removed.files };
+        self.actions = actions;
+    }
+
+    pub fn path(&self, a: &Action) -> &Path {
+        &self.inv.entries[a.entry].path
+    }
+
+    pub fn is_removed(&self, i: usize) -> bool {
+        self.fate[i].is_some_and(|a| matches!(self.actions[a].kind, ActionKind::Remove | ActionKind::Move(_)))
+    }
+
+    /// Directories that stay: those with something kept below them, and those that were empty.
+    pub fn kept_dirs(&self) -> HashSet<PathBuf> {
+        let mut has_child: HashSet<&Path> = HashSet::new();
+        let mut kept: HashSet<PathBuf> = HashSet::new();
+        for (i, e) in self.inv.entries.iter().enumerate() {
+            if let Some(p) = e.path.parent() {
+                has_child.insert(p);
+            }
+            if e.kind != Kind::Dir && !self.is_removed(i) {
+                for anc in e.path.ancestors().skip(1) {
+                    if anc.as_os_str().is_empty() || !kept.insert(anc.to_path_buf()) {
+                        break;
+                    }
+                }
+            }
+        }
+        for e in self.inv.entries.iter().filter(|e| e.kind == Kind::Dir) {
+            if !has_child.contains(e.path.as_path()) {
+                kept.insert(e.path.clone());
+            }
+        }
+        kept
+    }
+}
+
+/// A dist-info directory whose METADATA goes must go whole: version() returns None for a
+/// directory without METADATA. Its licence files move to licenses/<dist>-<version>/.
+fn dist_info_coherence(ctx: &Ctx, verdicts: &mut [Verdict]) {
+    if ctx.settings.dist_info == DistInfoMode::Strip {
+        return;
+    }
+    let entries = &ctx.inv.entries;
+    let mut doomed: HashMap<PathBuf, usize> = HashMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        if e.name() == "METADATA" && !verdicts[i].is_kept() {
+            if let (Some(dir), Some(owner)) = (e.path.parent(), ctx.own.owner(&e.path)) {
+                doomed.insert(dir.to_path_buf(), owner);
+            }
+        }
+    }
+    if doomed.is_empty() {
+        return;
+    }
+    for (i, e) in entries.iter().enumerate() {
+        if e.kind == Kind::Dir || !verdicts[i].is_kept() {
+            continue;
+        }
+        let Some((dir, owner)) = e.path.ancestors().skip(1).find_map(|a| doomed.get(a).map(|o| (a, *o))) else {
+            continue;
+        };
+        let rest = e.path.strip_prefix(dir).unwrap_or(&e.path);
+        let d = &ctx.dists[owner];
+        verdicts[i] = if distinfo::is_license_path(rest) {
+            Verdict::Move(&distinfo::WHOLE_DIR, distinfo::license_destination(&d.name, &d.version, rest))
+        } else {
+            Verdict::Remove(&distinfo::WHOLE_DIR)
+        };
+    }
+}
+
+/// Kept `.py` files in site-packages, for `compile` and `sourceless`; distributions protected
+/// by --keep-package keep their own bytecode.
+fn sources_to_compile(
+    venv: &Venv,
+    settings: &Settings,
+    inv: &Inventory,
+    verdicts: &[Verdict],
+    own: &Ownership,
+    dists: &[Dist],
+) -> Vec<PathBuf> {
+    if !matches!(settings.bytecode, BytecodeMode::Compile | BytecodeMode::Sourceless) {
+        return Vec::new();
+    }
+    let protected: HashSet<usize> = dists
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| settings.keep_packages.iter().any(|k| k.matches(&d.normalized, &d.version)))
+        .map(|(i, _)| i)
+        .collect();
+    inv.entries
+        .iter()
+        .zip(verdicts)
+        .filter(|(e, v)| e.kind == Kind::File && v.is_kept() && e.name().ends_with(".py"))
+        .filter(|(e, _)| e.path.starts_with(&venv.site_packages))
+        .filter(|(e, _)| distinfo::split(e.path.strip_prefix(&venv.site_packages).unwrap_or(&e.path)).is_none())
+        .filter(|(e, _)| own.owner(&e.path).is_none_or(|o| !protected.contains(&o)))
+        .map(|(e, _)| e.path.clone())
+        .collect()
+}

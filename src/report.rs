@@ -1,0 +1,297 @@
+//! The only module that prints: the text summary for people, JSON for machines.
+//!
+//! Both are rendered from the same `Plan` (and, after a real run, its `Outcome`), so a dry
+//! run's JSON lists exactly the actions the real run performs. Everything is sorted: same
+//! venv, same report.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::apply::{Failure, Outcome};
+use crate::plan::{ActionKind, Plan, Totals};
+use crate::rules::{Category, Rule};
+
+pub struct Report<'a> {
+    pub plan: &'a Plan,
+    pub outcome: Option<&'a Outcome>,
+    pub output: Option<&'a Path>,
+    pub dry_run: bool,
+    pub verbose: bool,
+    pub elapsed: Duration,
+}
+
+#[derive(Serialize)]
+struct JsonAction<'a> {
+    path: String,
+    action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<String>,
+    category: Category,
+    rule: &'static str,
+    bytes: u64,
+    dist: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct JsonTotals {
+    before_bytes: u64,
+    after_bytes: u64,
+    before_files: u64,
+    after_files: u64,
+}
+
+#[derive(Serialize, Default)]
+struct Sum {
+    files: u64,
+    bytes: u64,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    venv: String,
+    output: Option<String>,
+    python: String,
+    dry_run: bool,
+    actions: Vec<JsonAction<'a>>,
+    rescues: &'a [crate::rules::guard::Rescue],
+    failures: Vec<Failure>,
+    by_category: BTreeMap<Category, Sum>,
+    by_dist: BTreeMap<String, Sum>,
+    compiled: usize,
+    not_compiled: &'a [Failure],
+    totals: JsonTotals,
+    elapsed_ms: u128,
+}
+
+impl Report<'_> {
+    pub fn failures(&self) -> Vec<Failure> {
+        let mut all: Vec<Failure> =
+            self.plan.inv.errors.iter().map(|(p, e)| Failure { path: p.clone(), error: e.clone() }).collect();
+        if let Some(o) = self.outcome {
+            all.extend(o.failures.iter().cloned());
+        }
+        all
+    }
+
+    fn after(&self) -> Totals {
+        self.outcome.map_or(self.plan.after, |o| o.after)
+    }
+
+    fn by_category(&self) -> BTreeMap<Category, Sum> {
+        let mut m: BTreeMap<Category, Sum> = BTreeMap::new();
+        for a in &self.plan.actions {
+            let s = m.entry(a.rule.category).or_default();
+            s.bytes += a.bytes;
+            if matches!(a.kind, ActionKind::Remove | ActionKind::RemoveAfterCompile) {
+                s.files += 1;
+            }
+        }
+        m
+    }
+
+    fn by_dist(&self) -> BTreeMap<String, Sum> {
+        let mut m: BTreeMap<String, Sum> = BTreeMap::new();
+        for a in &self.plan.actions {
+            let key = a.dist.map_or("(no distribution)".to_string(), |d| {
+                let d = &self.plan.dists[d];
+                format!("{} {}", d.name, d.version)
+            });
+            let s = m.entry(key).or_default();
+            s.bytes += a.bytes;
+            if matches!(a.kind, ActionKind::Remove | ActionKind::RemoveAfterCompile) {
+                s.files += 1;
+            }
+        }
+        m
+    }
+
+    pub fn json(&self, mut out: impl Write) -> io::Result<()> {
+        let plan = self.plan;
+        let actions = plan
+            .actions
+            .iter()
+            .map(|a| {
+                let (action, to) = match &a.kind {
+                    ActionKind::Remove | ActionKind::RemoveAfterCompile => ("remove", None),
+                    ActionKind::Rewrite(..) => ("rewrite", None),
+                    ActionKind::Move(to) => ("move", Some(to.to_string_lossy().into_owned())),
+                };
+                JsonAction {
+                    path: plan.path(a).to_string_lossy().into_owned(),
+                    action,
+                    to,
+                    category: a.rule.category,
+                    rule: a.rule.id,
+                    bytes: a.bytes,
+                    dist: a.dist.map(|d| plan.dists[d].name.as_str()),
+                }
+            })
+            .collect();
+        let after = self.after();
+        let report = JsonReport {
+            venv: plan.venv.root.to_string_lossy().into_owned(),
+            output: self.output.map(|p| p.to_string_lossy().into_owned()),
+            python: plan.venv.python.to_string(),
+            dry_run: self.dry_run,
+            actions,
+            rescues: &plan.rescues,
+            failures: self.failures(),
+            by_category: self.by_category(),
+            by_dist: self.by_dist(),
+            compiled: self.outcome.map_or(plan.compile.len(), |o| o.compiled.len()),
+            not_compiled: self.outcome.map_or(&[], |o| &o.not_compiled),
+            totals: JsonTotals {
+                before_bytes: plan.before.bytes,
+                after_bytes: after.bytes,
+                before_files: plan.before.files,
+                after_files: after.files,
+            },
+            elapsed_ms: self.elapsed.as_millis(),
+        };
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)
+    }
+
+    pub fn text(&self, mut out: impl Write) -> io::Result<()> {
+        let plan = self.plan;
+        let dest = match (self.output, self.dry_run) {
+            (_, true) => "dry run: nothing written".to_string(),
+            (Some(o), _) => format!("-> {}", o.display()),
+            (None, _) => "slimmed in place".to_string(),
+        };
+        writeln!(out, "venvslim: {} (Python {}) {dest}", plan.venv.root.display(), plan.venv.python)?;
+        let after = self.after();
+        let pct = 100.0 * (1.0 - after.bytes as f64 / plan.before.bytes.max(1) as f64);
+        writeln!(out, "  {:<34}{:>9}  {:>11}", "", "files", "size")?;
+        writeln!(out, "  {:<34}{:>9}  {:>11}", "before", group(plan.before.files), human(plan.before.bytes))?;
+        let label = if self.outcome.is_some() { "after" } else { "after (before compiling)" };
+        writeln!(out, "  {:<34}{:>9}  {:>11}  -{pct:.1}%", label, group(after.files), human(after.bytes))?;
+        writeln!(out)?;
+        writeln!(out, "  {:<34}{:>9}  {:>11}", if self.dry_run { "would remove" } else { "removed" }, "files", "saved")?;
+        for (cat, s) in self.by_category() {
+            writeln!(out, "  {:<34}{:>9}  {:>11}", cat.label(), group(s.files), human(s.bytes))?;
+        }
+        self.text_compiled(&mut out)?;
+        self.text_dists(&mut out)?;
+        self.text_rescues(&mut out)?;
+        if self.verbose {
+            writeln!(out, "\n  actions:")?;
+            for a in &plan.actions {
+                let verb = match &a.kind {
+                    ActionKind::Remove | ActionKind::RemoveAfterCompile => "remove",
+                    ActionKind::Rewrite(..) => "rewrite",
+                    ActionKind::Move(_) => "move",
+                };
+                writeln!(out, "    {verb:<8}{:<26}{:>11}  {}", a.rule.id, human(a.bytes), plan.path(a).display())?;
+            }
+        }
+        let failures = self.failures();
+        if !failures.is_empty() {
+            writeln!(out, "\n  {} failure(s); those paths were left as they were:", failures.len())?;
+            for f in &failures {
+                writeln!(out, "    {}: {}", f.path.display(), f.error)?;
+            }
+        }
+        writeln!(out, "\n  done in {:.2} s", self.elapsed.as_secs_f64())
+    }
+
+    fn text_compiled(&self, out: &mut impl Write) -> io::Result<()> {
+        let n = self.outcome.map_or(self.plan.compile.len(), |o| o.compiled.len());
+        if n > 0 {
+            let verb = if self.outcome.is_some() { "compiled" } else { "will compile" };
+            writeln!(out, "\n  {verb} {} sources to unchecked-hash bytecode with the venv's interpreter", group(n as u64))?;
+        }
+        if let Some(o) = self.outcome.filter(|o| !o.not_compiled.is_empty()) {
+            writeln!(out, "  {} sources did not compile (kept as they are; Python could not compile them either):", o.not_compiled.len())?;
+            for f in o.not_compiled.iter().take(if self.verbose { usize::MAX } else { 5 }) {
+                writeln!(out, "    {}: {}", f.path.display(), f.error)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn text_dists(&self, out: &mut impl Write) -> io::Result<()> {
+        let mut dists: Vec<(String, Sum)> = self.by_dist().into_iter().collect();
+        dists.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(&b.0)));
+        let shown = if self.verbose { dists.len() } else { 10 };
+        writeln!(out, "\n  {:<34}{:>9}  {:>11}", "biggest savings by distribution", "files", "saved")?;
+        for (name, s) in dists.iter().take(shown) {
+            writeln!(out, "  {:<34}{:>9}  {:>11}", truncate(name, 33), group(s.files), human(s.bytes))?;
+        }
+        if dists.len() > shown {
+            writeln!(out, "  ... and {} more (--verbose or --json lists them)", dists.len() - shown)?;
+        }
+        Ok(())
+    }
+
+    fn text_rescues(&self, out: &mut impl Write) -> io::Result<()> {
+        let rescues = &self.plan.rescues;
+        if rescues.is_empty() {
+            return Ok(());
+        }
+        writeln!(out, "\n  import guard: kept {} file(s) a rule would have removed, because kept code imports them:", rescues.len())?;
+        let shown = if self.verbose { rescues.len() } else { 8 };
+        for r in rescues.iter().take(shown) {
+            writeln!(out, "    {} [{}]: {}", r.path.display(), r.rule, r.reason)?;
+        }
+        if rescues.len() > shown {
+            writeln!(out, "    ... and {} more (--verbose lists them)", rescues.len() - shown)?;
+        }
+        Ok(())
+    }
+}
+
+/// The rule table, for `venvslim rules`.
+pub fn rules(mut out: impl Write, rules: &[&Rule]) -> io::Result<()> {
+    for r in rules {
+        writeln!(out, "{}  [{}]", r.id, r.category.label())?;
+        writeln!(out, "    why:      {}", r.reason)?;
+        writeln!(out, "    evidence: {}", r.evidence)?;
+    }
+    Ok(())
+}
+
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).collect::<String>() + "…" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units() {
+        assert_eq!(human(512), "512 B");
+        assert_eq!(human(1536), "1.5 KiB");
+        assert_eq!(human(3 * 1024 * 1024), "3.0 MiB");
+        assert_eq!(group(1234567), "1,234,567");
+        assert_eq!(group(12), "12");
+    }
+}

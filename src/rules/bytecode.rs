@@ -1,0 +1,75 @@
+//! Bytecode: which existing `.pyc`/`.pyo` files go.
+//!
+//! pip compiles timestamp pycs at install time, for the builder's Python; they are a quarter of
+//! a venv's bytes and go stale as soon as a source's mtime changes (COPY, layer rebuilds).
+//! Dropping them without replacement makes every start on a read-only filesystem recompile
+//! everything (measured 2-3x slower start-up), so the default drops them and `bytecode.rs`
+//! (the top-level module) recompiles every kept source as unchecked-hash pycs (PEP 552) with the
+//! target interpreter. A `.pyc` with no `.py` beside it is a sourceless module: the only copy
+//! of that code, never removed.
+
+use super::{Category, Ctx, Guard, Item, Rule, Verdict};
+use crate::cli::BytecodeMode;
+
+pub static STALE: Rule = Rule {
+    id: "bytecode.stale",
+    category: Category::Bytecode,
+    guard: Guard::None,
+    reason: "pip's timestamp pycs for the builder; every kept source is recompiled as unchecked-hash pycs by the target interpreter",
+    evidence: "PEP 552: unchecked-hash pycs do not depend on file mtimes, so they stay valid after COPY and on read-only filesystems",
+};
+
+pub static STRIP: Rule = Rule {
+    id: "bytecode.strip",
+    category: Category::Bytecode,
+    guard: Guard::None,
+    reason: "--bytecode strip: no bytecode shipped",
+    evidence: "on a read-only filesystem Python then recompiles every module at every start (measured 2-3x slower start-up)",
+};
+
+pub static SHADOWED: Rule = Rule {
+    id: "bytecode.shadowed",
+    category: Category::Bytecode,
+    guard: Guard::None,
+    reason: "a legacy name.pyc beside name.py: Python 3 always prefers the source and its __pycache__",
+    evidence: "PEP 3147: name.pyc beside the source is used only when the source is absent",
+};
+
+pub static PYO: Rule = Rule {
+    id: "bytecode.pyo",
+    category: Category::Bytecode,
+    guard: Guard::None,
+    reason: "Python 2 optimised bytecode; Python 3 never reads .pyo",
+    evidence: "PEP 488 removed .pyo files",
+};
+
+pub static SOURCELESS: Rule = Rule {
+    id: "bytecode.sourceless",
+    category: Category::Bytecode,
+    guard: Guard::None,
+    reason: "--bytecode sourceless: the source is replaced by name.pyc beside it (removed only once that pyc is written)",
+    evidence: "breaks packages that read their own sources: opencv's cv2 loader looks for config.py by name; inspect.getsource users degrade",
+};
+
+pub static RULES: &[&Rule] = &[&STALE, &STRIP, &SHADOWED, &PYO, &SOURCELESS];
+
+pub fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
+    let sp_rel = item.sp_rel?;
+    let mode = ctx.bytecode();
+    if mode == BytecodeMode::Keep {
+        return None;
+    }
+    let name = item.name();
+    if name.ends_with(".pyo") {
+        return Some(Verdict::Remove(&PYO));
+    }
+    if !name.ends_with(".pyc") {
+        return None;
+    }
+    let in_cache = sp_rel.parent().and_then(|p| p.file_name()).is_some_and(|n| n == "__pycache__");
+    if in_cache {
+        return Some(Verdict::Remove(if mode == BytecodeMode::Strip { &STRIP } else { &STALE }));
+    }
+    let source = crate::dists::source_of_pyc(&item.entry.path)?;
+    ctx.py_files.contains(&source).then_some(Verdict::Remove(&SHADOWED))
+}

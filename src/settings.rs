@@ -1,0 +1,292 @@
+//! Turn raw command-line options (and `[tool.venvslim]` from a pyproject.toml) into a checked
+//! `Settings`, before any work starts: globs are compiled, package specifiers parsed and the
+//! output location validated here, so a typo fails in milliseconds with exit 2 instead of after
+//! a long walk, and nothing is written.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{bail, Context, Result};
+use globset::{GlobSet, GlobSetBuilder};
+use pep440_rs::{Version, VersionSpecifiers};
+use serde::Deserialize;
+
+use crate::cli::{BytecodeMode, DistInfoMode, SlimArgs};
+use crate::dists::normalize_name;
+use crate::venv::PythonVersion;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Write a slimmed copy here.
+    Copy(PathBuf),
+    /// Slim the venv itself.
+    InPlace,
+    /// Only plan (a dry run with no output path).
+    PlanOnly,
+}
+
+#[derive(Debug)]
+pub struct Settings {
+    pub venv: PathBuf,
+    pub target: Target,
+    pub dry_run: bool,
+    pub json: bool,
+    pub verbose: bool,
+    pub bytecode: BytecodeMode,
+    pub dist_info: DistInfoMode,
+    pub keep: Globs,
+    pub remove: Globs,
+    pub keep_packages: Vec<PackageSpec>,
+    pub python_version: Option<PythonVersion>,
+}
+
+/// User globs, compiled once. Matching a directory matches everything below it.
+#[derive(Debug, Default)]
+pub struct Globs {
+    pub patterns: Vec<String>,
+    set: GlobSet,
+}
+
+impl Globs {
+    pub fn new(patterns: Vec<String>, flag: &str) -> Result<Globs> {
+        let mut builder = GlobSetBuilder::new();
+        for p in &patterns {
+            let glob = globset::GlobBuilder::new(p.trim_start_matches("./"))
+                .literal_separator(true)
+                .backslash_escape(true)
+                .build()
+                .with_context(|| format!("{flag} `{p}` is not a valid glob\nhint: globs are relative to site-packages, e.g. `django/test/**` or `**/*.txt`"))?;
+            builder.add(glob);
+        }
+        Ok(Globs { set: builder.build()?, patterns })
+    }
+
+    /// True when `path` or one of its ancestors matches.
+    pub fn matches(&self, path: &Path) -> bool {
+        !self.patterns.is_empty() && path.ancestors().any(|p| !p.as_os_str().is_empty() && self.set.is_match(p))
+    }
+}
+
+/// `--keep-package NAME[SPECIFIERS]`.
+#[derive(Debug, Clone)]
+pub struct PackageSpec {
+    pub raw: String,
+    pub name: String,
+    pub specifiers: Option<VersionSpecifiers>,
+}
+
+impl FromStr for PackageSpec {
+    type Err = anyhow::Error;
+    fn from_str(raw: &str) -> Result<Self> {
+        let s = raw.trim();
+        let end = s.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))).unwrap_or(s.len());
+        let (name, rest) = s.split_at(end);
+        if name.is_empty() {
+            bail!("--keep-package `{raw}` has no distribution name\nhint: write `numpy` or `numpy>=2,<3`");
+        }
+        let rest = rest.trim();
+        let rest = rest.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(rest).trim();
+        let specifiers = if rest.is_empty() {
+            None
+        } else {
+            Some(VersionSpecifiers::from_str(rest).map_err(|e| {
+                anyhow::anyhow!("--keep-package `{raw}`: `{rest}` is not a PEP 440 version specifier: {e}\nhint: write e.g. `django>=5,<6`")
+            })?)
+        };
+        Ok(PackageSpec { raw: raw.to_string(), name: normalize_name(name), specifiers })
+    }
+}
+
+impl PackageSpec {
+    pub fn matches(&self, normalized_name: &str, version: &str) -> bool {
+        if self.name != normalized_name {
+            return false;
+        }
+        match (&self.specifiers, Version::from_str(version)) {
+            (None, _) => true,
+            (Some(spec), Ok(v)) => spec.contains(&v),
+            (Some(_), Err(_)) => false,
+        }
+    }
+}
+
+/// `[tool.venvslim]` in a pyproject.toml.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FileConfig {
+    pub bytecode: Option<BytecodeMode>,
+    pub dist_info: Option<DistInfoMode>,
+    #[serde(default)]
+    pub keep: Vec<String>,
+    #[serde(default)]
+    pub remove: Vec<String>,
+    #[serde(default)]
+    pub keep_package: Vec<String>,
+    pub python_version: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Pyproject {
+    tool: Option<Tool>,
+}
+#[derive(Deserialize)]
+struct Tool {
+    venvslim: Option<toml::Value>,
+}
+
+/// Load `[tool.venvslim]` from `explicit`, or from ./pyproject.toml when it has that table.
+pub fn load_file_config(explicit: Option<&Path>) -> Result<FileConfig> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let p = PathBuf::from("pyproject.toml");
+            if !p.is_file() {
+                return Ok(FileConfig::default());
+            }
+            p
+        }
+    };
+    let text = fs::read_to_string(&path).with_context(|| format!("cannot read config `{}`", path.display()))?;
+    let doc: Pyproject = toml::from_str(&text).with_context(|| format!("`{}` is not valid TOML", path.display()))?;
+    match doc.tool.and_then(|t| t.venvslim) {
+        Some(table) => table.try_into().with_context(|| {
+            format!("bad [tool.venvslim] in `{}`\nhint: known keys are bytecode, dist-info, keep, remove, keep-package, python-version", path.display())
+        }),
+        None if explicit.is_some() => bail!("`{}` has no [tool.venvslim] table", path.display()),
+        None => Ok(FileConfig::default()),
+    }
+}
+
+impl Settings {
+    pub fn from_args(args: SlimArgs) -> Result<Settings> {
+        let file = load_file_config(args.config.as_deref())?;
+        let target = match (&args.output, args.in_place, args.dry_run) {
+            (Some(out), _, _) => Target::Copy(out.clone()),
+            (None, true, _) => Target::InPlace,
+            (None, false, true) => Target::PlanOnly,
+            (None, false, false) => bail!("say where to write the slimmed venv\nhint: add -o OUT, or --in-place to slim it where it is"),
+        };
+        if let Target::Copy(out) = &target {
+            check_output(&args.venv, out)?;
+        }
+        let python_version = args
+            .python_version
+            .or(file.python_version)
+            .map(|v| v.parse::<PythonVersion>())
+            .transpose()
+            .context("--python-version")?;
+        let keep_packages = file
+            .keep_package
+            .iter()
+            .chain(&args.keep_package)
+            .map(|s| s.parse())
+            .collect::<Result<Vec<PackageSpec>>>()?;
+        Ok(Settings {
+            target,
+            dry_run: args.dry_run,
+            json: args.json,
+            verbose: args.verbose,
+            bytecode: args.bytecode.or(file.bytecode).unwrap_or(BytecodeMode::Compile),
+            dist_info: args.dist_info.or(file.dist_info).unwrap_or(DistInfoMode::Minimal),
+            keep: Globs::new(file.keep.into_iter().chain(args.keep).collect(), "--keep")?,
+            remove: Globs::new(file.remove.into_iter().chain(args.remove).collect(), "--remove")?,
+            keep_packages,
+            python_version,
+            venv: args.venv,
+        })
+    }
+}
+
+/// OUT must not exist or be an empty directory, and must not be inside the venv.
+fn check_output(venv: &Path, out: &Path) -> Result<()> {
+    match fs::symlink_metadata(out) {
+        Ok(m) if m.is_dir() => {
+            let mut rd = fs::read_dir(out).with_context(|| format!("cannot read output `{}`", out.display()))?;
+            if rd.next().is_some() {
+                bail!("output `{}` exists and is not empty\nhint: remove it, or pick a new path; venvslim never mixes its output with other files", out.display());
+            }
+        }
+        Ok(_) => bail!("output `{}` exists and is not a directory\nhint: pick a new path", out.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot check output `{}`", out.display())),
+    }
+    if let (Ok(v), Some(o)) = (fs::canonicalize(venv), absolute_lexical(out)) {
+        if o.starts_with(&v) {
+            bail!("output `{}` is inside the venv `{}`\nhint: write the slimmed tree outside the venv (the input is never modified), or use --in-place", out.display(), venv.display());
+        }
+    }
+    Ok(())
+}
+
+/// Absolute path of `p` resolving the longest existing ancestor (p itself may not exist).
+fn absolute_lexical(p: &Path) -> Option<PathBuf> {
+    let abs = if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().ok()?.join(p) };
+    let mut existing = abs.as_path();
+    let mut tail = Vec::new();
+    while fs::symlink_metadata(existing).is_err() {
+        tail.push(existing.file_name()?);
+        existing = existing.parent()?;
+    }
+    let mut out = fs::canonicalize(existing).ok()?;
+    out.extend(tail.into_iter().rev());
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_specs() {
+        let s: PackageSpec = "Django>=5,<6".parse().unwrap();
+        assert_eq!(s.name, "django");
+        assert!(s.matches("django", "5.1.4"));
+        assert!(!s.matches("django", "4.2"));
+        assert!(!s.matches("flask", "5.1"));
+        let s: PackageSpec = "numpy[>=2]".parse().unwrap();
+        assert!(s.matches("numpy", "2.1.0") && !s.matches("numpy", "1.26.4"));
+        let s: PackageSpec = "typing_extensions".parse().unwrap();
+        assert!(s.matches("typing-extensions", "anything"));
+        assert!("numpy>=two".parse::<PackageSpec>().is_err());
+        assert!(">=2".parse::<PackageSpec>().is_err());
+    }
+
+    #[test]
+    fn globs_match_dirs_and_ancestors() {
+        let g = Globs::new(vec!["django/test".into(), "*.txt".into()], "--keep").unwrap();
+        assert!(g.matches(Path::new("django/test/client.py")));
+        assert!(g.matches(Path::new("notes.txt")));
+        assert!(!g.matches(Path::new("pkg/notes.txt")), "`*` does not cross `/`");
+        assert!(!g.matches(Path::new("django/testing.py")));
+        assert!(Globs::new(vec!["a[".into()], "--keep").is_err());
+    }
+
+    #[test]
+    fn output_checks() {
+        let t = tempfile::tempdir().unwrap();
+        let venv = t.path().join("venv");
+        fs::create_dir(&venv).unwrap();
+        assert!(check_output(&venv, &t.path().join("new")).is_ok());
+        let e = check_output(&venv, &venv.join("out")).unwrap_err().to_string();
+        assert!(e.contains("inside the venv"), "{e}");
+        fs::write(venv.join("f"), "").unwrap();
+        let e = check_output(&t.path().join("x"), &venv).unwrap_err().to_string();
+        assert!(e.contains("not empty"), "{e}");
+        let e = check_output(&venv, &venv.join("f")).unwrap_err().to_string();
+        assert!(e.contains("not a directory") || e.contains("inside"), "{e}");
+    }
+
+    #[test]
+    fn file_config_rejects_unknown_keys() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("pyproject.toml");
+        fs::write(&p, "[tool.venvslim]\nbytecode = \"strip\"\nkeep = [\"a/**\"]\n").unwrap();
+        let c = load_file_config(Some(&p)).unwrap();
+        assert_eq!(c.bytecode, Some(BytecodeMode::Strip));
+        assert_eq!(c.keep, vec!["a/**"]);
+        fs::write(&p, "[tool.venvslim]\nbytecod = \"strip\"\n").unwrap();
+        let e = format!("{:#}", load_file_config(Some(&p)).unwrap_err());
+        assert!(e.contains("bytecod"), "{e}");
+    }
+}
