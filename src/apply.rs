@@ -220,7 +220,6 @@ fn write_new(path: &Path, bytes: &[u8], like: &Entry) -> std::io::Result<()> {
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_data()?;
         fs::set_permissions(&tmp, fs::Permissions::from_mode(like.mode & 0o7777))?;
         set_meta(&tmp, like);
         fs::rename(&tmp, path)
@@ -257,19 +256,27 @@ fn remove_in_place(w: &Writer) {
 
 fn compile(w: &Writer, interp: &Interpreter, outcome: &mut Outcome) {
     let sourceless = w.plan.bytecode == BytecodeMode::Sourceless;
-    let jobs: Vec<(PathBuf, Job)> = w
+    let jobs: Vec<(&PathBuf, PathBuf, Job)> = w
         .plan
         .compile
         .iter()
         .map(|rel| {
             let pyc = if sourceless { rel.with_extension("pyc") } else { interp.cache_path(rel) };
             let job = Job { src: w.dst.join(rel), cfile: w.dst.join(&pyc), dfile: w.final_root.join(rel) };
-            (pyc, job)
+            (rel, pyc, job)
         })
         .collect();
-    let only_jobs: Vec<Job> = jobs.iter().map(|(_, j)| j.clone()).collect();
-    let results = interp.compile(&only_jobs);
-    for ((pyc, _), (rel, result)) in jobs.into_iter().zip(w.plan.compile.iter().zip(results)) {
+    // pip's own bytecode for an unchanged source only needs a new header; compile the rest.
+    let reused: Vec<bool> = jobs
+        .par_iter()
+        .map(|(rel, pyc, job)| {
+            !sourceless && interp.reuse(&w.plan.venv.root.join(rel), &w.plan.venv.root.join(pyc), &job.cfile).unwrap_or(false)
+        })
+        .collect();
+    let todo: Vec<Job> = jobs.iter().zip(&reused).filter(|(_, r)| !**r).map(|((_, _, j), _)| j.clone()).collect();
+    let mut results = interp.compile(&todo).into_iter();
+    for ((rel, pyc, _), was_reused) in jobs.into_iter().zip(reused) {
+        let result = if was_reused { Ok(()) } else { results.next().unwrap_or(Err("not compiled".into())) };
         match result {
             Ok(()) => outcome.compiled.push(pyc),
             Err(error) => outcome.not_compiled.push(Failure { path: rel.clone(), error }),

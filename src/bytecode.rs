@@ -23,6 +23,8 @@ pub struct Interpreter {
     pub version: PythonVersion,
     /// `sys.implementation.cache_tag`, e.g. `cpython-311`.
     pub cache_tag: String,
+    /// `importlib.util.MAGIC_NUMBER`: the first 4 bytes of every pyc this interpreter reads.
+    pub magic: [u8; 4],
 }
 
 /// One source to compile: read `src`, write `cfile`, record `dfile` as co_filename.
@@ -48,6 +50,18 @@ for i in range(0, len(data) - 2, 3):
 out.flush()
 "#;
 
+/// Write through a temporary file and rename, as py_compile does, with the source's mode.
+fn write_pyc(cfile: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = cfile.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = cfile.with_extension("pyc.venvslim-tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode & 0o666))?;
+    std::fs::rename(&tmp, cfile)
+}
+
 fn command(python: &Path) -> Command {
     let mut cmd = Command::new(python);
     for (k, _) in std::env::vars_os() {
@@ -66,7 +80,7 @@ pub fn probe(venv: &Venv) -> Result<Interpreter> {
         bail!("no Python {} interpreter found for `{}` (looked in its bin/ and on PATH)\n{hint}", venv.python, venv.root.display());
     };
     let out = command(&path)
-        .args(["-c", "import sys; print(sys.version_info[0], sys.version_info[1], sys.implementation.cache_tag)"])
+        .args(["-c", "import sys, importlib.util as u; print(sys.version_info[0], sys.version_info[1], sys.implementation.cache_tag, u.MAGIC_NUMBER.hex())"])
         .stdin(Stdio::null())
         .output()
         .with_context(|| format!("cannot run the venv's interpreter `{}`\n{hint}", path.display()))?;
@@ -81,14 +95,26 @@ pub fn probe(venv: &Venv) -> Result<Interpreter> {
     let mut parts = text.split_whitespace();
     let version = format!("{}.{}", parts.next().unwrap_or(""), parts.next().unwrap_or("")).parse::<PythonVersion>()?;
     let cache_tag = parts.next().unwrap_or("").to_string();
-    if version != venv.python || cache_tag.is_empty() {
+    let magic = parts.next().and_then(parse_magic);
+    let (Some(magic), false) = (magic, cache_tag.is_empty()) else {
+        bail!("`{}` did not say its bytecode format (got `{}`)\n{hint}", path.display(), text.trim());
+    };
+    if version != venv.python {
         bail!(
             "`{}` is Python {version}, but the venv is Python {}\nhint: run venvslim where the venv's own interpreter is, or use --bytecode keep",
             path.display(),
             venv.python
         );
     }
-    Ok(Interpreter { path, version, cache_tag })
+    Ok(Interpreter { path, version, cache_tag, magic })
+}
+
+fn parse_magic(hex: &str) -> Option<[u8; 4]> {
+    let mut m = [0u8; 4];
+    for (i, b) in m.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(m)
 }
 
 impl Interpreter {
@@ -97,6 +123,49 @@ impl Interpreter {
         let stem = source.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let dir = source.parent().unwrap_or(Path::new(""));
         dir.join("__pycache__").join(format!("{stem}.{}.pyc", self.cache_tag))
+    }
+
+    /// `importlib.util.source_hash(source)`: SipHash-1-3 keyed with the magic number, as
+    /// CPython's `_Py_KeyedHash` computes it for hash-based pycs (PEP 552).
+    pub fn source_hash(&self, source: &[u8]) -> [u8; 8] {
+        use std::hash::Hasher;
+        let key = u64::from(u32::from_le_bytes(self.magic));
+        let mut h = siphasher::sip::SipHasher13::new_with_keys(key, 0);
+        h.write(source);
+        h.finish().to_le_bytes()
+    }
+
+    /// Reuse the bytecode pip already compiled for this very source, when Python itself would
+    /// trust it (same magic number; timestamp pyc whose recorded mtime and size are the
+    /// source's, or a hash pyc whose hash is the source's): write it as an unchecked-hash pyc
+    /// to `cfile` with only the 16-byte header changed. The code object is the one this
+    /// interpreter compiled, so the result is what compiling again would give, for the cost of
+    /// a copy. Returns false (nothing written) when it cannot be reused.
+    pub fn reuse(&self, src: &Path, old_pyc: &Path, cfile: &Path) -> std::io::Result<bool> {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(old) = std::fs::read(old_pyc) else { return Ok(false) };
+        if old.len() < 16 || old[..4] != self.magic {
+            return Ok(false);
+        }
+        let meta = std::fs::metadata(src)?;
+        let source = std::fs::read(src)?;
+        let hash = self.source_hash(&source);
+        let flags = u32::from_le_bytes([old[4], old[5], old[6], old[7]]);
+        let valid = match flags {
+            0 => old[8..12] == (meta.mtime() as u32).to_le_bytes() && old[12..16] == (meta.len() as u32).to_le_bytes(),
+            1 | 3 => old[8..16] == hash,
+            _ => false,
+        };
+        if !valid {
+            return Ok(false);
+        }
+        let mut pyc = Vec::with_capacity(old.len());
+        pyc.extend_from_slice(&self.magic);
+        pyc.extend_from_slice(&1u32.to_le_bytes());
+        pyc.extend_from_slice(&hash);
+        pyc.extend_from_slice(&old[16..]);
+        write_pyc(cfile, &pyc, meta.mode())?;
+        Ok(true)
     }
 
     /// Compile all jobs in parallel batches; one result per job, in order.
@@ -147,5 +216,50 @@ impl Interpreter {
             results.resize(batch.len(), Err(why));
         }
         Ok(results)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interp() -> Interpreter {
+        Interpreter { path: PathBuf::new(), version: PythonVersion { major: 3, minor: 11 }, cache_tag: "cpython-311".into(), magic: parse_magic("a70d0d0a").unwrap() }
+    }
+
+    #[test]
+    fn source_hash_matches_cpython() {
+        // importlib.util.source_hash(b"hello").hex() on CPython 3.11
+        assert_eq!(interp().source_hash(b"hello"), [0x7c, 0x36, 0x0b, 0xe5, 0x8b, 0xb7, 0xa2, 0xaa]);
+        assert_eq!(interp().source_hash(b""), [0x73, 0x8d, 0x9c, 0xd5, 0xd5, 0xe8, 0x7f, 0x73]);
+    }
+
+    #[test]
+    fn reuses_only_matching_timestamp_pycs() {
+        use std::os::unix::fs::MetadataExt;
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("m.py");
+        std::fs::write(&src, "x = 1\n").unwrap();
+        let m = std::fs::metadata(&src).unwrap();
+        let mut old = parse_magic("a70d0d0a").unwrap().to_vec();
+        old.extend_from_slice(&0u32.to_le_bytes());
+        old.extend_from_slice(&(m.mtime() as u32).to_le_bytes());
+        old.extend_from_slice(&(m.len() as u32).to_le_bytes());
+        old.extend_from_slice(b"CODE");
+        let old_pyc = t.path().join("old.pyc");
+        std::fs::write(&old_pyc, &old).unwrap();
+        let out = t.path().join("__pycache__/m.cpython-311.pyc");
+        assert!(interp().reuse(&src, &old_pyc, &out).unwrap());
+        let new = std::fs::read(&out).unwrap();
+        assert_eq!(&new[4..8], &1u32.to_le_bytes(), "unchecked-hash flags");
+        assert_eq!(&new[8..16], &interp().source_hash(b"x = 1\n"));
+        assert_eq!(&new[16..], b"CODE");
+        // A different size (the source changed since) is not reused.
+        std::fs::write(&src, "x = 12\n").unwrap();
+        assert!(!interp().reuse(&src, &old_pyc, &t.path().join("other.pyc")).unwrap());
+        // Another interpreter's magic is not reused.
+        old[0] ^= 1;
+        std::fs::write(&old_pyc, &old).unwrap();
+        assert!(!interp().reuse(&src, &old_pyc, &t.path().join("other.pyc")).unwrap());
     }
 }

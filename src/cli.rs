@@ -58,8 +58,9 @@ pub struct SlimArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// What to do with bytecode. `compile` (default) drops every existing .pyc and compiles the
-    /// kept sources with the venv's own interpreter as unchecked-hash pycs, so start-up on a
+    /// What to do with bytecode. `compile` (default) drops every existing .pyc and gives every
+    /// kept source an unchecked-hash pyc made by the venv's own interpreter (pip's bytecode,
+    /// re-headered, where the source is unchanged; compiled afresh otherwise), so start-up on a
     /// read-only filesystem is as fast as before; `keep` leaves pycs as they are; `strip` removes
     /// them (start-up on a read-only filesystem gets 2-3x slower); `sourceless` ships only
     /// `name.pyc` beside where `name.py` was (smallest; breaks packages that read their own
