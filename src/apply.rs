@@ -53,7 +53,13 @@ struct Writer<'a> {
 impl Writer<'_> {
     fn fail(&self, path: &Path, err: impl std::fmt::Display) {
         let error = format!("{err:#}");
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).push(Failure { path: path.to_path_buf(), error });
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Failure {
+                path: path.to_path_buf(),
+                error,
+            });
     }
 
     fn src(&self, rel: &Path) -> PathBuf {
@@ -65,13 +71,25 @@ pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Resu
     match target {
         Target::PlanOnly => bail!("nothing to apply without an output"),
         Target::InPlace => {
-            let w = Writer { plan, dst: plan.venv.root.clone(), final_root: plan.venv.root.clone(), in_place: true, failures: Mutex::default() };
+            let w = Writer {
+                plan,
+                dst: plan.venv.root.clone(),
+                final_root: plan.venv.root.clone(),
+                in_place: true,
+                failures: Mutex::default(),
+            };
             remove_in_place(&w);
             finish(&w, interp)
         }
         Target::Copy(out) => {
             let staging = make_staging(out)?;
-            let w = Writer { plan, dst: staging.clone(), final_root: plan.venv.root.clone(), in_place: false, failures: Mutex::default() };
+            let w = Writer {
+                plan,
+                dst: staging.clone(),
+                final_root: plan.venv.root.clone(),
+                in_place: false,
+                failures: Mutex::default(),
+            };
             let result = copy_tree(&w).and_then(|()| finish(&w, interp));
             match result {
                 Ok(outcome) => {
@@ -97,26 +115,45 @@ fn finish(w: &Writer, interp: Option<&Interpreter>) -> Result<Outcome> {
     rewrite_records(w, &outcome, &sourceless_gone);
     finish_dirs(w);
     outcome.after = measure(&w.dst);
-    outcome.failures = w.failures.lock().map(|mut f| std::mem::take(&mut *f)).unwrap_or_default();
+    outcome.failures = w
+        .failures
+        .lock()
+        .map(|mut f| std::mem::take(&mut *f))
+        .unwrap_or_default();
     outcome.failures.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(outcome)
 }
 
 fn make_staging(out: &Path) -> Result<PathBuf> {
-    let name = out.file_name().with_context(|| format!("output `{}` has no name", out.display()))?;
+    let name = out
+        .file_name()
+        .with_context(|| format!("output `{}` has no name", out.display()))?;
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
-    let staging = parent.join(format!(".{}.venvslim-{}", name.to_string_lossy(), std::process::id()));
-    fs::create_dir(&staging).with_context(|| format!("cannot create `{}`\nhint: is its directory writable?", staging.display()))?;
+    let staging = parent.join(format!(
+        ".{}.venvslim-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    fs::create_dir(&staging).with_context(|| {
+        format!(
+            "cannot create `{}`\nhint: is its directory writable?",
+            staging.display()
+        )
+    })?;
     Ok(staging)
 }
 
 fn publish(staging: &Path, out: &Path) -> Result<()> {
     fs::rename(staging, out).with_context(|| {
-        format!("cannot move the finished tree to `{}`; it is complete in `{}`", out.display(), staging.display())
+        format!(
+            "cannot move the finished tree to `{}`; it is complete in `{}`",
+            out.display(),
+            staging.display()
+        )
     })
 }
 
@@ -127,7 +164,8 @@ fn copy_tree(w: &Writer) -> Result<()> {
     let mut dir_list: Vec<&PathBuf> = dirs.iter().collect();
     dir_list.sort();
     for d in dir_list {
-        fs::create_dir_all(w.dst.join(d)).with_context(|| format!("cannot create `{}`", w.dst.join(d).display()))?;
+        fs::create_dir_all(w.dst.join(d))
+            .with_context(|| format!("cannot create `{}`", w.dst.join(d).display()))?;
     }
     // Hardlinked inodes: the first path in sorted order is copied, the others linked to it.
     let mut leaders: HashMap<(u64, u64), usize> = HashMap::new();
@@ -137,7 +175,8 @@ fn copy_tree(w: &Writer) -> Result<()> {
         if e.kind == Kind::Dir || plan.is_removed(i) {
             continue;
         }
-        let rewritten = plan.fate[i].is_some_and(|a| matches!(plan.actions[a].kind, ActionKind::Rewrite(..)));
+        let rewritten =
+            plan.fate[i].is_some_and(|a| matches!(plan.actions[a].kind, ActionKind::Rewrite(..)));
         if e.kind == Kind::File && e.nlink > 1 && !rewritten {
             match leaders.get(&(e.dev, e.ino)) {
                 Some(&lead) => {
@@ -168,7 +207,10 @@ fn copy_tree(w: &Writer) -> Result<()> {
             }
             ActionKind::Move(to) => {
                 let dst = w.dst.join(to);
-                let r = dst.parent().map_or(Ok(()), fs::create_dir_all).and_then(|()| fs::copy(w.src(&e.path), &dst).map(drop));
+                let r = dst
+                    .parent()
+                    .map_or(Ok(()), fs::create_dir_all)
+                    .and_then(|()| fs::copy(w.src(&e.path), &dst).map(drop));
                 match r {
                     Ok(()) => set_meta(&dst, e),
                     Err(err) => w.fail(&e.path, format!("cannot move to {}: {err}", to.display())),
@@ -189,9 +231,14 @@ fn copy_entry(w: &Writer, i: usize) {
     }
     let result = match e.kind {
         Kind::File => fs::copy(&src, &dst).map(drop),
-        Kind::Symlink => fs::read_link(&src).and_then(|target| std::os::unix::fs::symlink(target, &dst)),
+        Kind::Symlink => {
+            fs::read_link(&src).and_then(|target| std::os::unix::fs::symlink(target, &dst))
+        }
         Kind::Other => {
-            w.fail(&e.path, "not a regular file, directory or symlink: not copied");
+            w.fail(
+                &e.path,
+                "not a regular file, directory or symlink: not copied",
+            );
             return;
         }
         Kind::Dir => return,
@@ -215,7 +262,10 @@ fn set_meta(dst: &Path, e: &Entry) {
 
 /// Write `bytes` to `path` through a temporary file beside it, with `like`'s mode and mtime.
 fn write_new(path: &Path, bytes: &[u8], like: &Entry) -> std::io::Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.venvslim-tmp"));
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
@@ -240,9 +290,14 @@ fn remove_in_place(w: &Writer) {
             ActionKind::Move(to) => {
                 let dst = w.dst.join(to);
                 if fs::symlink_metadata(&dst).is_ok() {
-                    Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, format!("{} exists", to.display())))
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        format!("{} exists", to.display()),
+                    ))
                 } else {
-                    dst.parent().map_or(Ok(()), fs::create_dir_all).and_then(|()| fs::rename(&path, &dst))
+                    dst.parent()
+                        .map_or(Ok(()), fs::create_dir_all)
+                        .and_then(|()| fs::rename(&path, &dst))
                 }
             }
             ActionKind::Rewrite(Rewrite::MetadataHeader, Some(bytes)) => write_new(&path, bytes, e),
@@ -261,8 +316,16 @@ fn compile(w: &Writer, interp: &Interpreter, outcome: &mut Outcome) {
         .compile
         .iter()
         .map(|rel| {
-            let pyc = if sourceless { rel.with_extension("pyc") } else { interp.cache_path(rel) };
-            let job = Job { src: w.dst.join(rel), cfile: w.dst.join(&pyc), dfile: w.final_root.join(rel) };
+            let pyc = if sourceless {
+                rel.with_extension("pyc")
+            } else {
+                interp.cache_path(rel)
+            };
+            let job = Job {
+                src: w.dst.join(rel),
+                cfile: w.dst.join(&pyc),
+                dfile: w.final_root.join(rel),
+            };
             (rel, pyc, job)
         })
         .collect();
@@ -270,25 +333,53 @@ fn compile(w: &Writer, interp: &Interpreter, outcome: &mut Outcome) {
     let reused: Vec<bool> = jobs
         .par_iter()
         .map(|(rel, pyc, job)| {
-            !sourceless && interp.reuse(&w.plan.venv.root.join(rel), &w.plan.venv.root.join(pyc), &job.cfile).unwrap_or(false)
+            !sourceless
+                && interp
+                    .reuse(
+                        &w.plan.venv.root.join(rel),
+                        &w.plan.venv.root.join(pyc),
+                        &job.cfile,
+                    )
+                    .unwrap_or(false)
         })
         .collect();
-    let todo: Vec<Job> = jobs.iter().zip(&reused).filter(|(_, r)| !**r).map(|((_, _, j), _)| j.clone()).collect();
+    let todo: Vec<Job> = jobs
+        .iter()
+        .zip(&reused)
+        .filter(|(_, r)| !**r)
+        .map(|((_, _, j), _)| j.clone())
+        .collect();
     let mut results = interp.compile(&todo).into_iter();
     for ((rel, pyc, _), was_reused) in jobs.into_iter().zip(reused) {
-        let result = if was_reused { Ok(()) } else { results.next().unwrap_or(Err("not compiled".into())) };
+        let result = if was_reused {
+            Ok(())
+        } else {
+            results.next().unwrap_or(Err("not compiled".into()))
+        };
         match result {
             Ok(()) => outcome.compiled.push(pyc),
-            Err(error) => outcome.not_compiled.push(Failure { path: rel.clone(), error }),
+            Err(error) => outcome.not_compiled.push(Failure {
+                path: rel.clone(),
+                error,
+            }),
         }
     }
 }
 
 /// Sources replaced by bytecode (`--bytecode sourceless`), removed only where it was written.
 fn remove_sourceless(w: &Writer, outcome: &Outcome) -> HashSet<PathBuf> {
-    let failed: HashSet<&Path> = outcome.not_compiled.iter().map(|f| f.path.as_path()).collect();
+    let failed: HashSet<&Path> = outcome
+        .not_compiled
+        .iter()
+        .map(|f| f.path.as_path())
+        .collect();
     let mut gone = HashSet::new();
-    for a in w.plan.actions.iter().filter(|a| matches!(a.kind, ActionKind::RemoveAfterCompile)) {
+    for a in w
+        .plan
+        .actions
+        .iter()
+        .filter(|a| matches!(a.kind, ActionKind::RemoveAfterCompile))
+    {
         let rel = w.plan.path(a);
         if failed.contains(rel) {
             continue;
@@ -305,22 +396,13 @@ fn remove_sourceless(w: &Writer, outcome: &Outcome) -> HashSet<PathBuf> {
 
 fn rewrite_records(w: &Writer, outcome: &Outcome, sourceless_gone: &HashSet<PathBuf>) {
     let plan = w.plan;
-    let mut gone: HashSet<&Path> = sourceless_gone.iter().map(PathBuf::as_path).collect();
-    let mut rewritten: HashMap<&Path, &[u8]> = HashMap::new();
-    let mut records = Vec::new();
-    for a in &plan.actions {
-        let path = plan.path(a);
-        match &a.kind {
-            ActionKind::Remove | ActionKind::Move(_) => {
-                gone.insert(path);
-            }
-            ActionKind::Rewrite(Rewrite::MetadataHeader, Some(bytes)) => {
-                rewritten.insert(path, bytes);
-            }
-            ActionKind::Rewrite(Rewrite::Record, _) => records.push(a),
-            _ => {}
-        }
-    }
+    let mut gone = plan.gone();
+    gone.extend(sourceless_gone.iter().map(PathBuf::as_path));
+    let rewritten = plan.rewritten();
+    let records = plan
+        .actions
+        .iter()
+        .filter(|a| matches!(a.kind, ActionKind::Rewrite(Rewrite::Record, _)));
     let mut compiled_by_dist: HashMap<usize, Vec<PathBuf>> = HashMap::new();
     for pyc in &outcome.compiled {
         if let Some(d) = plan.own.owner(pyc) {
@@ -340,7 +422,11 @@ fn rewrite_records(w: &Writer, outcome: &Outcome, sourceless_gone: &HashSet<Path
             continue;
         };
         let compiled = compiled_by_dist.get(&d).unwrap_or(&empty);
-        let changes = crate::record::Changes { gone: &gone, rewritten: &rewritten, compiled };
+        let changes = crate::record::Changes {
+            gone: &gone,
+            rewritten: &rewritten,
+            compiled,
+        };
         let text = crate::record::rewrite(&plan.dists[d], &plan.venv.site_packages, &changes);
         if let Err(err) = write_new(&w.dst.join(&e.path), text.as_bytes(), e) {
             w.fail(&e.path, err);
@@ -353,7 +439,13 @@ fn rewrite_records(w: &Writer, outcome: &Outcome, sourceless_gone: &HashSet<Path
 fn finish_dirs(w: &Writer) {
     let plan = w.plan;
     let kept = plan.kept_dirs();
-    for e in plan.inv.entries.iter().rev().filter(|e| e.kind == Kind::Dir) {
+    for e in plan
+        .inv
+        .entries
+        .iter()
+        .rev()
+        .filter(|e| e.kind == Kind::Dir)
+    {
         let path = w.dst.join(&e.path);
         if kept.contains(&e.path) {
             if !w.in_place {
@@ -376,7 +468,11 @@ fn finish_dirs(w: &Writer) {
 pub fn measure(root: &Path) -> Totals {
     let mut seen = HashSet::new();
     let mut t = Totals::default();
-    for e in walkdir::WalkDir::new(root).follow_links(false).into_iter().flatten() {
+    for e in walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+    {
         if !e.file_type().is_file() {
             continue;
         }

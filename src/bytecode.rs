@@ -77,7 +77,11 @@ fn command(python: &Path) -> Command {
 pub fn probe(venv: &Venv) -> Result<Interpreter> {
     let hint = "hint: --bytecode keep or --bytecode strip do not need to run Python";
     let Some(path) = venv.interpreter() else {
-        bail!("no Python {} interpreter found for `{}` (looked in its bin/ and on PATH)\n{hint}", venv.python, venv.root.display());
+        bail!(
+            "no Python {} interpreter found for `{}` (looked in its bin/ and on PATH)\n{hint}",
+            venv.python,
+            venv.root.display()
+        );
     };
     let out = command(&path)
         .args(["-c", "import sys, importlib.util as u; print(sys.version_info[0], sys.version_info[1], sys.implementation.cache_tag, u.MAGIC_NUMBER.hex())"])
@@ -93,11 +97,20 @@ pub fn probe(venv: &Venv) -> Result<Interpreter> {
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut parts = text.split_whitespace();
-    let version = format!("{}.{}", parts.next().unwrap_or(""), parts.next().unwrap_or("")).parse::<PythonVersion>()?;
+    let version = format!(
+        "{}.{}",
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or("")
+    )
+    .parse::<PythonVersion>()?;
     let cache_tag = parts.next().unwrap_or("").to_string();
     let magic = parts.next().and_then(parse_magic);
     let (Some(magic), false) = (magic, cache_tag.is_empty()) else {
-        bail!("`{}` did not say its bytecode format (got `{}`)\n{hint}", path.display(), text.trim());
+        bail!(
+            "`{}` did not say its bytecode format (got `{}`)\n{hint}",
+            path.display(),
+            text.trim()
+        );
     };
     if version != venv.python {
         bail!(
@@ -106,7 +119,12 @@ pub fn probe(venv: &Venv) -> Result<Interpreter> {
             venv.python
         );
     }
-    Ok(Interpreter { path, version, cache_tag, magic })
+    Ok(Interpreter {
+        path,
+        version,
+        cache_tag,
+        magic,
+    })
 }
 
 fn parse_magic(hex: &str) -> Option<[u8; 4]> {
@@ -120,9 +138,13 @@ fn parse_magic(hex: &str) -> Option<[u8; 4]> {
 impl Interpreter {
     /// `dir/__pycache__/name.cpython-311.pyc` for `dir/name.py`.
     pub fn cache_path(&self, source: &Path) -> PathBuf {
-        let stem = source.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = source
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let dir = source.parent().unwrap_or(Path::new(""));
-        dir.join("__pycache__").join(format!("{stem}.{}.pyc", self.cache_tag))
+        dir.join("__pycache__")
+            .join(format!("{stem}.{}.pyc", self.cache_tag))
     }
 
     /// `importlib.util.source_hash(source)`: SipHash-1-3 keyed with the magic number, as
@@ -143,7 +165,9 @@ impl Interpreter {
     /// a copy. Returns false (nothing written) when it cannot be reused.
     pub fn reuse(&self, src: &Path, old_pyc: &Path, cfile: &Path) -> std::io::Result<bool> {
         use std::os::unix::fs::MetadataExt;
-        let Ok(old) = std::fs::read(old_pyc) else { return Ok(false) };
+        let Ok(old) = std::fs::read(old_pyc) else {
+            return Ok(false);
+        };
         if old.len() < 16 || old[..4] != self.magic {
             return Ok(false);
         }
@@ -152,7 +176,10 @@ impl Interpreter {
         let hash = self.source_hash(&source);
         let flags = u32::from_le_bytes([old[4], old[5], old[6], old[7]]);
         let valid = match flags {
-            0 => old[8..12] == (meta.mtime() as u32).to_le_bytes() && old[12..16] == (meta.len() as u32).to_le_bytes(),
+            0 => {
+                old[8..12] == (meta.mtime() as u32).to_le_bytes()
+                    && old[12..16] == (meta.len() as u32).to_le_bytes()
+            }
             1 | 3 => old[8..16] == hash,
             _ => false,
         };
@@ -175,7 +202,9 @@ impl Interpreter {
         }
         let workers = rayon::current_num_threads().max(1);
         let chunk = jobs.len().div_ceil(workers).clamp(1, 2000);
-        jobs.par_chunks(chunk).flat_map_iter(|batch| self.run_batch(batch)).collect()
+        jobs.par_chunks(chunk)
+            .flat_map_iter(|batch| self.run_batch(batch))
+            .collect()
     }
 
     fn run_batch(&self, batch: &[Job]) -> Vec<Result<(), String>> {
@@ -207,12 +236,21 @@ impl Interpreter {
         let mut results: Vec<Result<(), String>> = BufReader::new(stdout)
             .lines()
             .map_while(|l| l.ok())
-            .map(|l| if l == "ok" { Ok(()) } else { Err(l.trim_start_matches("err ").to_string()) })
+            .map(|l| {
+                if l == "ok" {
+                    Ok(())
+                } else {
+                    Err(l.trim_start_matches("err ").to_string())
+                }
+            })
             .collect();
         let _ = writer.join();
         let out = child.wait_with_output()?;
         if results.len() != batch.len() {
-            let why = format!("the compiler stopped early: {}", String::from_utf8_lossy(&out.stderr).trim());
+            let why = format!(
+                "the compiler stopped early: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
             results.resize(batch.len(), Err(why));
         }
         Ok(results)
@@ -224,14 +262,28 @@ mod tests {
     use super::*;
 
     fn interp() -> Interpreter {
-        Interpreter { path: PathBuf::new(), version: PythonVersion { major: 3, minor: 11 }, cache_tag: "cpython-311".into(), magic: parse_magic("a70d0d0a").unwrap() }
+        Interpreter {
+            path: PathBuf::new(),
+            version: PythonVersion {
+                major: 3,
+                minor: 11,
+            },
+            cache_tag: "cpython-311".into(),
+            magic: parse_magic("a70d0d0a").unwrap(),
+        }
     }
 
     #[test]
     fn source_hash_matches_cpython() {
         // importlib.util.source_hash(b"hello").hex() on CPython 3.11
-        assert_eq!(interp().source_hash(b"hello"), [0x7c, 0x36, 0x0b, 0xe5, 0x8b, 0xb7, 0xa2, 0xaa]);
-        assert_eq!(interp().source_hash(b""), [0x73, 0x8d, 0x9c, 0xd5, 0xd5, 0xe8, 0x7f, 0x73]);
+        assert_eq!(
+            interp().source_hash(b"hello"),
+            [0x7c, 0x36, 0x0b, 0xe5, 0x8b, 0xb7, 0xa2, 0xaa]
+        );
+        assert_eq!(
+            interp().source_hash(b""),
+            [0x73, 0x8d, 0x9c, 0xd5, 0xd5, 0xe8, 0x7f, 0x73]
+        );
     }
 
     #[test]
@@ -256,10 +308,14 @@ mod tests {
         assert_eq!(&new[16..], b"CODE");
         // A different size (the source changed since) is not reused.
         std::fs::write(&src, "x = 12\n").unwrap();
-        assert!(!interp().reuse(&src, &old_pyc, &t.path().join("other.pyc")).unwrap());
+        assert!(!interp()
+            .reuse(&src, &old_pyc, &t.path().join("other.pyc"))
+            .unwrap());
         // Another interpreter's magic is not reused.
         old[0] ^= 1;
         std::fs::write(&old_pyc, &old).unwrap();
-        assert!(!interp().reuse(&src, &old_pyc, &t.path().join("other.pyc")).unwrap());
+        assert!(!interp()
+            .reuse(&src, &old_pyc, &t.path().join("other.pyc"))
+            .unwrap());
     }
 }

@@ -12,7 +12,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// the same: stale bytecode, tests, docs, type stubs, C sources, installers and most of
 /// `*.dist-info` go; licences and what the runtime reads stay.
 #[derive(Debug, Parser)]
-#[command(name = "venvslim", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "venvslim",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -42,7 +47,7 @@ pub struct SlimArgs {
     pub venv: PathBuf,
 
     /// Where to write the slimmed tree. Must not exist, or be an empty directory.
-    #[arg(short, long, value_name = "OUT", required_unless_present_any = ["in_place", "dry_run"], conflicts_with = "in_place")]
+    #[arg(short, long, value_name = "OUT", conflicts_with = "in_place")]
     pub output: Option<PathBuf>,
 
     /// Slim VENV itself instead of writing a copy. Removed files are gone for good.

@@ -155,7 +155,9 @@ pub fn metadata_header(bytes: &[u8]) -> (Vec<u8>, bool) {
 pub fn header_value(header: &str, key: &str) -> Option<String> {
     header.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
-        k.trim().eq_ignore_ascii_case(key).then(|| v.trim().to_string())
+        k.trim()
+            .eq_ignore_ascii_case(key)
+            .then(|| v.trim().to_string())
     })
 }
 
@@ -173,7 +175,11 @@ pub fn discover(root: &Path, site_packages: &Path, inv: &Inventory) -> Vec<Dist>
 }
 
 fn read_dist(root: &Path, site_packages: &Path, dir: &Path) -> Dist {
-    let stem = dir.file_name().and_then(|n| n.to_str()).unwrap_or("").trim_end_matches(".dist-info");
+    let stem = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .trim_end_matches(".dist-info");
     let (dir_name, dir_version) = stem.split_once('-').unwrap_or((stem, ""));
     let meta = fs::read(root.join(dir).join("METADATA")).unwrap_or_default();
     let (header, _) = metadata_header(&meta);
@@ -194,19 +200,43 @@ fn read_dist(root: &Path, site_packages: &Path, dir: &Path) -> Dist {
         })
         .collect();
     let top_text = fs::read_to_string(root.join(dir).join("top_level.txt")).unwrap_or_default();
-    let mut top_levels: BTreeSet<String> =
-        top_text.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| l.replace('/', ".")).collect();
+    let mut top_levels: BTreeSet<String> = top_text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.replace('/', "."))
+        .collect();
     if top_levels.is_empty() {
         top_levels = record
             .iter()
-            .filter_map(|r| r.path.as_deref()?.strip_prefix(site_packages).ok()?.components().next())
+            .filter_map(|r| {
+                r.path
+                    .as_deref()?
+                    .strip_prefix(site_packages)
+                    .ok()?
+                    .components()
+                    .next()
+            })
             .filter_map(|c| c.as_os_str().to_str())
             .filter(|c| !c.ends_with(".dist-info") && !c.ends_with(".pth") && *c != "..")
-            .map(|c| c.trim_end_matches(".py").split('.').next().unwrap_or(c).to_string())
+            .map(|c| {
+                c.trim_end_matches(".py")
+                    .split('.')
+                    .next()
+                    .unwrap_or(c)
+                    .to_string()
+            })
             .filter(|c| !c.is_empty() && c != "__pycache__")
             .collect();
     }
-    Dist { normalized: normalize_name(&name), name, version, dir: dir.to_path_buf(), record, top_levels }
+    Dist {
+        normalized: normalize_name(&name),
+        name,
+        version,
+        dir: dir.to_path_buf(),
+        record,
+        top_levels,
+    }
 }
 
 /// Which distribution owns a path.
@@ -219,7 +249,10 @@ pub struct Ownership {
 
 impl Ownership {
     pub fn new(dists: &[Dist], site_packages: &Path) -> Ownership {
-        let mut own = Ownership { site_packages: site_packages.to_path_buf(), ..Default::default() };
+        let mut own = Ownership {
+            site_packages: site_packages.to_path_buf(),
+            ..Default::default()
+        };
         for (i, d) in dists.iter().enumerate() {
             own.by_top.insert(d.dir.clone(), i);
             for r in &d.record {
@@ -279,7 +312,8 @@ mod tests {
 
     #[test]
     fn record_round_trip_with_quotes() {
-        let rows = parse_record("a/b.py,sha256=x,12\r\n\"we,ird.py\",,\n../../../bin/x,sha256=y,3\n");
+        let rows =
+            parse_record("a/b.py,sha256=x,12\r\n\"we,ird.py\",,\n../../../bin/x,sha256=y,3\n");
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[1][0], "we,ird.py");
         assert_eq!(record_row(&["we,ird.py", "", ""]), "\"we,ird.py\",,\n");
@@ -289,7 +323,10 @@ mod tests {
     #[test]
     fn record_paths_climb_out_of_site_packages() {
         let sp = Path::new("lib/python3.11/site-packages");
-        assert_eq!(join_normalized(sp, "../../../bin/uvicorn").unwrap(), PathBuf::from("bin/uvicorn"));
+        assert_eq!(
+            join_normalized(sp, "../../../bin/uvicorn").unwrap(),
+            PathBuf::from("bin/uvicorn")
+        );
         assert_eq!(join_normalized(sp, "../../../../etc/passwd"), None);
     }
 
@@ -299,7 +336,10 @@ mod tests {
         let (head, more) = metadata_header(meta);
         let head = String::from_utf8(head).unwrap();
         assert!(more);
-        assert_eq!(head, "Metadata-Version: 2.1\nName: foo\nVersion: 1.0\nRequires-Dist: bar\n");
+        assert_eq!(
+            head,
+            "Metadata-Version: 2.1\nName: foo\nVersion: 1.0\nRequires-Dist: bar\n"
+        );
         let (same, more) = metadata_header(head.as_bytes());
         assert!(!more);
         assert_eq!(same, head.as_bytes());
@@ -312,7 +352,10 @@ mod tests {
             source_of_pyc(Path::new("sp/pkg/__pycache__/m.cpython-311.opt-1.pyc")).unwrap(),
             PathBuf::from("sp/pkg/m.py")
         );
-        assert_eq!(source_of_pyc(Path::new("sp/m.pyc")).unwrap(), PathBuf::from("sp/m.py"));
+        assert_eq!(
+            source_of_pyc(Path::new("sp/m.pyc")).unwrap(),
+            PathBuf::from("sp/m.py")
+        );
         assert_eq!(source_of_pyc(Path::new("sp/m.py")), None);
     }
 }

@@ -105,7 +105,8 @@ impl Inventory {
         inv.errors.sort();
         if inv.entries.is_empty() && !inv.errors.is_empty() {
             let (path, why) = &inv.errors[0];
-            return Err(anyhow::anyhow!("{why}")).with_context(|| format!("cannot read `{}`", root.join(path).display()));
+            return Err(anyhow::anyhow!("{why}"))
+                .with_context(|| format!("cannot read `{}`", root.join(path).display()));
         }
         Ok(inv)
     }
@@ -142,8 +143,14 @@ impl Inventory {
     }
 
     fn push_error(&mut self, root: &Path, err: walkdir::Error) {
-        let path = err.path().map(|p| p.strip_prefix(root).unwrap_or(p).to_path_buf()).unwrap_or_default();
-        let why = err.io_error().map(|e| e.to_string()).unwrap_or_else(|| err.to_string());
+        let path = err
+            .path()
+            .map(|p| p.strip_prefix(root).unwrap_or(p).to_path_buf())
+            .unwrap_or_default();
+        let why = err
+            .io_error()
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| err.to_string());
         self.errors.push((path, why));
     }
 
@@ -157,7 +164,10 @@ impl Inventory {
     }
 
     pub fn find(&self, rel: &Path) -> Option<&Entry> {
-        self.entries.binary_search_by(|e| e.path.as_path().cmp(rel)).ok().map(|i| &self.entries[i])
+        self.entries
+            .binary_search_by(|e| e.path.as_path().cmp(rel))
+            .ok()
+            .map(|i| &self.entries[i])
     }
 }
 
@@ -179,16 +189,29 @@ mod tests {
         std::os::unix::fs::symlink("/nonexistent/target", r.join("lib/sp/dangling")).unwrap();
         std::os::unix::fs::symlink(".", r.join("lib/sp/pkg/loop")).unwrap();
         let inv = Inventory::scan(r, Path::new("lib/sp")).unwrap();
-        let paths: Vec<_> = inv.entries.iter().map(|e| e.path.to_str().unwrap().to_string()).collect();
+        let paths: Vec<_> = inv
+            .entries
+            .iter()
+            .map(|e| e.path.to_str().unwrap().to_string())
+            .collect();
         let mut sorted = paths.clone();
         sorted.sort_by(|a, b| Path::new(a).cmp(Path::new(b)));
         assert_eq!(paths, sorted);
         assert!(paths.contains(&"lib/sp/pkg/sub/b.py".to_string()));
         let link = inv.find(Path::new("lib/sp/pkg/loop")).unwrap();
         assert_eq!(link.kind, Kind::Symlink);
-        assert_eq!(inv.find(Path::new("lib/sp/dangling")).unwrap().kind, Kind::Symlink);
+        assert_eq!(
+            inv.find(Path::new("lib/sp/dangling")).unwrap().kind,
+            Kind::Symlink
+        );
         let unique = inv.unique_files();
-        let counted: u64 = inv.entries.iter().zip(&unique).filter(|(_, u)| **u).map(|(e, _)| e.size).sum();
+        let counted: u64 = inv
+            .entries
+            .iter()
+            .zip(&unique)
+            .filter(|(_, u)| **u)
+            .map(|(e, _)| e.size)
+            .sum();
         assert_eq!(counted, 12, "a.py and its hardlink count once");
         assert!(inv.errors.is_empty());
     }

@@ -62,11 +62,30 @@ pub fn slim(settings: &Settings) -> Result<Status> {
         Target::Copy(out) => Some(out.as_path()),
         _ => None,
     };
-    let outcome = if settings.dry_run { None } else { Some(apply::apply(&plan, &settings.target, interp.as_ref())?) };
-    let report = Report { plan: &plan, outcome: outcome.as_ref(), output, dry_run: settings.dry_run, verbose: settings.verbose, elapsed: start.elapsed() };
+    let outcome = if settings.dry_run {
+        None
+    } else {
+        Some(apply::apply(&plan, &settings.target, interp.as_ref())?)
+    };
+    let report = Report {
+        plan: &plan,
+        outcome: outcome.as_ref(),
+        output,
+        dry_run: settings.dry_run,
+        verbose: settings.verbose,
+        elapsed: start.elapsed(),
+    };
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
-    if settings.json { report.json(&mut lock)? } else { report.text(&mut lock)? }
+    if settings.json {
+        report.json(&mut lock)?
+    } else {
+        report.text(&mut lock)?
+    }
     lock.flush()?;
-    Ok(if report.failures().is_empty() { Status::Ok } else { Status::Failures })
+    Ok(if report.failures().is_empty() {
+        Status::Ok
+    } else {
+        Status::Failures
+    })
 }

@@ -12,9 +12,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Slim(args) => Settings::from_args(args).and_then(|s| venvslim::slim(&s)),
-        Command::Rules => venvslim::report::rules(std::io::stdout().lock(), &venvslim::rules::table())
-            .map(|()| Status::Ok)
-            .map_err(Into::into),
+        Command::Rules => {
+            venvslim::report::rules(std::io::stdout().lock(), &venvslim::rules::table())
+                .map(|()| Status::Ok)
+                .map_err(Into::into)
+        }
     };
     match result {
         Ok(Status::Ok) => ExitCode::SUCCESS,
@@ -37,7 +39,11 @@ fn print_error(err: &anyhow::Error) {
             parts.push(first.to_string());
         }
         for l in lines {
-            if l.starts_with("hint:") { hints.push(l.to_string()) } else { parts.push(l.to_string()) }
+            if l.starts_with("hint:") {
+                hints.push(l.to_string())
+            } else {
+                parts.push(l.to_string())
+            }
         }
     }
     eprintln!("error: {}", parts.join(": "));

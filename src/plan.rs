@@ -94,55 +94,149 @@ impl Plan {
     }
 
     fn make_actions(&mut self, verdicts: Vec<Verdict>) {
-        let unique = self.inv.unique_files();
-        let sourceless: HashSet<&PathBuf> =
-            if self.bytecode == BytecodeMode::Sourceless { self.compile.iter().collect() } else { HashSet::new() };
+        let sourceless: HashSet<&PathBuf> = if self.bytecode == BytecodeMode::Sourceless {
+            self.compile.iter().collect()
+        } else {
+            HashSet::new()
+        };
         let mut actions = Vec::new();
-        let mut removed = Totals::default();
         for (i, (e, v)) in self.inv.entries.iter().zip(verdicts).enumerate() {
-            let counted = if unique[i] { e.size } else { 0 };
-            if e.kind == Kind::File {
-                self.before.bytes += counted;
-                self.before.files += 1;
-            }
             let dist = self.own.owner(&e.path);
-            let action = match v {
-                Verdict::Remove(rule) => Some(Action { entry: i, kind: ActionKind::Remove, rule, bytes: counted, dist }),
-                Verdict::Move(rule, to) => Some(Action { entry: i, kind: ActionKind::Move(to), rule, bytes: 0, dist }),
+            let (kind, rule) = match v {
+                Verdict::Remove(rule) => (ActionKind::Remove, rule),
+                Verdict::Move(rule, to) => (ActionKind::Move(to), rule),
                 Verdict::Rewrite(rule, Rewrite::MetadataHeader) => {
-                    let (header, more) = metadata_header(&fs::read(self.venv.root.join(&e.path)).unwrap_or_default());
-                    more.then(|| Action {
-                        entry: i,
-                        bytes: e.size.saturating_sub(header.len() as u64),
-                        kind: ActionKind::Rewrite(Rewrite::MetadataHeader, Some(header)),
+                    let (header, more) = metadata_header(
+                        &fs::read(self.venv.root.join(&e.path)).unwrap_or_default(),
+                    );
+                    if !more {
+                        continue;
+                    }
+                    (
+                        ActionKind::Rewrite(Rewrite::MetadataHeader, Some(header)),
                         rule,
-                        dist,
-                    })
+                    )
                 }
                 Verdict::Rewrite(rule, Rewrite::Record) => {
-                    Some(Action { entry: i, kind: ActionKind::Rewrite(Rewrite::Record, None), rule, bytes: 0, dist })
+                    (ActionKind::Rewrite(Rewrite::Record, None), rule)
                 }
                 // --keep'd sources (Protected) stay even in sourceless mode.
-                Verdict::Keep if sourceless.contains(&e.path) => Some(Action {
-                    entry: i,
-                    kind: ActionKind::RemoveAfterCompile,
-                    rule: &rules::bytecode::SOURCELESS,
-                    bytes: counted,
-                    dist,
-                }),
-                Verdict::Keep | Verdict::Protected => None,
-            };
-            if let Some(a) = action {
-                if e.kind == Kind::File && matches!(a.kind, ActionKind::Remove | ActionKind::RemoveAfterCompile) {
-                    removed.files += 1;
+                Verdict::Keep if sourceless.contains(&e.path) => {
+                    (ActionKind::RemoveAfterCompile, &rules::bytecode::SOURCELESS)
                 }
-                removed.bytes += a.bytes;
-                self.fate[i] = Some(actions.len());
-                actions.push(a);
+                Verdict::Keep | Verdict::Protected => continue,
+            };
+            self.fate[i] = Some(actions.len());
+            actions.push(Action {
+                entry: i,
+                kind,
+                rule,
+                bytes: 0,
+                dist,
+            });
+        }
+        self.actions = actions;
+        self.count_bytes();
+    }
+
+    /// Bytes each action saves, and the totals. A hardlinked inode is counted once, and its
+    /// bytes are saved only when no path of it stays (then by the first removed path).
+    fn count_bytes(&mut self) {
+        let unique = self.inv.unique_files();
+        let entries = &self.inv.entries;
+        let mut kept_inodes = HashSet::new();
+        for (i, e) in entries.iter().enumerate() {
+            if e.kind == Kind::File {
+                self.before.files += 1;
+                self.before.bytes += if unique[i] { e.size } else { 0 };
+                let leaves = self.fate[i].is_some_and(|a| {
+                    matches!(
+                        self.actions[a].kind,
+                        ActionKind::Remove | ActionKind::RemoveAfterCompile | ActionKind::Move(_)
+                    )
+                });
+                if !leaves {
+                    kept_inodes.insert((e.dev, e.ino));
+                }
             }
         }
-        self.after = Totals { bytes: self.before.bytes - removed.bytes, files: self.before.files - removed.files };
-        self.actions = actions;
+        let mut credited = HashSet::new();
+        let mut saved = Totals::default();
+        let record_sizes = self.record_estimates();
+        for a in self.actions.iter_mut() {
+            let e = &entries[a.entry];
+            a.bytes = match &a.kind {
+                ActionKind::Remove | ActionKind::RemoveAfterCompile => {
+                    saved.files += u64::from(e.kind == Kind::File);
+                    let inode = (e.dev, e.ino);
+                    let frees = e.kind == Kind::File
+                        && !kept_inodes.contains(&inode)
+                        && credited.insert(inode);
+                    if frees {
+                        e.size
+                    } else {
+                        0
+                    }
+                }
+                ActionKind::Move(_) => 0,
+                ActionKind::Rewrite(Rewrite::MetadataHeader, Some(header)) => {
+                    e.size.saturating_sub(header.len() as u64)
+                }
+                ActionKind::Rewrite(..) => record_sizes
+                    .get(&a.entry)
+                    .map_or(0, |new| e.size.saturating_sub(*new)),
+            };
+            saved.bytes += a.bytes;
+        }
+        self.after = Totals {
+            bytes: self.before.bytes - saved.bytes,
+            files: self.before.files - saved.files,
+        };
+    }
+
+    /// Size of each rewritten RECORD before any bytecode is compiled (what a dry run can know).
+    fn record_estimates(&self) -> HashMap<usize, u64> {
+        let gone = self.gone();
+        let rewritten = self.rewritten();
+        self.actions
+            .iter()
+            .filter(|a| matches!(a.kind, ActionKind::Rewrite(Rewrite::Record, _)))
+            .filter_map(|a| {
+                let d = a.dist?;
+                let changes = crate::record::Changes {
+                    gone: &gone,
+                    rewritten: &rewritten,
+                    compiled: &[],
+                };
+                Some((
+                    a.entry,
+                    crate::record::rewrite(&self.dists[d], &self.venv.site_packages, &changes).len()
+                        as u64,
+                ))
+            })
+            .collect()
+    }
+
+    /// Paths removed or moved away by the plan.
+    pub fn gone(&self) -> HashSet<&Path> {
+        self.actions
+            .iter()
+            .filter(|a| matches!(a.kind, ActionKind::Remove | ActionKind::Move(_)))
+            .map(|a| self.path(a))
+            .collect()
+    }
+
+    /// New content of rewritten METADATA files.
+    pub fn rewritten(&self) -> HashMap<&Path, &[u8]> {
+        self.actions
+            .iter()
+            .filter_map(|a| match &a.kind {
+                ActionKind::Rewrite(Rewrite::MetadataHeader, Some(bytes)) => {
+                    Some((self.path(a), bytes.as_slice()))
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn path(&self, a: &Action) -> &Path {
@@ -150,7 +244,12 @@ impl Plan {
     }
 
     pub fn is_removed(&self, i: usize) -> bool {
-        self.fate[i].is_some_and(|a| matches!(self.actions[a].kind, ActionKind::Remove | ActionKind::Move(_)))
+        self.fate[i].is_some_and(|a| {
+            matches!(
+                self.actions[a].kind,
+                ActionKind::Remove | ActionKind::Move(_)
+            )
+        })
     }
 
     /// Directories that stay: those with something kept below them, and those that were empty.
@@ -200,13 +299,21 @@ fn dist_info_coherence(ctx: &Ctx, verdicts: &mut [Verdict]) {
         if e.kind == Kind::Dir || !verdicts[i].is_kept() {
             continue;
         }
-        let Some((dir, owner)) = e.path.ancestors().skip(1).find_map(|a| doomed.get(a).map(|o| (a, *o))) else {
+        let Some((dir, owner)) = e
+            .path
+            .ancestors()
+            .skip(1)
+            .find_map(|a| doomed.get(a).map(|o| (a, *o)))
+        else {
             continue;
         };
         let rest = e.path.strip_prefix(dir).unwrap_or(&e.path);
         let d = &ctx.dists[owner];
         verdicts[i] = if distinfo::is_license_path(rest) {
-            Verdict::Move(&distinfo::WHOLE_DIR, distinfo::license_destination(&d.name, &d.version, rest))
+            Verdict::Move(
+                &distinfo::WHOLE_DIR,
+                distinfo::license_destination(&d.name, &d.version, rest),
+            )
         } else {
             Verdict::Remove(&distinfo::WHOLE_DIR)
         };
@@ -223,13 +330,21 @@ fn sources_to_compile(
     own: &Ownership,
     dists: &[Dist],
 ) -> Vec<PathBuf> {
-    if !matches!(settings.bytecode, BytecodeMode::Compile | BytecodeMode::Sourceless) {
+    if !matches!(
+        settings.bytecode,
+        BytecodeMode::Compile | BytecodeMode::Sourceless
+    ) {
         return Vec::new();
     }
     let protected: HashSet<usize> = dists
         .iter()
         .enumerate()
-        .filter(|(_, d)| settings.keep_packages.iter().any(|k| k.matches(&d.normalized, &d.version)))
+        .filter(|(_, d)| {
+            settings
+                .keep_packages
+                .iter()
+                .any(|k| k.matches(&d.normalized, &d.version))
+        })
         .map(|(i, _)| i)
         .collect();
     inv.entries
@@ -237,7 +352,9 @@ fn sources_to_compile(
         .zip(verdicts)
         .filter(|(e, v)| e.kind == Kind::File && v.is_kept() && e.name().ends_with(".py"))
         .filter(|(e, _)| e.path.starts_with(&venv.site_packages))
-        .filter(|(e, _)| distinfo::split(e.path.strip_prefix(&venv.site_packages).unwrap_or(&e.path)).is_none())
+        .filter(|(e, _)| {
+            distinfo::split(e.path.strip_prefix(&venv.site_packages).unwrap_or(&e.path)).is_none()
+        })
         .filter(|(e, _)| own.owner(&e.path).is_none_or(|o| !protected.contains(&o)))
         .map(|(e, _)| e.path.clone())
         .collect()

@@ -16,7 +16,10 @@ use crate::dists::{record_row, Dist};
 /// `sha256=<urlsafe base64, no padding>` as in PEP 376 / the wheel spec.
 pub fn hash(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
-    format!("sha256={}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest))
+    format!(
+        "sha256={}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+    )
 }
 
 pub struct Changes<'a> {
@@ -45,12 +48,20 @@ pub fn rewrite(dist: &Dist, site_packages: &Path, changes: &Changes) -> String {
         } else if changes.gone.contains(path) {
             continue;
         } else if let Some(bytes) = changes.rewritten.get(path) {
-            out.push_str(&record_row(&[&r.raw, &hash(bytes), &bytes.len().to_string()]));
+            out.push_str(&record_row(&[
+                &r.raw,
+                &hash(bytes),
+                &bytes.len().to_string(),
+            ]));
         } else {
             out.push_str(&record_row(&[&r.raw, &r.hash, &r.size]));
         }
     }
-    let mut extra: Vec<&Path> = compiled.iter().copied().filter(|p| !listed.contains(p)).collect();
+    let mut extra: Vec<&Path> = compiled
+        .iter()
+        .copied()
+        .filter(|p| !listed.contains(p))
+        .collect();
     extra.sort();
     for p in extra {
         if let Ok(rel) = p.strip_prefix(site_packages) {
@@ -66,13 +77,21 @@ mod tests {
     use crate::dists::RecordEntry;
 
     fn entry(sp: &Path, raw: &str, hash: &str, size: &str) -> RecordEntry {
-        RecordEntry { raw: raw.into(), path: crate::dists::join_normalized(sp, raw), hash: hash.into(), size: size.into() }
+        RecordEntry {
+            raw: raw.into(),
+            path: crate::dists::join_normalized(sp, raw),
+            hash: hash.into(),
+            size: size.into(),
+        }
     }
 
     #[test]
     fn hash_matches_the_wheel_format() {
         // echo -n "" | sha256sum, urlsafe-base64 without padding.
-        assert_eq!(hash(b""), "sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU");
+        assert_eq!(
+            hash(b""),
+            "sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+        );
     }
 
     #[test]
@@ -85,7 +104,12 @@ mod tests {
             dir: sp.join("foo-1.dist-info"),
             record: vec![
                 entry(sp, "foo/__init__.py", "sha256=a", "1"),
-                entry(sp, "foo/__pycache__/__init__.cpython-311.pyc", "sha256=b", "2"),
+                entry(
+                    sp,
+                    "foo/__pycache__/__init__.cpython-311.pyc",
+                    "sha256=b",
+                    "2",
+                ),
                 entry(sp, "foo/tests/t.py", "sha256=c", "3"),
                 entry(sp, "foo-1.dist-info/METADATA", "sha256=d", "400"),
                 entry(sp, "foo-1.dist-info/RECORD", "", ""),
@@ -97,8 +121,19 @@ mod tests {
         let gone: HashSet<&Path> = [gone_t.as_path()].into();
         let meta = sp.join("foo-1.dist-info/METADATA");
         let rewritten: HashMap<&Path, &[u8]> = [(meta.as_path(), &b""[..])].into();
-        let compiled = vec![sp.join("foo/__pycache__/__init__.cpython-311.pyc"), sp.join("foo/__pycache__/x.cpython-311.pyc")];
-        let text = rewrite(&dist, sp, &Changes { gone: &gone, rewritten: &rewritten, compiled: &compiled });
+        let compiled = vec![
+            sp.join("foo/__pycache__/__init__.cpython-311.pyc"),
+            sp.join("foo/__pycache__/x.cpython-311.pyc"),
+        ];
+        let text = rewrite(
+            &dist,
+            sp,
+            &Changes {
+                gone: &gone,
+                rewritten: &rewritten,
+                compiled: &compiled,
+            },
+        );
         assert_eq!(
             text,
             "foo/__init__.py,sha256=a,1\nfoo/__pycache__/__init__.cpython-311.pyc,,\nfoo-1.dist-info/METADATA,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0\nfoo-1.dist-info/RECORD,,\n../../../bin/foo,sha256=e,5\nfoo/__pycache__/x.cpython-311.pyc,,\n"

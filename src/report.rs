@@ -69,8 +69,16 @@ struct JsonReport<'a> {
 
 impl Report<'_> {
     pub fn failures(&self) -> Vec<Failure> {
-        let mut all: Vec<Failure> =
-            self.plan.inv.errors.iter().map(|(p, e)| Failure { path: p.clone(), error: e.clone() }).collect();
+        let mut all: Vec<Failure> = self
+            .plan
+            .inv
+            .errors
+            .iter()
+            .map(|(p, e)| Failure {
+                path: p.clone(),
+                error: e.clone(),
+            })
+            .collect();
         if let Some(o) = self.outcome {
             all.extend(o.failures.iter().cloned());
         }
@@ -142,7 +150,9 @@ impl Report<'_> {
             failures: self.failures(),
             by_category: self.by_category(),
             by_dist: self.by_dist(),
-            compiled: self.outcome.map_or(plan.compile.len(), |o| o.compiled.len()),
+            compiled: self
+                .outcome
+                .map_or(plan.compile.len(), |o| o.compiled.len()),
             not_compiled: self.outcome.map_or(&[], |o| &o.not_compiled),
             totals: JsonTotals {
                 before_bytes: plan.before.bytes,
@@ -163,17 +173,54 @@ impl Report<'_> {
             (Some(o), _) => format!("-> {}", o.display()),
             (None, _) => "slimmed in place".to_string(),
         };
-        writeln!(out, "venvslim: {} (Python {}) {dest}", plan.venv.root.display(), plan.venv.python)?;
+        writeln!(
+            out,
+            "venvslim: {} (Python {}) {dest}",
+            plan.venv.root.display(),
+            plan.venv.python
+        )?;
         let after = self.after();
         let pct = 100.0 * (1.0 - after.bytes as f64 / plan.before.bytes.max(1) as f64);
         writeln!(out, "  {:<34}{:>9}  {:>11}", "", "files", "size")?;
-        writeln!(out, "  {:<34}{:>9}  {:>11}", "before", group(plan.before.files), human(plan.before.bytes))?;
-        let label = if self.outcome.is_some() { "after" } else { "after (before compiling)" };
-        writeln!(out, "  {:<34}{:>9}  {:>11}  -{pct:.1}%", label, group(after.files), human(after.bytes))?;
+        writeln!(
+            out,
+            "  {:<34}{:>9}  {:>11}",
+            "before",
+            group(plan.before.files),
+            human(plan.before.bytes)
+        )?;
+        let label = if self.outcome.is_some() {
+            "after"
+        } else {
+            "after (before compiling)"
+        };
+        writeln!(
+            out,
+            "  {:<34}{:>9}  {:>11}  -{pct:.1}%",
+            label,
+            group(after.files),
+            human(after.bytes)
+        )?;
         writeln!(out)?;
-        writeln!(out, "  {:<34}{:>9}  {:>11}", if self.dry_run { "would remove" } else { "removed" }, "files", "saved")?;
+        writeln!(
+            out,
+            "  {:<34}{:>9}  {:>11}",
+            if self.dry_run {
+                "would remove"
+            } else {
+                "removed"
+            },
+            "files",
+            "saved"
+        )?;
         for (cat, s) in self.by_category() {
-            writeln!(out, "  {:<34}{:>9}  {:>11}", cat.label(), group(s.files), human(s.bytes))?;
+            writeln!(
+                out,
+                "  {:<34}{:>9}  {:>11}",
+                cat.label(),
+                group(s.files),
+                human(s.bytes)
+            )?;
         }
         self.text_compiled(&mut out)?;
         self.text_dists(&mut out)?;
@@ -186,12 +233,22 @@ impl Report<'_> {
                     ActionKind::Rewrite(..) => "rewrite",
                     ActionKind::Move(_) => "move",
                 };
-                writeln!(out, "    {verb:<8}{:<26}{:>11}  {}", a.rule.id, human(a.bytes), plan.path(a).display())?;
+                writeln!(
+                    out,
+                    "    {verb:<8}{:<26}{:>11}  {}",
+                    a.rule.id,
+                    human(a.bytes),
+                    plan.path(a).display()
+                )?;
             }
         }
         let failures = self.failures();
         if !failures.is_empty() {
-            writeln!(out, "\n  {} failure(s); those paths were left as they were:", failures.len())?;
+            writeln!(
+                out,
+                "\n  {} failure(s); those paths were left as they were:",
+                failures.len()
+            )?;
             for f in &failures {
                 writeln!(out, "    {}: {}", f.path.display(), f.error)?;
             }
@@ -200,14 +257,28 @@ impl Report<'_> {
     }
 
     fn text_compiled(&self, out: &mut impl Write) -> io::Result<()> {
-        let n = self.outcome.map_or(self.plan.compile.len(), |o| o.compiled.len());
+        let n = self
+            .outcome
+            .map_or(self.plan.compile.len(), |o| o.compiled.len());
         if n > 0 {
-            let verb = if self.outcome.is_some() { "compiled" } else { "will compile" };
-            writeln!(out, "\n  {verb} {} sources to unchecked-hash bytecode with the venv's interpreter", group(n as u64))?;
+            let verb = if self.outcome.is_some() {
+                "compiled"
+            } else {
+                "will compile"
+            };
+            writeln!(
+                out,
+                "\n  {verb} {} sources to unchecked-hash bytecode with the venv's interpreter",
+                group(n as u64)
+            )?;
         }
         if let Some(o) = self.outcome.filter(|o| !o.not_compiled.is_empty()) {
             writeln!(out, "  {} sources did not compile (kept as they are; Python could not compile them either):", o.not_compiled.len())?;
-            for f in o.not_compiled.iter().take(if self.verbose { usize::MAX } else { 5 }) {
+            for f in o
+                .not_compiled
+                .iter()
+                .take(if self.verbose { usize::MAX } else { 5 })
+            {
                 writeln!(out, "    {}: {}", f.path.display(), f.error)?;
             }
         }
@@ -218,12 +289,26 @@ impl Report<'_> {
         let mut dists: Vec<(String, Sum)> = self.by_dist().into_iter().collect();
         dists.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(&b.0)));
         let shown = if self.verbose { dists.len() } else { 10 };
-        writeln!(out, "\n  {:<34}{:>9}  {:>11}", "biggest savings by distribution", "files", "saved")?;
+        writeln!(
+            out,
+            "\n  {:<34}{:>9}  {:>11}",
+            "biggest savings by distribution", "files", "saved"
+        )?;
         for (name, s) in dists.iter().take(shown) {
-            writeln!(out, "  {:<34}{:>9}  {:>11}", truncate(name, 33), group(s.files), human(s.bytes))?;
+            writeln!(
+                out,
+                "  {:<34}{:>9}  {:>11}",
+                truncate(name, 33),
+                group(s.files),
+                human(s.bytes)
+            )?;
         }
         if dists.len() > shown {
-            writeln!(out, "  ... and {} more (--verbose or --json lists them)", dists.len() - shown)?;
+            writeln!(
+                out,
+                "  ... and {} more (--verbose or --json lists them)",
+                dists.len() - shown
+            )?;
         }
         Ok(())
     }
@@ -239,7 +324,11 @@ impl Report<'_> {
             writeln!(out, "    {} [{}]: {}", r.path.display(), r.rule, r.reason)?;
         }
         if rescues.len() > shown {
-            writeln!(out, "    ... and {} more (--verbose lists them)", rescues.len() - shown)?;
+            writeln!(
+                out,
+                "    ... and {} more (--verbose lists them)",
+                rescues.len() - shown
+            )?;
         }
         Ok(())
     }
@@ -263,7 +352,11 @@ pub fn human(bytes: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 fn group(n: u64) -> String {
@@ -279,7 +372,11 @@ fn group(n: u64) -> String {
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).collect::<String>() + "…" }
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n - 1).collect::<String>() + "…"
+    }
 }
 
 #[cfg(test)]

@@ -59,12 +59,18 @@ impl Globs {
                 .with_context(|| format!("{flag} `{p}` is not a valid glob\nhint: globs are relative to site-packages, e.g. `django/test/**` or `**/*.txt`"))?;
             builder.add(glob);
         }
-        Ok(Globs { set: builder.build()?, patterns })
+        Ok(Globs {
+            set: builder.build()?,
+            patterns,
+        })
     }
 
     /// True when `path` or one of its ancestors matches.
     pub fn matches(&self, path: &Path) -> bool {
-        !self.patterns.is_empty() && path.ancestors().any(|p| !p.as_os_str().is_empty() && self.set.is_match(p))
+        !self.patterns.is_empty()
+            && path
+                .ancestors()
+                .any(|p| !p.as_os_str().is_empty() && self.set.is_match(p))
     }
 }
 
@@ -80,13 +86,19 @@ impl FromStr for PackageSpec {
     type Err = anyhow::Error;
     fn from_str(raw: &str) -> Result<Self> {
         let s = raw.trim();
-        let end = s.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))).unwrap_or(s.len());
+        let end = s
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+            .unwrap_or(s.len());
         let (name, rest) = s.split_at(end);
         if name.is_empty() {
             bail!("--keep-package `{raw}` has no distribution name\nhint: write `numpy` or `numpy>=2,<3`");
         }
         let rest = rest.trim();
-        let rest = rest.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(rest).trim();
+        let rest = rest
+            .strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .unwrap_or(rest)
+            .trim();
         let specifiers = if rest.is_empty() {
             None
         } else {
@@ -94,7 +106,11 @@ impl FromStr for PackageSpec {
                 anyhow::anyhow!("--keep-package `{raw}`: `{rest}` is not a PEP 440 version specifier: {e}\nhint: write e.g. `django>=5,<6`")
             })?)
         };
-        Ok(PackageSpec { raw: raw.to_string(), name: normalize_name(name), specifiers })
+        Ok(PackageSpec {
+            raw: raw.to_string(),
+            name: normalize_name(name),
+            specifiers,
+        })
     }
 }
 
@@ -147,8 +163,10 @@ pub fn load_file_config(explicit: Option<&Path>) -> Result<FileConfig> {
             p
         }
     };
-    let text = fs::read_to_string(&path).with_context(|| format!("cannot read config `{}`", path.display()))?;
-    let doc: Pyproject = toml::from_str(&text).with_context(|| format!("`{}` is not valid TOML", path.display()))?;
+    let text = fs::read_to_string(&path)
+        .with_context(|| format!("cannot read config `{}`", path.display()))?;
+    let doc: Pyproject =
+        toml::from_str(&text).with_context(|| format!("`{}` is not valid TOML", path.display()))?;
     match doc.tool.and_then(|t| t.venvslim) {
         Some(table) => table.try_into().with_context(|| {
             format!("bad [tool.venvslim] in `{}`\nhint: known keys are bytecode, dist-info, keep, remove, keep-package, python-version", path.display())
@@ -187,10 +205,19 @@ impl Settings {
             dry_run: args.dry_run,
             json: args.json,
             verbose: args.verbose,
-            bytecode: args.bytecode.or(file.bytecode).unwrap_or(BytecodeMode::Compile),
-            dist_info: args.dist_info.or(file.dist_info).unwrap_or(DistInfoMode::Minimal),
+            bytecode: args
+                .bytecode
+                .or(file.bytecode)
+                .unwrap_or(BytecodeMode::Compile),
+            dist_info: args
+                .dist_info
+                .or(file.dist_info)
+                .unwrap_or(DistInfoMode::Minimal),
             keep: Globs::new(file.keep.into_iter().chain(args.keep).collect(), "--keep")?,
-            remove: Globs::new(file.remove.into_iter().chain(args.remove).collect(), "--remove")?,
+            remove: Globs::new(
+                file.remove.into_iter().chain(args.remove).collect(),
+                "--remove",
+            )?,
             keep_packages,
             python_version,
             venv: args.venv,
@@ -202,14 +229,20 @@ impl Settings {
 fn check_output(venv: &Path, out: &Path) -> Result<()> {
     match fs::symlink_metadata(out) {
         Ok(m) if m.is_dir() => {
-            let mut rd = fs::read_dir(out).with_context(|| format!("cannot read output `{}`", out.display()))?;
+            let mut rd = fs::read_dir(out)
+                .with_context(|| format!("cannot read output `{}`", out.display()))?;
             if rd.next().is_some() {
                 bail!("output `{}` exists and is not empty\nhint: remove it, or pick a new path; venvslim never mixes its output with other files", out.display());
             }
         }
-        Ok(_) => bail!("output `{}` exists and is not a directory\nhint: pick a new path", out.display()),
+        Ok(_) => bail!(
+            "output `{}` exists and is not a directory\nhint: pick a new path",
+            out.display()
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot check output `{}`", out.display())),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot check output `{}`", out.display()))
+        }
     }
     if let (Ok(v), Some(o)) = (fs::canonicalize(venv), absolute_lexical(out)) {
         if o.starts_with(&v) {
@@ -221,7 +254,11 @@ fn check_output(venv: &Path, out: &Path) -> Result<()> {
 
 /// Absolute path of `p` resolving the longest existing ancestor (p itself may not exist).
 fn absolute_lexical(p: &Path) -> Option<PathBuf> {
-    let abs = if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().ok()?.join(p) };
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().ok()?.join(p)
+    };
     let mut existing = abs.as_path();
     let mut tail = Vec::new();
     while fs::symlink_metadata(existing).is_err() {
@@ -257,7 +294,10 @@ mod tests {
         let g = Globs::new(vec!["django/test".into(), "*.txt".into()], "--keep").unwrap();
         assert!(g.matches(Path::new("django/test/client.py")));
         assert!(g.matches(Path::new("notes.txt")));
-        assert!(!g.matches(Path::new("pkg/notes.txt")), "`*` does not cross `/`");
+        assert!(
+            !g.matches(Path::new("pkg/notes.txt")),
+            "`*` does not cross `/`"
+        );
         assert!(!g.matches(Path::new("django/testing.py")));
         assert!(Globs::new(vec!["a[".into()], "--keep").is_err());
     }
@@ -268,12 +308,18 @@ mod tests {
         let venv = t.path().join("venv");
         fs::create_dir(&venv).unwrap();
         assert!(check_output(&venv, &t.path().join("new")).is_ok());
-        let e = check_output(&venv, &venv.join("out")).unwrap_err().to_string();
+        let e = check_output(&venv, &venv.join("out"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("inside the venv"), "{e}");
         fs::write(venv.join("f"), "").unwrap();
-        let e = check_output(&t.path().join("x"), &venv).unwrap_err().to_string();
+        let e = check_output(&t.path().join("x"), &venv)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not empty"), "{e}");
-        let e = check_output(&venv, &venv.join("f")).unwrap_err().to_string();
+        let e = check_output(&venv, &venv.join("f"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a directory") || e.contains("inside"), "{e}");
     }
 
@@ -281,7 +327,11 @@ mod tests {
     fn file_config_rejects_unknown_keys() {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("pyproject.toml");
-        fs::write(&p, "[tool.venvslim]\nbytecode = \"strip\"\nkeep = [\"a/**\"]\n").unwrap();
+        fs::write(
+            &p,
+            "[tool.venvslim]\nbytecode = \"strip\"\nkeep = [\"a/**\"]\n",
+        )
+        .unwrap();
         let c = load_file_config(Some(&p)).unwrap();
         assert_eq!(c.bytecode, Some(BytecodeMode::Strip));
         assert_eq!(c.keep, vec!["a/**"]);

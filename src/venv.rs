@@ -117,7 +117,14 @@ impl Venv {
                 );
             };
             let bin = root.join("bin").is_dir().then(|| PathBuf::from("bin"));
-            return Ok(Venv { root, kind: VenvKind::SitePackages, python, site_packages: PathBuf::new(), bin, cfg: BTreeMap::new() });
+            return Ok(Venv {
+                root,
+                kind: VenvKind::SitePackages,
+                python,
+                site_packages: PathBuf::new(),
+                bin,
+                cfg: BTreeMap::new(),
+            });
         }
         bail!(
             "`{}` is not a virtualenv: it has no pyvenv.cfg, no lib/pythonX.Y/site-packages and no *.dist-info\nhint: give the venv's root (the directory holding pyvenv.cfg), or a site-packages directory with --python-version X.Y",
@@ -158,7 +165,14 @@ impl Venv {
             );
         }
         let bin = root.join("bin").is_dir().then(|| PathBuf::from("bin"));
-        Ok(Venv { root, kind, python, site_packages, bin, cfg })
+        Ok(Venv {
+            root,
+            kind,
+            python,
+            site_packages,
+            bin,
+            cfg,
+        })
     }
 
     pub fn site_packages_abs(&self) -> PathBuf {
@@ -204,7 +218,8 @@ fn lib_python_dirs(root: &Path) -> impl Iterator<Item = PythonVersion> + '_ {
 }
 
 fn looks_like_site_packages(root: &Path) -> bool {
-    root.file_name().is_some_and(|n| n == "site-packages" || n == "dist-packages")
+    root.file_name()
+        .is_some_and(|n| n == "site-packages" || n == "dist-packages")
         || fs::read_dir(root).into_iter().flatten().flatten().any(|e| {
             let name = e.file_name();
             let name = name.to_string_lossy();
@@ -229,7 +244,13 @@ mod tests {
 
     #[test]
     fn versions_parse() {
-        assert_eq!("3.11.7".parse::<PythonVersion>().unwrap(), PythonVersion { major: 3, minor: 11 });
+        assert_eq!(
+            "3.11.7".parse::<PythonVersion>().unwrap(),
+            PythonVersion {
+                major: 3,
+                minor: 11
+            }
+        );
         assert_eq!("3.13.0rc1".parse::<PythonVersion>().unwrap().minor, 13);
         assert_eq!("3.9".parse::<PythonVersion>().unwrap().minor, 9);
         assert!("three".parse::<PythonVersion>().is_err());
@@ -242,11 +263,18 @@ mod tests {
         let v = t.path().join("v");
         fs::create_dir_all(v.join("lib/python3.12/site-packages")).unwrap();
         fs::create_dir_all(v.join("bin")).unwrap();
-        fs::write(v.join("pyvenv.cfg"), "home = /usr/bin\nversion_info = 3.12.1.final.0\n").unwrap();
+        fs::write(
+            v.join("pyvenv.cfg"),
+            "home = /usr/bin\nversion_info = 3.12.1.final.0\n",
+        )
+        .unwrap();
         let venv = Venv::discover(&v, None).unwrap();
         assert_eq!(venv.kind, VenvKind::Venv);
         assert_eq!(venv.python.to_string(), "3.12");
-        assert_eq!(venv.site_packages, PathBuf::from("lib/python3.12/site-packages"));
+        assert_eq!(
+            venv.site_packages,
+            PathBuf::from("lib/python3.12/site-packages")
+        );
 
         fs::remove_file(v.join("pyvenv.cfg")).unwrap();
         assert_eq!(Venv::discover(&v, None).unwrap().kind, VenvKind::Prefix);
@@ -264,7 +292,10 @@ mod tests {
     fn not_a_venv_names_the_path_and_hints() {
         let t = tempfile::tempdir().unwrap();
         let err = format!("{:#}", Venv::discover(t.path(), None).unwrap_err());
-        assert!(err.contains(&t.path().canonicalize().unwrap().display().to_string()), "{err}");
+        assert!(
+            err.contains(&t.path().canonicalize().unwrap().display().to_string()),
+            "{err}"
+        );
         assert!(err.contains("hint:"), "{err}");
         let missing = t.path().join("nope");
         let err = format!("{:#}", Venv::discover(&missing, None).unwrap_err());

@@ -31,7 +31,8 @@ pub static SHADOWED: Rule = Rule {
     id: "bytecode.shadowed",
     category: Category::Bytecode,
     guard: Guard::None,
-    reason: "a legacy name.pyc beside name.py: Python 3 always prefers the source and its __pycache__",
+    reason:
+        "a legacy name.pyc beside name.py: Python 3 always prefers the source and its __pycache__",
     evidence: "PEP 3147: name.pyc beside the source is used only when the source is absent",
 };
 
@@ -66,10 +67,19 @@ pub fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
     if !name.ends_with(".pyc") {
         return None;
     }
-    let in_cache = sp_rel.parent().and_then(|p| p.file_name()).is_some_and(|n| n == "__pycache__");
+    let in_cache = sp_rel
+        .parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == "__pycache__");
     if in_cache {
-        return Some(Verdict::Remove(if mode == BytecodeMode::Strip { &STRIP } else { &STALE }));
+        return Some(Verdict::Remove(if mode == BytecodeMode::Strip {
+            &STRIP
+        } else {
+            &STALE
+        }));
     }
     let source = crate::dists::source_of_pyc(&item.entry.path)?;
-    ctx.py_files.contains(&source).then_some(Verdict::Remove(&SHADOWED))
+    ctx.py_files
+        .contains(&source)
+        .then_some(Verdict::Remove(&SHADOWED))
 }

@@ -61,10 +61,25 @@ pub static WHOLE_DIR: Rule = Rule {
     evidence: "a dist-info directory without METADATA makes importlib.metadata.version() return None",
 };
 
-pub static RULES: &[&Rule] = &[&METADATA_BODY, &RECORD, &INSTALL_ONLY, &LICENSES_ONLY, &STRIP, &WHOLE_DIR];
+pub static RULES: &[&Rule] = &[
+    &METADATA_BODY,
+    &RECORD,
+    &INSTALL_ONLY,
+    &LICENSES_ONLY,
+    &STRIP,
+    &WHOLE_DIR,
+];
 
-const INSTALL_ONLY_FILES: &[&str] =
-    &["INSTALLER", "REQUESTED", "WHEEL", "DESCRIPTION.rst", "metadata.json", "RECORD.jws", "RECORD.p7s", "zip-safe"];
+const INSTALL_ONLY_FILES: &[&str] = &[
+    "INSTALLER",
+    "REQUESTED",
+    "WHEEL",
+    "DESCRIPTION.rst",
+    "metadata.json",
+    "RECORD.jws",
+    "RECORD.p7s",
+    "zip-safe",
+];
 
 /// `(dist-info dir name, path inside it)` when `sp_rel` is inside a `*.dist-info` directory.
 pub fn split(sp_rel: &Path) -> Option<(&str, &Path)> {
@@ -100,7 +115,9 @@ pub fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
             _ => Verdict::Remove(&LICENSES_ONLY),
         },
         DistInfoMode::Strip => match item.owner.and_then(|o| ctx.dists.get(o)) {
-            Some(d) if is_license_path(rest) => Verdict::Move(&STRIP, license_destination(&d.name, &d.version, rest)),
+            Some(d) if is_license_path(rest) => {
+                Verdict::Move(&STRIP, license_destination(&d.name, &d.version, rest))
+            }
             _ => Verdict::Remove(&STRIP),
         },
     };
@@ -110,7 +127,9 @@ pub fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
 /// `licenses/<dist>-<version>/<path inside dist-info>`; a `licenses/` prefix is not doubled.
 pub fn license_destination(name: &str, version: &str, rest: &Path) -> PathBuf {
     let inner = rest.strip_prefix("licenses").unwrap_or(rest);
-    PathBuf::from("licenses").join(format!("{name}-{version}")).join(inner)
+    PathBuf::from("licenses")
+        .join(format!("{name}-{version}"))
+        .join(inner)
 }
 
 #[cfg(test)]

@@ -87,27 +87,43 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict]) -> Vec<Rescue> {
     if by_module.is_empty() && by_dist.is_empty() {
         return Vec::new();
     }
-    let dist_tops: BTreeMap<usize, HashSet<String>> = by_dist.keys().map(|&d| (d, top_levels(ctx, d))).collect();
-    let first: Vec<usize> = (0..entries.len()).filter(|&i| verdicts[i].is_kept() && scannable(ctx, i)).collect();
+    let dist_tops: BTreeMap<usize, HashSet<String>> =
+        by_dist.keys().map(|&d| (d, top_levels(ctx, d))).collect();
+    let first: Vec<usize> = (0..entries.len())
+        .filter(|&i| verdicts[i].is_kept() && scannable(ctx, i))
+        .collect();
     let mut refs = scan(ctx, &first);
     let mut rescues = Vec::new();
     loop {
         let mut newly = Vec::new();
         for (module, idxs) in by_module.iter_mut() {
-            let Some(importer) = refs.get(module) else { continue };
+            let Some(importer) = refs.get(module) else {
+                continue;
+            };
             for i in idxs.drain(..) {
                 if let Verdict::Remove(rule) = verdicts[i] {
-                    rescues.push(Rescue { path: entries[i].path.clone(), rule: rule.id, reason: format!("`{module}` is imported by {}", importer.display()) });
+                    rescues.push(Rescue {
+                        path: entries[i].path.clone(),
+                        rule: rule.id,
+                        reason: format!("`{module}` is imported by {}", importer.display()),
+                    });
                     verdicts[i] = Verdict::Keep;
                     newly.push(i);
                 }
             }
         }
         for (dist, idxs) in by_dist.iter_mut() {
-            let hit = dist_tops[dist].iter().find_map(|t| refs.get(t).map(|imp| (t, imp)));
+            let hit = dist_tops[dist]
+                .iter()
+                .find_map(|t| refs.get(t).map(|imp| (t, imp)));
             let Some((top, importer)) = hit else { continue };
             let name = &ctx.dists[*dist];
-            let reason = format!("`{top}` is imported by {}, so all of {} {} stays", importer.display(), name.name, name.version);
+            let reason = format!(
+                "`{top}` is imported by {}, so all of {} {} stays",
+                importer.display(),
+                name.name,
+                name.version
+            );
             for i in idxs.drain(..) {
                 if let Verdict::Remove(rule) = verdicts[i] {
                     // The distribution stays; it gets the bytecode and dist-info treatment every
@@ -116,7 +132,11 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict]) -> Vec<Rescue> {
                         Verdict::Remove(r) if r.guard != Guard::None => Verdict::Keep,
                         v => v,
                     };
-                    rescues.push(Rescue { path: entries[i].path.clone(), rule: rule.id, reason: reason.clone() });
+                    rescues.push(Rescue {
+                        path: entries[i].path.clone(),
+                        rule: rule.id,
+                        reason: reason.clone(),
+                    });
                     newly.push(i);
                 }
             }
@@ -142,7 +162,12 @@ fn top_levels(ctx: &Ctx, dist: usize) -> HashSet<String> {
     if d.normalized == "setuptools" {
         tops.insert("pkg_resources".into());
         tops.insert("_distutils_hack".into());
-        if ctx.python() >= (crate::venv::PythonVersion { major: 3, minor: 12 }) {
+        if ctx.python()
+            >= (crate::venv::PythonVersion {
+                major: 3,
+                minor: 12,
+            })
+        {
             tops.insert("distutils".into());
         }
     }
@@ -156,7 +181,11 @@ fn scannable(ctx: &Ctx, i: usize) -> bool {
     }
     let name = e.name();
     let in_sp = e.path.starts_with(&ctx.venv.site_packages);
-    let in_bin = ctx.venv.bin.as_deref().is_some_and(|b| e.path.parent() == Some(b));
+    let in_bin = ctx
+        .venv
+        .bin
+        .as_deref()
+        .is_some_and(|b| e.path.parent() == Some(b));
     (in_sp && (name.ends_with(".py") || name.ends_with(".pth"))) || (in_bin && !name.contains('.'))
 }
 
@@ -191,12 +220,17 @@ fn file_imports(ctx: &Ctx, path: &Path, bytes: &[u8]) -> Vec<String> {
     }
     if !name.ends_with(".py") {
         let first_line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
-        if !(first_line.starts_with(b"#!") && String::from_utf8_lossy(first_line).contains("python")) {
+        if !(first_line.starts_with(b"#!")
+            && String::from_utf8_lossy(first_line).contains("python"))
+        {
             return Vec::new();
         }
         return imported_modules(bytes, "", false);
     }
-    let module = path.strip_prefix(&ctx.venv.site_packages).ok().and_then(module_of);
+    let module = path
+        .strip_prefix(&ctx.venv.site_packages)
+        .ok()
+        .and_then(module_of);
     let (module, is_package) = module.unwrap_or_default();
     imported_modules(bytes, &module, is_package)
 }
@@ -207,10 +241,22 @@ mod tests {
 
     #[test]
     fn module_names() {
-        assert_eq!(module_of(Path::new("a/b/c.py")), Some(("a.b.c".into(), false)));
-        assert_eq!(module_of(Path::new("a/b/__init__.py")), Some(("a.b".into(), true)));
-        assert_eq!(module_of(Path::new("a/__pycache__/c.cpython-311.pyc")), Some(("a.c".into(), false)));
-        assert_eq!(module_of(Path::new("a/_x.cpython-311-x86_64-linux-gnu.so")), Some(("a._x".into(), false)));
+        assert_eq!(
+            module_of(Path::new("a/b/c.py")),
+            Some(("a.b.c".into(), false))
+        );
+        assert_eq!(
+            module_of(Path::new("a/b/__init__.py")),
+            Some(("a.b".into(), true))
+        );
+        assert_eq!(
+            module_of(Path::new("a/__pycache__/c.cpython-311.pyc")),
+            Some(("a.c".into(), false))
+        );
+        assert_eq!(
+            module_of(Path::new("a/_x.cpython-311-x86_64-linux-gnu.so")),
+            Some(("a._x".into(), false))
+        );
         assert_eq!(module_of(Path::new("foo-1.0.dist-info/x.py")), None);
         assert_eq!(module_of(Path::new("a/data.json")), None);
         assert_eq!(module_of(Path::new("__init__.py")), None);

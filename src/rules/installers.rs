@@ -23,5 +23,7 @@ pub fn is_installer(normalized: &str) -> bool {
 
 pub fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
     let owner = item.owner?;
-    ctx.installer_dists.contains(&owner).then_some(Verdict::Remove(&INSTALLER))
+    ctx.installer_dists
+        .contains(&owner)
+        .then_some(Verdict::Remove(&INSTALLER))
 }

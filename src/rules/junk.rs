@@ -23,38 +23,117 @@ macro_rules! rule {
 
 rule!(STUBS, "stubs.pyi", Stubs, None, "type stubs (.pyi) are read by type checkers, not by the interpreter",
     "PEP 484/561; up to 15 MB in a jupyter stack. Kept for mypy and jedi, which read their bundled typeshed at run time");
-rule!(PY_TYPED, "stubs.py-typed", Stubs, None, "PEP 561 marker for type checkers", "PEP 561");
+rule!(
+    PY_TYPED,
+    "stubs.py-typed",
+    Stubs,
+    None,
+    "PEP 561 marker for type checkers",
+    "PEP 561"
+);
 rule!(C_SOURCES, "sources.c", Sources, None, "C, C++ and Cython sources and headers were compiled when the wheel was built",
     "kept for packages that compile at run time: triton, torch (inductor and cpp_extension), cffi, Cython");
-rule!(INCLUDE_DIR, "sources.include", Sources, None, "include/ directories hold headers for building extensions; the final image builds nothing",
-    "numpy/_core/include, pyarrow/include; directories with an __init__.py are packages and stay");
-rule!(TRANSLATIONS, "translations.po", Translations, None, "gettext catalog sources; the runtime reads the compiled .mo beside them",
-    "Django ships 8.8 MB of .po files; gettext only opens .mo");
-rule!(SOURCE_MAPS, "sourcemaps", SourceMaps, None, "source maps are for browser devtools, not served pages",
-    "7 MB of *.js.map in a jupyter stack");
+rule!(
+    INCLUDE_DIR,
+    "sources.include",
+    Sources,
+    None,
+    "include/ directories hold headers for building extensions; the final image builds nothing",
+    "numpy/_core/include, pyarrow/include; directories with an __init__.py are packages and stay"
+);
+rule!(
+    TRANSLATIONS,
+    "translations.po",
+    Translations,
+    None,
+    "gettext catalog sources; the runtime reads the compiled .mo beside them",
+    "Django ships 8.8 MB of .po files; gettext only opens .mo"
+);
+rule!(
+    SOURCE_MAPS,
+    "sourcemaps",
+    SourceMaps,
+    None,
+    "source maps are for browser devtools, not served pages",
+    "7 MB of *.js.map in a jupyter stack"
+);
 rule!(WINDOWS_EXE, "windows.exe", Windows, None, "Windows executables (setuptools/distlib launchers) cannot run on Linux",
     "1.4 MB of launchers; .dll files stay because pythonnet and clr_loader load .NET assemblies on Linux");
-rule!(STATIC_LIBS, "static-libs", StaticLibs, None, "static libraries (.a) are only for linking new extensions", "numpy ships libnpymath.a");
-rule!(DOC_FILES, "docs.files", Docs, None, "READMEs, changelogs and contribution guides inside packages",
-    "only names such as README.md, CHANGELOG.rst with a documentation extension (or none)");
+rule!(
+    STATIC_LIBS,
+    "static-libs",
+    StaticLibs,
+    None,
+    "static libraries (.a) are only for linking new extensions",
+    "numpy ships libnpymath.a"
+);
+rule!(
+    DOC_FILES,
+    "docs.files",
+    Docs,
+    None,
+    "READMEs, changelogs and contribution guides inside packages",
+    "only names such as README.md, CHANGELOG.rst with a documentation extension (or none)"
+);
 rule!(DOCS_DIR, "docs.dir", Docs, Module, "documentation and example directories that are not importable packages",
     "botocore/docs is code (it has an __init__.py) and stays; the import guard keeps any module kept code imports");
-rule!(SHARE_DOCS, "docs.share", Docs, None, "man pages and docs under share/ are read by people, not programs", "share/man, share/doc");
+rule!(
+    SHARE_DOCS,
+    "docs.share",
+    Docs,
+    None,
+    "man pages and docs under share/ are read by people, not programs",
+    "share/man, share/doc"
+);
 rule!(ACTIVATION, "activation", Activation, None, "bin/activate* set up an interactive shell; a container runs bin/python or a console script directly",
     "python -m venv writes activate, activate.csh, activate.fish, Activate.ps1");
 
 pub static RULES: &[&Rule] = &[
-    &STUBS, &PY_TYPED, &C_SOURCES, &INCLUDE_DIR, &TRANSLATIONS, &SOURCE_MAPS, &WINDOWS_EXE,
-    &STATIC_LIBS, &DOC_FILES, &DOCS_DIR, &SHARE_DOCS, &ACTIVATION,
+    &STUBS,
+    &PY_TYPED,
+    &C_SOURCES,
+    &INCLUDE_DIR,
+    &TRANSLATIONS,
+    &SOURCE_MAPS,
+    &WINDOWS_EXE,
+    &STATIC_LIBS,
+    &DOC_FILES,
+    &DOCS_DIR,
+    &SHARE_DOCS,
+    &ACTIVATION,
 ];
 
 /// Packages (paths relative to site-packages) that read stubs at run time.
-const STUBS_NEEDED: &[&str] = &["mypy/typeshed/", "jedi/third_party/", "typeshed_client/typeshed/", "mypy/"];
+const STUBS_NEEDED: &[&str] = &[
+    "mypy/typeshed/",
+    "jedi/third_party/",
+    "typeshed_client/typeshed/",
+    "mypy/",
+];
 /// Packages that compile C at run time and read their sources and headers.
-const SOURCES_NEEDED: &[&str] = &["triton/", "torch/include/", "torch/_inductor/", "cffi/", "Cython/", "pyximport/"];
+const SOURCES_NEEDED: &[&str] = &[
+    "triton/",
+    "torch/include/",
+    "torch/_inductor/",
+    "cffi/",
+    "Cython/",
+    "pyximport/",
+];
 
-const C_EXTS: &[&str] = &["c", "h", "cc", "cpp", "cxx", "hpp", "hh", "hxx", "pyx", "pxd", "pxi", "inl", "tcc", "cuh"];
-const DOC_STEMS: &[&str] = &["readme", "changelog", "changes", "history", "news", "contributing", "code_of_conduct", "security", "release_notes"];
+const C_EXTS: &[&str] = &[
+    "c", "h", "cc", "cpp", "cxx", "hpp", "hh", "hxx", "pyx", "pxd", "pxi", "inl", "tcc", "cuh",
+];
+const DOC_STEMS: &[&str] = &[
+    "readme",
+    "changelog",
+    "changes",
+    "history",
+    "news",
+    "contributing",
+    "code_of_conduct",
+    "security",
+    "release_notes",
+];
 const DOC_EXTS: &[&str] = &["", "md", "rst", "txt", "markdown"];
 const DOCS_DIRS: &[&str] = &["docs", "doc", "examples", "example"];
 
@@ -63,7 +142,9 @@ fn ext(lower: &str) -> &str {
 }
 
 fn under(sp_rel: &Path, prefixes: &[&str]) -> bool {
-    sp_rel.to_str().is_some_and(|s| prefixes.iter().any(|p| s.starts_with(p)))
+    sp_rel
+        .to_str()
+        .is_some_and(|s| prefixes.iter().any(|p| s.starts_with(p)))
 }
 
 pub fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
@@ -71,14 +152,22 @@ pub fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
     if is_license_name(&lower) {
         return Some(Verdict::Keep);
     }
-    let Some(sp_rel) = item.sp_rel else { return outside_site_packages(ctx, item) };
+    let Some(sp_rel) = item.sp_rel else {
+        return outside_site_packages(ctx, item);
+    };
     let e = ext(&lower);
     let found: Option<&'static Rule> = match e {
         "pyi" if !under(sp_rel, STUBS_NEEDED) => Some(&STUBS),
         _ if lower == "py.typed" => Some(&PY_TYPED),
         _ if C_EXTS.contains(&e) && !under(sp_rel, SOURCES_NEEDED) => Some(&C_SOURCES),
         "po" | "pot" => Some(&TRANSLATIONS),
-        "map" if [".js.map", ".mjs.map", ".cjs.map", ".css.map"].iter().any(|s| lower.ends_with(s)) => Some(&SOURCE_MAPS),
+        "map"
+            if [".js.map", ".mjs.map", ".cjs.map", ".css.map"]
+                .iter()
+                .any(|s| lower.ends_with(s)) =>
+        {
+            Some(&SOURCE_MAPS)
+        }
         "exe" => Some(&WINDOWS_EXE),
         "a" => Some(&STATIC_LIBS),
         _ => None,
@@ -120,7 +209,11 @@ fn outside_site_packages(ctx: &Ctx, item: &Item) -> Option<Verdict> {
     if path.starts_with("share/man") || path.starts_with("share/doc") {
         return Some(Verdict::Remove(&SHARE_DOCS));
     }
-    let in_bin = ctx.venv.bin.as_deref().is_some_and(|b| path.parent() == Some(b));
+    let in_bin = ctx
+        .venv
+        .bin
+        .as_deref()
+        .is_some_and(|b| path.parent() == Some(b));
     let lower = item.lower_name();
     let activation = lower.starts_with("activate") || lower.starts_with("deactivate");
     (in_bin && activation && item.owner.is_none()).then_some(Verdict::Remove(&ACTIVATION))
@@ -138,8 +231,14 @@ mod tests {
 
     #[test]
     fn allowlists_are_prefixes() {
-        assert!(under(Path::new("triton/backends/nvidia/driver.c"), SOURCES_NEEDED));
+        assert!(under(
+            Path::new("triton/backends/nvidia/driver.c"),
+            SOURCES_NEEDED
+        ));
         assert!(!under(Path::new("tritonclient/x.c"), SOURCES_NEEDED));
-        assert!(under(Path::new("mypy/typeshed/stdlib/os/__init__.pyi"), STUBS_NEEDED));
+        assert!(under(
+            Path::new("mypy/typeshed/stdlib/os/__init__.pyi"),
+            STUBS_NEEDED
+        ));
     }
 }

@@ -105,7 +105,10 @@ pub enum Verdict {
 
 impl Verdict {
     pub fn is_kept(&self) -> bool {
-        matches!(self, Verdict::Keep | Verdict::Protected | Verdict::Rewrite(..))
+        matches!(
+            self,
+            Verdict::Keep | Verdict::Protected | Verdict::Rewrite(..)
+        )
     }
 }
 
@@ -152,16 +155,30 @@ impl Item<'_> {
     /// Parent directories inside site-packages, outermost first.
     pub fn sp_dirs(&self) -> impl Iterator<Item = &str> {
         let parent = self.sp_rel.and_then(Path::parent);
-        parent.into_iter().flat_map(|p| p.components()).filter_map(|c| c.as_os_str().to_str())
+        parent
+            .into_iter()
+            .flat_map(|p| p.components())
+            .filter_map(|c| c.as_os_str().to_str())
     }
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(venv: &'a Venv, settings: &'a Settings, inv: &'a Inventory, dists: &'a [Dist], own: &'a Ownership) -> Ctx<'a> {
+    pub fn new(
+        venv: &'a Venv,
+        settings: &'a Settings,
+        inv: &'a Inventory,
+        dists: &'a [Dist],
+        own: &'a Ownership,
+    ) -> Ctx<'a> {
         let kept_dists = dists
             .iter()
             .enumerate()
-            .filter(|(_, d)| settings.keep_packages.iter().any(|k| k.matches(&d.normalized, &d.version)))
+            .filter(|(_, d)| {
+                settings
+                    .keep_packages
+                    .iter()
+                    .any(|k| k.matches(&d.normalized, &d.version))
+            })
             .map(|(i, _)| i)
             .collect();
         let installer_dists = dists
@@ -182,7 +199,17 @@ impl<'a> Ctx<'a> {
                 py_files.insert(e.path.clone());
             }
         }
-        Ctx { venv, settings, inv, dists, own, kept_dists, installer_dists, packages, py_files }
+        Ctx {
+            venv,
+            settings,
+            inv,
+            dists,
+            own,
+            kept_dists,
+            installer_dists,
+            packages,
+            py_files,
+        }
     }
 
     pub fn python(&self) -> PythonVersion {
@@ -200,7 +227,11 @@ impl<'a> Ctx<'a> {
 /// get `Keep`. The result is parallel to `inv.entries`.
 pub fn classify(ctx: &Ctx) -> Vec<Verdict> {
     use rayon::prelude::*;
-    ctx.inv.entries.par_iter().map(|e| classify_entry(ctx, e, true)).collect()
+    ctx.inv
+        .entries
+        .par_iter()
+        .map(|e| classify_entry(ctx, e, true))
+        .collect()
 }
 
 /// One entry's verdict. `with_installers: false` is for an installer distribution the import
@@ -209,7 +240,11 @@ pub fn classify_entry(ctx: &Ctx, e: &Entry, with_installers: bool) -> Verdict {
     if e.kind == Kind::Dir {
         return Verdict::Keep;
     }
-    let item = Item { entry: e, sp_rel: e.path.strip_prefix(&ctx.venv.site_packages).ok(), owner: ctx.own.owner(&e.path) };
+    let item = Item {
+        entry: e,
+        sp_rel: e.path.strip_prefix(&ctx.venv.site_packages).ok(),
+        owner: ctx.own.owner(&e.path),
+    };
     if item.owner.is_some_and(|o| ctx.kept_dists.contains(&o)) {
         return Verdict::Protected;
     }
@@ -225,13 +260,30 @@ pub fn classify_entry(ctx: &Ctx, e: &Entry, with_installers: bool) -> Verdict {
             return v;
         }
     }
-    let checks: [fn(&Ctx, &Item) -> Option<Verdict>; 4] = [distinfo::classify, bytecode::classify, tests::classify, junk::classify];
-    checks.iter().find_map(|check| check(ctx, &item)).unwrap_or(Verdict::Keep)
+    let checks: [fn(&Ctx, &Item) -> Option<Verdict>; 4] = [
+        distinfo::classify,
+        bytecode::classify,
+        tests::classify,
+        junk::classify,
+    ];
+    checks
+        .iter()
+        .find_map(|check| check(ctx, &item))
+        .unwrap_or(Verdict::Keep)
 }
 
 /// Licence and attribution files are never removed by a built-in rule outside installers.
 pub fn is_license_name(lower_name: &str) -> bool {
-    ["license", "licence", "copying", "notice", "authors", "copyright"].iter().any(|p| lower_name.starts_with(p))
+    [
+        "license",
+        "licence",
+        "copying",
+        "notice",
+        "authors",
+        "copyright",
+    ]
+    .iter()
+    .any(|p| lower_name.starts_with(p))
         || lower_name.ends_with(".license")
 }
 

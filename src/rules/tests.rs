@@ -34,11 +34,16 @@ const RUNTIME_TEST_PATHS: &[(&str, &str)] = &[
 
 pub fn classify(_ctx: &Ctx, item: &Item) -> Option<Verdict> {
     let sp_rel = item.sp_rel?.to_str()?;
-    if RUNTIME_TEST_PATHS.iter().any(|(p, _)| sp_rel.starts_with(p)) {
+    if RUNTIME_TEST_PATHS
+        .iter()
+        .any(|(p, _)| sp_rel.starts_with(p))
+    {
         return None;
     }
     if item.name() == "conftest.py" {
         return Some(Verdict::Remove(&CONFTEST));
     }
-    item.sp_dirs().any(|d| d == "tests" || d == "test").then_some(Verdict::Remove(&TESTS_DIR))
+    item.sp_dirs()
+        .any(|d| d == "tests" || d == "test")
+        .then_some(Verdict::Remove(&TESTS_DIR))
 }
