@@ -27,12 +27,11 @@ pub struct Cli {
 pub enum Command {
     /// Write a slimmed copy of a venv (or slim it in place).
     ///
-    /// Example, as the last step of a builder stage:
-    ///
-    ///     venvslim slim /venv -o /slim
-    ///
     /// Exit status: 0 done (a dry run too), 1 finished but some files failed (see the report),
     /// 2 usage or fatal error (nothing was written).
+    #[command(
+        after_help = "Examples:\n  venvslim slim /venv -o /slim          last step of a builder stage\n  venvslim slim /venv -n                 show what would go, change nothing\n  venvslim slim /venv -o /slim --json    machine-readable report\n  venvslim rules                         every rule, why it is safe, and the evidence"
+    )]
     Slim(SlimArgs),
 
     /// Print the rule table: every rule's id, what it removes, why that is safe, and what

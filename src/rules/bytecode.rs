@@ -8,8 +8,12 @@
 //! target interpreter. A `.pyc` with no `.py` beside it is a sourceless module: the only copy
 //! of that code, never removed.
 
+use std::collections::HashMap;
+use std::path::Path;
+
 use super::{Category, Ctx, Guard, Item, Rule, Verdict};
 use crate::cli::BytecodeMode;
+use crate::inventory::Kind;
 
 pub static STALE: Rule = Rule {
     id: "bytecode.stale",
@@ -82,4 +86,41 @@ pub fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
     ctx.py_files
         .contains(&source)
         .then_some(Verdict::Remove(&SHADOWED))
+}
+
+/// A pyc in `__pycache__` shares its source's fate when no bytecode rule decided it (keep mode,
+/// or a protected source): a removed source takes its pyc along (no orphan
+/// `conftest.cpython-311.pyc`), a kept source keeps it (an allowlisted test helper must not
+/// lose its bytecode, or a read-only start-up recompiles it).
+pub fn follow_sources(ctx: &Ctx, verdicts: &mut [Verdict]) {
+    let entries = &ctx.inv.entries;
+    let index: HashMap<&Path, usize> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind == Kind::File)
+        .map(|(i, e)| (e.path.as_path(), i))
+        .collect();
+    for (i, e) in entries.iter().enumerate() {
+        let in_cache = e
+            .path
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|n| n == "__pycache__");
+        let decided =
+            matches!(&verdicts[i], Verdict::Remove(r) if r.category == Category::Bytecode);
+        if !in_cache || e.kind != Kind::File || decided {
+            continue;
+        }
+        let Some(&src) = crate::dists::source_of_pyc(&e.path)
+            .as_deref()
+            .and_then(|s| index.get(s))
+        else {
+            continue;
+        };
+        match (&verdicts[src], &verdicts[i]) {
+            (Verdict::Remove(rule), v) if v.is_kept() => verdicts[i] = Verdict::Remove(rule),
+            (v, Verdict::Remove(_)) if v.is_kept() => verdicts[i] = Verdict::Keep,
+            _ => {}
+        }
+    }
 }

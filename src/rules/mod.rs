@@ -227,11 +227,14 @@ impl<'a> Ctx<'a> {
 /// get `Keep`. The result is parallel to `inv.entries`.
 pub fn classify(ctx: &Ctx) -> Vec<Verdict> {
     use rayon::prelude::*;
-    ctx.inv
+    let mut verdicts: Vec<Verdict> = ctx
+        .inv
         .entries
         .par_iter()
         .map(|e| classify_entry(ctx, e, true))
-        .collect()
+        .collect();
+    bytecode::follow_sources(ctx, &mut verdicts);
+    verdicts
 }
 
 /// One entry's verdict. `with_installers: false` is for an installer distribution the import
