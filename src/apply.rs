@@ -25,6 +25,7 @@ use crate::settings::Target;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Failure {
+    #[serde(serialize_with = "crate::report::lossy_path")]
     pub path: PathBuf,
     pub error: String,
 }
@@ -78,8 +79,14 @@ pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Resu
                 in_place: true,
                 failures: Mutex::default(),
             };
-            remove_in_place(&w);
-            finish(&w, interp)
+            // Compile first: pip's pycs are reused from where they are, and the new pycs replace
+            // the stale ones at the same paths, so those removals become no-ops.
+            let mut outcome = Outcome::default();
+            if let Some(interp) = interp {
+                compile(&w, interp, &mut outcome);
+            }
+            remove_in_place(&w, &outcome.compiled.iter().collect());
+            finish(&w, outcome)
         }
         Target::Copy(out) => {
             let staging = make_staging(out)?;
@@ -90,7 +97,13 @@ pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Resu
                 in_place: false,
                 failures: Mutex::default(),
             };
-            let result = copy_tree(&w).and_then(|()| finish(&w, interp));
+            let result = copy_tree(&w).and_then(|()| {
+                let mut outcome = Outcome::default();
+                if let Some(interp) = interp {
+                    compile(&w, interp, &mut outcome);
+                }
+                finish(&w, outcome)
+            });
             match result {
                 Ok(outcome) => {
                     publish(&staging, out)?;
@@ -105,12 +118,8 @@ pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Resu
     }
 }
 
-/// Compile, drop sources (sourceless), rewrite RECORDs, fix directories, measure.
-fn finish(w: &Writer, interp: Option<&Interpreter>) -> Result<Outcome> {
-    let mut outcome = Outcome::default();
-    if let Some(interp) = interp {
-        compile(w, interp, &mut outcome);
-    }
+/// After compiling: drop sources (sourceless), rewrite RECORDs, fix directories, measure.
+fn finish(w: &Writer, mut outcome: Outcome) -> Result<Outcome> {
     let sourceless_gone = remove_sourceless(w, &outcome);
     rewrite_records(w, &outcome, &sourceless_gone);
     finish_dirs(w);
@@ -280,10 +289,15 @@ fn write_new(path: &Path, bytes: &[u8], like: &Entry) -> std::io::Result<()> {
     result
 }
 
-fn remove_in_place(w: &Writer) {
+/// Removals, moves and METADATA rewrites in place; `rewritten` are paths compiling just wrote
+/// anew (a stale pyc's path now holds its replacement).
+fn remove_in_place(w: &Writer, rewritten: &HashSet<&PathBuf>) {
     let plan = w.plan;
     for a in &plan.actions {
         let e = &plan.inv.entries[a.entry];
+        if rewritten.contains(&e.path) {
+            continue;
+        }
         let path = w.dst.join(&e.path);
         let result = match &a.kind {
             ActionKind::Remove => fs::remove_file(&path),

@@ -246,7 +246,7 @@ impl Report<'_> {
         if !failures.is_empty() {
             writeln!(
                 out,
-                "\n  {} failure(s); those paths were left as they were:",
+                "\n  {} failure(s):",
                 failures.len()
             )?;
             for f in &failures {
@@ -332,6 +332,12 @@ impl Report<'_> {
         }
         Ok(())
     }
+}
+
+/// Serialize a path as a string even when it is not UTF-8 (lossy), so `--json` never fails on
+/// a strange file name.
+pub fn lossy_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
 }
 
 /// The rule table, for `venvslim rules`.
