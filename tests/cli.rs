@@ -861,6 +861,51 @@ fn bytecode_keep_leaves_pycs_untouched() {
     );
 }
 
+/// With `--bytecode keep` a pyc shares its source's fate: a top-level conftest's pyc goes with
+/// conftest.py (no orphan), and an allowlisted module under a tests/ directory keeps its pyc
+/// (or a read-only start-up recompiles it).
+#[test]
+fn bytecode_keep_pycs_follow_their_sources() {
+    let fx = Fixture::new();
+    let tag = fx.cache_tag();
+    let sp = fx.sp();
+    let files = [
+        ("demo/conftest.py", "import pytest\n".to_string()),
+        (
+            &*format!("demo/__pycache__/conftest.{tag}.pyc"),
+            "pyc".to_string(),
+        ),
+        ("numpy/_core/tests/_natype.py", "pd_NA = None\n".to_string()),
+        (
+            &*format!("numpy/_core/tests/__pycache__/_natype.{tag}.pyc"),
+            "pyc".to_string(),
+        ),
+        ("numpy/_core/tests/test_a.py", "\n".to_string()),
+    ];
+    for (rel, body) in &files {
+        let p = sp.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, body).unwrap();
+    }
+    let out = fx.path("out");
+    let report = slim_json(&fx.root, Some(&out), &["--bytecode", "keep"]);
+    let sp_out = out.join(&fx.sp_rel);
+    let conftest_pyc = format!("demo/__pycache__/conftest.{tag}.pyc");
+    assert!(!exists(&sp_out.join("demo/conftest.py")));
+    assert!(
+        !exists(&sp_out.join(&conftest_pyc)),
+        "orphan conftest pyc left"
+    );
+    let a = action(&report, &fx.rel(&conftest_pyc)).expect("conftest pyc has an action");
+    assert_eq!(a["rule"], "tests.conftest");
+    assert!(exists(&sp_out.join("numpy/_core/tests/_natype.py")));
+    assert!(
+        exists(&sp_out.join(format!("numpy/_core/tests/__pycache__/_natype.{tag}.pyc"))),
+        "the allowlisted module lost its pyc"
+    );
+    assert!(!exists(&sp_out.join("numpy/_core/tests/test_a.py")));
+}
+
 #[test]
 fn bytecode_sourceless_ships_pycs_beside_where_sources_were() {
     let fx = Fixture::new();
