@@ -68,14 +68,14 @@ impl Plan {
     pub fn build(venv: Venv, settings: &Settings, inv: Inventory) -> Plan {
         let dists = crate::dists::discover(&venv.root, &venv.site_packages, &inv);
         let own = Ownership::new(&dists, &venv.site_packages);
-        let (verdicts, rescues) = {
+        let (verdicts, rescues, compile) = {
             let ctx = Ctx::new(&venv, settings, &inv, &dists, &own);
             let mut verdicts = rules::classify(&ctx);
             let rescues = rules::guard::run(&ctx, &mut verdicts);
             dist_info_coherence(&ctx, &mut verdicts);
-            (verdicts, rescues)
+            let compile = sources_to_compile(&ctx, &verdicts);
+            (verdicts, rescues, compile)
         };
-        let compile = sources_to_compile(&venv, settings, &inv, &verdicts, &own, &dists);
         let mut plan = Plan {
             fate: vec![None; inv.entries.len()],
             venv,
@@ -322,40 +322,29 @@ fn dist_info_coherence(ctx: &Ctx, verdicts: &mut [Verdict]) {
 
 /// Kept `.py` files in site-packages, for `compile` and `sourceless`; distributions protected
 /// by --keep-package keep their own bytecode.
-fn sources_to_compile(
-    venv: &Venv,
-    settings: &Settings,
-    inv: &Inventory,
-    verdicts: &[Verdict],
-    own: &Ownership,
-    dists: &[Dist],
-) -> Vec<PathBuf> {
+fn sources_to_compile(ctx: &Ctx, verdicts: &[Verdict]) -> Vec<PathBuf> {
     if !matches!(
-        settings.bytecode,
+        ctx.bytecode(),
         BytecodeMode::Compile | BytecodeMode::Sourceless
     ) {
         return Vec::new();
     }
-    let protected: HashSet<usize> = dists
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| {
-            settings
-                .keep_packages
-                .iter()
-                .any(|k| k.matches(&d.normalized, &d.version))
-        })
-        .map(|(i, _)| i)
-        .collect();
-    inv.entries
+    let sp = &ctx.venv.site_packages;
+    ctx.inv
+        .entries
         .iter()
         .zip(verdicts)
         .filter(|(e, v)| e.kind == Kind::File && v.is_kept() && e.name().ends_with(".py"))
-        .filter(|(e, _)| e.path.starts_with(&venv.site_packages))
         .filter(|(e, _)| {
-            distinfo::split(e.path.strip_prefix(&venv.site_packages).unwrap_or(&e.path)).is_none()
+            e.path
+                .strip_prefix(sp)
+                .is_ok_and(|rel| distinfo::split(rel).is_none())
         })
-        .filter(|(e, _)| own.owner(&e.path).is_none_or(|o| !protected.contains(&o)))
+        .filter(|(e, _)| {
+            ctx.own
+                .owner(&e.path)
+                .is_none_or(|o| !ctx.kept_dists.contains(&o))
+        })
         .map(|(e, _)| e.path.clone())
         .collect()
 }
