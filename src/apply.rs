@@ -347,13 +347,10 @@ fn compile(w: &Writer, interp: &Interpreter, outcome: &mut Outcome) {
     let reused: Vec<bool> = jobs
         .par_iter()
         .map(|(rel, pyc, job)| {
+            let (src, old) = (w.plan.venv.root.join(rel), w.plan.venv.root.join(pyc));
             !sourceless
                 && interp
-                    .reuse(
-                        &w.plan.venv.root.join(rel),
-                        &w.plan.venv.root.join(pyc),
-                        &job.cfile,
-                    )
+                    .reuse(&src, &old, &job.cfile, &job.dfile)
                     .unwrap_or(false)
         })
         .collect();

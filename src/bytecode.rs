@@ -50,6 +50,12 @@ for i in range(0, len(data) - 2, 3):
 out.flush()
 "#;
 
+/// co_filename is marshalled once as a plain string and referenced after that, so a pyc
+/// compiled for `dfile` holds its bytes verbatim.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 /// Write through a temporary file and rename, as py_compile does, with the source's mode.
 fn write_pyc(cfile: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -160,10 +166,17 @@ impl Interpreter {
     /// Reuse the bytecode pip already compiled for this very source, when Python itself would
     /// trust it (same magic number; timestamp pyc whose recorded mtime and size are the
     /// source's, or a hash pyc whose hash is the source's): write it as an unchecked-hash pyc
-    /// to `cfile` with only the 16-byte header changed. The code object is the one this
-    /// interpreter compiled, so the result is what compiling again would give, for the cost of
-    /// a copy. Returns false (nothing written) when it cannot be reused.
-    pub fn reuse(&self, src: &Path, old_pyc: &Path, cfile: &Path) -> std::io::Result<bool> {
+    /// to `cfile` with only the 16-byte header changed. The code object must also name `dfile`
+    /// as its file (a venv copied elsewhere after install carries its old path). The code
+    /// object is the one this interpreter compiled, so the result is what compiling again would
+    /// give, for the cost of a copy. Returns false (nothing written) when it cannot be reused.
+    pub fn reuse(
+        &self,
+        src: &Path,
+        old_pyc: &Path,
+        cfile: &Path,
+        dfile: &Path,
+    ) -> std::io::Result<bool> {
         use std::os::unix::fs::MetadataExt;
         let Ok(old) = std::fs::read(old_pyc) else {
             return Ok(false);
@@ -183,7 +196,7 @@ impl Interpreter {
             1 | 3 => old[8..16] == hash,
             _ => false,
         };
-        if !valid {
+        if !valid || !contains(&old[16..], dfile.as_os_str().as_encoded_bytes()) {
             return Ok(false);
         }
         let mut pyc = Vec::with_capacity(old.len());
@@ -297,25 +310,32 @@ mod tests {
         old.extend_from_slice(&0u32.to_le_bytes());
         old.extend_from_slice(&(m.mtime() as u32).to_le_bytes());
         old.extend_from_slice(&(m.len() as u32).to_le_bytes());
-        old.extend_from_slice(b"CODE");
+        old.extend_from_slice(b"CODE\x00/venv/lib/m.py\x00");
         let old_pyc = t.path().join("old.pyc");
         std::fs::write(&old_pyc, &old).unwrap();
         let out = t.path().join("__pycache__/m.cpython-311.pyc");
-        assert!(interp().reuse(&src, &old_pyc, &out).unwrap());
+        let dfile = Path::new("/venv/lib/m.py");
+        assert!(
+            !interp()
+                .reuse(&src, &old_pyc, &out, Path::new("/elsewhere/m.py"))
+                .unwrap(),
+            "compiled for another path"
+        );
+        assert!(interp().reuse(&src, &old_pyc, &out, dfile).unwrap());
         let new = std::fs::read(&out).unwrap();
         assert_eq!(&new[4..8], &1u32.to_le_bytes(), "unchecked-hash flags");
         assert_eq!(&new[8..16], &interp().source_hash(b"x = 1\n"));
-        assert_eq!(&new[16..], b"CODE");
-        // A different size (the source changed since) is not reused.
-        std::fs::write(&src, "x = 12\n").unwrap();
-        assert!(!interp()
-            .reuse(&src, &old_pyc, &t.path().join("other.pyc"))
-            .unwrap());
+        assert_eq!(&new[16..], b"CODE\x00/venv/lib/m.py\x00");
+        let other = t.path().join("other.pyc");
         // Another interpreter's magic is not reused.
-        old[0] ^= 1;
+        let mut foreign = old.clone();
+        foreign[0] ^= 1;
+        std::fs::write(&old_pyc, &foreign).unwrap();
+        assert!(!interp().reuse(&src, &old_pyc, &other, dfile).unwrap());
+        // A different size (the source changed since) is not reused.
         std::fs::write(&old_pyc, &old).unwrap();
-        assert!(!interp()
-            .reuse(&src, &old_pyc, &t.path().join("other.pyc"))
-            .unwrap());
+        std::fs::write(&src, "x = 12\n").unwrap();
+        assert!(!interp().reuse(&src, &old_pyc, &other, dfile).unwrap());
+        assert!(!other.exists());
     }
 }

@@ -244,11 +244,7 @@ impl Report<'_> {
         }
         let failures = self.failures();
         if !failures.is_empty() {
-            writeln!(
-                out,
-                "\n  {} failure(s):",
-                failures.len()
-            )?;
+            writeln!(out, "\n  {} failure(s):", failures.len())?;
             for f in &failures {
                 writeln!(out, "    {}: {}", f.path.display(), f.error)?;
             }
