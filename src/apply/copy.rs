@@ -1,0 +1,140 @@
+//! Out of place: copy every kept entry into the staging directory (hardlinked inodes stay
+//! hardlinked, symlinks stay symlinks, owners and mtimes are kept), then apply the plan's
+//! rewrites and moves there. Nothing here reads anything but the input venv.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+
+use super::Writer;
+use crate::inventory::{Entry, Kind};
+use crate::plan::ActionKind;
+use crate::rules::Rewrite;
+
+/// Copy every kept entry into the staging directory, apply rewrites and moves.
+pub(super) fn copy_tree(w: &Writer) -> Result<()> {
+    let plan = w.plan;
+    let dirs = plan.kept_dirs();
+    let mut dir_list: Vec<&PathBuf> = dirs.iter().collect();
+    dir_list.sort();
+    for d in dir_list {
+        fs::create_dir_all(w.dst.join(d))
+            .with_context(|| format!("cannot create `{}`", w.dst.join(d).display()))?;
+    }
+    // Hardlinked inodes: the first path in sorted order is copied, the others linked to it.
+    let mut leaders: HashMap<(u64, u64), usize> = HashMap::new();
+    let mut followers = Vec::new();
+    let mut copies = Vec::new();
+    for (i, e) in plan.inv.entries.iter().enumerate() {
+        if e.kind == Kind::Dir || plan.is_removed(i) {
+            continue;
+        }
+        let rewritten =
+            plan.fate[i].is_some_and(|a| matches!(plan.actions[a].kind, ActionKind::Rewrite(..)));
+        if e.kind == Kind::File && e.nlink > 1 && !rewritten {
+            match leaders.get(&(e.dev, e.ino)) {
+                Some(&lead) => {
+                    followers.push((i, lead));
+                    continue;
+                }
+                None => {
+                    leaders.insert((e.dev, e.ino), i);
+                }
+            }
+        }
+        copies.push(i);
+    }
+    copies.par_iter().for_each(|&i| copy_entry(w, i));
+    for (i, lead) in followers {
+        let (e, l) = (&plan.inv.entries[i], &plan.inv.entries[lead]);
+        if let Err(err) = fs::hard_link(w.dst.join(&l.path), w.dst.join(&e.path)) {
+            w.fail(&e.path, format!("cannot hardlink: {err}"));
+        }
+    }
+    for a in &plan.actions {
+        let e = &plan.inv.entries[a.entry];
+        match &a.kind {
+            ActionKind::Rewrite(Rewrite::MetadataHeader, Some(bytes)) => {
+                if let Err(err) = write_new(&w.dst.join(&e.path), bytes, e) {
+                    w.fail(&e.path, err);
+                }
+            }
+            ActionKind::Move(to) => {
+                let dst = w.dst.join(to);
+                let r = dst
+                    .parent()
+                    .map_or(Ok(()), fs::create_dir_all)
+                    .and_then(|()| fs::copy(w.src(&e.path), &dst).map(drop));
+                match r {
+                    Ok(()) => set_meta(&dst, e),
+                    Err(err) => w.fail(&e.path, format!("cannot move to {}: {err}", to.display())),
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn copy_entry(w: &Writer, i: usize) {
+    let plan = w.plan;
+    let e = &plan.inv.entries[i];
+    let (src, dst) = (w.src(&e.path), w.dst.join(&e.path));
+    if plan.fate[i].is_some_and(|a| matches!(plan.actions[a].kind, ActionKind::Rewrite(..))) {
+        return; // written by its rewrite: METADATA below, RECORD at the end
+    }
+    let result = match e.kind {
+        Kind::File => fs::copy(&src, &dst).map(drop),
+        Kind::Symlink => {
+            fs::read_link(&src).and_then(|target| std::os::unix::fs::symlink(target, &dst))
+        }
+        Kind::Other => {
+            w.fail(
+                &e.path,
+                "not a regular file, directory or symlink: not copied",
+            );
+            return;
+        }
+        Kind::Dir => return,
+    };
+    match result {
+        Ok(()) => set_meta(&dst, e),
+        Err(err) => w.fail(&e.path, format!("cannot copy: {err}")),
+    }
+}
+
+/// Owner (when we may) and mtime of the original; permissions come with fs::copy.
+pub(super) fn set_meta(dst: &Path, e: &Entry) {
+    let _ = std::os::unix::fs::lchown(dst, Some(e.uid), Some(e.gid));
+    let t = filetime::FileTime::from_unix_time(e.mtime.0, e.mtime.1 as u32);
+    if e.kind == Kind::Symlink {
+        let _ = filetime::set_symlink_file_times(dst, t, t);
+    } else {
+        let _ = filetime::set_file_times(dst, t, t);
+    }
+}
+
+/// Write `bytes` to `path` through a temporary file beside it, with `like`'s mode and mtime.
+pub(super) fn write_new(path: &Path, bytes: &[u8], like: &Entry) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.venvslim-tmp"));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(like.mode & 0o7777))?;
+        set_meta(&tmp, like);
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,256 @@
+//! The only module that writes to disk. It executes a `Plan`, nothing else.
+//!
+//! Out of place (the default) the slimmed tree is built in a hidden staging directory beside
+//! OUT and renamed onto it at the end, so OUT is never half-written, and nothing is ever written
+//! into the input venv. In place, every rewrite goes to a temporary file beside the original
+//! and is renamed over it, so a hardlink into a package cache (uv's default) is never edited
+//! through. A failure on one file is recorded and the run goes on (exit 1), as dua-cli does.
+
+use std::collections::HashSet;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+
+use crate::bytecode::Interpreter;
+use crate::inventory::Kind;
+use crate::plan::{ActionKind, Plan, Totals};
+use crate::rules::Rewrite;
+use crate::settings::Target;
+
+mod copy;
+mod post;
+
+use copy::{copy_tree, set_meta, write_new};
+use post::{compile, remove_sourceless, rewrite_records};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Failure {
+    #[serde(serialize_with = "crate::report::lossy_path")]
+    pub path: PathBuf,
+    pub error: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub failures: Vec<Failure>,
+    /// Bytecode written, relative to the root.
+    pub compiled: Vec<PathBuf>,
+    /// Sources the interpreter could not compile (left as they were; not a failure).
+    pub not_compiled: Vec<Failure>,
+    /// Measured after the run.
+    pub after: Totals,
+}
+
+struct Writer<'a> {
+    plan: &'a Plan,
+    /// Where we write: the staging directory, or the venv itself in place.
+    dst: PathBuf,
+    /// Where the tree will live (co_filename of compiled bytecode).
+    final_root: PathBuf,
+    in_place: bool,
+    failures: Mutex<Vec<Failure>>,
+}
+
+impl Writer<'_> {
+    fn fail(&self, path: &Path, err: impl std::fmt::Display) {
+        let error = format!("{err:#}");
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Failure {
+                path: path.to_path_buf(),
+                error,
+            });
+    }
+
+    fn src(&self, rel: &Path) -> PathBuf {
+        self.plan.venv.root.join(rel)
+    }
+}
+
+pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Result<Outcome> {
+    match target {
+        Target::PlanOnly => bail!("nothing to apply without an output"),
+        Target::InPlace => {
+            let w = Writer {
+                plan,
+                dst: plan.venv.root.clone(),
+                final_root: plan.venv.root.clone(),
+                in_place: true,
+                failures: Mutex::default(),
+            };
+            // Compile first: pip's pycs are reused from where they are, and the new pycs replace
+            // the stale ones at the same paths, so those removals become no-ops.
+            let mut outcome = Outcome::default();
+            if let Some(interp) = interp {
+                compile(&w, interp, &mut outcome);
+            }
+            remove_in_place(&w, &outcome.compiled.iter().collect());
+            finish(&w, outcome)
+        }
+        Target::Copy(out) => {
+            let staging = make_staging(out)?;
+            let w = Writer {
+                plan,
+                dst: staging.clone(),
+                final_root: plan.venv.root.clone(),
+                in_place: false,
+                failures: Mutex::default(),
+            };
+            let result = copy_tree(&w).and_then(|()| {
+                let mut outcome = Outcome::default();
+                if let Some(interp) = interp {
+                    compile(&w, interp, &mut outcome);
+                }
+                finish(&w, outcome)
+            });
+            match result {
+                Ok(outcome) => {
+                    publish(&staging, out)?;
+                    Ok(outcome)
+                }
+                Err(e) => {
+                    let _ = fs::remove_dir_all(&staging);
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// After compiling: drop sources (sourceless), rewrite RECORDs, fix directories, measure.
+fn finish(w: &Writer, mut outcome: Outcome) -> Result<Outcome> {
+    let sourceless_gone = remove_sourceless(w, &outcome);
+    rewrite_records(w, &outcome, &sourceless_gone);
+    finish_dirs(w);
+    outcome.after = measure(&w.dst);
+    outcome.failures = w
+        .failures
+        .lock()
+        .map(|mut f| std::mem::take(&mut *f))
+        .unwrap_or_default();
+    outcome.failures.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(outcome)
+}
+
+fn make_staging(out: &Path) -> Result<PathBuf> {
+    let name = out
+        .file_name()
+        .with_context(|| format!("output `{}` has no name", out.display()))?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
+    let staging = parent.join(format!(
+        ".{}.venvslim-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    fs::create_dir(&staging).with_context(|| {
+        format!(
+            "cannot create `{}`\nhint: is its directory writable?",
+            staging.display()
+        )
+    })?;
+    Ok(staging)
+}
+
+fn publish(staging: &Path, out: &Path) -> Result<()> {
+    fs::rename(staging, out).with_context(|| {
+        format!(
+            "cannot move the finished tree to `{}`; it is complete in `{}`",
+            out.display(),
+            staging.display()
+        )
+    })
+}
+
+/// Removals, moves and METADATA rewrites in place; `rewritten` are paths compiling just wrote
+/// anew (a stale pyc's path now holds its replacement).
+fn remove_in_place(w: &Writer, rewritten: &HashSet<&PathBuf>) {
+    let plan = w.plan;
+    for a in &plan.actions {
+        let e = &plan.inv.entries[a.entry];
+        if rewritten.contains(&e.path) {
+            continue;
+        }
+        let path = w.dst.join(&e.path);
+        let result = match &a.kind {
+            ActionKind::Remove => fs::remove_file(&path),
+            ActionKind::Move(to) => {
+                let dst = w.dst.join(to);
+                if fs::symlink_metadata(&dst).is_ok() {
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        format!("{} exists", to.display()),
+                    ))
+                } else {
+                    dst.parent()
+                        .map_or(Ok(()), fs::create_dir_all)
+                        .and_then(|()| fs::rename(&path, &dst))
+                }
+            }
+            ActionKind::Rewrite(Rewrite::MetadataHeader, Some(bytes)) => write_new(&path, bytes, e),
+            _ => Ok(()),
+        };
+        if let Err(err) = result {
+            w.fail(&e.path, err);
+        }
+    }
+}
+
+/// Out of place: give directories their original mode and mtime (after their content is
+/// written). In place: remove directories the plan emptied.
+fn finish_dirs(w: &Writer) {
+    let plan = w.plan;
+    let kept = plan.kept_dirs();
+    for e in plan
+        .inv
+        .entries
+        .iter()
+        .rev()
+        .filter(|e| e.kind == Kind::Dir)
+    {
+        let path = w.dst.join(&e.path);
+        if kept.contains(&e.path) {
+            if !w.in_place {
+                let _ = fs::set_permissions(&path, fs::Permissions::from_mode(e.mode & 0o7777));
+                set_meta(&path, e);
+            }
+        } else if w.in_place {
+            // Not empty means something new lives there (recompiled __pycache__): keep it.
+            let _ = fs::remove_dir(&path);
+        }
+    }
+    if !w.in_place {
+        if let Ok(m) = fs::metadata(&plan.venv.root) {
+            let _ = fs::set_permissions(&w.dst, fs::Permissions::from_mode(m.mode() & 0o7777));
+        }
+    }
+}
+
+/// Bytes and files under `root`, each inode once.
+pub fn measure(root: &Path) -> Totals {
+    let mut seen = HashSet::new();
+    let mut t = Totals::default();
+    for e in walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+    {
+        if !e.file_type().is_file() {
+            continue;
+        }
+        if let Ok(m) = e.metadata() {
+            t.files += 1;
+            if m.nlink() <= 1 || seen.insert((m.dev(), m.ino())) {
+                t.bytes += m.len();
+            }
+        }
+    }
+    t
+}

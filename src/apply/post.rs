@@ -1,0 +1,137 @@
+//! After the tree is in place: compile bytecode with the target interpreter (reusing pip's
+//! where it is exactly right), drop sources replaced by bytecode, and rewrite each RECORD to
+//! list what is really there.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::{write_new, Failure, Outcome, Writer};
+use crate::bytecode::{Interpreter, Job};
+use crate::cli::BytecodeMode;
+use crate::plan::ActionKind;
+use crate::rules::Rewrite;
+
+pub(super) fn compile(w: &Writer, interp: &Interpreter, outcome: &mut Outcome) {
+    let sourceless = w.plan.bytecode == BytecodeMode::Sourceless;
+    let jobs: Vec<(&PathBuf, PathBuf, Job)> = w
+        .plan
+        .compile
+        .iter()
+        .map(|rel| {
+            let pyc = if sourceless {
+                rel.with_extension("pyc")
+            } else {
+                interp.cache_path(rel)
+            };
+            let job = Job {
+                src: w.dst.join(rel),
+                cfile: w.dst.join(&pyc),
+                dfile: w.final_root.join(rel),
+            };
+            (rel, pyc, job)
+        })
+        .collect();
+    // pip's own bytecode for an unchanged source only needs a new header; compile the rest.
+    let reused: Vec<bool> = jobs
+        .par_iter()
+        .map(|(rel, pyc, job)| {
+            let (src, old) = (w.plan.venv.root.join(rel), w.plan.venv.root.join(pyc));
+            !sourceless
+                && interp
+                    .reuse(&src, &old, &job.cfile, &job.dfile)
+                    .unwrap_or(false)
+        })
+        .collect();
+    let todo: Vec<Job> = jobs
+        .iter()
+        .zip(&reused)
+        .filter(|(_, r)| !**r)
+        .map(|((_, _, j), _)| j.clone())
+        .collect();
+    let mut results = interp.compile(&todo).into_iter();
+    for ((rel, pyc, _), was_reused) in jobs.into_iter().zip(reused) {
+        let result = if was_reused {
+            Ok(())
+        } else {
+            results.next().unwrap_or(Err("not compiled".into()))
+        };
+        match result {
+            Ok(()) => outcome.compiled.push(pyc),
+            Err(error) => outcome.not_compiled.push(Failure {
+                path: rel.clone(),
+                error,
+            }),
+        }
+    }
+}
+
+/// Sources replaced by bytecode (`--bytecode sourceless`), removed only where it was written.
+pub(super) fn remove_sourceless(w: &Writer, outcome: &Outcome) -> HashSet<PathBuf> {
+    let failed: HashSet<&Path> = outcome
+        .not_compiled
+        .iter()
+        .map(|f| f.path.as_path())
+        .collect();
+    let mut gone = HashSet::new();
+    for a in w
+        .plan
+        .actions
+        .iter()
+        .filter(|a| matches!(a.kind, ActionKind::RemoveAfterCompile))
+    {
+        let rel = w.plan.path(a);
+        if failed.contains(rel) {
+            continue;
+        }
+        match fs::remove_file(w.dst.join(rel)) {
+            Ok(()) => {
+                gone.insert(rel.to_path_buf());
+            }
+            Err(err) => w.fail(rel, err),
+        }
+    }
+    gone
+}
+
+pub(super) fn rewrite_records(w: &Writer, outcome: &Outcome, sourceless_gone: &HashSet<PathBuf>) {
+    let plan = w.plan;
+    let mut gone = plan.gone();
+    gone.extend(sourceless_gone.iter().map(PathBuf::as_path));
+    let rewritten = plan.rewritten();
+    let records = plan
+        .actions
+        .iter()
+        .filter(|a| matches!(a.kind, ActionKind::Rewrite(Rewrite::Record, _)));
+    let mut compiled_by_dist: HashMap<usize, Vec<PathBuf>> = HashMap::new();
+    for pyc in &outcome.compiled {
+        if let Some(d) = plan.own.owner(pyc) {
+            compiled_by_dist.entry(d).or_default().push(pyc.clone());
+        }
+    }
+    let empty = Vec::new();
+    for a in records {
+        let e = &plan.inv.entries[a.entry];
+        let Some(d) = a.dist else {
+            // Not attributable to a distribution: leave it as it was.
+            if !w.in_place {
+                if let Err(err) = fs::copy(w.src(&e.path), w.dst.join(&e.path)) {
+                    w.fail(&e.path, err);
+                }
+            }
+            continue;
+        };
+        let compiled = compiled_by_dist.get(&d).unwrap_or(&empty);
+        let changes = crate::record::Changes {
+            gone: &gone,
+            rewritten: &rewritten,
+            compiled,
+        };
+        let text = crate::record::rewrite(&plan.dists[d], &plan.venv.site_packages, &changes);
+        if let Err(err) = write_new(&w.dst.join(&e.path), text.as_bytes(), e) {
+            w.fail(&e.path, err);
+        }
+    }
+}
