@@ -12,6 +12,7 @@ pub mod apply;
 pub mod bytecode;
 pub mod cli;
 pub mod dists;
+pub mod elf;
 pub mod imports;
 pub mod inventory;
 pub mod plan;

@@ -1,0 +1,263 @@
+//! ELF stripping that never moves a loaded byte.
+//!
+//! Why our own: GNU strip (binutils 2.40), even `--strip-debug`, rebuilds the segment layout, and
+//! libraries edited by patchelf (numpy's and scipy's bundled openblas and libgfortran) then fail
+//! with "ELF load command address/offset not page-aligned". Here debug sections and the static
+//! symbol table are removed while program headers and every segment's bytes stay identical; the
+//! result is parsed again and compared before it is returned (see `check`).
+//!
+//! - `inspect`: positioned reads of the headers and tables (large files are never read whole);
+//! - `select`: which sections go, by type, flags and links;
+//! - `rewrite`: the output layout and the copy;
+//! - `check`: the independent self-check.
+
+mod check;
+#[cfg(test)]
+mod fuzz;
+#[cfg(test)]
+mod handmade;
+mod inspect;
+mod rewrite;
+mod select;
+#[cfg(test)]
+mod testelf;
+#[cfg(test)]
+mod tests;
+
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use filetime::FileTime;
+use serde::Serialize;
+
+pub use check::verify;
+use inspect::Reject;
+
+/// What to remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Debug sections and the static symbol table (`.symtab`, `.symtab_shndx`, and `.strtab` when
+    /// nothing kept links to it). The dynamic symbols (`.dynsym`) the loader uses stay.
+    #[default]
+    Unneeded,
+    /// Debug sections only (`.debug_*`, `.zdebug_*`, `.stab*`, `.line`, their relocations).
+    Debug,
+}
+
+/// The outcome for one file: values a caller branches on, not errors.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    /// Not an ELF shared object or executable (by content, never by name), or too short to be one.
+    NotElf,
+    NothingToStrip,
+    /// An ELF file we leave untouched, and why.
+    Refused {
+        why: String,
+    },
+    /// File sizes in bytes. Sections between segments are zeroed, not cut, so `after` can equal
+    /// `before` while the file compresses much better.
+    Stripped {
+        before: u64,
+        after: u64,
+    },
+}
+
+/// Inspect `path`; if something can be removed, write the stripped file to `dst` (a temp path the
+/// caller chooses, beside the final one), re-parse and self-check it, and return the verdict.
+/// Never modifies `path`; `dst` exists afterwards only when the verdict is `Stripped`, with the
+/// permission bits of `path` (set-id bits cleared).
+pub fn strip_to(path: &Path, dst: &Path, mode: Mode) -> Result<Verdict> {
+    let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(Verdict::NotElf);
+    }
+    let elf = match inspect::read(&file) {
+        Ok(elf) => elf,
+        Err(Reject::NotElf) => return Ok(Verdict::NotElf),
+        Err(Reject::Refused(why)) => return Ok(Verdict::Refused { why }),
+        Err(Reject::Io(e)) => {
+            return Err(e).with_context(|| format!("cannot read `{}`", path.display()))
+        }
+    };
+    let removed = select::removable(&elf, mode);
+    if !removed.iter().any(|&r| r) {
+        return Ok(Verdict::NothingToStrip);
+    }
+    let layout = match rewrite::plan(&elf, removed) {
+        Ok(layout) => layout,
+        Err(why) => return Ok(Verdict::Refused { why }),
+    };
+    let unknown = rewrite::unknown_bytes(&file, &layout)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    if let Some(at) = unknown {
+        let why = format!(
+            "unknown data at {at:#x} past the sections and segments (appended payload or signature?) would be cut"
+        );
+        return Ok(Verdict::Refused { why });
+    }
+    refuse_same_file(path, dst)?;
+    write_checked(&file, &elf, &layout, path, dst)?;
+    if let Err(why) = check::verify(path, dst) {
+        let _ = fs::remove_file(dst);
+        let why = format!("self-check failed: {why}");
+        return Ok(Verdict::Refused { why });
+    }
+    // The permission bits of the original, without set-id bits (strip_in_place restores those).
+    fs::set_permissions(dst, fs::Permissions::from_mode(meta.mode() & 0o777))
+        .with_context(|| format!("cannot set the mode of `{}`", dst.display()))?;
+    Ok(Verdict::Stripped {
+        before: elf.file_len,
+        after: layout.out_len,
+    })
+}
+
+/// Write the planned output to `dst`; on failure nothing is left behind.
+fn write_checked(
+    file: &File,
+    elf: &inspect::Elf,
+    layout: &rewrite::Layout,
+    path: &Path,
+    dst: &Path,
+) -> Result<()> {
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dst)
+        .with_context(|| format!("cannot create `{}`", dst.display()))?;
+    if let Err(e) = rewrite::write(file, elf, layout, &mut out) {
+        drop(out);
+        let _ = fs::remove_file(dst);
+        return Err(e).with_context(|| {
+            format!(
+                "cannot write `{}` (stripping `{}`)",
+                dst.display(),
+                path.display()
+            )
+        });
+    }
+    Ok(())
+}
+
+/// Writing `dst` must never truncate the original (same path, or a hard link to it).
+fn refuse_same_file(path: &Path, dst: &Path) -> Result<()> {
+    let (Ok(a), Ok(b)) = (fs::metadata(path), fs::metadata(dst)) else {
+        return Ok(());
+    };
+    if (a.dev(), a.ino()) == (b.dev(), b.ino()) {
+        bail!(
+            "`{}` is the file being stripped; the output must be a different file",
+            dst.display()
+        );
+    }
+    Ok(())
+}
+
+/// Strip `path` in place safely: write `.name.venvslim-tmp` beside it, check, rename over it
+/// (preserving mode, owner, mtime). A hardlinked file gets a new inode (the other links keep the
+/// old bytes). Files with an integrity file beside them (FIPS `.hmac`/`.chk`) are refused;
+/// symlinks are refused (strip the target).
+pub fn strip_in_place(path: &Path, mode: Mode) -> Result<Verdict> {
+    let meta =
+        fs::symlink_metadata(path).with_context(|| format!("cannot stat `{}`", path.display()))?;
+    if meta.file_type().is_symlink() {
+        return Ok(Verdict::Refused {
+            why: "a symlink: strip the file it points to".into(),
+        });
+    }
+    if !meta.is_file() || !is_elf(path) {
+        return Ok(Verdict::NotElf);
+    }
+    if let Some(sig) = integrity_file(path) {
+        let why = format!(
+            "integrity-checked (FIPS): `{}` beside it would no longer match",
+            sig.display()
+        );
+        return Ok(Verdict::Refused { why });
+    }
+    let tmp = temp_path(path)?;
+    match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("cannot remove stale `{}`", tmp.display()))
+        }
+        _ => {}
+    }
+    let verdict = strip_to(path, &tmp, mode)?;
+    if matches!(verdict, Verdict::Stripped { .. }) {
+        if let Err(e) = replace(path, &tmp, &meta) {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+    }
+    Ok(verdict)
+}
+
+fn temp_path(path: &Path) -> Result<PathBuf> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("`{}` has no file name", path.display()))?;
+    let mut tmp = OsString::from(".");
+    tmp.push(name);
+    tmp.push(".venvslim-tmp");
+    Ok(path.with_file_name(tmp))
+}
+
+/// Give `tmp` the original's owner, mode and times, then rename it over `path`.
+fn replace(path: &Path, tmp: &Path, meta: &fs::Metadata) -> Result<()> {
+    let t = fs::metadata(tmp)?;
+    if (t.uid(), t.gid()) != (meta.uid(), meta.gid()) {
+        std::os::unix::fs::chown(tmp, Some(meta.uid()), Some(meta.gid())).with_context(|| {
+            format!(
+                "cannot give `{}` the owner of `{}`",
+                tmp.display(),
+                path.display()
+            )
+        })?;
+    }
+    // After chown, which clears set-id bits.
+    fs::set_permissions(tmp, meta.permissions())
+        .with_context(|| format!("cannot set the mode of `{}`", tmp.display()))?;
+    filetime::set_file_times(
+        tmp,
+        FileTime::from_last_access_time(meta),
+        FileTime::from_last_modification_time(meta),
+    )
+    .with_context(|| format!("cannot set the times of `{}`", tmp.display()))?;
+    fs::rename(tmp, path).with_context(|| format!("cannot replace `{}`", path.display()))
+}
+
+/// An integrity file a FIPS module checks this library against: `name.hmac` or `.name.hmac`
+/// (libgcrypt, OpenSSL builds), `name.chk` or `stem.chk` (NSS: `libsoftokn3.so` ->
+/// `libsoftokn3.chk`).
+fn integrity_file(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let stem = name.split(".so").next().unwrap_or(&name).to_string();
+    [
+        format!("{name}.hmac"),
+        format!(".{name}.hmac"),
+        format!("{name}.chk"),
+        format!("{stem}.chk"),
+    ]
+    .into_iter()
+    .map(|n| path.with_file_name(n))
+    .find(|p| fs::symlink_metadata(p).is_ok())
+}
+
+/// Quick check of the magic and `e_type` (reads 18 bytes): true for ET_DYN/ET_EXEC ELF.
+pub fn is_elf(path: &Path) -> bool {
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    let mut head = Vec::with_capacity(inspect::IDENT_AND_TYPE);
+    file.take(inspect::IDENT_AND_TYPE as u64)
+        .read_to_end(&mut head)
+        .is_ok()
+        && inspect::ident_ok(&head)
+}
