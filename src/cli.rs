@@ -34,6 +34,14 @@ pub enum Command {
     )]
     Slim(SlimArgs),
 
+    /// Remove debug sections and symbol tables from ELF files (shared libraries, executables) in
+    /// place, with the same engine as `slim`: program headers and every loaded byte stay
+    /// identical (unlike GNU strip, which breaks patchelf-edited libraries such as numpy's
+    /// openblas), and each result is re-parsed and compared before it replaces the original.
+    ///
+    /// Exit status: 0 done, 1 some files failed, 2 usage error.
+    Strip(StripArgs),
+
     /// Print the rule table: every rule's id, what it removes, why that is safe, and what
     /// breaks if it is done wrong.
     Rules,
@@ -80,6 +88,12 @@ pub struct SlimArgs {
     #[arg(long = "dist-info", value_enum, value_name = "MODE")]
     pub dist_info: Option<DistInfoMode>,
 
+    /// What to remove from ELF files (`.so`, `.so.N`, vendored `*.libs/`, found by content, not
+    /// name). `unneeded` (default): debug sections and the static symbol table (`.symtab`); the
+    /// dynamic symbols the loader uses stay. `debug`: debug sections only. `keep`: leave them.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub elf: Option<ElfMode>,
+
     /// Keep files matching GLOB (relative to site-packages), whatever a rule says. Wins over
     /// --remove. Repeatable.
     #[arg(long, value_name = "GLOB")]
@@ -116,6 +130,45 @@ pub enum BytecodeMode {
     Keep,
     Strip,
     Sourceless,
+}
+
+#[derive(Debug, Args)]
+pub struct StripArgs {
+    /// ELF files to strip in place. Symlinks are refused (name the file they point to); a
+    /// hardlinked file gets a new inode, so other links (a package cache) keep their bytes.
+    #[arg(required = true)]
+    pub files: Vec<std::path::PathBuf>,
+
+    /// `unneeded` (default): debug sections and `.symtab`; `debug`: debug sections only.
+    #[arg(long, value_enum, default_value = "unneeded")]
+    pub mode: ElfMode,
+
+    /// Report what would be saved; change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Print a JSON report (one entry per file) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ElfMode {
+    Unneeded,
+    Debug,
+    Keep,
+}
+
+impl ElfMode {
+    /// The engine's mode; None for `keep`.
+    pub fn engine(self) -> Option<crate::elf::Mode> {
+        match self {
+            ElfMode::Unneeded => Some(crate::elf::Mode::Unneeded),
+            ElfMode::Debug => Some(crate::elf::Mode::Debug),
+            ElfMode::Keep => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]

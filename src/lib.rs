@@ -90,3 +90,48 @@ pub fn slim(settings: &Settings) -> Result<Status> {
         Status::Failures
     })
 }
+
+/// `venvslim strip FILE...`: the ELF engine on files named by the user.
+pub fn strip_files(args: &cli::StripArgs) -> Result<Status> {
+    use rayon::prelude::*;
+    let Some(mode) = args.mode.engine() else {
+        return Ok(Status::Ok);
+    };
+    let scratch = if args.dry_run {
+        Some(tempfile_dir()?)
+    } else {
+        None
+    };
+    let results: Vec<(
+        std::path::PathBuf,
+        std::result::Result<elf::Verdict, String>,
+    )> = args
+        .files
+        .par_iter()
+        .enumerate()
+        .map(|(n, path)| {
+            let verdict = match &scratch {
+                Some(dir) => elf::strip_to(path, &dir.join(n.to_string()), mode),
+                None => elf::strip_in_place(path, mode),
+            };
+            (path.clone(), verdict.map_err(|e| format!("{e:#}")))
+        })
+        .collect();
+    if let Some(dir) = scratch {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let stdout = std::io::stdout();
+    report::strip(stdout.lock(), &results, args.json, args.dry_run)?;
+    Ok(if results.iter().any(|(_, r)| r.is_err()) {
+        Status::Failures
+    } else {
+        Status::Ok
+    })
+}
+
+/// A private scratch directory for dry runs of `strip`.
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!(".venvslim-strip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

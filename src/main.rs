@@ -12,6 +12,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Slim(args) => Settings::from_args(args).and_then(|s| venvslim::slim(&s)),
+        Command::Strip(args) => venvslim::strip_files(&args),
         Command::Rules => {
             venvslim::report::rules(std::io::stdout().lock(), &venvslim::rules::table())
                 .map(|()| Status::Ok)
@@ -21,11 +22,19 @@ fn main() -> ExitCode {
     match result {
         Ok(Status::Ok) => ExitCode::SUCCESS,
         Ok(Status::Failures) => ExitCode::from(1),
+        // `venvslim ... | head`: the reader left; the work is done, nothing to report.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             print_error(&err);
             ExitCode::from(2)
         }
     }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// `error: outer: inner: cause`, then every `hint:` line from anywhere in the chain.

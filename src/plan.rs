@@ -59,6 +59,11 @@ pub struct Plan {
     /// Sources to compile (relative to the root).
     pub compile: Vec<PathBuf>,
     pub bytecode: BytecodeMode,
+    /// ELF files to strip (inventory indices, sorted), and with which engine mode.
+    pub elf: Vec<usize>,
+    pub elf_mode: Option<crate::elf::Mode>,
+    /// ELF files left alone on purpose, and why (integrity-checked).
+    pub elf_skipped: Vec<(usize, String)>,
     pub before: Totals,
     /// What is left before any bytecode is compiled.
     pub after: Totals,
@@ -68,13 +73,19 @@ impl Plan {
     pub fn build(venv: Venv, settings: &Settings, inv: Inventory) -> Plan {
         let dists = crate::dists::discover(&venv.root, &venv.site_packages, &inv);
         let own = Ownership::new(&dists, &venv.site_packages);
-        let (verdicts, rescues, compile) = {
+        let elf_mode = settings.elf.engine();
+        let (verdicts, rescues, compile, (elf, elf_skipped)) = {
             let ctx = Ctx::new(&venv, settings, &inv, &dists, &own);
             let mut verdicts = rules::classify(&ctx);
             let rescues = rules::guard::run(&ctx, &mut verdicts);
             dist_info_coherence(&ctx, &mut verdicts);
             let compile = sources_to_compile(&ctx, &verdicts);
-            (verdicts, rescues, compile)
+            let elf = if elf_mode.is_some() {
+                elf_files(&ctx, &verdicts)
+            } else {
+                Default::default()
+            };
+            (verdicts, rescues, compile, elf)
         };
         let mut plan = Plan {
             fate: vec![None; inv.entries.len()],
@@ -86,6 +97,9 @@ impl Plan {
             rescues,
             compile,
             bytecode: settings.bytecode,
+            elf,
+            elf_mode,
+            elf_skipped,
             before: Totals::default(),
             after: Totals::default(),
         };
@@ -226,14 +240,15 @@ impl Plan {
             .collect()
     }
 
-    /// New content of rewritten METADATA files.
-    pub fn rewritten(&self) -> HashMap<&Path, &[u8]> {
+    /// Hash and size of rewritten METADATA files, for RECORD.
+    pub fn rewritten(&self) -> HashMap<&Path, (String, u64)> {
         self.actions
             .iter()
             .filter_map(|a| match &a.kind {
-                ActionKind::Rewrite(Rewrite::MetadataHeader, Some(bytes)) => {
-                    Some((self.path(a), bytes.as_slice()))
-                }
+                ActionKind::Rewrite(Rewrite::MetadataHeader, Some(bytes)) => Some((
+                    self.path(a),
+                    (crate::record::hash(bytes), bytes.len() as u64),
+                )),
                 _ => None,
             })
             .collect()
@@ -347,4 +362,50 @@ fn sources_to_compile(ctx: &Ctx, verdicts: &[Verdict]) -> Vec<PathBuf> {
         })
         .map(|(e, _)| e.path.clone())
         .collect()
+}
+
+/// Kept files that are ELF shared objects or executables, by content (a `.parquet` file whose
+/// name holds `.so` is not one; a vendored `libfoo.so.1.2` in `*.libs/` is). Files a FIPS module
+/// checks against a `.hmac`/`.chk` beside them are left alone.
+fn elf_files(ctx: &Ctx, verdicts: &[Verdict]) -> (Vec<usize>, Vec<(usize, String)>) {
+    use rayon::prelude::*;
+    const TEXT: &[&str] = &[
+        ".py", ".pyc", ".pyi", ".txt", ".json", ".html", ".js", ".css", ".md", ".rst", ".mo",
+        ".png", ".svg",
+    ];
+    let entries = &ctx.inv.entries;
+    let found: Vec<usize> = (0..entries.len())
+        .into_par_iter()
+        .filter(|&i| {
+            let e = &entries[i];
+            e.kind == Kind::File
+                && matches!(verdicts[i], Verdict::Keep)
+                && e.size >= 64
+                && !TEXT.iter().any(|t| e.name().ends_with(t))
+                && crate::elf::is_elf(&ctx.venv.root.join(&e.path))
+        })
+        .collect();
+    let mut skipped = Vec::new();
+    let mut strip = Vec::new();
+    for i in found {
+        let path = &entries[i].path;
+        let name = entries[i].name();
+        let stem = name.split(".so").next().unwrap_or(name);
+        let sig = [
+            format!("{name}.hmac"),
+            format!(".{name}.hmac"),
+            format!("{name}.chk"),
+            format!("{stem}.chk"),
+        ]
+        .into_iter()
+        .find(|n| ctx.inv.find(&path.with_file_name(n)).is_some());
+        match sig {
+            Some(n) => skipped.push((
+                i,
+                format!("integrity-checked (FIPS): `{n}` beside it would no longer match"),
+            )),
+            None => strip.push(i),
+        }
+    }
+    (strip, skipped)
 }

@@ -22,11 +22,36 @@ pub fn hash(bytes: &[u8]) -> String {
     )
 }
 
+/// `hash` of a file's content, streamed (a 180 MB library is never held in memory), and its size.
+pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    let digest = hasher.finalize();
+    Ok((
+        format!(
+            "sha256={}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+        ),
+        size,
+    ))
+}
+
 pub struct Changes<'a> {
     /// Paths (relative to the root) no longer there.
     pub gone: &'a HashSet<&'a Path>,
-    /// New content of rewritten files.
-    pub rewritten: &'a HashMap<&'a Path, &'a [u8]>,
+    /// Hash (RECORD form) and size of rewritten files.
+    pub rewritten: &'a HashMap<&'a Path, (String, u64)>,
     /// Bytecode we wrote for this distribution (relative to the root).
     pub compiled: &'a [PathBuf],
 }
@@ -47,12 +72,8 @@ pub fn rewrite(dist: &Dist, site_packages: &Path, changes: &Changes) -> String {
             out.push_str(&record_row(&[&r.raw, "", ""]));
         } else if changes.gone.contains(path) {
             continue;
-        } else if let Some(bytes) = changes.rewritten.get(path) {
-            out.push_str(&record_row(&[
-                &r.raw,
-                &hash(bytes),
-                &bytes.len().to_string(),
-            ]));
+        } else if let Some((hash, size)) = changes.rewritten.get(path) {
+            out.push_str(&record_row(&[&r.raw, hash, &size.to_string()]));
         } else {
             out.push_str(&record_row(&[&r.raw, &r.hash, &r.size]));
         }
@@ -95,6 +116,15 @@ mod tests {
     }
 
     #[test]
+    fn streamed_hash_matches() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("f");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &data).unwrap();
+        assert_eq!(hash_file(&p).unwrap(), (hash(&data), data.len() as u64));
+    }
+
+    #[test]
     fn rewrites_rows() {
         let sp = Path::new("lib/python3.11/site-packages");
         let dist = Dist {
@@ -120,7 +150,7 @@ mod tests {
         let gone_t = sp.join("foo/tests/t.py");
         let gone: HashSet<&Path> = [gone_t.as_path()].into();
         let meta = sp.join("foo-1.dist-info/METADATA");
-        let rewritten: HashMap<&Path, &[u8]> = [(meta.as_path(), &b""[..])].into();
+        let rewritten: HashMap<&Path, (String, u64)> = [(meta.as_path(), (hash(b""), 0))].into();
         let compiled = vec![
             sp.join("foo/__pycache__/__init__.cpython-311.pyc"),
             sp.join("foo/__pycache__/x.cpython-311.pyc"),

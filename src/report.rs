@@ -44,6 +44,22 @@ struct JsonTotals {
     after_files: u64,
 }
 
+#[derive(Serialize)]
+struct JsonElf<'a> {
+    /// ELF files found (to strip, or inspected in a dry run).
+    files: usize,
+    saved_bytes: u64,
+    results: Vec<JsonElfResult<'a>>,
+    skipped: Vec<Failure>,
+}
+
+#[derive(Serialize)]
+struct JsonElfResult<'a> {
+    path: String,
+    #[serde(flatten)]
+    verdict: &'a crate::elf::Verdict,
+}
+
 #[derive(Serialize, Default)]
 struct Sum {
     files: u64,
@@ -63,6 +79,7 @@ struct JsonReport<'a> {
     by_dist: BTreeMap<String, Sum>,
     compiled: usize,
     not_compiled: &'a [Failure],
+    elf: JsonElf<'a>,
     totals: JsonTotals,
     elapsed_ms: u128,
 }
@@ -83,6 +100,101 @@ impl Report<'_> {
             all.extend(o.failures.iter().cloned());
         }
         all
+    }
+
+    fn elf_skipped(&self) -> Vec<Failure> {
+        let entries = &self.plan.inv.entries;
+        self.plan
+            .elf_skipped
+            .iter()
+            .map(|(i, why)| Failure {
+                path: entries[*i].path.clone(),
+                error: why.clone(),
+            })
+            .collect()
+    }
+
+    fn elf_json(&self) -> JsonElf<'_> {
+        let results: Vec<JsonElfResult> = self
+            .outcome
+            .map(|o| {
+                o.elf
+                    .iter()
+                    .map(|(p, v)| JsonElfResult {
+                        path: p.to_string_lossy().into_owned(),
+                        verdict: v,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        JsonElf {
+            files: self.plan.elf.len(),
+            saved_bytes: self.elf_saved(),
+            results,
+            skipped: self.elf_skipped(),
+        }
+    }
+
+    fn elf_saved(&self) -> u64 {
+        let stripped = self.outcome.map_or(&[][..], |o| &o.elf[..]).iter();
+        stripped
+            .map(|(_, v)| match v {
+                crate::elf::Verdict::Stripped { before, after } => before.saturating_sub(*after),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    fn text_elf(&self, out: &mut impl Write) -> io::Result<()> {
+        use crate::elf::Verdict;
+        let found = self.plan.elf.len();
+        let Some(o) = self.outcome else {
+            if found > 0 {
+                writeln!(
+                    out,
+                    "  will strip debug sections and symbol tables from {} ELF files",
+                    group(found as u64)
+                )?;
+            }
+            return Ok(());
+        };
+        let count = |f: fn(&Verdict) -> bool| o.elf.iter().filter(|(_, v)| f(v)).count();
+        let stripped = count(|v| matches!(v, Verdict::Stripped { .. }));
+        if found > 0 {
+            writeln!(
+                out,
+                "  ELF: stripped {} of {} files, saved {}",
+                group(stripped as u64),
+                group(found as u64),
+                human(self.elf_saved())
+            )?;
+        }
+        let refused: Vec<Failure> = o
+            .elf
+            .iter()
+            .filter_map(|(p, v)| match v {
+                Verdict::Refused { why } => Some(Failure {
+                    path: p.clone(),
+                    error: why.clone(),
+                }),
+                _ => None,
+            })
+            .chain(self.elf_skipped())
+            .collect();
+        if !refused.is_empty() {
+            writeln!(
+                out,
+                "  ELF files left untouched on purpose ({}):",
+                refused.len()
+            )?;
+            for f in refused
+                .iter()
+                .take(if self.verbose { usize::MAX } else { 5 })
+            {
+                writeln!(out, "    {}: {}", f.path.display(), f.error)?;
+            }
+        }
+        Ok(())
     }
 
     fn after(&self) -> Totals {
@@ -154,6 +266,7 @@ impl Report<'_> {
                 .outcome
                 .map_or(plan.compile.len(), |o| o.compiled.len()),
             not_compiled: self.outcome.map_or(&[], |o| &o.not_compiled),
+            elf: self.elf_json(),
             totals: JsonTotals {
                 before_bytes: plan.before.bytes,
                 after_bytes: after.bytes,
@@ -223,6 +336,7 @@ impl Report<'_> {
             )?;
         }
         self.text_compiled(&mut out)?;
+        self.text_elf(&mut out)?;
         self.text_dists(&mut out)?;
         self.text_rescues(&mut out)?;
         if self.verbose {
@@ -334,6 +448,65 @@ impl Report<'_> {
 /// a strange file name.
 pub fn lossy_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&path.to_string_lossy())
+}
+
+/// The report of `venvslim strip`.
+pub fn strip(
+    mut out: impl Write,
+    results: &[(std::path::PathBuf, Result<crate::elf::Verdict, String>)],
+    json: bool,
+    dry_run: bool,
+) -> io::Result<()> {
+    use crate::elf::Verdict;
+    if json {
+        let rows: Vec<serde_json::Value> = results
+            .iter()
+            .map(|(p, r)| {
+                let mut v = match r {
+                    Ok(verdict) => serde_json::to_value(verdict).unwrap_or_default(),
+                    Err(e) => serde_json::json!({ "verdict": "failed", "error": e }),
+                };
+                v["path"] = p.to_string_lossy().into_owned().into();
+                v
+            })
+            .collect();
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({ "dry_run": dry_run, "files": rows }),
+        )?;
+        return writeln!(out);
+    }
+    let (mut before_all, mut after_all) = (0u64, 0u64);
+    for (p, r) in results {
+        let line = match r {
+            Ok(Verdict::Stripped { before, after }) => {
+                before_all += before;
+                after_all += after;
+                let verb = if dry_run { "would strip" } else { "stripped" };
+                format!(
+                    "{verb} {} -> {} (-{})",
+                    human(*before),
+                    human(*after),
+                    human(before - after)
+                )
+            }
+            Ok(Verdict::NothingToStrip) => "nothing to strip".to_string(),
+            Ok(Verdict::NotElf) => "not an ELF shared object or executable: left alone".to_string(),
+            Ok(Verdict::Refused { why }) => format!("left untouched: {why}"),
+            Err(e) => format!("failed: {e}"),
+        };
+        writeln!(out, "{}: {line}", p.display())?;
+    }
+    if results.len() > 1 && before_all > 0 {
+        writeln!(
+            out,
+            "total: {} -> {} (-{})",
+            human(before_all),
+            human(after_all),
+            human(before_all - after_all)
+        )?;
+    }
+    Ok(())
 }
 
 /// The rule table, for `venvslim rules`.

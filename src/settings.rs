@@ -12,7 +12,7 @@ use globset::{GlobSet, GlobSetBuilder};
 use pep440_rs::{Version, VersionSpecifiers};
 use serde::Deserialize;
 
-use crate::cli::{BytecodeMode, DistInfoMode, SlimArgs};
+use crate::cli::{BytecodeMode, DistInfoMode, ElfMode, SlimArgs};
 use crate::dists::normalize_name;
 use crate::venv::PythonVersion;
 
@@ -35,6 +35,7 @@ pub struct Settings {
     pub verbose: bool,
     pub bytecode: BytecodeMode,
     pub dist_info: DistInfoMode,
+    pub elf: ElfMode,
     pub keep: Globs,
     pub remove: Globs,
     pub keep_packages: Vec<PackageSpec>,
@@ -133,6 +134,7 @@ impl PackageSpec {
 pub struct FileConfig {
     pub bytecode: Option<BytecodeMode>,
     pub dist_info: Option<DistInfoMode>,
+    pub elf: Option<ElfMode>,
     #[serde(default)]
     pub keep: Vec<String>,
     #[serde(default)]
@@ -169,7 +171,7 @@ pub fn load_file_config(explicit: Option<&Path>) -> Result<FileConfig> {
         toml::from_str(&text).with_context(|| format!("`{}` is not valid TOML", path.display()))?;
     match doc.tool.and_then(|t| t.venvslim) {
         Some(table) => table.try_into().with_context(|| {
-            format!("bad [tool.venvslim] in `{}`\nhint: known keys are bytecode, dist-info, keep, remove, keep-package, python-version", path.display())
+            format!("bad [tool.venvslim] in `{}`\nhint: known keys are bytecode, dist-info, elf, keep, remove, keep-package, python-version", path.display())
         }),
         None if explicit.is_some() => bail!("`{}` has no [tool.venvslim] table", path.display()),
         None => Ok(FileConfig::default()),
@@ -213,6 +215,7 @@ impl Settings {
                 .dist_info
                 .or(file.dist_info)
                 .unwrap_or(DistInfoMode::Minimal),
+            elf: args.elf.or(file.elf).unwrap_or(ElfMode::Unneeded),
             keep: Globs::new(file.keep.into_iter().chain(args.keep).collect(), "--keep")?,
             remove: Globs::new(
                 file.remove.into_iter().chain(args.remove).collect(),

@@ -88,6 +88,19 @@ fn copy_entry(w: &Writer, i: usize) {
     if plan.fate[i].is_some_and(|a| matches!(plan.actions[a].kind, ActionKind::Rewrite(..))) {
         return; // written by its rewrite: METADATA below, RECORD at the end
     }
+    if let (Ok(_), Some(mode)) = (plan.elf.binary_search(&i), plan.elf_mode) {
+        let verdict = crate::elf::strip_to(&src, &dst, mode).unwrap_or_else(|err| {
+            crate::elf::Verdict::Refused {
+                why: format!("{err:#}"),
+            }
+        });
+        let stripped = matches!(verdict, crate::elf::Verdict::Stripped { .. });
+        w.elf_done(i, verdict);
+        if stripped {
+            set_meta(&dst, e);
+            return;
+        }
+    }
     let result = match e.kind {
         Kind::File => fs::copy(&src, &dst).map(drop),
         Kind::Symlink => {

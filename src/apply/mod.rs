@@ -40,6 +40,8 @@ pub struct Outcome {
     pub compiled: Vec<PathBuf>,
     /// Sources the interpreter could not compile (left as they were; not a failure).
     pub not_compiled: Vec<Failure>,
+    /// What the ELF engine did with each candidate, sorted by path.
+    pub elf: Vec<(PathBuf, crate::elf::Verdict)>,
     /// Measured after the run.
     pub after: Totals,
 }
@@ -52,6 +54,7 @@ struct Writer<'a> {
     final_root: PathBuf,
     in_place: bool,
     failures: Mutex<Vec<Failure>>,
+    elf: Mutex<Vec<(PathBuf, crate::elf::Verdict)>>,
 }
 
 impl Writer<'_> {
@@ -64,6 +67,14 @@ impl Writer<'_> {
                 path: path.to_path_buf(),
                 error,
             });
+    }
+
+    fn elf_done(&self, i: usize, verdict: crate::elf::Verdict) {
+        let path = self.plan.inv.entries[i].path.clone();
+        self.elf
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((path, verdict));
     }
 
     fn src(&self, rel: &Path) -> PathBuf {
@@ -81,7 +92,9 @@ pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Resu
                 final_root: plan.venv.root.clone(),
                 in_place: true,
                 failures: Mutex::default(),
+                elf: Mutex::default(),
             };
+            strip_elf_in_place(&w);
             // Compile first: pip's pycs are reused from where they are, and the new pycs replace
             // the stale ones at the same paths, so those removals become no-ops.
             let mut outcome = Outcome::default();
@@ -99,6 +112,7 @@ pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Resu
                 final_root: plan.venv.root.clone(),
                 in_place: false,
                 failures: Mutex::default(),
+                elf: Mutex::default(),
             };
             let result = copy_tree(&w).and_then(|()| {
                 let mut outcome = Outcome::default();
@@ -123,6 +137,12 @@ pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Resu
 
 /// After compiling: drop sources (sourceless), rewrite RECORDs, fix directories, measure.
 fn finish(w: &Writer, mut outcome: Outcome) -> Result<Outcome> {
+    outcome.elf = w
+        .elf
+        .lock()
+        .map(|mut e| std::mem::take(&mut *e))
+        .unwrap_or_default();
+    outcome.elf.sort_by(|a, b| a.0.cmp(&b.0));
     let sourceless_gone = remove_sourceless(w, &outcome);
     rewrite_records(w, &outcome, &sourceless_gone);
     finish_dirs(w);
@@ -167,6 +187,21 @@ fn publish(staging: &Path, out: &Path) -> Result<()> {
             staging.display()
         )
     })
+}
+
+/// In place, each ELF file is stripped to a temporary file beside it and renamed over it.
+fn strip_elf_in_place(w: &Writer) {
+    use rayon::prelude::*;
+    let Some(mode) = w.plan.elf_mode else { return };
+    w.plan.elf.par_iter().for_each(|&i| {
+        let path = w.dst.join(&w.plan.inv.entries[i].path);
+        let verdict = crate::elf::strip_in_place(&path, mode).unwrap_or_else(|e| {
+            crate::elf::Verdict::Refused {
+                why: format!("{e:#}"),
+            }
+        });
+        w.elf_done(i, verdict);
+    });
 }
 
 /// Removals, moves and METADATA rewrites in place; `rewritten` are paths compiling just wrote

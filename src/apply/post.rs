@@ -100,7 +100,25 @@ pub(super) fn rewrite_records(w: &Writer, outcome: &Outcome, sourceless_gone: &H
     let plan = w.plan;
     let mut gone = plan.gone();
     gone.extend(sourceless_gone.iter().map(PathBuf::as_path));
-    let rewritten = plan.rewritten();
+    let mut rewritten = plan.rewritten();
+    let stripped: Vec<&PathBuf> = outcome
+        .elf
+        .iter()
+        .filter(|(_, v)| matches!(v, crate::elf::Verdict::Stripped { .. }))
+        .map(|(p, _)| p)
+        .collect();
+    let hashed: Vec<(&Path, std::io::Result<(String, u64)>)> = stripped
+        .par_iter()
+        .map(|p| (p.as_path(), crate::record::hash_file(&w.dst.join(p))))
+        .collect();
+    for (path, result) in hashed {
+        match result {
+            Ok(h) => {
+                rewritten.insert(path, h);
+            }
+            Err(err) => w.fail(path, err),
+        }
+    }
     let records = plan
         .actions
         .iter()
