@@ -111,7 +111,7 @@ pub fn strip_files(args: &cli::StripArgs) -> Result<Status> {
         .enumerate()
         .map(|(n, path)| {
             let verdict = match &scratch {
-                Some(dir) => elf::strip_to(path, &dir.join(n.to_string()), mode),
+                Some(dir) => preview_strip(path, &dir.join(n.to_string()), mode),
                 None => elf::strip_in_place(path, mode),
             };
             (path.clone(), verdict.map_err(|e| format!("{e:#}")))
@@ -127,6 +127,20 @@ pub fn strip_files(args: &cli::StripArgs) -> Result<Status> {
     } else {
         Status::Ok
     })
+}
+
+/// What `strip_in_place` would do, writing the result to a scratch file instead.
+fn preview_strip(
+    path: &std::path::Path,
+    scratch: &std::path::Path,
+    mode: elf::Mode,
+) -> Result<elf::Verdict> {
+    let meta = std::fs::symlink_metadata(path)
+        .map_err(|e| anyhow::anyhow!("cannot stat `{}`: {e}", path.display()))?;
+    match elf::in_place_refusal(path, &meta) {
+        Some(verdict) => Ok(verdict),
+        None => elf::strip_to(path, scratch, mode),
+    }
 }
 
 /// A private scratch directory for dry runs of `strip`.

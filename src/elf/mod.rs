@@ -167,20 +167,8 @@ fn refuse_same_file(path: &Path, dst: &Path) -> Result<()> {
 pub fn strip_in_place(path: &Path, mode: Mode) -> Result<Verdict> {
     let meta =
         fs::symlink_metadata(path).with_context(|| format!("cannot stat `{}`", path.display()))?;
-    if meta.file_type().is_symlink() {
-        return Ok(Verdict::Refused {
-            why: "a symlink: strip the file it points to".into(),
-        });
-    }
-    if !meta.is_file() || !is_elf(path) {
-        return Ok(Verdict::NotElf);
-    }
-    if let Some(sig) = integrity_file(path) {
-        let why = format!(
-            "integrity-checked (FIPS): `{}` beside it would no longer match",
-            sig.display()
-        );
-        return Ok(Verdict::Refused { why });
+    if let Some(verdict) = in_place_refusal(path, &meta) {
+        return Ok(verdict);
     }
     let tmp = temp_path(path)?;
     match fs::remove_file(&tmp) {
@@ -197,6 +185,25 @@ pub fn strip_in_place(path: &Path, mode: Mode) -> Result<Verdict> {
         }
     }
     Ok(verdict)
+}
+
+/// Why a file named for in-place stripping is left alone before its content is read: a
+/// symlink, not an ELF file, or integrity-checked. Shared by `strip_in_place` and dry runs.
+pub fn in_place_refusal(path: &Path, meta: &fs::Metadata) -> Option<Verdict> {
+    if meta.file_type().is_symlink() {
+        return Some(Verdict::Refused {
+            why: "a symlink: strip the file it points to".into(),
+        });
+    }
+    if !meta.is_file() || !is_elf(path) {
+        return Some(Verdict::NotElf);
+    }
+    integrity_file(path).map(|sig| Verdict::Refused {
+        why: format!(
+            "integrity-checked (FIPS): `{}` beside it would no longer match",
+            sig.display()
+        ),
+    })
 }
 
 fn temp_path(path: &Path) -> Result<PathBuf> {
