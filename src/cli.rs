@@ -34,6 +34,16 @@ pub enum Command {
     )]
     Slim(SlimArgs),
 
+    /// Check that a (slimmed) venv still works: import every top-level module and every
+    /// extension module on disk (each guarded: a crash or hang of one does not stop the rest),
+    /// read every distribution's metadata and entry points, resolve every console script, with
+    /// the venv's own interpreter, on a read-only mount when possible (root).
+    ///
+    /// With --against ORIGINAL, report only regressions: what works there and not here, each
+    /// with its error and distribution. Exit status: 0 nothing found, 1 something found, 2 the
+    /// check could not run.
+    Verify(VerifyArgs),
+
     /// Remove debug sections and symbol tables from ELF files (shared libraries, executables) in
     /// place, with the same engine as `slim`: program headers and every loaded byte stay
     /// identical (unlike GNU strip, which breaks patchelf-edited libraries such as numpy's
@@ -118,6 +128,12 @@ pub struct SlimArgs {
     #[arg(long, value_name = "X.Y")]
     pub python_version: Option<String>,
 
+    /// After writing OUT, verify it against VENV; for each regression, restore the removed files
+    /// of the distributions responsible (every removal knows its distribution) and verify again.
+    /// The run ends with a tree that passes, or exit 1 with what still fails.
+    #[arg(long, conflicts_with_all = ["in_place", "dry_run"])]
+    pub verify: bool,
+
     /// List every action in the text output, not only the summary.
     #[arg(short, long)]
     pub verbose: bool,
@@ -130,6 +146,35 @@ pub enum BytecodeMode {
     Keep,
     Strip,
     Sourceless,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The venv to check (a slimmed tree works at any path).
+    pub venv: std::path::PathBuf,
+
+    /// The venv it was made from: report only what worked there and fails here.
+    #[arg(long, value_name = "ORIGINAL")]
+    pub against: Option<std::path::PathBuf>,
+
+    /// Seconds one module may take to import before it counts as hung.
+    #[arg(long, value_name = "SECS", default_value_t = 20)]
+    pub timeout: u64,
+
+    /// Import every module on disk (each submodule of each package), not only top-level and
+    /// extension modules: slower, and catches a removed submodule that kept code imports.
+    /// `slim --verify` always checks deeply.
+    #[arg(long)]
+    pub deep: bool,
+
+    /// Do not try a read-only mount (by default, as root, the check runs on one, as
+    /// `docker run --read-only` would).
+    #[arg(long)]
+    pub no_read_only: bool,
+
+    /// Print a JSON report instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

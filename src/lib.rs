@@ -21,6 +21,7 @@ pub mod report;
 pub mod rules;
 pub mod settings;
 pub mod venv;
+pub mod verify;
 
 use std::io::Write;
 use std::time::Instant;
@@ -58,15 +59,40 @@ pub fn slim(settings: &Settings) -> Result<Status> {
         BytecodeMode::Compile | BytecodeMode::Sourceless => Some(bytecode::probe(&venv)?),
         BytecodeMode::Keep | BytecodeMode::Strip => None,
     };
+    // The input is never modified, so probing it first gives the baseline for --verify.
+    // Deep: a removed submodule that kept code imports is what rules get wrong.
+    let verify_opts = verify::Options {
+        deep: true,
+        ..verify::Options::default()
+    };
+    let original = if settings.verify {
+        Some(verify::probe(&venv.root, &verify_opts)?)
+    } else {
+        None
+    };
     let plan = Plan::build(venv, settings, inv);
     let output = match &settings.target {
         Target::Copy(out) => Some(out.as_path()),
         _ => None,
     };
-    let outcome = if settings.dry_run {
+    let mut outcome = if settings.dry_run {
         None
     } else {
         Some(apply::apply(&plan, &settings.target, interp.as_ref())?)
+    };
+    let repair = match (&original, output, outcome.as_mut()) {
+        (Some(original), Some(out), Some(outcome)) => {
+            let repair = verify::repair(&plan, out, original, &verify_opts)?;
+            if !repair.restored.is_empty() {
+                let restored: Vec<std::path::PathBuf> =
+                    repair.restored.iter().map(|r| r.path.clone()).collect();
+                let failed = apply::refresh_records(&plan, out, outcome, &restored);
+                outcome.failures.extend(failed);
+                outcome.after = apply::measure(out);
+            }
+            Some(repair)
+        }
+        _ => None,
     };
     let report = Report {
         plan: &plan,
@@ -74,6 +100,7 @@ pub fn slim(settings: &Settings) -> Result<Status> {
         output,
         dry_run: settings.dry_run,
         verbose: settings.verbose,
+        verify: repair.as_ref(),
         elapsed: start.elapsed(),
     };
     let stdout = std::io::stdout();
@@ -84,7 +111,8 @@ pub fn slim(settings: &Settings) -> Result<Status> {
         report.text(&mut lock)?
     }
     lock.flush()?;
-    Ok(if report.failures().is_empty() {
+    let unrepaired = repair.as_ref().is_some_and(|r| !r.remaining.is_empty());
+    Ok(if report.failures().is_empty() && !unrepaired {
         Status::Ok
     } else {
         Status::Failures
@@ -148,4 +176,36 @@ fn tempfile_dir() -> Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!(".venvslim-strip-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// `venvslim verify VENV [--against ORIGINAL]`.
+pub fn verify_venv(args: &cli::VerifyArgs) -> Result<Status> {
+    let start = Instant::now();
+    let opts = verify::Options {
+        timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+        read_only: !args.no_read_only,
+        deep: args.deep,
+    };
+    let probe = verify::probe(&args.venv, &opts)?;
+    let found = match &args.against {
+        Some(original) => verify::regressions(&verify::probe(original, &opts)?, &probe),
+        None => verify::problems(&probe),
+    };
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    report::verify(
+        &mut lock,
+        &probe,
+        &found,
+        args.against.is_some(),
+        opts.read_only,
+        args.json,
+        start.elapsed(),
+    )?;
+    lock.flush()?;
+    Ok(if found.is_empty() {
+        Status::Ok
+    } else {
+        Status::Failures
+    })
 }

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Slim(args) => Settings::from_args(args).and_then(|s| venvslim::slim(&s)),
         Command::Strip(args) => venvslim::strip_files(&args),
+        Command::Verify(args) => venvslim::verify_venv(&args),
         Command::Rules => {
             venvslim::report::rules(std::io::stdout().lock(), &venvslim::rules::table())
                 .map(|()| Status::Ok)

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::apply::{Failure, Outcome};
 use crate::plan::{ActionKind, Plan, Totals};
 use crate::rules::{Category, Rule};
+use crate::verify::{Probe, Regression};
 
 pub struct Report<'a> {
     pub plan: &'a Plan,
@@ -21,6 +22,8 @@ pub struct Report<'a> {
     pub output: Option<&'a Path>,
     pub dry_run: bool,
     pub verbose: bool,
+    /// `slim --verify`: what was found and repaired.
+    pub verify: Option<&'a crate::verify::Repair>,
     pub elapsed: Duration,
 }
 
@@ -42,6 +45,16 @@ struct JsonTotals {
     after_bytes: u64,
     before_files: u64,
     after_files: u64,
+}
+
+#[derive(Serialize)]
+struct JsonRepair<'a> {
+    read_only: bool,
+    found: &'a [Regression],
+    restored: &'a [crate::verify::Restored],
+    restored_dists: &'a std::collections::BTreeSet<String>,
+    remaining: &'a [Regression],
+    rounds: usize,
 }
 
 #[derive(Serialize)]
@@ -80,6 +93,8 @@ struct JsonReport<'a> {
     compiled: usize,
     not_compiled: &'a [Failure],
     elf: JsonElf<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verify: Option<JsonRepair<'a>>,
     totals: JsonTotals,
     elapsed_ms: u128,
 }
@@ -197,6 +212,48 @@ impl Report<'_> {
         Ok(())
     }
 
+    fn text_verify(&self, out: &mut impl Write) -> io::Result<()> {
+        let Some(r) = self.verify else { return Ok(()) };
+        writeln!(out)?;
+        probe_summary(out, &r.last, true)?;
+        if r.found.is_empty() {
+            return writeln!(out, "  verify: no regressions against the input");
+        }
+        writeln!(
+            out,
+            "  verify: {} regression(s) against the input:",
+            r.found.len()
+        )?;
+        regression_lines(out, &r.found)?;
+        if !r.restored.is_empty() {
+            let dists: Vec<&str> = r.restored_dists.iter().map(String::as_str).collect();
+            writeln!(out, "  restored {} file(s) of {}; by the rule that had removed them (to fix the table):", r.restored.len(), dists.join(", "))?;
+            let mut by_rule: BTreeMap<&str, usize> = BTreeMap::new();
+            for x in &r.restored {
+                *by_rule.entry(x.rule).or_default() += 1;
+            }
+            for (rule, n) in by_rule {
+                writeln!(out, "    {rule:<28}{:>7} file(s)", group(n as u64))?;
+            }
+            if self.verbose {
+                for x in &r.restored {
+                    writeln!(out, "    {} [{}]", x.path.display(), x.rule)?;
+                }
+            }
+        }
+        if r.remaining.is_empty() {
+            writeln!(out, "  verify: repaired; the output passes")
+        } else {
+            writeln!(
+                out,
+                "  verify: {} regression(s) remain after {} round(s):",
+                r.remaining.len(),
+                r.rounds
+            )?;
+            regression_lines(out, &r.remaining)
+        }
+    }
+
     fn after(&self) -> Totals {
         self.outcome.map_or(self.plan.after, |o| o.after)
     }
@@ -267,6 +324,14 @@ impl Report<'_> {
                 .map_or(plan.compile.len(), |o| o.compiled.len()),
             not_compiled: self.outcome.map_or(&[], |o| &o.not_compiled),
             elf: self.elf_json(),
+            verify: self.verify.map(|r| JsonRepair {
+                read_only: r.last.read_only,
+                found: &r.found,
+                restored: &r.restored,
+                restored_dists: &r.restored_dists,
+                remaining: &r.remaining,
+                rounds: r.rounds,
+            }),
             totals: JsonTotals {
                 before_bytes: plan.before.bytes,
                 after_bytes: after.bytes,
@@ -339,6 +404,7 @@ impl Report<'_> {
         self.text_elf(&mut out)?;
         self.text_dists(&mut out)?;
         self.text_rescues(&mut out)?;
+        self.text_verify(&mut out)?;
         if self.verbose {
             writeln!(out, "\n  actions:")?;
             for a in &plan.actions {
@@ -448,6 +514,73 @@ impl Report<'_> {
 /// a strange file name.
 pub fn lossy_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&path.to_string_lossy())
+}
+
+fn probe_summary(out: &mut impl Write, p: &Probe, wanted_ro: bool) -> io::Result<()> {
+    writeln!(
+        out,
+        "  verify: {} modules, {} distributions, {} scripts probed with {}{}",
+        group(p.modules.len() as u64),
+        group(p.dists.len() as u64),
+        group(p.scripts.len() as u64),
+        p.python,
+        if p.read_only { ", read-only" } else { "" }
+    )?;
+    if wanted_ro && !p.read_only {
+        writeln!(
+            out,
+            "  note: not run on a read-only mount (needs root and unshare -m)"
+        )?;
+    }
+    Ok(())
+}
+
+fn regression_lines(out: &mut impl Write, found: &[Regression]) -> io::Result<()> {
+    for r in found {
+        let dist = r.dist.as_deref().unwrap_or("?");
+        writeln!(out, "    {:<12} {} [{dist}]: {}", r.kind, r.name, r.error)?;
+    }
+    Ok(())
+}
+
+/// The report of `venvslim verify`.
+#[allow(clippy::too_many_arguments)]
+pub fn verify(
+    mut out: impl Write,
+    probe: &Probe,
+    found: &[Regression],
+    against: bool,
+    wanted_ro: bool,
+    json: bool,
+    elapsed: Duration,
+) -> io::Result<()> {
+    if json {
+        let report = serde_json::json!({
+            "python": probe.python,
+            "read_only": probe.read_only,
+            "modules": probe.modules.len(),
+            "dists": probe.dists.len(),
+            "scripts": probe.scripts.len(),
+            "against": against,
+            if against { "regressions" } else { "problems" }: found,
+            "elapsed_ms": elapsed.as_millis() as u64,
+        });
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        return writeln!(out);
+    }
+    probe_summary(&mut out, probe, wanted_ro)?;
+    let what = if against {
+        "regression(s) against the original"
+    } else {
+        "problem(s)"
+    };
+    if found.is_empty() {
+        writeln!(out, "  no {what} found")?;
+    } else {
+        writeln!(out, "  {} {what}:", found.len())?;
+        regression_lines(&mut out, found)?;
+    }
+    writeln!(out, "  done in {:.2} s", elapsed.as_secs_f64())
 }
 
 /// The report of `venvslim strip`.

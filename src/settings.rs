@@ -33,6 +33,8 @@ pub struct Settings {
     pub dry_run: bool,
     pub json: bool,
     pub verbose: bool,
+    /// Verify the output against the input and repair regressions (`--verify`).
+    pub verify: bool,
     pub bytecode: BytecodeMode,
     pub dist_info: DistInfoMode,
     pub elf: ElfMode,
@@ -207,6 +209,7 @@ impl Settings {
             dry_run: args.dry_run,
             json: args.json,
             verbose: args.verbose,
+            verify: args.verify,
             bytecode: args
                 .bytecode
                 .or(file.bytecode)

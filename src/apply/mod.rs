@@ -40,6 +40,8 @@ pub struct Outcome {
     pub compiled: Vec<PathBuf>,
     /// Sources the interpreter could not compile (left as they were; not a failure).
     pub not_compiled: Vec<Failure>,
+    /// Sources removed after their bytecode was written (`--bytecode sourceless`).
+    pub sourceless_gone: HashSet<PathBuf>,
     /// What the ELF engine did with each candidate, sorted by path.
     pub elf: Vec<(PathBuf, crate::elf::Verdict)>,
     /// Measured after the run.
@@ -143,8 +145,8 @@ fn finish(w: &Writer, mut outcome: Outcome) -> Result<Outcome> {
         .map(|mut e| std::mem::take(&mut *e))
         .unwrap_or_default();
     outcome.elf.sort_by(|a, b| a.0.cmp(&b.0));
-    let sourceless_gone = remove_sourceless(w, &outcome);
-    rewrite_records(w, &outcome, &sourceless_gone);
+    outcome.sourceless_gone = remove_sourceless(w, &outcome);
+    rewrite_records(w, &outcome, &HashSet::new());
     finish_dirs(w);
     outcome.after = measure(&w.dst);
     outcome.failures = w
@@ -187,6 +189,27 @@ fn publish(staging: &Path, out: &Path) -> Result<()> {
             staging.display()
         )
     })
+}
+
+/// After `slim --verify` restored files into the finished tree `out`: rewrite RECORDs again so
+/// the restored files get their original rows. Returns what failed.
+pub fn refresh_records(
+    plan: &Plan,
+    out: &Path,
+    outcome: &Outcome,
+    restored: &[PathBuf],
+) -> Vec<Failure> {
+    let w = Writer {
+        plan,
+        dst: out.to_path_buf(),
+        final_root: plan.venv.root.clone(),
+        in_place: false,
+        failures: Mutex::default(),
+        elf: Mutex::default(),
+    };
+    let restored: HashSet<&Path> = restored.iter().map(PathBuf::as_path).collect();
+    rewrite_records(&w, outcome, &restored);
+    w.failures.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
 /// In place, each ELF file is stripped to a temporary file beside it and renamed over it.

@@ -96,21 +96,27 @@ pub(super) fn remove_sourceless(w: &Writer, outcome: &Outcome) -> HashSet<PathBu
     gone
 }
 
-pub(super) fn rewrite_records(w: &Writer, outcome: &Outcome, sourceless_gone: &HashSet<PathBuf>) {
+/// Rewrite every RECORD the plan rewrites. `restored` are paths put back as they were in the
+/// input (by `slim --verify`): they get their original rows.
+pub(super) fn rewrite_records(w: &Writer, outcome: &Outcome, restored: &HashSet<&Path>) {
     let plan = w.plan;
     let mut gone = plan.gone();
-    gone.extend(sourceless_gone.iter().map(PathBuf::as_path));
+    gone.extend(outcome.sourceless_gone.iter().map(PathBuf::as_path));
+    gone.retain(|p| !restored.contains(p));
     let mut rewritten = plan.rewritten();
     let stripped: Vec<&PathBuf> = outcome
         .elf
         .iter()
-        .filter(|(_, v)| matches!(v, crate::elf::Verdict::Stripped { .. }))
+        .filter(|(p, v)| {
+            matches!(v, crate::elf::Verdict::Stripped { .. }) && !restored.contains(p.as_path())
+        })
         .map(|(p, _)| p)
         .collect();
     let hashed: Vec<(&Path, std::io::Result<(String, u64)>)> = stripped
         .par_iter()
         .map(|p| (p.as_path(), crate::record::hash_file(&w.dst.join(p))))
         .collect();
+    rewritten.retain(|p, _| !restored.contains(p));
     for (path, result) in hashed {
         match result {
             Ok(h) => {

@@ -1,0 +1,254 @@
+//! `slim --verify`: give the distributions that broke back what the plan took from them.
+//!
+//! The plan is data, so the repair is exact: every action of a broken distribution that removed,
+//! moved or rewrote a file is undone by copying the original from the input venv (same relative
+//! path, mode, owner when we may, mtime), and every ELF file of it the engine stripped is copied
+//! back too. Restoring per distribution rather than per file is deliberate: which file a failing
+//! import needed is unknowable from outside (an `open(__file__/..)`, a computed import), and a
+//! distribution is the unit the report and `--keep-package` speak in.
+//!
+//! What this does not do: RECORD files are left as they are (the caller rewrites them, with the
+//! restored files listed again); nothing is ever written into the input venv; a removed path
+//! that the run wrote anew (a stale pyc replaced by a recompiled one) keeps the new file.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::inventory::{Entry, Kind};
+use crate::plan::{ActionKind, Plan};
+use crate::rules::Rewrite;
+
+/// The rule id reported for an ELF file whose original bytes were put back (stripping is not a
+/// table rule: it is `--elf`).
+pub const ELF_RULE: &str = "elf.strip";
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Restored {
+    /// Relative to the tree's root.
+    #[serde(serialize_with = "crate::report::lossy_path")]
+    pub path: PathBuf,
+    /// The id of the rule that had removed or changed it.
+    pub rule: &'static str,
+    /// The distribution it belongs to (normalized).
+    pub dist: String,
+}
+
+/// Undo, in `out`, every removal, move and METADATA rewrite the plan made for the
+/// distributions in `dists` (normalized names), and every ELF strip of their files.
+pub fn restore(plan: &Plan, out: &Path, dists: &BTreeSet<String>) -> Result<Vec<Restored>> {
+    refuse_input(plan, out)?;
+    let wanted: Vec<bool> = plan
+        .dists
+        .iter()
+        .map(|d| dists.contains(&d.normalized))
+        .collect();
+    let is_wanted = |d: Option<usize>| d.is_some_and(|d| wanted[d]);
+    let mut done = Vec::new();
+    for a in plan.actions.iter().filter(|a| is_wanted(a.dist)) {
+        let e = &plan.inv.entries[a.entry];
+        let put = match &a.kind {
+            ActionKind::Remove | ActionKind::RemoveAfterCompile => {
+                !exists(&out.join(&e.path)) && put_back(plan, e, out)?
+            }
+            ActionKind::Move(to) => {
+                let undone = exists(&out.join(&e.path)) && !exists(&out.join(to));
+                let put = !undone && put_back(plan, e, out)?;
+                remove_moved(out, to)?;
+                put
+            }
+            ActionKind::Rewrite(Rewrite::MetadataHeader, _) => {
+                !unchanged(plan, e, out)? && put_back(plan, e, out)?
+            }
+            // Rewritten by the caller once the restored files are back.
+            ActionKind::Rewrite(Rewrite::Record, _) => false,
+        };
+        if let (true, false, Some(d)) = (put, e.kind == Kind::Dir, a.dist) {
+            done.push(Restored {
+                path: e.path.clone(),
+                rule: a.rule.id,
+                dist: plan.dists[d].normalized.clone(),
+            });
+        }
+    }
+    for &i in &plan.elf {
+        let e = &plan.inv.entries[i];
+        let Some(d) = plan.own.owner(&e.path).filter(|&d| wanted[d]) else {
+            continue;
+        };
+        if !unchanged(plan, e, out)? && put_back(plan, e, out)? {
+            done.push(Restored {
+                path: e.path.clone(),
+                rule: ELF_RULE,
+                dist: plan.dists[d].normalized.clone(),
+            });
+        }
+    }
+    fix_dirs(plan, out, &done);
+    done.sort_by(|a, b| a.path.cmp(&b.path));
+    done.dedup();
+    Ok(done)
+}
+
+/// `out` must be another tree than the input (an in-place run has nothing left to restore from).
+fn refuse_input(plan: &Plan, out: &Path) -> Result<()> {
+    let real =
+        fs::canonicalize(out).with_context(|| format!("cannot resolve `{}`", out.display()))?;
+    if real.starts_with(&plan.venv.root) {
+        bail!(
+            "`{}` is the input venv `{}` (or inside it): there is no original left to restore from\nhint: restore needs an out-of-place run (-o OUT)",
+            out.display(),
+            plan.venv.root.display()
+        );
+    }
+    Ok(())
+}
+
+/// Copy one original entry into `out`. Ok(false) for what is never copied (FIFOs, devices).
+fn put_back(plan: &Plan, e: &Entry, out: &Path) -> Result<bool> {
+    let (src, dst) = (plan.venv.root.join(&e.path), out.join(&e.path));
+    if let Some(parent) = dst.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create `{}`", parent.display()))?;
+    }
+    match e.kind {
+        Kind::Dir => {
+            fs::create_dir_all(&dst)
+                .with_context(|| format!("cannot create `{}`", dst.display()))?;
+        }
+        Kind::File => copy_file(&src, &dst, e).with_context(|| {
+            format!(
+                "cannot restore `{}` from `{}`",
+                dst.display(),
+                src.display()
+            )
+        })?,
+        Kind::Symlink => {
+            let target = fs::read_link(&src)
+                .with_context(|| format!("cannot read link `{}`", src.display()))?;
+            if fs::symlink_metadata(&dst).is_ok() {
+                fs::remove_file(&dst)
+                    .with_context(|| format!("cannot replace `{}`", dst.display()))?;
+            }
+            std::os::unix::fs::symlink(&target, &dst)
+                .with_context(|| format!("cannot create link `{}`", dst.display()))?;
+            set_times(&dst, e);
+        }
+        Kind::Other => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Through a temporary file beside the destination, renamed over it: never a half-written file.
+fn copy_file(src: &Path, dst: &Path, e: &Entry) -> std::io::Result<()> {
+    let name = dst
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dst.with_file_name(format!(".{name}.venvslim-restore"));
+    let result = (|| {
+        fs::copy(src, &tmp)?;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(e.mode & 0o7777))?;
+        let _ = std::os::unix::fs::lchown(&tmp, Some(e.uid), Some(e.gid));
+        set_times(&tmp, e);
+        fs::rename(&tmp, dst)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn set_times(path: &Path, e: &Entry) {
+    let t = filetime::FileTime::from_unix_time(e.mtime.0, e.mtime.1 as u32);
+    let _ = if e.kind == Kind::Symlink {
+        filetime::set_symlink_file_times(path, t, t)
+    } else {
+        filetime::set_file_times(path, t, t)
+    };
+}
+
+/// Delete the moved copy (a licence under `licenses/`) and the directories it leaves empty.
+fn remove_moved(out: &Path, to: &Path) -> Result<()> {
+    let moved = out.join(to);
+    match fs::remove_file(&moved) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot remove `{}`", moved.display())),
+    }
+    for dir in to.ancestors().skip(1).filter(|d| !d.as_os_str().is_empty()) {
+        if fs::remove_dir(out.join(dir)).is_err() {
+            break; // not empty: something else lives there
+        }
+    }
+    Ok(())
+}
+
+/// Directories that received restored entries get their original mode and mtime back (writing
+/// into them changed the mtime; `create_dir_all` gave new ones the default mode).
+fn fix_dirs(plan: &Plan, out: &Path, done: &[Restored]) {
+    let mut dirs: BTreeSet<&Path> = BTreeSet::new();
+    for r in done {
+        dirs.extend(
+            r.path
+                .ancestors()
+                .skip(1)
+                .filter(|d| !d.as_os_str().is_empty()),
+        );
+    }
+    let mut seen = HashSet::new();
+    for dir in dirs.into_iter().rev() {
+        let Some(e) = plan.inv.find(dir) else {
+            continue;
+        };
+        if e.kind == Kind::Dir && seen.insert(dir) {
+            let path = out.join(dir);
+            let _ = fs::set_permissions(&path, fs::Permissions::from_mode(e.mode & 0o7777));
+            set_times(&path, e);
+        }
+    }
+}
+
+fn exists(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok()
+}
+
+/// Whether `out` already holds the original bytes of `e` (restored before, or never changed).
+fn unchanged(plan: &Plan, e: &Entry, out: &Path) -> Result<bool> {
+    let (src, dst) = (plan.venv.root.join(&e.path), out.join(&e.path));
+    same_bytes(&src, &dst).with_context(|| {
+        format!(
+            "cannot compare `{}` with `{}`",
+            dst.display(),
+            src.display()
+        )
+    })
+}
+
+/// Whether two files hold the same bytes (a missing `b` is not the same).
+fn same_bytes(a: &Path, b: &Path) -> std::io::Result<bool> {
+    let (ma, mb) = match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(ma), Ok(mb)) => (ma, mb),
+        (Err(e), _) => return Err(e),
+        (_, Err(_)) => return Ok(false),
+    };
+    if ma.len() != mb.len() {
+        return Ok(false);
+    }
+    let (mut fa, mut fb) = (fs::File::open(a)?, fs::File::open(b)?);
+    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let n = fa.read(&mut ba)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        fb.read_exact(&mut bb[..n])?;
+        if ba[..n] != bb[..n] {
+            return Ok(false);
+        }
+    }
+}
