@@ -27,6 +27,10 @@ pub struct Regression {
     pub suspects: BTreeSet<String>,
 }
 
+fn is_extension(original: &Probe, name: &str) -> bool {
+    original.extensions.contains(name)
+}
+
 /// What worked in `original` and does not in `slim`, sorted by kind, then name.
 pub fn regressions(original: &Probe, slim: &Probe) -> Vec<Regression> {
     let gone = removed_whole(original, slim);
@@ -38,6 +42,10 @@ pub fn regressions(original: &Probe, slim: &Probe) -> Vec<Regression> {
             Some(Outcome::Ok) => continue,
             Some(after) => after.describe(),
             None if covered(&dists) => continue,
+            // A pure submodule that is gone was removed on purpose (a docs or tests module);
+            // if kept code needed it, that code fails to import and is reported itself. A
+            // top-level or extension module that is gone is what an application imports.
+            None if name.contains('.') && !is_extension(original, name) => continue,
             None => "no longer on disk (not found among the slim tree's modules)".to_string(),
         };
         out.push(regression("import", name, dists.first(), error));
@@ -240,6 +248,7 @@ mod tests {
                 .map(|(m, d)| (m.to_string(), vec![d.to_string()]))
                 .collect(),
             script_targets: BTreeMap::new(),
+            extensions: ["alpha._speedups".to_string()].into(),
         }
     }
 
@@ -325,5 +334,28 @@ mod tests {
         let r = regressions(&before, &after);
         assert_eq!(r.len(), 1, "{r:?}");
         assert_eq!((r[0].kind, r[0].name.as_str()), ("metadata", "alpha"));
+    }
+
+    #[test]
+    fn a_removed_pure_submodule_is_not_a_regression_but_a_removed_extension_or_top_level_is() {
+        let ok = |n: &'static str| (n, Outcome::Ok);
+        let original = probe(
+            &[
+                ok("alpha"),
+                ok("alpha.doc"),
+                ok("alpha._speedups"),
+                ok("beta"),
+            ],
+            &[],
+        );
+        let slim = probe(&[ok("alpha")], &[]);
+        let names: Vec<String> = regressions(&original, &slim)
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(
+            names,
+            vec!["alpha._speedups".to_string(), "beta".to_string()]
+        );
     }
 }

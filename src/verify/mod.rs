@@ -75,6 +75,9 @@ pub struct Probe {
     pub module_dists: BTreeMap<String, Vec<String>>,
     /// Script -> what it runs and who installed it.
     pub script_targets: BTreeMap<String, ScriptTarget>,
+    /// The modules in `modules` that are extension modules (compiled `.so`).
+    #[serde(default)]
+    pub extensions: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -133,6 +136,8 @@ impl Outcome {
 #[derive(Debug, Deserialize)]
 struct Discovery {
     modules: Vec<String>,
+    #[serde(default)]
+    extensions: BTreeSet<String>,
     dists: BTreeMap<String, DistProbe>,
     module_dists: BTreeMap<String, Vec<String>>,
     scripts: BTreeMap<String, ScriptTarget>,
@@ -198,6 +203,7 @@ pub fn probe(venv_root: &Path, opts: &Options) -> Result<Probe> {
         scripts,
         module_dists: found.module_dists,
         script_targets: found.scripts,
+        extensions: found.extensions,
     })
 }
 

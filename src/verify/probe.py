@@ -272,6 +272,7 @@ def discover():
         # the process (`spec_for_pip`, pypa/pip#8761), so setuptools probed after it fails its own
         # assertion, which no application that imports only one of them would see.
         "modules": sorted(modules, key=lambda n: (n.split(".")[0] == "pip", n)),
+        "extensions": sorted(n for n, p in modules.items() if p and (module_of(os.path.basename(p)) or ("", False))[1]),
         "dists": dists,
         "module_dists": module_dists,
         "scripts": discover_scripts(owners, dists_by_script),
