@@ -123,7 +123,7 @@ pub fn slim(settings: &Settings) -> Result<Status> {
 pub fn strip_files(args: &cli::StripArgs) -> Result<Status> {
     use rayon::prelude::*;
     let Some(mode) = args.mode.engine() else {
-        return Ok(Status::Ok);
+        anyhow::bail!("--mode keep strips nothing\nhint: use --mode unneeded (debug sections and .symtab) or --mode debug");
     };
     let scratch = if args.dry_run {
         Some(tempfile_dir()?)

@@ -617,10 +617,10 @@ pub fn strip(
                 after_all += after;
                 let verb = if dry_run { "would strip" } else { "stripped" };
                 format!(
-                    "{verb} {} -> {} (-{})",
+                    "{verb} {} -> {} ({})",
                     human(*before),
                     human(*after),
-                    human(before - after)
+                    change(*before, *after)
                 )
             }
             Ok(Verdict::NothingToStrip) => "nothing to strip".to_string(),
@@ -633,10 +633,10 @@ pub fn strip(
     if results.len() > 1 && before_all > 0 {
         writeln!(
             out,
-            "total: {} -> {} (-{})",
+            "total: {} -> {} ({})",
             human(before_all),
             human(after_all),
-            human(before_all - after_all)
+            change(before_all, after_all)
         )?;
     }
     Ok(())
@@ -650,6 +650,16 @@ pub fn rules(mut out: impl Write, rules: &[&Rule]) -> io::Result<()> {
         writeln!(out, "    evidence: {}", r.evidence)?;
     }
     Ok(())
+}
+
+/// `-1.2 MiB`, or `+2.2 KiB` when a file grew (a section header table that sat inside a segment
+/// is written anew at the end: the file grows, its compressed size still drops).
+fn change(before: u64, after: u64) -> String {
+    if after > before {
+        format!("+{}", human(after - before))
+    } else {
+        format!("-{}", human(before - after))
+    }
 }
 
 pub fn human(bytes: u64) -> String {
@@ -698,5 +708,7 @@ mod tests {
         assert_eq!(human(3 * 1024 * 1024), "3.0 MiB");
         assert_eq!(group(1234567), "1,234,567");
         assert_eq!(group(12), "12");
+        assert_eq!(change(110_617, 112_920), "+2.2 KiB");
+        assert_eq!(change(2048, 1024), "-1.0 KiB");
     }
 }
