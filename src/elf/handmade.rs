@@ -205,3 +205,28 @@ fn verdicts_serialize_as_tagged_records() {
     let v = Verdict::Refused { why: "x".into() };
     assert_eq!(json(&v), r#"{"verdict":"refused","why":"x"}"#);
 }
+
+/// MiniDebugInfo (`.gnu_debugdata`, an xz-compressed symbol table) goes with `.symtab` in the
+/// default mode and stays in `debug` mode, like `.symtab` (numpy's libgfortran ships one).
+#[test]
+fn minidebuginfo_goes_with_the_symbol_table() {
+    let d = tmp();
+    let mut spec = sample(true, true);
+    spec.secs
+        .push(sec(".gnu_debugdata", SHT_PROGBITS, 0, vec![0xfd; 64], None));
+    let input = build(&spec);
+    let (v, out) = run(d.path(), "u", &input, Mode::Unneeded);
+    assert!(matches!(v, Verdict::Stripped { .. }), "{v:?}");
+    assert!(
+        !names(&out).contains(&".gnu_debugdata".into()),
+        "{:?}",
+        names(&out)
+    );
+    let (v, out) = run(d.path(), "d", &input, Mode::Debug);
+    assert!(matches!(v, Verdict::Stripped { .. }), "{v:?}");
+    assert!(
+        names(&out).contains(&".gnu_debugdata".into()),
+        "{:?}",
+        names(&out)
+    );
+}

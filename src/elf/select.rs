@@ -22,8 +22,7 @@ pub(crate) fn removable(elf: &Elf, mode: Mode) -> Vec<bool> {
     let mut gone: Vec<bool> = (0..n)
         .map(|i| {
             !protected(elf, i)
-                && (is_debug(elf.name(i))
-                    || (mode == Mode::Unneeded && elf.sections[i].sh_type == SHT_SYMTAB))
+                && (is_debug(elf.name(i)) || (mode == Mode::Unneeded && is_symbols(elf, i)))
         })
         .collect();
     if !gone.iter().any(|&g| g) {
@@ -42,6 +41,13 @@ fn protected(elf: &Elf, i: usize) -> bool {
         || s.sh_flags & u64::from(SHF_ALLOC) != 0
         || matches!(s.sh_type, SHT_NULL | SHT_NOBITS | SHT_NOTE)
         || matches!(elf.name(i), ".gnu_debuglink" | ".gnu_debugaltlink")
+}
+
+/// The static symbol table, plain (`.symtab`) or as MiniDebugInfo (`.gnu_debugdata`: an
+/// xz-compressed ELF holding a `.symtab`, for symbolizing backtraces; libgfortran in numpy's and
+/// scipy's wheels ships one). Neither is read by the loader.
+fn is_symbols(elf: &Elf, i: usize) -> bool {
+    elf.sections[i].sh_type == SHT_SYMTAB || elf.name(i) == ".gnu_debugdata"
 }
 
 /// Debug information by its conventional names (GNU strip uses the same prefixes).
