@@ -26,7 +26,13 @@ fn json(out: &Output) -> Value {
 /// alarms, or nobody would trust a real one.
 #[test]
 fn untouched_copies_have_no_regressions() {
-    for name in ["web", "django", "numpy_pandas", "jupyter_events", "elf_wheels"] {
+    for name in [
+        "web",
+        "django",
+        "numpy_pandas",
+        "jupyter_events",
+        "elf_wheels",
+    ] {
         let venv = real_venv(name);
         let scratch = scratch(&format!("verify-copy-{name}-"));
         let copy = scratch.path().join("venv");

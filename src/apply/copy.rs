@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -122,7 +121,7 @@ fn copy_entry(w: &Writer, i: usize) {
 }
 
 /// Owner (when we may) and mtime of the original; permissions come with fs::copy.
-pub(super) fn set_meta(dst: &Path, e: &Entry) {
+pub(crate) fn set_meta(dst: &Path, e: &Entry) {
     let _ = std::os::unix::fs::lchown(dst, Some(e.uid), Some(e.gid));
     let t = filetime::FileTime::from_unix_time(e.mtime.0, e.mtime.1 as u32);
     if e.kind == Kind::Symlink {
@@ -132,16 +131,21 @@ pub(super) fn set_meta(dst: &Path, e: &Entry) {
     }
 }
 
-/// Write `bytes` to `path` through a temporary file beside it, with `like`'s mode and mtime.
-pub(super) fn write_new(path: &Path, bytes: &[u8], like: &Entry) -> std::io::Result<()> {
+/// Fill a temporary file beside `path` with `fill`, give it `like`'s mode, owner and mtime, and
+/// rename it over `path`: never a half-written file, and another hardlink of the old inode (a
+/// package cache) keeps its bytes. The temporary file is removed on failure.
+pub(crate) fn replace_file(
+    path: &Path,
+    like: &Entry,
+    fill: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.venvslim-tmp"));
     let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        fill(&tmp)?;
         fs::set_permissions(&tmp, fs::Permissions::from_mode(like.mode & 0o7777))?;
         set_meta(&tmp, like);
         fs::rename(&tmp, path)
@@ -150,4 +154,9 @@ pub(super) fn write_new(path: &Path, bytes: &[u8], like: &Entry) -> std::io::Res
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Write `bytes` to `path` through a temporary file beside it, with `like`'s mode and mtime.
+pub(super) fn write_new(path: &Path, bytes: &[u8], like: &Entry) -> std::io::Result<()> {
+    replace_file(path, like, |tmp| fs::write(tmp, bytes))
 }

@@ -23,7 +23,8 @@ use crate::settings::Target;
 mod copy;
 mod post;
 
-use copy::{copy_tree, set_meta, write_new};
+use copy::{copy_tree, write_new};
+pub(crate) use copy::{replace_file, set_meta};
 use post::{compile, remove_sourceless, rewrite_records};
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -136,7 +136,7 @@ fn put_back(plan: &Plan, e: &Entry, out: &Path) -> Result<bool> {
             }
             std::os::unix::fs::symlink(&target, &dst)
                 .with_context(|| format!("cannot create link `{}`", dst.display()))?;
-            set_times(&dst, e);
+            crate::apply::set_meta(&dst, e);
         }
         Kind::Other => return Ok(false),
     }
@@ -145,31 +145,7 @@ fn put_back(plan: &Plan, e: &Entry, out: &Path) -> Result<bool> {
 
 /// Through a temporary file beside the destination, renamed over it: never a half-written file.
 fn copy_file(src: &Path, dst: &Path, e: &Entry) -> std::io::Result<()> {
-    let name = dst
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dst.with_file_name(format!(".{name}.venvslim-restore"));
-    let result = (|| {
-        fs::copy(src, &tmp)?;
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(e.mode & 0o7777))?;
-        let _ = std::os::unix::fs::lchown(&tmp, Some(e.uid), Some(e.gid));
-        set_times(&tmp, e);
-        fs::rename(&tmp, dst)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-fn set_times(path: &Path, e: &Entry) {
-    let t = filetime::FileTime::from_unix_time(e.mtime.0, e.mtime.1 as u32);
-    let _ = if e.kind == Kind::Symlink {
-        filetime::set_symlink_file_times(path, t, t)
-    } else {
-        filetime::set_file_times(path, t, t)
-    };
+    crate::apply::replace_file(dst, e, |tmp| fs::copy(src, tmp).map(drop))
 }
 
 /// Delete the moved copy (a licence under `licenses/`) and the directories it leaves empty.
@@ -208,7 +184,7 @@ fn fix_dirs(plan: &Plan, out: &Path, done: &[Restored]) {
         if e.kind == Kind::Dir && seen.insert(dir) {
             let path = out.join(dir);
             let _ = fs::set_permissions(&path, fs::Permissions::from_mode(e.mode & 0o7777));
-            set_times(&path, e);
+            crate::apply::set_meta(&path, e);
         }
     }
 }
