@@ -390,20 +390,11 @@ fn elf_files(ctx: &Ctx, verdicts: &[Verdict]) -> (Vec<usize>, Vec<(usize, String
     for i in found {
         let path = &entries[i].path;
         let name = entries[i].name();
-        let stem = name.split(".so").next().unwrap_or(name);
-        let sig = [
-            format!("{name}.hmac"),
-            format!(".{name}.hmac"),
-            format!("{name}.chk"),
-            format!("{stem}.chk"),
-        ]
-        .into_iter()
-        .find(|n| ctx.inv.find(&path.with_file_name(n)).is_some());
+        let sig = crate::elf::integrity_names(name)
+            .into_iter()
+            .find(|n| ctx.inv.find(&path.with_file_name(n)).is_some());
         match sig {
-            Some(n) => skipped.push((
-                i,
-                format!("integrity-checked (FIPS): `{n}` beside it would no longer match"),
-            )),
+            Some(n) => skipped.push((i, crate::elf::integrity_refusal(n))),
             None => strip.push(i),
         }
     }

@@ -199,10 +199,7 @@ pub fn in_place_refusal(path: &Path, meta: &fs::Metadata) -> Option<Verdict> {
         return Some(Verdict::NotElf);
     }
     integrity_file(path).map(|sig| Verdict::Refused {
-        why: format!(
-            "integrity-checked (FIPS): `{}` beside it would no longer match",
-            sig.display()
-        ),
+        why: integrity_refusal(sig.display()),
     })
 }
 
@@ -240,21 +237,30 @@ fn replace(path: &Path, tmp: &Path, meta: &fs::Metadata) -> Result<()> {
     fs::rename(tmp, path).with_context(|| format!("cannot replace `{}`", path.display()))
 }
 
-/// An integrity file a FIPS module checks this library against: `name.hmac` or `.name.hmac`
-/// (libgcrypt, OpenSSL builds), `name.chk` or `stem.chk` (NSS: `libsoftokn3.so` ->
-/// `libsoftokn3.chk`).
-fn integrity_file(path: &Path) -> Option<PathBuf> {
-    let name = path.file_name()?.to_string_lossy().into_owned();
-    let stem = name.split(".so").next().unwrap_or(&name).to_string();
+/// Names of the integrity files a FIPS module may check a library called `name` against:
+/// `name.hmac` or `.name.hmac` (libgcrypt, OpenSSL builds), `name.chk` or `stem.chk` (NSS:
+/// `libsoftokn3.so` -> `libsoftokn3.chk`). Rewriting such a library breaks the check.
+pub fn integrity_names(name: &str) -> [String; 4] {
+    let stem = name.split(".so").next().unwrap_or(name);
     [
         format!("{name}.hmac"),
         format!(".{name}.hmac"),
         format!("{name}.chk"),
         format!("{stem}.chk"),
     ]
-    .into_iter()
-    .map(|n| path.with_file_name(n))
-    .find(|p| fs::symlink_metadata(p).is_ok())
+}
+
+/// Why a library with the integrity file `sig` beside it is left alone.
+pub fn integrity_refusal(sig: impl std::fmt::Display) -> String {
+    format!("integrity-checked (FIPS): `{sig}` beside it would no longer match")
+}
+
+fn integrity_file(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    integrity_names(&name)
+        .into_iter()
+        .map(|n| path.with_file_name(n))
+        .find(|p| fs::symlink_metadata(p).is_ok())
 }
 
 /// Quick check of the magic and `e_type` (reads 18 bytes): true for ET_DYN/ET_EXEC ELF.
