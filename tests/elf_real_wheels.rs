@@ -318,34 +318,6 @@ fn from_source_pin() -> String {
         .unwrap_or_else(|| panic!("{} has no `# from-source:` line", lock.display()))
 }
 
-/// Exclusive flock on `path` while the value lives (as support's, which is private there).
-struct FileLock(#[allow(dead_code)] File);
-
-fn lock_file(path: &Path) -> FileLock {
-    extern "C" {
-        fn flock(fd: std::os::raw::c_int, operation: std::os::raw::c_int) -> std::os::raw::c_int;
-    }
-    use std::os::fd::AsRawFd;
-    let f = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .unwrap_or_else(|e| panic!("open lock {}: {e}", path.display()));
-    loop {
-        // SAFETY: flock(LOCK_EX) on a descriptor we own; no memory is passed.
-        if unsafe { flock(f.as_raw_fd(), 2) } == 0 {
-            return FileLock(f);
-        }
-        let err = std::io::Error::last_os_error();
-        assert!(
-            err.kind() == std::io::ErrorKind::Interrupted,
-            "flock {}: {err}",
-            path.display()
-        );
-    }
-}
-
 /// A wheel of the pinned PyYAML compiled here with its C extension, cached under
 /// `target/test-venvs/elf_wheels-pyyaml-KEY/` (KEY: the pin and the interpreter). `Err(why)` when
 /// it cannot be built with the extension on this machine; failures are not cached.
@@ -381,7 +353,7 @@ fn pyyaml_source_wheel() -> Result<PathBuf, String> {
     if marker.exists() {
         return find(&dir).ok_or_else(|| format!("{} has no wheel", dir.display()));
     }
-    let _lock = lock_file(&root.join(format!("{LOCK}-pyyaml-{key}.lock")));
+    let _lock = FileLock::acquire(&root.join(format!("{LOCK}-pyyaml-{key}.lock")));
     if marker.exists() {
         return find(&dir).ok_or_else(|| format!("{} has no wheel", dir.display()));
     }

@@ -76,10 +76,10 @@ fn python_identity() -> &'static str {
 /// Exclusive `flock(2)` on a file, released when the `File` is dropped or the process dies (so a
 /// crashed build never leaves a stale lock). Locks are per open file description: two threads of
 /// one process that each open the file exclude each other too.
-struct FileLock(File);
+pub struct FileLock(#[allow(dead_code)] File);
 
 impl FileLock {
-    fn acquire(path: &Path) -> FileLock {
+    pub fn acquire(path: &Path) -> FileLock {
         extern "C" {
             fn flock(
                 fd: std::os::raw::c_int,
