@@ -87,7 +87,7 @@ fn strip_command_strips_in_place_and_the_library_still_works() {
     let lib = dir.join("libdbg.so");
     let before = fs::metadata(&lib).unwrap().len();
     assert!(section_names(&lib).iter().any(|n| n.starts_with(".debug_")));
-    let out = venvslim(&["strip".as_ref(), "--json".as_ref(), lib.as_os_str()]);
+    let out = venvslim(["strip".as_ref(), "--json".as_ref(), lib.as_os_str()]);
     assert!(
         out.status.success(),
         "{}",
@@ -122,7 +122,7 @@ fn strip_dry_run_changes_nothing_and_text_or_symlink_are_left_alone() {
     fs::write(&text, "not an ELF file, whatever its name says\n").unwrap();
     let link = tmp.path().join("link.so");
     std::os::unix::fs::symlink(&lib, &link).unwrap();
-    let out = venvslim(&[
+    let out = venvslim([
         "strip".as_ref(),
         "-n".as_ref(),
         lib.as_os_str(),
@@ -143,7 +143,7 @@ fn strip_dry_run_changes_nothing_and_text_or_symlink_are_left_alone() {
         original,
         "a dry run modified the library"
     );
-    let out = venvslim(&["strip".as_ref(), link.as_os_str()]);
+    let out = venvslim(["strip".as_ref(), link.as_os_str()]);
     assert!(out.status.success());
     assert_eq!(
         fs::read(&lib).unwrap(),
@@ -161,7 +161,7 @@ fn strip_keeps_other_hardlinks_untouched() {
     let cache = tmp.path().join("cache.so");
     fs::hard_link(&lib, &cache).unwrap();
     let original = fs::read(&cache).unwrap();
-    let out = venvslim(&["strip".as_ref(), lib.as_os_str()]);
+    let out = venvslim(["strip".as_ref(), lib.as_os_str()]);
     assert!(out.status.success());
     assert_eq!(
         fs::read(&cache).unwrap(),
@@ -299,7 +299,7 @@ fn slim_in_place_strips_and_rewrites_record_hashes() {
     )
     .unwrap();
     fs::write(di.join("RECORD"), "pkg/__init__.py,,\npkg/_native.so,sha256=old,1\npkg-1.0.dist-info/METADATA,,\npkg-1.0.dist-info/RECORD,,\n").unwrap();
-    let out = venvslim(&[
+    let out = venvslim([
         "slim".as_ref(),
         venv.as_os_str(),
         "--in-place".as_ref(),

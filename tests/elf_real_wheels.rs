@@ -435,7 +435,7 @@ fn pyyaml_source_wheel() -> Result<PathBuf, String> {
 // ---------------------------------------------------------------------------------------------
 
 /// ELF header less the section-table fields, program header table, each PT_LOAD's offset and bytes.
-type LoadedImage = (Vec<u8>, Vec<u8>, Vec<(u64, Vec<u8>)>);
+type LoadedImage = (Vec<u8>, Vec<u8>, Vec<((u64, u64, u64), Vec<u8>)>);
 
 /// The ELF header less e_shoff/e_shnum/e_shstrndx, the program header table, and each PT_LOAD's
 /// file bytes, read from `path` (ELF64 little-endian, as every file of these x86_64 wheels).
@@ -458,27 +458,37 @@ fn loaded_image(path: &Path) -> LoadedImage {
     f.seek(SeekFrom::Start(phoff)).expect("seek phdrs");
     f.read_exact(&mut ph).expect("read phdrs");
     let mut loads = Vec::new();
+    let mut masked = ph.clone();
     for i in 0..phnum as usize {
-        let p = &ph[i * phentsize as usize..];
+        let at = i * phentsize as usize;
+        // p_offset may change (trailing patchelf segments move down by whole alignments);
+        // it is checked against p_vaddr and p_align below instead.
+        masked[at + 8..at + 16].fill(0);
+        let p = &ph[at..];
         if u32::from_le_bytes(p[0..4].try_into().expect("4")) != 1 {
             continue;
         }
-        let off = u64::from_le_bytes(p[8..16].try_into().expect("8"));
-        let filesz = u64::from_le_bytes(p[32..40].try_into().expect("8"));
+        let word = |o: usize| u64::from_le_bytes(p[o..o + 8].try_into().expect("8"));
+        let (off, vaddr, filesz, align) = (word(8), word(16), word(32), word(48).max(1));
         let mut bytes = vec![0u8; filesz as usize];
         f.seek(SeekFrom::Start(off)).expect("seek segment");
         f.read_exact(&mut bytes)
             .unwrap_or_else(|e| panic!("{}: PT_LOAD at {off}+{filesz}: {e}", path.display()));
         // The segment that maps the ELF header holds e_shoff (40..48) and e_shnum/e_shstrndx
-        // (60..64), the only header fields allowed to change: compare it without them.
-        for i in (40u64..48).chain(60..64) {
+        // (60..64), the only header fields allowed to change, and the program headers' p_offset:
+        // compare it without them.
+        let p_offsets = (0..phnum).flat_map(|k| {
+            let at = phoff + k * phentsize + 8;
+            at..at + 8
+        });
+        for i in (40u64..48).chain(60..64).chain(p_offsets) {
             if let Some(b) = i.checked_sub(off).and_then(|j| bytes.get_mut(j as usize)) {
                 *b = 0;
             }
         }
-        loads.push((off, bytes));
+        loads.push(((off, vaddr, align), bytes));
     }
-    (header, ph, loads)
+    (header, masked, loads)
 }
 
 fn same_content(a: &Path, b: &Path) -> bool {
@@ -708,7 +718,12 @@ fn default_slim_keeps_every_real_wheel_elf_loading_and_working() {
                     "{rel}: ELF header changed beyond e_shoff/e_shnum/e_shstrndx"
                 );
                 assert!(ia.1 == ib.1, "{rel}: program headers changed");
-                for ((off, x), (_, y)) in ia.2.iter().zip(&ib.2) {
+                for (((off, vaddr, align), x), ((new_off, _, _), y)) in ia.2.iter().zip(&ib.2) {
+                    assert!(
+                        off.checked_sub(*new_off).is_some_and(|d| d % align == 0)
+                            && new_off % align == vaddr % align,
+                        "{rel}: PT_LOAD moved from {off:#x} to {new_off:#x}, off its alignment {align:#x}"
+                    );
                     assert!(
                         x == y,
                         "{rel}: PT_LOAD at offset {off} ({} bytes) changed",

@@ -2,25 +2,45 @@
 //!
 //! Why a separate, plan-free check: the rewriter can be wrong in ways its own plan cannot see
 //! (an off-by-one in a copy, a file that changed underneath us). So both files are parsed again
-//! from disk and compared by the rules alone: the ELF header differs only in `e_shoff`,
-//! `e_shnum`, `e_shstrndx`; program headers are equal field by field and as stored bytes; every
-//! segment's file bytes (PT_LOAD, PT_DYNAMIC, PT_NOTE, PT_INTERP, all of them) are equal; each
-//! section is either kept (same header, only a non-allocated one may move, same bytes) or was
-//! removable (not allocated, not a note, not `.shstrtab`), and no kept section refers to a removed
-//! one. Comparisons stream in chunks, so a 170 MB library costs two 64 KiB buffers.
+//! from disk and compared by the rules alone:
+//!
+//! - the ELF header differs only in `e_shoff`, `e_shnum`, `e_shstrndx`;
+//! - program headers are equal field by field and as stored bytes, except that the trailing
+//!   segments may all move down by one distance that is a multiple of each one's `p_align` (so
+//!   `p_offset` stays congruent to `p_vaddr`), landing after every segment that stays;
+//! - every segment's file bytes (PT_LOAD, PT_DYNAMIC, PT_NOTE, all of them) are equal at its
+//!   (possibly new) offset;
+//! - each section is either kept (same header, links renumbered consistently, same bytes; an
+//!   allocated one moves only with its segments, a non-allocated one anywhere outside them) or was
+//!   removable (not allocated, not `.shstrtab`, not a build-id note), and no kept section refers
+//!   to a removed one. Indices up to the last allocated section never change (`.dynsym` names
+//!   sections by index), nor any index while a static symbol table or group is kept.
+//!
+//! Comparisons stream in chunks, so a 170 MB library costs two 64 KiB buffers.
 
 use std::fs::File;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use goblin::elf::section_header::{SectionHeader, SHF_ALLOC, SHT_NOBITS, SHT_NOTE, SHT_NULL};
+use goblin::elf::program_header::ProgramHeader;
+use goblin::elf::section_header::{
+    SectionHeader, SHF_ALLOC, SHN_XINDEX, SHT_GROUP, SHT_NOBITS, SHT_NOTE, SHT_NULL, SHT_SYMTAB,
+    SHT_SYMTAB_SHNDX,
+};
 
 use super::inspect::{self, Elf, Reject};
-use super::rewrite::ehdr_patch_fields;
-use super::select::refs;
+use super::rewrite::{ehdr_patch_fields, phdr_offset_field};
+use super::select::{self, refs};
 
 const CHUNK: usize = 64 << 10;
+
+/// The trailing segments moved down: those at or after `from` (in the original) by `delta`.
+#[derive(Debug, Clone, Copy)]
+struct Moved {
+    from: u64,
+    delta: u64,
+}
 
 /// Check that `stripped` is a faithful strip of `original`; `Err` says what differs.
 pub fn verify(original: &Path, stripped: &Path) -> Result<(), String> {
@@ -29,24 +49,32 @@ pub fn verify(original: &Path, stripped: &Path) -> Result<(), String> {
     let a = inspect::read(&fa).map_err(|r| format!("original: {}", describe(r)))?;
     let b = inspect::read(&fb).map_err(|r| format!("output: {}", describe(r)))?;
     same_header(&a, &b)?;
-    let mut cmp = Bytes::new(&fa, &fb, ehdr_patch_fields(a.is_64()));
+    let moved = segment_move(&a, &b)?;
+    let mut mask: Vec<Range<u64>> = ehdr_patch_fields(a.is_64()).to_vec();
+    let ent = ProgramHeader::size(a.ctx) as u64;
+    let field = phdr_offset_field(a.is_64());
+    for (k, (pa, pb)) in a.phdrs.iter().zip(&b.phdrs).enumerate() {
+        if pa.p_offset != pb.p_offset {
+            let base = a.header.e_phoff + k as u64 * ent;
+            mask.push(base + field.start..base + field.end);
+        }
+    }
+    let mut cmp = Bytes::new(&fa, &fb, mask);
     cmp.same(0..a.ehdr_len(), 0)
         .map_err(|p| format!("ELF header differs at {p:#x}"))?;
-    if a.phdrs != b.phdrs {
-        return Err("program headers differ".into());
-    }
     if !a.phdrs.is_empty() {
         let t = a.phdr_table();
         cmp.same(t.clone(), t.start)
             .map_err(|p| format!("program header table differs at {p:#x}"))?;
     }
     for (i, r) in a.segments() {
-        cmp.same(r.clone(), r.start).map_err(|p| {
+        let to = b.phdrs[i].p_offset;
+        cmp.same(r.clone(), to).map_err(|p| {
             let t = goblin::elf::program_header::pt_to_str(a.phdrs[i].p_type);
             format!("segment {i} ({t}) differs at {p:#x}")
         })?;
     }
-    same_sections(&a, &b, &mut cmp)
+    same_sections(&a, &b, &mut cmp, moved)
 }
 
 fn describe(r: Reject) -> String {
@@ -59,6 +87,7 @@ fn describe(r: Reject) -> String {
 
 fn same_header(a: &Elf, b: &Elf) -> Result<(), String> {
     let (ha, hb) = (&a.header, &b.header);
+    let xindex = |h: &goblin::elf::Header| h.e_shstrndx == SHN_XINDEX as u16;
     let same = ha.e_ident == hb.e_ident
         && ha.e_type == hb.e_type
         && ha.e_machine == hb.e_machine
@@ -70,12 +99,12 @@ fn same_header(a: &Elf, b: &Elf) -> Result<(), String> {
         && ha.e_phentsize == hb.e_phentsize
         && ha.e_phnum == hb.e_phnum
         && ha.e_shentsize == hb.e_shentsize
-        && ha.e_shstrndx == hb.e_shstrndx;
+        && xindex(ha) == xindex(hb);
     if !same {
         return Err("ELF header fields differ".into());
     }
-    if a.shstrndx != b.shstrndx || a.extended_shnum != b.extended_shnum {
-        return Err("section name table index or numbering scheme changed".into());
+    if a.extended_shnum != b.extended_shnum || (a.shstrndx == 0) != (b.shstrndx == 0) {
+        return Err("section name table or numbering scheme changed".into());
     }
     if b.sections.len() > a.sections.len() || (b.sections.is_empty() && !a.sections.is_empty()) {
         return Err(format!(
@@ -87,59 +116,186 @@ fn same_header(a: &Elf, b: &Elf) -> Result<(), String> {
     Ok(())
 }
 
+/// Program headers are equal but for `p_offset` of the trailing segments, all moved down by one
+/// distance that keeps each one's alignment and lands them after every segment that stays.
+fn segment_move(a: &Elf, b: &Elf) -> Result<Option<Moved>, String> {
+    if a.phdrs.len() != b.phdrs.len() {
+        return Err("program headers differ".into());
+    }
+    let mut delta = None;
+    for (k, (pa, pb)) in a.phdrs.iter().zip(&b.phdrs).enumerate() {
+        let mut expect = pa.clone();
+        expect.p_offset = pb.p_offset;
+        if *pb != expect {
+            return Err(format!("program header {k} differs"));
+        }
+        if pa.p_offset == pb.p_offset {
+            continue;
+        }
+        let d = pa.p_offset.checked_sub(pb.p_offset).filter(|&d| d > 0);
+        let d = d.ok_or_else(|| format!("segment {k} moved up"))?;
+        if *delta.get_or_insert(d) != d {
+            return Err("segments moved by different distances".into());
+        }
+        if d % pa.p_align.max(1) != 0 {
+            return Err(format!(
+                "segment {k} moved by {d:#x}, not a multiple of its alignment {:#x}",
+                pa.p_align
+            ));
+        }
+    }
+    let Some(delta) = delta else { return Ok(None) };
+    let moved = |k: usize| a.phdrs[k].p_offset != b.phdrs[k].p_offset;
+    let from = (0..a.phdrs.len())
+        .filter(|&k| moved(k))
+        .map(|k| a.phdrs[k].p_offset)
+        .min()
+        .unwrap_or(0);
+    for (k, p) in a.phdrs.iter().enumerate() {
+        let occupies = p.p_filesz > 0;
+        if occupies && !moved(k) && (p.p_offset >= from || p.p_offset + p.p_filesz > from - delta) {
+            return Err(format!(
+                "segment {k} stays but lies among or after the moved segments"
+            ));
+        }
+    }
+    if a.phdr_table().end > from - delta {
+        return Err("the program header table lies among the moved segments".into());
+    }
+    Ok(Some(Moved { from, delta }))
+}
+
 fn is_null_entry(s: &SectionHeader) -> bool {
     *s == SectionHeader::default()
 }
 
-fn same_sections(a: &Elf, b: &Elf, cmp: &mut Bytes) -> Result<(), String> {
+/// Headers equal apart from what a strip may change (offset and links).
+fn same_identity(x: &SectionHeader, y: &SectionHeader) -> bool {
+    (
+        x.sh_name,
+        x.sh_type,
+        x.sh_flags,
+        x.sh_addr,
+        x.sh_size,
+        x.sh_addralign,
+        x.sh_entsize,
+    ) == (
+        y.sh_name,
+        y.sh_type,
+        y.sh_flags,
+        y.sh_addr,
+        y.sh_size,
+        y.sh_addralign,
+        y.sh_entsize,
+    )
+}
+
+/// Old index -> new index (None: removed). Up to the last allocated section indices are
+/// unchanged; after it `b`'s entries must be `a`'s kept ones in order, removed ones either left
+/// as null placeholders or dropped.
+fn map_sections(a: &Elf, b: &Elf) -> Result<Vec<Option<usize>>, String> {
+    let n = a.sections.len();
+    let fixed = (0..n)
+        .rev()
+        .find(|&i| a.sections[i].sh_flags & u64::from(SHF_ALLOC) != 0)
+        .map_or(1, |i| i + 1);
+    let mut map = vec![None; n];
+    let mut j = 0;
+    for (i, old) in a.sections.iter().enumerate() {
+        let Some(new) = b.sections.get(j) else {
+            continue;
+        };
+        if is_null_entry(new) && !is_null_entry(old) {
+            j += 1; // a placeholder
+        } else if i < fixed || same_identity(old, new) {
+            map[i] = Some(j);
+            j += 1;
+        }
+    }
+    if j != b.sections.len() {
+        return Err(format!(
+            "output section {j} matches no section of the original"
+        ));
+    }
+    Ok(map)
+}
+
+fn same_sections(a: &Elf, b: &Elf, cmp: &mut Bytes, moved: Option<Moved>) -> Result<(), String> {
     let in_segment = |e: &Elf, r: Range<u64>| {
         e.segments()
             .any(|(_, s)| s.start < r.end && r.start < s.end)
     };
-    let mut removed = vec![false; a.sections.len()];
+    let map = map_sections(a, b)?;
+    let renumbered = map
+        .iter()
+        .enumerate()
+        .any(|(i, m)| m.is_some_and(|m| m != i));
     for (i, old) in a.sections.iter().enumerate() {
-        let new = match b.sections.get(i) {
-            Some(new) if !is_null_entry(new) || is_null_entry(old) => new,
-            _ => {
-                removable(a, i)?;
-                removed[i] = true;
-                continue;
-            }
+        let Some(j) = map[i] else {
+            removable(a, i)?;
+            continue;
         };
-        let mut expect = old.clone();
-        if i == 0 && a.extended_shnum {
-            expect.sh_size = b.sections.len() as u64;
+        let new = &b.sections[j];
+        if renumbered && matches!(old.sh_type, SHT_SYMTAB | SHT_SYMTAB_SHNDX | SHT_GROUP) {
+            return Err(format!(
+                "sections were renumbered while `{}` (which names sections by index) is kept",
+                a.name(i)
+            ));
         }
+        let mut expect = old.clone();
         expect.sh_offset = new.sh_offset;
+        if i == 0 {
+            if a.extended_shnum {
+                expect.sh_size = b.sections.len() as u64;
+            }
+            if a.header.e_shstrndx == SHN_XINDEX as u16 {
+                expect.sh_link = map[a.shstrndx].unwrap_or(0) as u32;
+            }
+        } else {
+            let linked: Vec<usize> = refs(a, i).collect();
+            if let Some(&t) = linked.iter().find(|&&t| map[t].is_none()) {
+                return Err(format!(
+                    "kept section {i} `{}` refers to removed section {t} `{}`",
+                    a.name(i),
+                    a.name(t)
+                ));
+            }
+            if linked.contains(&(old.sh_link as usize)) {
+                expect.sh_link = map[old.sh_link as usize].unwrap_or(0) as u32;
+            }
+            if select::info_is_link(a, i) && linked.contains(&(old.sh_info as usize)) {
+                expect.sh_info = map[old.sh_info as usize].unwrap_or(0) as u32;
+            }
+        }
         if *new != expect {
             return Err(format!("section {i} `{}`: header changed", a.name(i)));
         }
-        let moved = new.sh_offset != old.sh_offset;
-        // Same notion as `Elf::sec_range`: SHT_NULL and NOBITS entries own no file bytes.
+        let shifted =
+            moved.and_then(|m| (old.sh_offset >= m.from).then(|| old.sh_offset - m.delta));
         let occupies = !matches!(old.sh_type, SHT_NULL | SHT_NOBITS) && old.sh_size > 0;
-        if moved {
-            let alloc = old.sh_flags & u64::from(SHF_ALLOC) != 0;
-            let (ra, rb) = (
-                old.sh_offset..old.sh_offset + old.sh_size,
-                new.sh_offset..new.sh_offset + new.sh_size,
-            );
-            if alloc || (occupies && (in_segment(a, ra) || in_segment(b, rb))) {
+        let (ra, rb) = (
+            old.sh_offset..old.sh_offset + old.sh_size,
+            new.sh_offset..new.sh_offset + new.sh_size,
+        );
+        let alloc = old.sh_flags & u64::from(SHF_ALLOC) != 0;
+        if alloc || (occupies && in_segment(a, ra.clone())) {
+            // Loaded bytes move only with their segments.
+            if new.sh_offset != shifted.unwrap_or(old.sh_offset) {
                 return Err(format!("section {i} `{}` moved but is loaded", a.name(i)));
             }
+        } else if occupies && new.sh_offset != old.sh_offset && in_segment(b, rb) {
+            return Err(format!(
+                "section {i} `{}` was moved into a segment",
+                a.name(i)
+            ));
         }
         if occupies {
-            cmp.same(old.sh_offset..old.sh_offset + old.sh_size, new.sh_offset)
+            cmp.same(ra, new.sh_offset)
                 .map_err(|p| format!("section {i} `{}` differs at {p:#x}", a.name(i)))?;
         }
     }
-    for i in (0..a.sections.len()).filter(|&i| !removed[i]) {
-        if let Some(t) = refs(a, i).find(|&t| removed[t]) {
-            return Err(format!(
-                "kept section {i} `{}` refers to removed section {t} `{}`",
-                a.name(i),
-                a.name(t)
-            ));
-        }
+    if a.shstrndx != 0 && map[a.shstrndx] != Some(b.shstrndx) {
+        return Err("the section name table index does not follow the renumbering".into());
     }
     if b.header.e_shoff != a.header.e_shoff && in_segment(b, b.shdr_table()) {
         return Err("the new section header table overlaps a segment".into());
@@ -153,7 +309,7 @@ fn removable(a: &Elf, i: usize) -> Result<(), String> {
     let never = i == 0
         || i == a.shstrndx
         || s.sh_flags & u64::from(SHF_ALLOC) != 0
-        || s.sh_type == SHT_NOTE
+        || (s.sh_type == SHT_NOTE && !select::is_build_notes(a, i))
         || s.sh_type == SHT_NOBITS
         || matches!(a.name(i), ".gnu_debuglink" | ".gnu_debugaltlink");
     if never {
@@ -172,11 +328,11 @@ struct Bytes<'f> {
     x: Vec<u8>,
     y: Vec<u8>,
     /// Header fields allowed to differ (compared by value elsewhere).
-    mask: [Range<u64>; 3],
+    mask: Vec<Range<u64>>,
 }
 
 impl<'f> Bytes<'f> {
-    fn new(a: &'f File, b: &'f File, mask: [Range<u64>; 3]) -> Self {
+    fn new(a: &'f File, b: &'f File, mask: Vec<Range<u64>>) -> Self {
         let (x, y) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
         Bytes { a, b, x, y, mask }
     }

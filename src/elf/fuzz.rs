@@ -5,7 +5,7 @@
 use std::fs;
 use std::process::Command;
 
-use super::testelf::{build, sample};
+use super::testelf::{build, patchelf_sample, sample};
 use super::tests::fixtures;
 use super::{check, is_elf, strip_to, Mode, Verdict};
 
@@ -52,7 +52,12 @@ fn mutate(base: &[u8], shoff: usize, rng: &mut Rng) -> Vec<u8> {
 
 #[test]
 fn mutations_never_panic_and_every_strip_checks_out() {
-    let mut bases = vec![build(&sample(true, true)), build(&sample(false, false))];
+    let mut bases = vec![
+        build(&sample(true, true)),
+        build(&sample(false, false)),
+        build(&patchelf_sample(true, true)),
+        build(&patchelf_sample(false, false)),
+    ];
     let d = fixtures(&["libdbg.so"]);
     if let Some(d) = &d {
         bases.push(fs::read(d.path().join("libdbg.so")).unwrap());

@@ -3,7 +3,7 @@
 
 use goblin::elf::section_header::*;
 
-use super::testelf::{build, names, run, sample, sec, A};
+use super::testelf::{build, names, patchelf_sample, run, sample, sec, A};
 use super::{check, Mode, Verdict};
 
 fn tmp() -> tempfile::TempDir {
@@ -22,13 +22,17 @@ fn all_four_classes_and_byte_orders() {
         };
         assert_eq!(before, input.len() as u64);
         assert!(after < before, "{tag}: {after} >= {before}");
+        // Removed entries after the last allocated section are dropped, not left as placeholders.
         let n = names(&out);
-        assert_eq!(n.len(), 12, "{tag}: {n:?}");
-        for gone in 6..=10 {
-            assert_eq!(n[gone], "", "{tag}: {n:?}");
-        }
-        assert!(n.contains(&".dynsym".into()) && n.contains(&".note.gnu.build-id".into()));
-        assert!(n.contains(&".comment".into()));
+        let expect = [
+            "",
+            ".text",
+            ".dynsym",
+            ".dynstr",
+            ".note.gnu.build-id",
+            ".comment",
+        ];
+        assert_eq!(n, [&expect[..], &[".shstrtab"]].concat(), "{tag}");
         let (v, out) = run(d.path(), &format!("d-{tag}"), &input, Mode::Debug);
         assert!(matches!(v, Verdict::Stripped { .. }), "{tag}: {v:?}");
         let n = names(&out);
@@ -49,7 +53,8 @@ fn extended_numbering_small_and_past_0xff00() {
     assert!(matches!(v, Verdict::Stripped { .. }), "{v:?}");
     let elf = goblin::elf::Elf::parse(&out).unwrap();
     assert_eq!((elf.header.e_shnum, elf.header.e_shstrndx), (0, 0xffff));
-    assert_eq!(elf.section_headers[0].sh_size, 12);
+    assert_eq!(elf.section_headers[0].sh_size, 7);
+    assert_eq!(elf.section_headers[0].sh_link, 6);
     // Real extended numbering: more sections than e_shnum can hold, debug ones last.
     let mut spec = sample(false, true);
     let debug = spec.secs.split_off(4);
@@ -68,8 +73,8 @@ fn extended_numbering_small_and_past_0xff00() {
     };
     assert!(after < input.len() as u64);
     let elf = goblin::elf::Elf::parse(&out).unwrap();
-    assert_eq!(elf.section_headers.len(), 0xff00 + 12);
-    assert_eq!(elf.section_headers[0].sh_link as usize, 0xff00 + 11);
+    assert_eq!(elf.section_headers.len(), 0xff00 + 7);
+    assert_eq!(elf.section_headers[0].sh_link as usize, 0xff00 + 6);
 }
 
 #[test]
@@ -90,6 +95,68 @@ fn patchelf_layout_is_zeroed_not_cut() {
     }
     let dst = goblin::elf::Elf::parse(&out).unwrap();
     assert_eq!(src.program_headers, dst.program_headers);
+}
+
+#[test]
+fn patchelf_segment_moves_down_by_whole_pages() {
+    let d = tmp();
+    for (is_64, le) in [(true, true), (true, false), (false, true), (false, false)] {
+        let tag = format!("{is_64}-{le}");
+        let input = build(&patchelf_sample(is_64, le));
+        let (v, out) = run(d.path(), &format!("s-{tag}"), &input, Mode::Unneeded);
+        let Verdict::Stripped { before, after } = v else {
+            panic!("{tag}: {v:?}")
+        };
+        assert!(after + 3 * 4096 <= before, "{tag}: {before} -> {after}");
+        let (src, dst) = (
+            goblin::elf::Elf::parse(&input).unwrap(),
+            goblin::elf::Elf::parse(&out).unwrap(),
+        );
+        let (a, b) = (&src.program_headers[1], &dst.program_headers[1]);
+        assert_eq!(a.p_offset - b.p_offset, 3 * 4096, "{tag}");
+        assert_eq!(
+            (a.p_vaddr, a.p_filesz, a.p_memsz),
+            (b.p_vaddr, b.p_filesz, b.p_memsz)
+        );
+        assert_eq!(src.program_headers[0], dst.program_headers[0], "{tag}");
+        let seg = |bytes: &[u8], p: &goblin::elf::ProgramHeader| {
+            bytes[p.p_offset as usize..(p.p_offset + p.p_filesz) as usize].to_vec()
+        };
+        assert_eq!(seg(&input, a), seg(&out, b), "{tag}");
+        // Removed sections before the last allocated one (.dynamic) keep their index.
+        let n = names(&out);
+        assert_eq!(
+            (n.len(), n[6].as_str(), n[11].as_str()),
+            (13, "", ".dynamic"),
+            "{tag}"
+        );
+        // A moved segment whose offset no longer keeps its alignment is caught.
+        let mut bad = out.clone();
+        let (at, width) = if is_64 {
+            (dst.header.e_phoff as usize + 56 + 8, 8)
+        } else {
+            (dst.header.e_phoff as usize + 32 + 4, 4)
+        };
+        let moved = b.p_offset - 8;
+        let bytes = if le {
+            moved.to_le_bytes()
+        } else {
+            moved.to_be_bytes()
+        };
+        let field = if le {
+            &bytes[..width]
+        } else {
+            &bytes[8 - width..]
+        };
+        bad[at..at + width].copy_from_slice(field);
+        let bad_path = d.path().join(format!("bad-{tag}"));
+        std::fs::write(&bad_path, &bad).unwrap();
+        let err = check::verify(&d.path().join(format!("s-{tag}")), &bad_path).unwrap_err();
+        assert!(
+            err.contains("alignment") || err.contains("differs"),
+            "{tag}: {err}"
+        );
+    }
 }
 
 #[test]
@@ -179,7 +246,8 @@ fn verify_catches_damage() {
         ("a byte of .comment (moved, not loaded)", off(5), 1),
         (".text's header nulled", entry(1), 64),
         ("the build-id note's header nulled", entry(4), 64),
-        ("the .shstrtab header nulled", entry(11), 64),
+        ("the .shstrtab header nulled", entry(6), 64),
+        ("the .shstrtab index", 62, 1),
     ];
     for (what, at, len) in cases {
         let mut b = out.clone();

@@ -17,6 +17,7 @@ mod fuzz;
 #[cfg(test)]
 mod handmade;
 mod inspect;
+mod layout;
 mod rewrite;
 mod select;
 #[cfg(test)]
@@ -36,6 +37,9 @@ use serde::Serialize;
 
 pub use check::verify;
 use inspect::Reject;
+
+/// Below this many zeroed bytes, a strip that makes the file longer is not worth it.
+const WORTH_ZEROING: u64 = 4096;
 
 /// What to remove.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -90,17 +94,30 @@ pub fn strip_to(path: &Path, dst: &Path, mode: Mode) -> Result<Verdict> {
     if !removed.iter().any(|&r| r) {
         return Ok(Verdict::NothingToStrip);
     }
-    let layout = match rewrite::plan(&elf, removed) {
+    let read_err = || format!("cannot read `{}`", path.display());
+    let mut layout = match rewrite::plan(&elf, removed.clone(), true) {
         Ok(layout) => layout,
         Err(why) => return Ok(Verdict::Refused { why }),
     };
-    let unknown = rewrite::unknown_bytes(&file, &layout)
-        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    let mut unknown = rewrite::unknown_bytes(&file, &elf, &layout).with_context(read_err)?;
+    if unknown.is_some() && layout.shift.is_some() {
+        // Unknown bytes between the segments (patchelf leaves stale copies there): keep them
+        // where they are and only zero the removed sections.
+        layout = match rewrite::plan(&elf, removed, false) {
+            Ok(layout) => layout,
+            Err(why) => return Ok(Verdict::Refused { why }),
+        };
+        unknown = rewrite::unknown_bytes(&file, &elf, &layout).with_context(read_err)?;
+    }
     if let Some(at) = unknown {
         let why = format!(
             "unknown data at {at:#x} past the sections and segments (appended payload or signature?) would be cut"
         );
         return Ok(Verdict::Refused { why });
+    }
+    if layout.out_len > elf.file_len && layout.zeroed() < WORTH_ZEROING {
+        // Only a new section table would be added (the old one lies inside a segment).
+        return Ok(Verdict::NothingToStrip);
     }
     refuse_same_file(path, dst)?;
     write_checked(&file, &elf, &layout, path, dst)?;

@@ -2,8 +2,9 @@
 //!
 //! Why this shape: the loader never reads a section that lacks SHF_ALLOC, so debug info
 //! (`.debug_*`, `.zdebug_*`, `.stab*`, `.line`), the static symbol table and what only they use
-//! can go without changing how the library runs. Everything else stays: SHF_ALLOC sections, NOBITS,
-//! notes (build-id), `.shstrtab`, `.gnu_debuglink`/`.gnu_debugaltlink` (debuggers find the
+//! can go without changing how the library runs; so can annobin's non-allocated build notes in
+//! the default mode. Everything else stays: SHF_ALLOC sections, NOBITS, other notes (build-id),
+//! `.shstrtab`, `.gnu_debuglink`/`.gnu_debugaltlink` (debuggers find the
 //! separate debug file through them). Links decide the rest: relocations that apply to a removed
 //! section go with it, and a section that any kept section links to (`sh_link`, or `sh_info` when
 //! it names a section) is kept, whatever its name.
@@ -22,7 +23,8 @@ pub(crate) fn removable(elf: &Elf, mode: Mode) -> Vec<bool> {
     let mut gone: Vec<bool> = (0..n)
         .map(|i| {
             !protected(elf, i)
-                && (is_debug(elf.name(i)) || (mode == Mode::Unneeded && is_symbols(elf, i)))
+                && (is_debug(elf.name(i))
+                    || (mode == Mode::Unneeded && (is_symbols(elf, i) || is_build_notes(elf, i))))
         })
         .collect();
     if !gone.iter().any(|&g| g) {
@@ -39,7 +41,8 @@ fn protected(elf: &Elf, i: usize) -> bool {
     i == 0
         || i == elf.shstrndx
         || s.sh_flags & u64::from(SHF_ALLOC) != 0
-        || matches!(s.sh_type, SHT_NULL | SHT_NOBITS | SHT_NOTE)
+        || matches!(s.sh_type, SHT_NULL | SHT_NOBITS)
+        || (s.sh_type == SHT_NOTE && !is_build_notes(elf, i))
         || matches!(elf.name(i), ".gnu_debuglink" | ".gnu_debugaltlink")
 }
 
@@ -48,6 +51,17 @@ fn protected(elf: &Elf, i: usize) -> bool {
 /// scipy's wheels ships one). Neither is read by the loader.
 fn is_symbols(elf: &Elf, i: usize) -> bool {
     elf.sections[i].sh_type == SHT_SYMTAB || elf.name(i) == ".gnu_debugdata"
+}
+
+/// Annobin build notes (`.gnu.build.attributes`): non-allocated notes recording the compiler
+/// flags of each code range, read by `annocheck` on a build machine and by nothing at run time.
+/// GNU strip merges them; Fedora/RHEL-built wheels (pillow, numpy) carry 288 bytes each. The
+/// build-id note (`.note.gnu.build-id`) is allocated and never matches.
+pub(crate) fn is_build_notes(elf: &Elf, i: usize) -> bool {
+    let s = &elf.sections[i];
+    s.sh_type == SHT_NOTE
+        && s.sh_flags & u64::from(SHF_ALLOC) == 0
+        && elf.name(i).starts_with(".gnu.build.attributes")
 }
 
 /// Debug information by its conventional names (GNU strip uses the same prefixes).
@@ -78,10 +92,16 @@ fn reloc_target(elf: &Elf, i: usize) -> Option<usize> {
 /// relocations and sections flagged SHF_INFO_LINK.
 pub(super) fn refs(elf: &Elf, i: usize) -> impl Iterator<Item = usize> {
     let s = &elf.sections[i];
-    let info = is_reloc(s.sh_type) || s.sh_flags & u64::from(SHF_INFO_LINK) != 0;
+    let info = info_is_link(elf, i);
     let link = valid(elf, s.sh_link);
     let info = info.then(|| valid(elf, s.sh_info)).flatten();
     link.into_iter().chain(info)
+}
+
+/// True when section `i`'s `sh_info` holds a section index.
+pub(super) fn info_is_link(elf: &Elf, i: usize) -> bool {
+    let s = &elf.sections[i];
+    is_reloc(s.sh_type) || s.sh_flags & u64::from(SHF_INFO_LINK) != 0
 }
 
 /// Add what only serves removed sections: their relocations, the symbol table's extended index

@@ -112,6 +112,17 @@ pub fn sample(is_64: bool, le: bool) -> Spec {
     }
 }
 
+/// `sample` as patchelf leaves it: a segment (`.dynamic`, index 11) appended after the debug
+/// sections, which are three pages long, so the segment can move down by whole pages.
+pub fn patchelf_sample(is_64: bool, le: bool) -> Spec {
+    let mut spec = sample(is_64, le);
+    spec.secs[5].data = (0..3 * 4096 + 300u32).map(|i| (i % 251) as u8).collect();
+    let mut dynamic = sec(".dynamic", SHT_DYNAMIC, A | 1, vec![9; 64], Some(1));
+    dynamic.align = 8;
+    spec.secs.push(dynamic);
+    spec
+}
+
 struct W {
     buf: Vec<u8>,
     le: bool,

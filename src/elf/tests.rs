@@ -72,6 +72,21 @@ fn names(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// `readelf -lW` output with the Offset column of each program header blanked.
+fn without_offsets(listing: &str) -> String {
+    listing
+        .lines()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() > 2 && f[1].starts_with("0x") {
+                f[1] = "-";
+            }
+            f.join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Strip `name` to `name.out` and check what every stripped file must satisfy.
 fn strip_ok(dir: &Path, name: &str, mode: Mode) -> (PathBuf, u64, u64) {
     let src = dir.join(name);
@@ -91,11 +106,17 @@ fn strip_ok(dir: &Path, name: &str, mode: Mode) -> (PathBuf, u64, u64) {
         (before.len() as u64, fs::metadata(&dst).unwrap().len())
     );
     check::verify(&src, &dst).unwrap();
+    // binutils' own view: the same segments, flags, addresses and sizes, and the same sections
+    // in each (only the file offsets of trailing patchelf segments may move down).
     if let (Some(x), Some(y)) = (
         tool("readelf", &["-lW"], &src),
         tool("readelf", &["-lW"], &dst),
     ) {
-        assert_eq!(x, y, "{name}: readelf -lW differs");
+        assert_eq!(
+            without_offsets(&x),
+            without_offsets(&y),
+            "{name}: readelf -lW differs"
+        );
     }
     let n = names(&dst);
     assert!(!n.iter().any(|s| s.starts_with(".debug")), "{name}: {n:?}");
@@ -193,7 +214,8 @@ fn patchelf_layout_still_loads() {
         return;
     };
     let (dst, before, after) = strip_ok(d.path(), "libpatchelf.so", Mode::Unneeded);
-    assert!(after <= before + 4096, "{before} -> {after}");
+    // patchelf's segment sits after the debug sections: it moves down by whole pages.
+    assert!(after + 4096 <= before, "{before} -> {after}");
     assert_loads(&dst);
     assert_loads(&src);
 }
