@@ -367,10 +367,11 @@ def explain(before, gnu, ours, verdict):
     parts = []
     if verdict == "nothing_to_strip":
         parts.append("ours: nothing to strip (no debug sections, no .symtab)")
-    if between:
+    if between and lo["size"] >= lb["size"] - sum(between.values()) // 2:
         parts.append(
             "sections ours removed lie before the end of the last PT_LOAD (between segments: patchelf "
-            f"layout), so they are zeroed in place, not cut: {fmt_secs(between)}"
+            f"layout) and could not be reclaimed by moving the trailing segments, so they are zeroed "
+            f"in place: {fmt_secs(between)}"
         )
     shdr_size = len(lb["sections"]) * (64 if lb["is64"] else 40)
     if lo["size"] > lb["size"] and in_load(lb["shoff"], shdr_size):
@@ -391,9 +392,20 @@ def explain(before, gnu, ours, verdict):
     layout = (lb["size"] - lg["size"]) - removed_gnu
     if layout > 0:
         parts.append(f"{layout} B of GNU's saving is layout (alignment padding between sections/segments dropped by re-laying out the file)")
-    if lo["size"] > lb["size"] and in_load(lb["shoff"], shdr_size):
+    # GNU rewrites program headers: a PT_LOAD whose file size shrank lost bytes the loader maps
+    # (patchelf leaves unused space inside its segments). Ours never changes a loaded byte.
+    loaded_cut = sum(fb - fg for (_, fb), (_, fg) in zip(lb["loads"], lg["loads"]) if fg < fb)
+    if loaded_cut:
+        parts.append(
+            f"GNU cut {loaded_cut} B out of loaded segments (PT_LOAD p_filesz shrunk; mapped bytes "
+            "ours never changes)"
+        )
+    deficit = (lb["size"] - lg["size"]) - (lb["size"] - lo["size"])
+    if loaded_cut and deficit <= loaded_cut + 4096:
+        cat = "loaded"
+    elif lo["size"] > lb["size"] and in_load(lb["shoff"], shdr_size):
         cat = "grew"
-    elif between:
+    elif between and lo["size"] >= lb["size"] - sum(between.values()) // 2:
         cat = "zeroed"
     elif verdict == "nothing_to_strip":
         cat = "nothing"
@@ -813,6 +825,7 @@ def render(data, venv):
       f"{len(a_rows) - len(a_fail)}/{len(a_rows)} pass" + (" -- **PASS**" if not a_fail else " -- **FAIL** on:"))
     if a_fail:
         cats = {
+            "loaded": "GNU cut bytes out of loaded segments (PT_LOAD p_filesz shrunk, segments re-laid out); ours keeps every loaded byte, so this gap is by design",
             "zeroed": "patchelf layout: the removed sections lie between segments and are zeroed in place, not cut",
             "grew": "patchelf layout, and the section header table lies inside a PT_LOAD: a new one is appended (file grows)",
             "nothing": "ours has nothing to strip (no .symtab, no debug sections); GNU's saving is layout padding and merged build notes",
