@@ -128,6 +128,23 @@ pub struct SlimArgs {
     #[arg(long, value_name = "X.Y")]
     pub python_version: Option<String>,
 
+    /// Move pure distributions' files in site-packages into one zip on sys.path
+    /// (`site-packages/_venvslim_pure.zip`, put there by `_venvslim_pure.pth`): `.py` plus an
+    /// unchecked-hash `name.pyc` beside each, compiled by the venv's interpreter, so start-up
+    /// stays fast. Distributions with native files, `.pth` files, or code that reads files next
+    /// to its own `__file__` stay on disk (`--dry-run` shows why); dist-info stays on disk.
+    #[arg(long)]
+    pub zip_pure: bool,
+
+    /// With --zip-pure: only `name.pyc` in the zip, no `name.py` (smaller; tracebacks show no
+    /// source lines, `inspect.getsource` fails).
+    #[arg(long)]
+    pub zip_sourceless: bool,
+
+    /// With --zip-pure: leave this distribution on disk. Repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub zip_exclude: Vec<String>,
+
     /// After writing OUT, verify it against VENV; for each regression, restore the removed files
     /// of the distributions responsible (every removal knows its distribution) and verify again.
     /// The run ends with a tree that passes, or exit 1 with what still fails.

@@ -5,10 +5,12 @@
 //! classify every path (each rule carries its reason and evidence) and the import guard rescues
 //! modules kept code imports; `plan` turns verdicts into sorted actions (pure data, which
 //! `--dry-run` prints); `apply` is the only code that writes: it copies what is kept (or removes
-//! in place), compiles bytecode with the venv's own interpreter, rewrites RECORD; `report` is
-//! the only code that prints.
+//! in place), compiles bytecode with the venv's own interpreter, writes the `--zip-pure` archive
+//! (`archive`: what goes in is decided in the plan), rewrites RECORD; `report` is the only code
+//! that prints.
 
 pub mod apply;
+pub mod archive;
 pub mod bytecode;
 pub mod cli;
 pub mod dists;
@@ -71,6 +73,9 @@ pub fn slim(settings: &Settings) -> Result<Status> {
         None
     };
     let plan = Plan::build(venv, settings, inv);
+    if let Some(zip) = &plan.zip {
+        zip.check_entry_limit()?;
+    }
     let output = match &settings.target {
         Target::Copy(out) => Some(out.as_path()),
         _ => None,
@@ -82,7 +87,18 @@ pub fn slim(settings: &Settings) -> Result<Status> {
     };
     let repair = match (&original, output, outcome.as_mut()) {
         (Some(original), Some(out), Some(outcome)) => {
-            let repair = verify::repair(&plan, out, original, &verify_opts)?;
+            let mut unzip = |dists: &std::collections::BTreeSet<String>| {
+                let back = apply::unzip(&plan, out, dists, interp.as_ref(), outcome)?;
+                Ok(back
+                    .into_iter()
+                    .map(|(path, dist)| verify::Restored {
+                        path,
+                        rule: archive::ZIPPED.id,
+                        dist,
+                    })
+                    .collect())
+            };
+            let repair = verify::repair_with(&plan, out, original, &verify_opts, &mut unzip)?;
             if !repair.restored.is_empty() {
                 let restored: Vec<std::path::PathBuf> =
                     repair.restored.iter().map(|r| r.path.clone()).collect();

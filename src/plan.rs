@@ -4,7 +4,9 @@
 //! `Action` naming its path, rule and distribution, sorted by path so the same venv always gives
 //! the same plan (and the same JSON). Two passes run here after classification: the import
 //! guard (rules/guard.rs), and dist-info coherence (never a dist-info directory without
-//! METADATA). Reading METADATA to compute its header is the only I/O.
+//! METADATA); then, with `--zip-pure`, the choice of what goes into the archive
+//! (archive/select.rs). Reading METADATA to compute its header, and the kept files the zip
+//! selection scans, are the only I/O.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -67,6 +69,10 @@ pub struct Plan {
     pub before: Totals,
     /// What is left before any bytecode is compiled.
     pub after: Totals,
+    /// `--zip-pure`: what goes into the archive and what stays on disk.
+    pub zip: Option<crate::archive::ZipPlan>,
+    /// For each inventory entry, whether it moves into the archive.
+    pub zipped: Vec<bool>,
 }
 
 impl Plan {
@@ -74,18 +80,26 @@ impl Plan {
         let dists = crate::dists::discover(&venv.root, &venv.site_packages, &inv);
         let own = Ownership::new(&dists, &venv.site_packages);
         let elf_mode = settings.elf.engine();
-        let (verdicts, rescues, compile, (elf, elf_skipped)) = {
+        let mut zipped = vec![false; inv.entries.len()];
+        let (verdicts, rescues, compile, (elf, elf_skipped), zip) = {
             let ctx = Ctx::new(&venv, settings, &inv, &dists, &own);
             let mut verdicts = rules::classify(&ctx);
             let rescues = rules::guard::run(&ctx, &mut verdicts);
             dist_info_coherence(&ctx, &mut verdicts);
-            let compile = sources_to_compile(&ctx, &verdicts);
+            let zip = settings
+                .zip
+                .enabled
+                .then(|| crate::archive::select(&ctx, &verdicts));
+            for &i in zip.iter().flat_map(|z| &z.members) {
+                zipped[i] = true;
+            }
+            let compile = sources_to_compile(&ctx, &verdicts, &zipped);
             let elf = if elf_mode.is_some() {
                 elf_files(&ctx, &verdicts)
             } else {
                 Default::default()
             };
-            (verdicts, rescues, compile, elf)
+            (verdicts, rescues, compile, elf, zip)
         };
         let mut plan = Plan {
             fate: vec![None; inv.entries.len()],
@@ -102,6 +116,8 @@ impl Plan {
             elf_skipped,
             before: Totals::default(),
             after: Totals::default(),
+            zip,
+            zipped,
         };
         plan.make_actions(verdicts);
         plan
@@ -138,6 +154,11 @@ impl Plan {
                 Verdict::Keep if sourceless.contains(&e.path) => {
                     (ActionKind::RemoveAfterCompile, &rules::bytecode::SOURCELESS)
                 }
+                // RECORD must not list zipped files, even with --dist-info keep.
+                Verdict::Keep if self.record_of_zipped(dist, &e.path) => (
+                    ActionKind::Rewrite(Rewrite::Record, None),
+                    &crate::archive::ZIPPED,
+                ),
                 Verdict::Keep | Verdict::Protected => continue,
             };
             self.fate[i] = Some(actions.len());
@@ -206,6 +227,19 @@ impl Plan {
             bytes: self.before.bytes - saved.bytes,
             files: self.before.files - saved.files,
         };
+        // Zipped files leave the disk for the archive (whose size a plan cannot know: their
+        // bytes stay counted) and its .pth; new top_level.txt files come.
+        if let Some(z) = self.zip.as_ref().filter(|z| !z.members.is_empty()) {
+            self.after.files = self.after.files + 2 + z.top_level.len() as u64
+                - (z.members.len() as u64).min(self.after.files);
+        }
+    }
+
+    fn record_of_zipped(&self, dist: Option<usize>, path: &Path) -> bool {
+        match (dist, &self.zip) {
+            (Some(d), Some(z)) => z.is_zipped(d) && path == self.dists[d].dir.join("RECORD"),
+            _ => false,
+        }
     }
 
     /// Size of each rewritten RECORD before any bytecode is compiled (what a dry run can know).
@@ -231,12 +265,14 @@ impl Plan {
             .collect()
     }
 
-    /// Paths removed or moved away by the plan.
+    /// Paths removed, moved away or zipped by the plan.
     pub fn gone(&self) -> HashSet<&Path> {
+        let zipped = self.zip.iter().flat_map(|z| &z.members);
         self.actions
             .iter()
             .filter(|a| matches!(a.kind, ActionKind::Remove | ActionKind::Move(_)))
             .map(|a| self.path(a))
+            .chain(zipped.map(|&i| self.inv.entries[i].path.as_path()))
             .collect()
     }
 
@@ -258,13 +294,15 @@ impl Plan {
         &self.inv.entries[a.entry].path
     }
 
+    /// Whether entry `i` is not on disk at its place after the run: removed, moved, or zipped.
     pub fn is_removed(&self, i: usize) -> bool {
-        self.fate[i].is_some_and(|a| {
-            matches!(
-                self.actions[a].kind,
-                ActionKind::Remove | ActionKind::Move(_)
-            )
-        })
+        self.zipped.get(i).copied().unwrap_or(false)
+            || self.fate[i].is_some_and(|a| {
+                matches!(
+                    self.actions[a].kind,
+                    ActionKind::Remove | ActionKind::Move(_)
+                )
+            })
     }
 
     /// Directories that stay: those with something kept below them, and those that were empty.
@@ -337,7 +375,8 @@ fn dist_info_coherence(ctx: &Ctx, verdicts: &mut [Verdict]) {
 
 /// Kept `.py` files in site-packages, for `compile` and `sourceless`; distributions protected
 /// by --keep-package keep their own bytecode.
-fn sources_to_compile(ctx: &Ctx, verdicts: &[Verdict]) -> Vec<PathBuf> {
+/// Zipped sources get their bytecode inside the archive instead.
+fn sources_to_compile(ctx: &Ctx, verdicts: &[Verdict], zipped: &[bool]) -> Vec<PathBuf> {
     if !matches!(
         ctx.bytecode(),
         BytecodeMode::Compile | BytecodeMode::Sourceless
@@ -349,6 +388,9 @@ fn sources_to_compile(ctx: &Ctx, verdicts: &[Verdict]) -> Vec<PathBuf> {
         .entries
         .iter()
         .zip(verdicts)
+        .zip(zipped)
+        .filter(|(_, z)| !**z)
+        .map(|(ev, _)| ev)
         .filter(|(e, v)| e.kind == Kind::File && v.is_kept() && e.name().ends_with(".py"))
         .filter(|(e, _)| {
             e.path

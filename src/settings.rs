@@ -42,6 +42,17 @@ pub struct Settings {
     pub remove: Globs,
     pub keep_packages: Vec<PackageSpec>,
     pub python_version: Option<PythonVersion>,
+    pub zip: ZipSettings,
+}
+
+/// `--zip-pure` and its options.
+#[derive(Debug, Clone, Default)]
+pub struct ZipSettings {
+    pub enabled: bool,
+    /// Only `name.pyc` in the archive.
+    pub sourceless: bool,
+    /// Distributions to leave on disk (PEP 503 normalized).
+    pub exclude: Vec<String>,
 }
 
 /// User globs, compiled once. Matching a directory matches everything below it.
@@ -144,6 +155,11 @@ pub struct FileConfig {
     #[serde(default)]
     pub keep_package: Vec<String>,
     pub python_version: Option<String>,
+    /// `zip = true`: `--zip-pure`.
+    pub zip: Option<bool>,
+    pub zip_sourceless: Option<bool>,
+    #[serde(default)]
+    pub zip_exclude: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -173,7 +189,7 @@ pub fn load_file_config(explicit: Option<&Path>) -> Result<FileConfig> {
         toml::from_str(&text).with_context(|| format!("`{}` is not valid TOML", path.display()))?;
     match doc.tool.and_then(|t| t.venvslim) {
         Some(table) => table.try_into().with_context(|| {
-            format!("bad [tool.venvslim] in `{}`\nhint: known keys are bytecode, dist-info, elf, keep, remove, keep-package, python-version", path.display())
+            format!("bad [tool.venvslim] in `{}`\nhint: known keys are bytecode, dist-info, elf, keep, remove, keep-package, python-version, zip, zip-sourceless, zip-exclude", path.display())
         }),
         None if explicit.is_some() => bail!("`{}` has no [tool.venvslim] table", path.display()),
         None => Ok(FileConfig::default()),
@@ -192,6 +208,11 @@ impl Settings {
         if let Target::Copy(out) = &target {
             check_output(&args.venv, out)?;
         }
+        let bytecode = args
+            .bytecode
+            .or(file.bytecode)
+            .unwrap_or(BytecodeMode::Compile);
+        let zip = zip_settings(&args, &file, bytecode)?;
         let python_version = args
             .python_version
             .or(file.python_version)
@@ -210,10 +231,7 @@ impl Settings {
             json: args.json,
             verbose: args.verbose,
             verify: args.verify,
-            bytecode: args
-                .bytecode
-                .or(file.bytecode)
-                .unwrap_or(BytecodeMode::Compile),
+            bytecode,
             dist_info: args
                 .dist_info
                 .or(file.dist_info)
@@ -226,9 +244,38 @@ impl Settings {
             )?,
             keep_packages,
             python_version,
+            zip,
             venv: args.venv,
         })
     }
+}
+
+/// `--zip-pure` needs bytecode the interpreter compiles: zipimport reads only `name.pyc` beside
+/// `name.py` in the archive, never `__pycache__/`, so `keep` would ship a zip that recompiles
+/// every module at every start (3.3x slower), and `strip` asks for exactly that.
+fn zip_settings(args: &SlimArgs, file: &FileConfig, bytecode: BytecodeMode) -> Result<ZipSettings> {
+    let enabled = args.zip_pure || file.zip.unwrap_or(false);
+    let sourceless = args.zip_sourceless || file.zip_sourceless.unwrap_or(false);
+    let exclude: Vec<String> = file
+        .zip_exclude
+        .iter()
+        .chain(&args.zip_exclude)
+        .map(|n| normalize_name(n))
+        .collect();
+    if !enabled && (sourceless || !exclude.is_empty()) {
+        bail!("zip-sourceless and zip-exclude apply only with --zip-pure\nhint: add --zip-pure (or `zip = true` in [tool.venvslim])");
+    }
+    if let Some(bad) = exclude.iter().find(|n| n.is_empty()) {
+        bail!("--zip-exclude `{bad}` is not a distribution name\nhint: write the name as pip shows it, e.g. --zip-exclude requests");
+    }
+    if enabled && matches!(bytecode, BytecodeMode::Keep | BytecodeMode::Strip) {
+        bail!("--zip-pure needs the venv's interpreter to compile the zip's bytecode, but --bytecode is `{}`\nhint: zipimport reads only `name.pyc` beside `name.py` in the zip; without it every zipped module is compiled again at every start\nhint: use --bytecode compile (the default) or sourceless", if bytecode == BytecodeMode::Keep { "keep" } else { "strip" });
+    }
+    Ok(ZipSettings {
+        enabled,
+        sourceless,
+        exclude,
+    })
 }
 
 /// OUT must not exist or be an empty directory, and must not be inside the venv.

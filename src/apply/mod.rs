@@ -22,10 +22,12 @@ use crate::settings::Target;
 
 mod copy;
 mod post;
+mod zip;
 
 use copy::{copy_tree, write_new};
 pub(crate) use copy::{replace_file, set_meta};
 use post::{compile, remove_sourceless, rewrite_records};
+pub use zip::{unzip, ZipOutcome};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Failure {
@@ -45,6 +47,8 @@ pub struct Outcome {
     pub sourceless_gone: HashSet<PathBuf>,
     /// What the ELF engine did with each candidate, sorted by path.
     pub elf: Vec<(PathBuf, crate::elf::Verdict)>,
+    /// What `--zip-pure` wrote.
+    pub zip: Option<ZipOutcome>,
     /// Measured after the run.
     pub after: Totals,
 }
@@ -60,7 +64,19 @@ struct Writer<'a> {
     elf: Mutex<Vec<(PathBuf, crate::elf::Verdict)>>,
 }
 
-impl Writer<'_> {
+impl<'a> Writer<'a> {
+    /// A writer into `dst` for a tree that will live where the input venv is.
+    fn new(plan: &'a Plan, dst: PathBuf, in_place: bool) -> Writer<'a> {
+        Writer {
+            plan,
+            dst,
+            final_root: plan.venv.root.clone(),
+            in_place,
+            failures: Mutex::default(),
+            elf: Mutex::default(),
+        }
+    }
+
     fn fail(&self, path: &Path, err: impl std::fmt::Display) {
         let error = format!("{err:#}");
         self.failures
@@ -89,14 +105,7 @@ pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Resu
     match target {
         Target::PlanOnly => bail!("nothing to apply without an output"),
         Target::InPlace => {
-            let w = Writer {
-                plan,
-                dst: plan.venv.root.clone(),
-                final_root: plan.venv.root.clone(),
-                in_place: true,
-                failures: Mutex::default(),
-                elf: Mutex::default(),
-            };
+            let w = Writer::new(plan, plan.venv.root.clone(), true);
             strip_elf_in_place(&w);
             // Compile first: pip's pycs are reused from where they are, and the new pycs replace
             // the stale ones at the same paths, so those removals become no-ops.
@@ -105,23 +114,18 @@ pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Resu
                 compile(&w, interp, &mut outcome);
             }
             remove_in_place(&w, &outcome.compiled.iter().collect());
+            build_zip(&w, interp, &mut outcome)?;
             finish(&w, outcome)
         }
         Target::Copy(out) => {
             let staging = make_staging(out)?;
-            let w = Writer {
-                plan,
-                dst: staging.clone(),
-                final_root: plan.venv.root.clone(),
-                in_place: false,
-                failures: Mutex::default(),
-                elf: Mutex::default(),
-            };
+            let w = Writer::new(plan, staging.clone(), false);
             let result = copy_tree(&w).and_then(|()| {
                 let mut outcome = Outcome::default();
                 if let Some(interp) = interp {
                     compile(&w, interp, &mut outcome);
                 }
+                build_zip(&w, interp, &mut outcome)?;
                 finish(&w, outcome)
             });
             match result {
@@ -135,6 +139,17 @@ pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Resu
                 }
             }
         }
+    }
+}
+
+/// `--zip-pure`: the archive, once the tree's own bytecode is compiled.
+fn build_zip(w: &Writer, interp: Option<&Interpreter>, outcome: &mut Outcome) -> Result<()> {
+    match (&w.plan.zip, interp) {
+        (Some(z), None) if !z.members.is_empty() => {
+            bail!("--zip-pure needs the venv's interpreter to compile the archive's bytecode\nhint: use --bytecode compile (the default)")
+        }
+        (Some(_), Some(interp)) => zip::build(w, interp, outcome),
+        _ => Ok(()),
     }
 }
 
@@ -200,14 +215,7 @@ pub fn refresh_records(
     outcome: &Outcome,
     restored: &[PathBuf],
 ) -> Vec<Failure> {
-    let w = Writer {
-        plan,
-        dst: out.to_path_buf(),
-        final_root: plan.venv.root.clone(),
-        in_place: false,
-        failures: Mutex::default(),
-        elf: Mutex::default(),
-    };
+    let w = Writer::new(plan, out.to_path_buf(), false);
     let restored: HashSet<&Path> = restored.iter().map(PathBuf::as_path).collect();
     rewrite_records(&w, outcome, &restored);
     w.failures.into_inner().unwrap_or_else(|e| e.into_inner())

@@ -16,9 +16,21 @@ use crate::rules::Rewrite;
 
 pub(super) fn compile(w: &Writer, interp: &Interpreter, outcome: &mut Outcome) {
     let sourceless = w.plan.bytecode == BytecodeMode::Sourceless;
-    let jobs: Vec<(&PathBuf, PathBuf, Job)> = w
-        .plan
-        .compile
+    let (compiled, failed) = compile_sources(w, interp, &w.plan.compile, sourceless);
+    outcome.compiled.extend(compiled);
+    outcome.not_compiled.extend(failed);
+}
+
+/// Compile `sources` (relative to the root) into `__pycache__` (or beside them, `sourceless`),
+/// reusing pip's pycs where they are exactly right. Returns the pycs written and the sources
+/// that did not compile.
+pub(super) fn compile_sources(
+    w: &Writer,
+    interp: &Interpreter,
+    sources: &[PathBuf],
+    sourceless: bool,
+) -> (Vec<PathBuf>, Vec<Failure>) {
+    let jobs: Vec<(&PathBuf, PathBuf, Job)> = sources
         .iter()
         .map(|rel| {
             let pyc = if sourceless {
@@ -52,6 +64,7 @@ pub(super) fn compile(w: &Writer, interp: &Interpreter, outcome: &mut Outcome) {
         .map(|((_, _, j), _)| j.clone())
         .collect();
     let mut results = interp.compile(&todo).into_iter();
+    let (mut compiled, mut failed) = (Vec::new(), Vec::new());
     for ((rel, pyc, _), was_reused) in jobs.into_iter().zip(reused) {
         let result = if was_reused {
             Ok(())
@@ -59,13 +72,14 @@ pub(super) fn compile(w: &Writer, interp: &Interpreter, outcome: &mut Outcome) {
             results.next().unwrap_or(Err("not compiled".into()))
         };
         match result {
-            Ok(()) => outcome.compiled.push(pyc),
-            Err(error) => outcome.not_compiled.push(Failure {
+            Ok(()) => compiled.push(pyc),
+            Err(error) => failed.push(Failure {
                 path: rel.clone(),
                 error,
             }),
         }
     }
+    (compiled, failed)
 }
 
 /// Sources replaced by bytecode (`--bytecode sourceless`), removed only where it was written.
@@ -153,7 +167,15 @@ pub(super) fn rewrite_records(w: &Writer, outcome: &Outcome, restored: &HashSet<
             rewritten: &rewritten,
             compiled,
         };
-        let text = crate::record::rewrite(&plan.dists[d], &plan.venv.site_packages, &changes);
+        let mut text = crate::record::rewrite(&plan.dists[d], &plan.venv.site_packages, &changes);
+        if let Some(t) = plan
+            .zip
+            .iter()
+            .flat_map(|z| &z.top_level)
+            .find(|t| t.dist == d)
+        {
+            text.push_str(&super::zip::top_level_row(plan, t));
+        }
         if let Err(err) = write_new(&w.dst.join(&e.path), text.as_bytes(), e) {
             w.fail(&e.path, err);
         }

@@ -148,6 +148,9 @@ fn named_module(error: &str) -> Option<String> {
         return Some(m);
     }
     let rest = &error[error.find("site-packages/")? + "site-packages/".len()..];
+    // A path inside the `--zip-pure` archive names the module after the archive's name.
+    let archive = format!("{}/", crate::archive::ARCHIVE);
+    let rest = rest.strip_prefix(archive.as_str()).unwrap_or(rest);
     let first: String = rest
         .chars()
         .take_while(|c| c.is_alphanumeric() || *c == '_')

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 pub use compare::{problems, regressions, Regression};
-pub use repair::{repair, Repair, MAX_ROUNDS};
+pub use repair::{repair, repair_with, Repair, Unzip, MAX_ROUNDS};
 pub use restore::{restore, Restored, ELF_RULE};
 
 use crate::venv::{Venv, VenvKind};

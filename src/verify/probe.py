@@ -132,11 +132,48 @@ def discover_modules():
             mod = module_of(e.name)
             if mod and mod[0].isidentifier() and (not mod[1] or is_python_extension(e.path, mod[0])):
                 found.setdefault(mod[0], e.path)
+    for archive in site_archives():
+        discover_archive(archive, found)
     for dist in importlib.metadata.distributions(path=[SITE]):
         for line in (safe(lambda: dist.read_text("top_level.txt")) or "").splitlines():
             if line.strip().isidentifier():
                 found.setdefault(line.strip(), None)
     return {k: v for k, v in found.items() if not skipped(k)}
+
+
+def site_archives():
+    """Zip archives directly in site-packages that are on sys.path (`venvslim slim --zip-pure`
+    puts pure packages in one, through a .pth file): their modules are checked like any other."""
+    return sorted(
+        p for p in sys.path
+        if p.endswith(".zip") and os.path.dirname(os.path.abspath(p)) == SITE and os.path.isfile(p)
+    )
+
+
+def discover_archive(archive, found):
+    """Top-level modules in a zip on sys.path (with DEEP, every module), as `archive/name`."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(archive) as z:
+            names = z.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return
+    for name in names:
+        if name.endswith("/"):
+            continue
+        parts = name.split("/")
+        mod = module_of(parts[-1])
+        if not mod or mod[1]:
+            continue
+        dotted = parts[:-1] + ([] if mod[0] == "__init__" else [mod[0]])
+        if not dotted or not all(p.isidentifier() for p in dotted):
+            continue
+        top = "/".join(dotted[:1])
+        found.setdefault(dotted[0], os.path.join(archive, top))
+        if DEEP:
+            for k in range(2, len(dotted) + 1):
+                found.setdefault(".".join(dotted[:k]), os.path.join(archive, *dotted[:k]))
 
 
 def walk_extensions(path, dotted, found):

@@ -32,10 +32,25 @@ pub struct Repair {
     pub last: Probe,
 }
 
+/// Takes suspects (normalized names) out of the `--zip-pure` archive, back onto disk; returns
+/// what it put back. Given by the caller, which owns the archive step (apply).
+pub type Unzip<'a> = dyn FnMut(&BTreeSet<String>) -> Result<Vec<Restored>> + 'a;
+
 /// Probe `out` (the tree `plan` was applied to), compare with `original` (the input venv's
-/// probe), restore the suspects' files from the input, and probe again. RECORD files of restored
-/// distributions are left as the run wrote them: the caller rewrites them afterwards.
+/// probe), restore the suspects' files from the input, and probe again. RECORD files of
+/// restored distributions are left as the run wrote them: the caller rewrites them afterwards.
 pub fn repair(plan: &Plan, out: &Path, original: &Probe, opts: &Options) -> Result<Repair> {
+    repair_with(plan, out, original, opts, &mut |_| Ok(Vec::new()))
+}
+
+/// `repair`, taking zipped suspects out of the `--zip-pure` archive with `unzip` first.
+pub fn repair_with(
+    plan: &Plan,
+    out: &Path,
+    original: &Probe,
+    opts: &Options,
+    unzip: &mut Unzip,
+) -> Result<Repair> {
     let mut last = probe(out, opts)?;
     let found = regressions(original, &last);
     let mut remaining = found.clone();
@@ -51,6 +66,7 @@ pub fn repair(plan: &Plan, out: &Path, original: &Probe, opts: &Options) -> Resu
         if want.is_empty() {
             break; // nothing new to try
         }
+        restored.extend(unzip(&want)?);
         restored.extend(restore(plan, out, &want)?);
         restored_dists.extend(want);
         last = probe(out, opts)?;

@@ -2,7 +2,9 @@
 //!
 //! Both are rendered from the same `Plan` (and, after a real run, its `Outcome`), so a dry
 //! run's JSON lists exactly the actions the real run performs. Everything is sorted: same
-//! venv, same report.
+//! venv, same report. `zip.rs` renders the `--zip-pure` section.
+
+mod zip;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -95,6 +97,8 @@ struct JsonReport<'a> {
     elf: JsonElf<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     verify: Option<JsonRepair<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zip: Option<zip::JsonZip<'a>>,
     totals: JsonTotals,
     elapsed_ms: u128,
 }
@@ -241,6 +245,7 @@ impl Report<'_> {
                 }
             }
         }
+        self.text_unzipped(out)?;
         if r.remaining.is_empty() {
             writeln!(out, "  verify: repaired; the output passes")
         } else {
@@ -332,6 +337,7 @@ impl Report<'_> {
                 remaining: &r.remaining,
                 rounds: r.rounds,
             }),
+            zip: self.zip_json(),
             totals: JsonTotals {
                 before_bytes: plan.before.bytes,
                 after_bytes: after.bytes,
@@ -402,6 +408,7 @@ impl Report<'_> {
         }
         self.text_compiled(&mut out)?;
         self.text_elf(&mut out)?;
+        self.text_zip(&mut out)?;
         self.text_dists(&mut out)?;
         self.text_rescues(&mut out)?;
         self.text_verify(&mut out)?;
@@ -677,7 +684,7 @@ pub fn human(bytes: u64) -> String {
     }
 }
 
-fn group(n: u64) -> String {
+pub(crate) fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

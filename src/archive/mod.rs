@@ -1,0 +1,169 @@
+//! Zipping pure packages for zipimport (`--zip-pure`), without slowing start-up.
+//!
+//! A venv's pure-Python packages are thousands of small files; one zip on sys.path holds them in
+//! far fewer bytes and one inode, and zipimport reads them at the speed of a directory as long as
+//! each `name.py` has an unchecked-hash `name.pyc` beside it in the archive (zipimport never looks
+//! in `__pycache__/`; a `.py`-only zip recompiles every module at every start, and timestamp pycs
+//! in a zip go stale with the time zone). What cannot live in a zip stays on disk: extension
+//! modules and other native files, packages that read files next to their own `__file__`, `.pth`
+//! files, and every `*.dist-info` directory (importlib.metadata stays fast, and scanners such as
+//! Trivy and Syft, which never look inside zips, still see every package).
+//!
+//! Files: `select.rs` decides which distributions go (pure: part of the plan, so `--dry-run`
+//! shows each refusal with its evidence), `scan.rs` is the static scan for file access, and
+//! `write.rs` writes the deterministic archive (sorted entries, fixed timestamps and permissions,
+//! an explicit entry for every directory, which namespace packages need).
+
+mod scan;
+mod select;
+#[cfg(test)]
+mod select_tests;
+mod write;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use scan::{file_access, Hit};
+pub use select::select;
+pub use write::{read_names, rebuild_without, write_archive, Content, Member};
+
+use crate::rules::{Category, Guard, Rule};
+use crate::venv::PythonVersion;
+
+/// The archive's file name in site-packages.
+pub const ARCHIVE: &str = "_venvslim_pure.zip";
+/// The `.pth` file that puts the archive on sys.path (its one line is `ARCHIVE`).
+pub const PTH: &str = "_venvslim_pure.pth";
+/// Entries a zip may hold without ZIP64, which zipimport reads only from Python 3.13 on.
+pub const MAX_ENTRIES_WITHOUT_ZIP64: usize = 65_535;
+
+/// The rule named for files moved into the archive (and for RECORD files rewritten only because
+/// of it, with `--dist-info keep`). Not a removal rule, so not in `venvslim rules`.
+pub static ZIPPED: Rule = Rule {
+    id: "zip.pure",
+    category: Category::DistInfo,
+    guard: Guard::None,
+    reason: "a pure distribution's files in site-packages moved into the zip on sys.path; RECORD lists only what is left on disk",
+    evidence: "zipimport loads .py with its unchecked-hash .pyc beside it; dist-info stays on disk for importlib.metadata and scanners",
+};
+
+/// What `--zip-pure` will do, computed from the input tree and the plan's kept files.
+#[derive(Debug, Clone)]
+pub struct ZipPlan {
+    /// The archive and the `.pth`, relative to the venv root.
+    pub archive: PathBuf,
+    pub pth: PathBuf,
+    /// Only `name.pyc` in the archive, no `name.py` (`--zip-sourceless`).
+    pub sourceless: bool,
+    /// Distributions zipped, sorted by normalized name.
+    pub dists: Vec<ZipDist>,
+    /// Distributions left on disk, and why.
+    pub refused: Vec<Refusal>,
+    /// Inventory indices of the files that go into the archive, sorted.
+    pub members: Vec<usize>,
+    /// `top_level.txt` files to write for zipped distributions that have none: with their
+    /// `.py` files gone from RECORD, `packages_distributions()` would lose them otherwise.
+    pub top_level: Vec<TopLevel>,
+    /// Entries the archive will hold at most (directories, files, one pyc per source).
+    pub entries: usize,
+    /// `PYTHONPATH=` value for images that bypass site (`python -S`, PYTHONPATH set to
+    /// site-packages): site-packages, then the archive, at the path the tree will run from.
+    pub pythonpath: String,
+    pub python: PythonVersion,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ZipDist {
+    #[serde(skip)]
+    pub dist: usize,
+    pub name: String,
+    pub version: String,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Refusal {
+    #[serde(skip)]
+    pub dist: usize,
+    pub name: String,
+    pub version: String,
+    /// Every reason, the first of each kind first; sorted.
+    pub reasons: Vec<Evidence>,
+}
+
+/// Why a distribution stays on disk, with where it was seen.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Evidence {
+    /// `excluded`, `keep-package`, `installer`, `native`, `pth`, `not-regular`, `name`,
+    /// `file-access`, `shares-package`.
+    pub kind: &'static str,
+    /// Relative to the venv root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub why: String,
+}
+
+impl Evidence {
+    /// `path:line: why` (or the parts there are), for the text report.
+    pub fn describe(&self) -> String {
+        let at = match (&self.path, self.line) {
+            (Some(p), Some(l)) => format!("{p}:{l}: "),
+            (Some(p), None) => format!("{p}: "),
+            _ => String::new(),
+        };
+        match &self.code {
+            Some(code) => format!("{at}{} (`{code}`)", self.why),
+            None => format!("{at}{}", self.why),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TopLevel {
+    #[serde(skip)]
+    pub dist: usize,
+    /// Relative to the venv root.
+    #[serde(serialize_with = "crate::report::lossy_path")]
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl ZipPlan {
+    /// Refuse an archive zipimport cannot read: more than 65,535 entries need ZIP64, which it
+    /// reads only from Python 3.13 on.
+    pub fn check_entry_limit(&self) -> anyhow::Result<()> {
+        let zip64_ok = (self.python.major, self.python.minor) >= (3, 13);
+        if self.entries > MAX_ENTRIES_WITHOUT_ZIP64 && !zip64_ok {
+            anyhow::bail!(
+                "the archive `{}` would hold {} entries, more than the {} that zipimport reads without ZIP64 on Python {} (ZIP64 needs 3.13+)\nhint: leave the largest distributions on disk with --zip-exclude NAME (see --dry-run for what would be zipped)\nhint: or zip nothing (drop --zip-pure)",
+                self.archive.display(),
+                self.entries,
+                MAX_ENTRIES_WITHOUT_ZIP64,
+                self.python
+            );
+        }
+        Ok(())
+    }
+
+    pub fn is_zipped(&self, dist: usize) -> bool {
+        self.dists.iter().any(|d| d.dist == dist)
+    }
+}
+
+/// The name of a file inside the archive: its path below site-packages, `/`-separated.
+pub fn inner_name(site_packages: &Path, rel: &Path) -> Option<String> {
+    let inner = rel.strip_prefix(site_packages).ok()?;
+    let parts: Option<Vec<&str>> = inner.components().map(|c| c.as_os_str().to_str()).collect();
+    Some(parts?.join("/"))
+}
+
+/// `pkg/mod.py` -> `pkg/mod.pyc`.
+pub fn pyc_name(py: &str) -> String {
+    format!("{py}c")
+}
