@@ -24,6 +24,12 @@ What it reports:
 - `loaded`: for every module loaded from a `.py` under the venv (also those imported by `site` before
   this script ran, which the audit hook cannot see), the kind of pyc the import system would use
   and whether the code object in it names the module's path as its `co_filename`.
+
+Zip archives in site-packages on sys.path (`venvslim slim --zip-pure`) are probed like directories:
+their modules count as top-level and deep modules; a module zipimport compiles from source (no
+usable `name.pyc` beside `name.py` in the archive) counts in `compile_events`; and `zip_loaded`
+reports, for every module loaded from such an archive, the pyc it came from (`pyc`: its kind,
+`co_filename_ok`: the code names `<archive>/pkg/mod.py`). Without such an archive nothing changes.
 """
 
 import importlib
@@ -91,6 +97,22 @@ def source_to_code(self, data, path, *, _optimize=-1):
 
 
 _bootstrap_external.SourceLoader.source_to_code = source_to_code
+
+# zipimport compiles a module's source itself (no SourceLoader): count those as import compiles.
+import zipimport  # noqa: E402
+
+_zip_compile_source = zipimport._compile_source
+
+
+def zip_compile_source(pathname, source):
+    in_source_to_code[0] += 1
+    try:
+        return _zip_compile_source(pathname, source)
+    finally:
+        in_source_to_code[0] -= 1
+
+
+zipimport._compile_source = zip_compile_source
 
 
 def under_venv(path):
@@ -172,8 +194,36 @@ def is_namespace_dir(path):
     return False
 
 
-def top_level_names():
+def site_archives():
+    """Zip archives directly in a site dir and on sys.path (venvslim --zip-pure)."""
+    return sorted(
+        p
+        for p in sys.path
+        if p.endswith(".zip") and os.path.isfile(p) and any(os.path.dirname(p) == s for s in SITE)
+    )
+
+
+def archive_modules():
+    """Dotted names of every module in the site archives (packages included)."""
+    import zipfile
+
     names = set()
+    for archive in site_archives():
+        with zipfile.ZipFile(archive) as z:
+            for name in z.namelist():
+                parts = name.split("/")
+                mod = None if name.endswith("/") else module_name_of_file(parts[-1])
+                if mod is None:
+                    continue
+                dotted = parts[:-1] + ([] if mod == "__init__" else [mod])
+                if dotted and all(p.isidentifier() for p in dotted):
+                    for k in range(1, len(dotted) + 1):
+                        names.add(".".join(dotted[:k]))
+    return names
+
+
+def top_level_names():
+    names = {n for n in archive_modules() if "." not in n}
     for site in SITE:
         for e in os.scandir(site):
             if e.is_dir():
@@ -212,6 +262,7 @@ def submodule_names(top):
                     mod = module_name_of_file(e.name)
                     if mod and mod != "__init__" and mod.isidentifier():
                         found.append(f"{dotted}.{mod}")
+    found.extend(n for n in archive_modules() if n.startswith(top + "."))
     return sorted(set(n for n in found if not skipped(n)))
 
 
@@ -339,6 +390,41 @@ def loaded_report():
     return out
 
 
+def zip_loaded_report():
+    """For every module loaded from a site archive: the kind of the pyc it came from, and whether
+    its code names `<archive>/pkg/mod.py` (what zipimport itself gives a compiled source)."""
+    out = {}
+    for name, mod in sorted(sys.modules.items()):
+        loader = getattr(mod, "__loader__", None)
+        file = getattr(mod, "__file__", None)
+        if not isinstance(loader, zipimport.zipimporter) or not isinstance(file, str):
+            continue
+        if not any(file.startswith(a + os.sep) for a in site_archives()):
+            continue
+        source = file[:-1] if file.endswith(".pyc") else file
+        try:
+            data = loader.get_data(source + "c")
+        except OSError:
+            out[name] = {"file": file, "pyc": "missing", "co_filename_ok": False}
+            continue
+        flags = int.from_bytes(data[4:8], "little")
+        kind = {0: "timestamp", 1: "unchecked-hash", 3: "checked-hash"}.get(flags, f"flags {flags}")
+        if data[:4] != importlib.util.MAGIC_NUMBER:
+            kind = "bad-magic"
+        try:
+            co_filename = marshal.loads(data[16:]).co_filename
+        except Exception as e:
+            co_filename = f"unreadable: {type(e).__name__}"
+        out[name] = {
+            "file": file,
+            "pyc": kind,
+            "from_pyc": file.endswith(".pyc"),
+            "co_filename": co_filename,
+            "co_filename_ok": co_filename == source,
+        }
+    return out
+
+
 def main():
     result = {"venv": VENV, "prefix": sys.prefix, "site_packages": SITE, "python": sys.version}
     result["top_level"] = {name: try_import(name) for name in top_level_names()}
@@ -372,6 +458,8 @@ def main():
     except BaseException as e:
         result["packages_distributions_error"] = f"{type(e).__name__}: {e}"
     result["loaded"] = loaded_report()
+    if site_archives():
+        result["zip_loaded"] = zip_loaded_report()
     result["compile_events"] = len(compile_events)
     result["compiled_files"] = sorted(set(compile_events))[:50]
     result["other_compiles"] = sorted(set(other_compiles))[:50]
