@@ -13,6 +13,7 @@ pub mod bytecode;
 pub mod cli;
 pub mod dists;
 pub mod elf;
+pub mod handoff;
 pub mod imports;
 pub mod inventory;
 pub mod plan;
@@ -55,6 +56,12 @@ pub fn slim(settings: &Settings) -> Result<Status> {
             venv.root.join(path).display()
         );
     }
+    handoff::check(&venv, &inv, &settings.handoff)?;
+    if let (true, Some(py)) = (settings.verify, &settings.handoff.python) {
+        if fs_exists(py).is_none() {
+            bail!("--verify runs the output, whose bin/python will point at `{}`, and that does not exist here\nhint: verify in a stage that has the final interpreter, or drop --verify", py.display());
+        }
+    }
     let interp = match settings.bytecode {
         BytecodeMode::Compile | BytecodeMode::Sourceless => Some(bytecode::probe(&venv)?),
         BytecodeMode::Keep | BytecodeMode::Strip => None,
@@ -88,6 +95,8 @@ pub fn slim(settings: &Settings) -> Result<Status> {
                     repair.restored.iter().map(|r| r.path.clone()).collect();
                 let failed = apply::refresh_records(&plan, out, outcome, &restored);
                 outcome.failures.extend(failed);
+                let failed = apply::refinalize(&plan, out, outcome);
+                outcome.failures.extend(failed);
                 outcome.after = apply::measure(out);
             }
             Some(repair)
@@ -117,6 +126,27 @@ pub fn slim(settings: &Settings) -> Result<Status> {
     } else {
         Status::Failures
     })
+}
+
+fn fs_exists(p: &std::path::Path) -> Option<std::fs::Metadata> {
+    std::fs::metadata(p).ok()
+}
+
+/// `venvslim dockerfile`: print the multi-stage Dockerfile for these options.
+pub fn dockerfile(args: &cli::DockerfileArgs) -> Result<Status> {
+    // The same validation as `slim` (absolute paths, mtime, chmod), against no venv.
+    handoff::options::from_args(
+        &cli::HandoffArgs {
+            licenses_dir: None,
+            sbom: None,
+            ..args.handoff.clone()
+        },
+        std::path::Path::new("/venv"),
+        &settings::Target::PlanOnly,
+    )?;
+    let stdout = std::io::stdout();
+    report::dockerfile(stdout.lock(), &handoff::dockerfile::render(args))?;
+    Ok(Status::Ok)
 }
 
 /// `venvslim strip FILE...`: the ELF engine on files named by the user.

@@ -67,6 +67,8 @@ pub struct Plan {
     pub before: Totals,
     /// What is left before any bytecode is compiled.
     pub after: Totals,
+    /// Relocation, licences and SBOM for the final image.
+    pub handoff: crate::handoff::HandoffPlan,
 }
 
 impl Plan {
@@ -102,8 +104,10 @@ impl Plan {
             elf_skipped,
             before: Totals::default(),
             after: Totals::default(),
+            handoff: Default::default(),
         };
         plan.make_actions(verdicts);
+        plan.handoff = crate::handoff::plan(&plan, &settings.handoff, settings.dist_info);
         plan
     }
 
@@ -240,8 +244,12 @@ impl Plan {
             .collect()
     }
 
-    /// Hash and size of rewritten METADATA files, for RECORD.
+    /// Hash and size of rewritten METADATA files and relocated scripts, for RECORD.
     pub fn rewritten(&self) -> HashMap<&Path, (String, u64)> {
+        let relocated = self.handoff.texts.iter().map(|t| {
+            let h = (crate::record::hash(&t.new), t.new.len() as u64);
+            (t.path.as_path(), h)
+        });
         self.actions
             .iter()
             .filter_map(|a| match &a.kind {
@@ -251,6 +259,7 @@ impl Plan {
                 )),
                 _ => None,
             })
+            .chain(relocated)
             .collect()
     }
 

@@ -16,6 +16,9 @@ use crate::plan::{ActionKind, Plan, Totals};
 use crate::rules::{Category, Rule};
 use crate::verify::{Probe, Regression};
 
+mod handoff;
+pub use handoff::dockerfile;
+
 pub struct Report<'a> {
     pub plan: &'a Plan,
     pub outcome: Option<&'a Outcome>,
@@ -95,6 +98,8 @@ struct JsonReport<'a> {
     elf: JsonElf<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     verify: Option<JsonRepair<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    handoff: Option<serde_json::Value>,
     totals: JsonTotals,
     elapsed_ms: u128,
 }
@@ -332,6 +337,7 @@ impl Report<'_> {
                 remaining: &r.remaining,
                 rounds: r.rounds,
             }),
+            handoff: self.handoff_json(),
             totals: JsonTotals {
                 before_bytes: plan.before.bytes,
                 after_bytes: after.bytes,
@@ -405,6 +411,7 @@ impl Report<'_> {
         self.text_dists(&mut out)?;
         self.text_rescues(&mut out)?;
         self.text_verify(&mut out)?;
+        self.text_handoff(&mut out)?;
         if self.verbose {
             writeln!(out, "\n  actions:")?;
             for a in &plan.actions {

@@ -42,6 +42,8 @@ pub struct Settings {
     pub remove: Globs,
     pub keep_packages: Vec<PackageSpec>,
     pub python_version: Option<PythonVersion>,
+    /// Hand-off to the final image: relocation, licences, SBOM, mtimes, modes, dedupe.
+    pub handoff: crate::handoff::Options,
 }
 
 /// User globs, compiled once. Matching a directory matches everything below it.
@@ -204,6 +206,7 @@ impl Settings {
             .chain(&args.keep_package)
             .map(|s| s.parse())
             .collect::<Result<Vec<PackageSpec>>>()?;
+        let handoff = crate::handoff::options::from_args(&args.handoff, &args.venv, &target)?;
         Ok(Settings {
             target,
             dry_run: args.dry_run,
@@ -226,13 +229,14 @@ impl Settings {
             )?,
             keep_packages,
             python_version,
+            handoff,
             venv: args.venv,
         })
     }
 }
 
 /// OUT must not exist or be an empty directory, and must not be inside the venv.
-fn check_output(venv: &Path, out: &Path) -> Result<()> {
+pub(crate) fn check_output(venv: &Path, out: &Path) -> Result<()> {
     match fs::symlink_metadata(out) {
         Ok(m) if m.is_dir() => {
             let mut rd = fs::read_dir(out)
@@ -259,7 +263,7 @@ fn check_output(venv: &Path, out: &Path) -> Result<()> {
 }
 
 /// Absolute path of `p` resolving the longest existing ancestor (p itself may not exist).
-fn absolute_lexical(p: &Path) -> Option<PathBuf> {
+pub(crate) fn absolute_lexical(p: &Path) -> Option<PathBuf> {
     let abs = if p.is_absolute() {
         p.to_path_buf()
     } else {

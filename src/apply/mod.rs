@@ -21,7 +21,12 @@ use crate::rules::Rewrite;
 use crate::settings::Target;
 
 mod copy;
+mod finalize;
+mod handoff;
 mod post;
+
+pub use finalize::Dedupe;
+pub use handoff::HandoffOutcome;
 
 use copy::{copy_tree, write_new};
 pub(crate) use copy::{replace_file, set_meta};
@@ -47,6 +52,8 @@ pub struct Outcome {
     pub elf: Vec<(PathBuf, crate::elf::Verdict)>,
     /// Measured after the run.
     pub after: Totals,
+    /// Licences, SBOM, modes, mtimes, dedupe.
+    pub handoff: HandoffOutcome,
 }
 
 struct Writer<'a> {
@@ -55,6 +62,8 @@ struct Writer<'a> {
     dst: PathBuf,
     /// Where the tree will live (co_filename of compiled bytecode).
     final_root: PathBuf,
+    /// OUT, out of place (user paths inside it are written into `dst`).
+    out: Option<PathBuf>,
     in_place: bool,
     failures: Mutex<Vec<Failure>>,
     elf: Mutex<Vec<(PathBuf, crate::elf::Verdict)>>,
@@ -86,18 +95,26 @@ impl Writer<'_> {
 }
 
 pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Result<Outcome> {
+    let final_root = plan
+        .handoff
+        .opts
+        .prefix
+        .clone()
+        .unwrap_or_else(|| plan.venv.root.clone());
     match target {
         Target::PlanOnly => bail!("nothing to apply without an output"),
         Target::InPlace => {
             let w = Writer {
                 plan,
                 dst: plan.venv.root.clone(),
-                final_root: plan.venv.root.clone(),
+                final_root,
+                out: None,
                 in_place: true,
                 failures: Mutex::default(),
                 elf: Mutex::default(),
             };
             strip_elf_in_place(&w);
+            handoff::relocate_in_place(&w);
             // Compile first: pip's pycs are reused from where they are, and the new pycs replace
             // the stale ones at the same paths, so those removals become no-ops.
             let mut outcome = Outcome::default();
@@ -112,7 +129,8 @@ pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Resu
             let w = Writer {
                 plan,
                 dst: staging.clone(),
-                final_root: plan.venv.root.clone(),
+                final_root,
+                out: Some(out.clone()),
                 in_place: false,
                 failures: Mutex::default(),
                 elf: Mutex::default(),
@@ -127,6 +145,10 @@ pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Resu
             match result {
                 Ok(outcome) => {
                     publish(&staging, out)?;
+                    if let Some(t) = plan.handoff.opts.mtime {
+                        let t = filetime::FileTime::from_unix_time(t, 0);
+                        let _ = filetime::set_file_times(out, t, t);
+                    }
                     Ok(outcome)
                 }
                 Err(e) => {
@@ -149,6 +171,16 @@ fn finish(w: &Writer, mut outcome: Outcome) -> Result<Outcome> {
     outcome.sourceless_gone = remove_sourceless(w, &outcome);
     rewrite_records(w, &outcome, &HashSet::new());
     finish_dirs(w);
+    let (licenses, sbom_components) = handoff::write_extras(w);
+    let (modes_changed, mtimes_set, dedupe) =
+        finalize::normalize_tree(w, &w.dst, plan_dedupe(w.plan));
+    outcome.handoff = HandoffOutcome {
+        licenses,
+        sbom_components,
+        modes_changed,
+        mtimes_set,
+        dedupe,
+    };
     outcome.after = measure(&w.dst);
     outcome.failures = w
         .failures
@@ -157,6 +189,33 @@ fn finish(w: &Writer, mut outcome: Outcome) -> Result<Outcome> {
         .unwrap_or_default();
     outcome.failures.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(outcome)
+}
+
+fn plan_dedupe(plan: &Plan) -> bool {
+    plan.handoff.opts.dedupe
+}
+
+/// After `slim --verify` restored files into the finished tree `out`: run the last pass again
+/// (modes, mtimes, dedupe) so the restored files are normalised like the rest.
+pub fn refinalize(plan: &Plan, out: &Path, outcome: &mut Outcome) -> Vec<Failure> {
+    let w = Writer {
+        plan,
+        dst: out.to_path_buf(),
+        final_root: plan.venv.root.clone(),
+        out: None,
+        in_place: false,
+        failures: Mutex::default(),
+        elf: Mutex::default(),
+    };
+    let (modes, mtimes, dedupe) = finalize::normalize_tree(&w, out, plan_dedupe(plan));
+    outcome.handoff.modes_changed += modes;
+    outcome.handoff.mtimes_set = mtimes;
+    if let (Some(d), Some(more)) = (outcome.handoff.dedupe.as_mut(), dedupe) {
+        d.linked += more.linked;
+        d.groups += more.groups;
+        d.saved_bytes += more.saved_bytes;
+    }
+    w.failures.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
 fn make_staging(out: &Path) -> Result<PathBuf> {
@@ -204,6 +263,7 @@ pub fn refresh_records(
         plan,
         dst: out.to_path_buf(),
         final_root: plan.venv.root.clone(),
+        out: None,
         in_place: false,
         failures: Mutex::default(),
         elf: Mutex::default(),
