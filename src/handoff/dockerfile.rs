@@ -136,6 +136,8 @@ pub fn render(a: &DockerfileArgs) -> String {
         sh_quote(&prefix)
     ));
     line("COPY --from=venvslim /usr/local/cargo/bin/venvslim /usr/local/bin/venvslim");
+    line("# docker build --build-arg SOURCE_DATE_EPOCH=$(git log -1 --format=%ct): fixed mtimes.");
+    line("ARG SOURCE_DATE_EPOCH");
     line(&format!("RUN {}", slim.join(" ")));
     line("");
     line(&format!("FROM {FINAL_IMAGE}"));
