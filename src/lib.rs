@@ -6,7 +6,9 @@
 //! modules kept code imports; `plan` turns verdicts into sorted actions (pure data, which
 //! `--dry-run` prints); `apply` is the only code that writes: it copies what is kept (or removes
 //! in place), compiles bytecode with the venv's own interpreter, rewrites RECORD; `report` is
-//! the only code that prints.
+//! the only code that prints. With the hand-off options, `handoff` adds to the plan what the
+//! final image needs (relocated scripts, pyvenv.cfg and links, licences, an SBOM), and apply
+//! ends with a last pass over the finished tree (dedupe, normalised modes, fixed mtimes).
 
 pub mod apply;
 pub mod bytecode;
