@@ -128,11 +128,11 @@ pub fn render(a: &DockerfileArgs) -> String {
     line(&format!("FROM {} AS builder", a.from));
     line(&format!("RUN python -m venv {}", sh_quote(&prefix)));
     line(&format!(
-        "COPY {} /tmp/requirements.txt",
+        "COPY {} /requirements.txt",
         sh_quote(&a.requirements)
     ));
     line(&format!(
-        "RUN {}/bin/pip install --no-cache-dir -r /tmp/requirements.txt",
+        "RUN {}/bin/pip install --no-cache-dir -r /requirements.txt",
         sh_quote(&prefix)
     ));
     line("COPY --from=venvslim /usr/local/cargo/bin/venvslim /usr/local/bin/venvslim");

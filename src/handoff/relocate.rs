@@ -275,7 +275,7 @@ mod tests {
 
     #[test]
     fn pyvenv_cfg() {
-        let cfg = "home = /root/.pyenv/versions/3.11.7/bin\ninclude-system-site-packages = false\nversion = 3.11.7\nexecutable = /root/.pyenv/versions/3.11.7/bin/python3.11\ncommand = /root/.pyenv/versions/3.11.7/bin/python3 -m venv /build/venv\n";
+        let cfg = "home = /home/ci/.pyenv/versions/3.11.7/bin\ninclude-system-site-packages = false\nversion = 3.11.7\nexecutable = /home/ci/.pyenv/versions/3.11.7/bin/python3.11\ncommand = /home/ci/.pyenv/versions/3.11.7/bin/python3 -m venv /build/venv\n";
         let py = Path::new("/usr/bin/python3.11");
         let (out, ch) = rewrite_pyvenv_cfg(cfg, Some(py), &olds(), Some(b"/venv")).unwrap();
         assert_eq!(
@@ -286,8 +286,8 @@ mod tests {
         let (out, ch) = rewrite_pyvenv_cfg(cfg, None, &olds(), Some(b"/venv")).unwrap();
         assert!(String::from_utf8(out)
             .unwrap()
-            .contains("home = /root/.pyenv"));
-        assert_eq!(ch, vec!["command: /root/.pyenv/versions/3.11.7/bin/python3 -m venv /build/venv -> /root/.pyenv/versions/3.11.7/bin/python3 -m venv /venv"]);
+            .contains("home = /home/ci/.pyenv"));
+        assert_eq!(ch, vec!["command: /home/ci/.pyenv/versions/3.11.7/bin/python3 -m venv /build/venv -> /home/ci/.pyenv/versions/3.11.7/bin/python3 -m venv /venv"]);
         assert!(rewrite_pyvenv_cfg(
             "home = /usr/bin\n",
             Some(Path::new("/usr/bin/python3")),
@@ -311,7 +311,7 @@ mod tests {
         );
         assert_eq!(named_version(Path::new("/usr/bin/python3")), None);
         assert!(
-            foreign_interpreter(Path::new("/root/.pyenv/versions/3.11.7/bin/python3"))
+            foreign_interpreter(Path::new("/home/ci/.pyenv/versions/3.11.7/bin/python3"))
                 .unwrap()
                 .contains("pyenv")
         );
