@@ -55,6 +55,12 @@ pub enum Command {
     /// Print the rule table: every rule's id, what it removes, why that is safe, and what
     /// breaks if it is done wrong.
     Rules,
+
+    /// Print a multi-stage Dockerfile for a distroless final image: a builder stage that installs
+    /// requirements into /venv and runs `venvslim slim` with the options given here, and a
+    /// `gcr.io/distroless/python3-debian12:nonroot` stage that copies the slim tree in and runs it
+    /// (ENTRYPOINT in exec form: there is no shell there).
+    Dockerfile(DockerfileArgs),
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +160,107 @@ pub struct SlimArgs {
     /// List every action in the text output, not only the summary.
     #[arg(short, long)]
     pub verbose: bool,
+
+    #[command(flatten)]
+    pub handoff: HandoffArgs,
+}
+
+/// Options for handing the tree to a final image whose Python lives elsewhere (distroless).
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Hand-off to the final image")]
+pub struct HandoffArgs {
+    /// The absolute path the tree will live at in the final image (`COPY --from=builder /slim
+    /// /venv`): shebangs of bin/ scripts, pyvenv.cfg, absolute symlinks and other text files
+    /// naming the venv's path are rewritten to it, and bytecode records it as its file names.
+    #[arg(long, value_name = "DIR")]
+    pub prefix: Option<PathBuf>,
+
+    /// The final image's interpreter (absolute; `/usr/bin/python3.11` on
+    /// gcr.io/distroless/python3-debian12): bin/python* links point at it and pyvenv.cfg's
+    /// `home` names its directory. Without it, --prefix warns when the venv's interpreter lives
+    /// where a distroless image has none (/usr/local, pyenv, conda, uv, a home directory).
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+
+    /// Keep only these console scripts in bin/ (and the python links); the others go.
+    /// Repeatable, or comma-separated. Default: every script of a kept distribution.
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub keep_bin: Vec<String>,
+
+    /// Copy every shipped distribution's licence files (LICENSE*, COPYING*, NOTICE*, AUTHORS*,
+    /// `licenses/`) from its dist-info into DIR/<name>-<version>/. DIR may be inside OUT or
+    /// anywhere else; it must not exist or be empty.
+    #[arg(long, value_name = "DIR")]
+    pub licenses_dir: Option<PathBuf>,
+
+    /// Write a CycloneDX 1.5 JSON SBOM of the distributions in the output (name, version,
+    /// licences, purl), read from their dist-info before slimming.
+    #[arg(long, value_name = "FILE")]
+    pub sbom: Option<PathBuf>,
+
+    /// Set every file, directory and symlink mtime to this Unix time, for a reproducible layer
+    /// digest. Default: $SOURCE_DATE_EPOCH when set, else the mtimes are kept.
+    #[arg(long, value_name = "EPOCH")]
+    pub mtime: Option<String>,
+
+    /// Change permissions after normalising them (group/other write, setuid and setgid are
+    /// always dropped), as `COPY --chmod` does: octal (`755`: every file and directory) or
+    /// symbolic (`a-w`, `u=rwX,go=rX`).
+    #[arg(long, value_name = "MODE")]
+    pub chmod: Option<String>,
+
+    /// Hardlink identical regular files of the output (same bytes, mode, owner and mtime): an
+    /// image layer stores a hardlinked file once.
+    #[arg(long)]
+    pub dedupe: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DockerfileArgs {
+    /// The builder stage's base image.
+    #[arg(
+        long = "from",
+        value_name = "IMAGE",
+        default_value = "python:3.11-slim-bookworm"
+    )]
+    pub from: String,
+
+    /// The requirements file the builder installs (relative to the build context).
+    #[arg(long, value_name = "FILE", default_value = "requirements.txt")]
+    pub requirements: String,
+
+    /// The command the final image runs, one argument per flag, in exec form (default: the
+    /// first --keep-bin script, else `python -m app`). Example: `--entrypoint uvicorn
+    /// --entrypoint app:api`.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub entrypoint: Vec<String>,
+
+    /// What to do with bytecode (as for `slim`).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub bytecode: Option<BytecodeMode>,
+
+    /// What to keep of `*.dist-info` (as for `slim`).
+    #[arg(long = "dist-info", value_enum, value_name = "MODE")]
+    pub dist_info: Option<DistInfoMode>,
+
+    /// What to remove from ELF files (as for `slim`).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub elf: Option<ElfMode>,
+
+    /// Keep files matching GLOB (as for `slim`). Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub keep: Vec<String>,
+
+    /// Also remove files matching GLOB (as for `slim`). Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub remove: Vec<String>,
+
+    /// Leave a distribution untouched (as for `slim`). Repeatable.
+    #[arg(long, value_name = "NAME[SPEC]")]
+    pub keep_package: Vec<String>,
+
+    #[command(flatten)]
+    pub handoff: HandoffArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]

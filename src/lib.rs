@@ -7,7 +7,9 @@
 //! `--dry-run` prints); `apply` is the only code that writes: it copies what is kept (or removes
 //! in place), compiles bytecode with the venv's own interpreter, writes the `--zip-pure` archive
 //! (`archive`: what goes in is decided in the plan), rewrites RECORD; `report` is the only code
-//! that prints.
+//! that prints. With the hand-off options, `handoff` adds to the plan what the final image needs
+//! (relocated scripts, pyvenv.cfg and links, licences, an SBOM), and apply ends with a last pass
+//! over the finished tree (dedupe, normalised modes, fixed mtimes).
 
 pub mod apply;
 pub mod archive;
@@ -15,6 +17,7 @@ pub mod bytecode;
 pub mod cli;
 pub mod dists;
 pub mod elf;
+pub mod handoff;
 pub mod imports;
 pub mod inventory;
 pub mod plan;
@@ -56,6 +59,12 @@ pub fn slim(settings: &Settings) -> Result<Status> {
             inv.errors.len(),
             venv.root.join(path).display()
         );
+    }
+    handoff::check(&venv, &inv, &settings.handoff)?;
+    if let (true, Some(py)) = (settings.verify, &settings.handoff.python) {
+        if fs_exists(py).is_none() {
+            bail!("--verify runs the output, whose bin/python will point at `{}`, and that does not exist here\nhint: verify in a stage that has the final interpreter, or drop --verify", py.display());
+        }
     }
     let interp = match settings.bytecode {
         BytecodeMode::Compile | BytecodeMode::Sourceless => Some(bytecode::probe(&venv)?),
@@ -104,6 +113,8 @@ pub fn slim(settings: &Settings) -> Result<Status> {
                     repair.restored.iter().map(|r| r.path.clone()).collect();
                 let failed = apply::refresh_records(&plan, out, outcome, &restored);
                 outcome.failures.extend(failed);
+                let failed = apply::refinalize(&plan, out, outcome);
+                outcome.failures.extend(failed);
                 outcome.after = apply::measure(out);
             }
             Some(repair)
@@ -133,6 +144,27 @@ pub fn slim(settings: &Settings) -> Result<Status> {
     } else {
         Status::Failures
     })
+}
+
+fn fs_exists(p: &std::path::Path) -> Option<std::fs::Metadata> {
+    std::fs::metadata(p).ok()
+}
+
+/// `venvslim dockerfile`: print the multi-stage Dockerfile for these options.
+pub fn dockerfile(args: &cli::DockerfileArgs) -> Result<Status> {
+    // The same validation as `slim` (absolute paths, mtime, chmod), against no venv.
+    handoff::options::from_args(
+        &cli::HandoffArgs {
+            licenses_dir: None,
+            sbom: None,
+            ..args.handoff.clone()
+        },
+        std::path::Path::new("/venv"),
+        &settings::Target::PlanOnly,
+    )?;
+    let stdout = std::io::stdout();
+    report::dockerfile(stdout.lock(), &handoff::dockerfile::render(args))?;
+    Ok(Status::Ok)
 }
 
 /// `venvslim strip FILE...`: the ELF engine on files named by the user.

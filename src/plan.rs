@@ -73,6 +73,8 @@ pub struct Plan {
     pub zip: Option<crate::archive::ZipPlan>,
     /// For each inventory entry, whether it moves into the archive.
     pub zipped: Vec<bool>,
+    /// Relocation, licences and SBOM for the final image.
+    pub handoff: crate::handoff::HandoffPlan,
 }
 
 impl Plan {
@@ -118,8 +120,10 @@ impl Plan {
             after: Totals::default(),
             zip,
             zipped,
+            handoff: Default::default(),
         };
         plan.make_actions(verdicts);
+        plan.handoff = crate::handoff::plan(&plan, &settings.handoff, settings.dist_info);
         plan
     }
 
@@ -276,8 +280,12 @@ impl Plan {
             .collect()
     }
 
-    /// Hash and size of rewritten METADATA files, for RECORD.
+    /// Hash and size of rewritten METADATA files and relocated scripts, for RECORD.
     pub fn rewritten(&self) -> HashMap<&Path, (String, u64)> {
+        let relocated = self.handoff.texts.iter().map(|t| {
+            let h = (crate::record::hash(&t.new), t.new.len() as u64);
+            (t.path.as_path(), h)
+        });
         self.actions
             .iter()
             .filter_map(|a| match &a.kind {
@@ -287,6 +295,7 @@ impl Plan {
                 )),
                 _ => None,
             })
+            .chain(relocated)
             .collect()
     }
 

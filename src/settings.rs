@@ -43,6 +43,8 @@ pub struct Settings {
     pub keep_packages: Vec<PackageSpec>,
     pub python_version: Option<PythonVersion>,
     pub zip: ZipSettings,
+    /// Hand-off to the final image: relocation, licences, SBOM, mtimes, modes, dedupe.
+    pub handoff: crate::handoff::Options,
 }
 
 /// `--zip-pure` and its options.
@@ -225,6 +227,7 @@ impl Settings {
             .chain(&args.keep_package)
             .map(|s| s.parse())
             .collect::<Result<Vec<PackageSpec>>>()?;
+        let handoff = crate::handoff::options::from_args(&args.handoff, &args.venv, &target)?;
         Ok(Settings {
             target,
             dry_run: args.dry_run,
@@ -245,6 +248,7 @@ impl Settings {
             keep_packages,
             python_version,
             zip,
+            handoff,
             venv: args.venv,
         })
     }
@@ -279,7 +283,7 @@ fn zip_settings(args: &SlimArgs, file: &FileConfig, bytecode: BytecodeMode) -> R
 }
 
 /// OUT must not exist or be an empty directory, and must not be inside the venv.
-fn check_output(venv: &Path, out: &Path) -> Result<()> {
+pub(crate) fn check_output(venv: &Path, out: &Path) -> Result<()> {
     match fs::symlink_metadata(out) {
         Ok(m) if m.is_dir() => {
             let mut rd = fs::read_dir(out)
@@ -306,7 +310,7 @@ fn check_output(venv: &Path, out: &Path) -> Result<()> {
 }
 
 /// Absolute path of `p` resolving the longest existing ancestor (p itself may not exist).
-fn absolute_lexical(p: &Path) -> Option<PathBuf> {
+pub(crate) fn absolute_lexical(p: &Path) -> Option<PathBuf> {
     let abs = if p.is_absolute() {
         p.to_path_buf()
     } else {

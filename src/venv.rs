@@ -15,8 +15,11 @@ use anyhow::{bail, Context, Result};
 /// Layout of the input tree. All paths in `site_packages`/`bin` are relative to `root`.
 #[derive(Debug, Clone)]
 pub struct Venv {
-    /// The tree's root as given (absolute).
+    /// The tree's root, resolved (absolute, no symlinks).
     pub root: PathBuf,
+    /// The root as given, made absolute, when it differs from `root` (a symlinked path): pip
+    /// wrote whichever it was given into shebangs, so relocation looks for both.
+    pub given_root: Option<PathBuf>,
     pub kind: VenvKind,
     pub python: PythonVersion,
     /// site-packages relative to root ("" for a bare site-packages tree).
@@ -97,17 +100,21 @@ impl Venv {
                 root.display()
             );
         }
+        let given = std::path::absolute(root).ok();
         let root = fs::canonicalize(root)
             .with_context(|| format!("cannot resolve `{}`", root.display()))?;
+        let given_root = given.filter(|g| *g != root);
         let cfg_path = root.join("pyvenv.cfg");
         if cfg_path.is_file() {
             let text = fs::read(&cfg_path)
                 .with_context(|| format!("cannot read `{}`", cfg_path.display()))?;
             let cfg = parse_pyvenv_cfg(&String::from_utf8_lossy(&text));
-            return Self::from_prefix(root, VenvKind::Venv, cfg, version_hint);
+            return Self::from_prefix(root, VenvKind::Venv, cfg, version_hint)
+                .map(|v| Venv { given_root, ..v });
         }
         if lib_python_dirs(&root).next().is_some() {
-            return Self::from_prefix(root, VenvKind::Prefix, BTreeMap::new(), version_hint);
+            return Self::from_prefix(root, VenvKind::Prefix, BTreeMap::new(), version_hint)
+                .map(|v| Venv { given_root, ..v });
         }
         if looks_like_site_packages(&root) {
             let Some(python) = version_hint else {
@@ -119,6 +126,7 @@ impl Venv {
             let bin = root.join("bin").is_dir().then(|| PathBuf::from("bin"));
             return Ok(Venv {
                 root,
+                given_root,
                 kind: VenvKind::SitePackages,
                 python,
                 site_packages: PathBuf::new(),
@@ -167,6 +175,7 @@ impl Venv {
         let bin = root.join("bin").is_dir().then(|| PathBuf::from("bin"));
         Ok(Venv {
             root,
+            given_root: None,
             kind,
             python,
             site_packages,

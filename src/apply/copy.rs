@@ -33,8 +33,9 @@ pub(super) fn copy_tree(w: &Writer) -> Result<()> {
         if e.kind == Kind::Dir || plan.is_removed(i) {
             continue;
         }
-        let rewritten =
-            plan.fate[i].is_some_and(|a| matches!(plan.actions[a].kind, ActionKind::Rewrite(..)));
+        let rewritten = plan.fate[i]
+            .is_some_and(|a| matches!(plan.actions[a].kind, ActionKind::Rewrite(..)))
+            || plan.handoff.text(&e.path).is_some();
         if e.kind == Kind::File && e.nlink > 1 && !rewritten {
             match leaders.get(&(e.dev, e.ino)) {
                 Some(&lead) => {
@@ -86,6 +87,9 @@ fn copy_entry(w: &Writer, i: usize) {
     let (src, dst) = (w.src(&e.path), w.dst.join(&e.path));
     if plan.fate[i].is_some_and(|a| matches!(plan.actions[a].kind, ActionKind::Rewrite(..))) {
         return; // written by its rewrite: METADATA below, RECORD at the end
+    }
+    if super::handoff::copy_relocated(w, e, &dst) {
+        return;
     }
     if let (Ok(_), Some(mode)) = (plan.elf.binary_search(&i), plan.elf_mode) {
         let verdict = crate::elf::strip_to(&src, &dst, mode).unwrap_or_else(|err| {

@@ -21,8 +21,13 @@ use crate::rules::Rewrite;
 use crate::settings::Target;
 
 mod copy;
+mod finalize;
+mod handoff;
 mod post;
 mod zip;
+
+pub use finalize::Dedupe;
+pub use handoff::HandoffOutcome;
 
 use copy::{copy_tree, write_new};
 pub(crate) use copy::{replace_file, set_meta};
@@ -51,6 +56,8 @@ pub struct Outcome {
     pub zip: Option<ZipOutcome>,
     /// Measured after the run.
     pub after: Totals,
+    /// Licences, SBOM, modes, mtimes, dedupe.
+    pub handoff: HandoffOutcome,
 }
 
 struct Writer<'a> {
@@ -59,18 +66,23 @@ struct Writer<'a> {
     dst: PathBuf,
     /// Where the tree will live (co_filename of compiled bytecode).
     final_root: PathBuf,
+    /// OUT, out of place (user paths inside it are written into `dst`).
+    out: Option<PathBuf>,
     in_place: bool,
     failures: Mutex<Vec<Failure>>,
     elf: Mutex<Vec<(PathBuf, crate::elf::Verdict)>>,
 }
 
 impl<'a> Writer<'a> {
-    /// A writer into `dst` for a tree that will live where the input venv is.
-    fn new(plan: &'a Plan, dst: PathBuf, in_place: bool) -> Writer<'a> {
+    /// A writer into `dst` for a tree that will live at `--prefix`, or where the input venv is;
+    /// `out`: the user's OUT, out of place.
+    fn new(plan: &'a Plan, dst: PathBuf, in_place: bool, out: Option<PathBuf>) -> Writer<'a> {
+        let final_root = plan.handoff.opts.prefix.clone();
         Writer {
             plan,
             dst,
-            final_root: plan.venv.root.clone(),
+            final_root: final_root.unwrap_or_else(|| plan.venv.root.clone()),
+            out,
             in_place,
             failures: Mutex::default(),
             elf: Mutex::default(),
@@ -105,8 +117,9 @@ pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Resu
     match target {
         Target::PlanOnly => bail!("nothing to apply without an output"),
         Target::InPlace => {
-            let w = Writer::new(plan, plan.venv.root.clone(), true);
+            let w = Writer::new(plan, plan.venv.root.clone(), true, None);
             strip_elf_in_place(&w);
+            handoff::relocate_in_place(&w);
             // Compile first: pip's pycs are reused from where they are, and the new pycs replace
             // the stale ones at the same paths, so those removals become no-ops.
             let mut outcome = Outcome::default();
@@ -119,7 +132,7 @@ pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Resu
         }
         Target::Copy(out) => {
             let staging = make_staging(out)?;
-            let w = Writer::new(plan, staging.clone(), false);
+            let w = Writer::new(plan, staging.clone(), false, Some(out.clone()));
             let result = copy_tree(&w).and_then(|()| {
                 let mut outcome = Outcome::default();
                 if let Some(interp) = interp {
@@ -131,6 +144,10 @@ pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Resu
             match result {
                 Ok(outcome) => {
                     publish(&staging, out)?;
+                    if let Some(t) = plan.handoff.opts.mtime {
+                        let t = filetime::FileTime::from_unix_time(t, 0);
+                        let _ = filetime::set_file_times(out, t, t);
+                    }
                     Ok(outcome)
                 }
                 Err(e) => {
@@ -164,6 +181,16 @@ fn finish(w: &Writer, mut outcome: Outcome) -> Result<Outcome> {
     outcome.sourceless_gone = remove_sourceless(w, &outcome);
     rewrite_records(w, &outcome, &HashSet::new());
     finish_dirs(w);
+    let (licenses, sbom_components) = handoff::write_extras(w);
+    let (modes_changed, mtimes_set, dedupe) =
+        finalize::normalize_tree(w, &w.dst, plan_dedupe(w.plan));
+    outcome.handoff = HandoffOutcome {
+        licenses,
+        sbom_components,
+        modes_changed,
+        mtimes_set,
+        dedupe,
+    };
     outcome.after = measure(&w.dst);
     outcome.failures = w
         .failures
@@ -172,6 +199,25 @@ fn finish(w: &Writer, mut outcome: Outcome) -> Result<Outcome> {
         .unwrap_or_default();
     outcome.failures.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(outcome)
+}
+
+fn plan_dedupe(plan: &Plan) -> bool {
+    plan.handoff.opts.dedupe
+}
+
+/// After `slim --verify` restored files into the finished tree `out`: run the last pass again
+/// (modes, mtimes, dedupe) so the restored files are normalised like the rest.
+pub fn refinalize(plan: &Plan, out: &Path, outcome: &mut Outcome) -> Vec<Failure> {
+    let w = Writer::new(plan, out.to_path_buf(), false, None);
+    let (modes, mtimes, dedupe) = finalize::normalize_tree(&w, out, plan_dedupe(plan));
+    outcome.handoff.modes_changed += modes;
+    outcome.handoff.mtimes_set = mtimes;
+    if let (Some(d), Some(more)) = (outcome.handoff.dedupe.as_mut(), dedupe) {
+        d.linked += more.linked;
+        d.groups += more.groups;
+        d.saved_bytes += more.saved_bytes;
+    }
+    w.failures.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
 fn make_staging(out: &Path) -> Result<PathBuf> {
@@ -215,7 +261,7 @@ pub fn refresh_records(
     outcome: &Outcome,
     restored: &[PathBuf],
 ) -> Vec<Failure> {
-    let w = Writer::new(plan, out.to_path_buf(), false);
+    let w = Writer::new(plan, out.to_path_buf(), false, None);
     let restored: HashSet<&Path> = restored.iter().map(PathBuf::as_path).collect();
     rewrite_records(&w, outcome, &restored);
     w.failures.into_inner().unwrap_or_else(|e| e.into_inner())

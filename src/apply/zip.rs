@@ -204,7 +204,7 @@ pub fn unzip(
     if take.is_empty() {
         return Ok(Vec::new());
     }
-    let w = Writer::new(plan, out.to_path_buf(), false);
+    let w = Writer::new(plan, out.to_path_buf(), false, None);
     let sp = &plan.venv.site_packages;
     let mut restored = Vec::new();
     let mut gone = HashSet::new();

@@ -244,7 +244,14 @@ fn build(
     mut reasons: Vec<Vec<Evidence>>,
 ) -> ZipPlan {
     let sp = &ctx.venv.site_packages;
-    let abs_sp = ctx.venv.root.join(sp);
+    // Where the tree will run: `--prefix` when relocating, else the venv's own path.
+    let root = ctx
+        .settings
+        .handoff
+        .prefix
+        .as_ref()
+        .unwrap_or(&ctx.venv.root);
+    let abs_sp = root.join(sp);
     let mut plan = ZipPlan {
         archive: sp.join(ARCHIVE),
         pth: sp.join(PTH),

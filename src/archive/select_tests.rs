@@ -64,6 +64,7 @@ fn settings(root: &Path, exclude: &[&str]) -> Settings {
             sourceless: false,
             exclude: exclude.iter().map(|s| s.to_string()).collect(),
         },
+        handoff: Default::default(),
     }
 }
 

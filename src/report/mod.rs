@@ -18,6 +18,9 @@ use crate::plan::{ActionKind, Plan, Totals};
 use crate::rules::{Category, Rule};
 use crate::verify::{Probe, Regression};
 
+mod handoff;
+pub use handoff::dockerfile;
+
 pub struct Report<'a> {
     pub plan: &'a Plan,
     pub outcome: Option<&'a Outcome>,
@@ -99,6 +102,8 @@ struct JsonReport<'a> {
     verify: Option<JsonRepair<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     zip: Option<zip::JsonZip<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    handoff: Option<serde_json::Value>,
     totals: JsonTotals,
     elapsed_ms: u128,
 }
@@ -338,6 +343,7 @@ impl Report<'_> {
                 rounds: r.rounds,
             }),
             zip: self.zip_json(),
+            handoff: self.handoff_json(),
             totals: JsonTotals {
                 before_bytes: plan.before.bytes,
                 after_bytes: after.bytes,
@@ -412,6 +418,7 @@ impl Report<'_> {
         self.text_dists(&mut out)?;
         self.text_rescues(&mut out)?;
         self.text_verify(&mut out)?;
+        self.text_handoff(&mut out)?;
         if self.verbose {
             writeln!(out, "\n  actions:")?;
             for a in &plan.actions {

@@ -11,6 +11,7 @@ pub mod distinfo;
 pub mod guard;
 pub mod installers;
 pub mod junk;
+pub mod scripts;
 pub mod tests;
 
 use std::collections::HashSet;
@@ -38,6 +39,7 @@ pub enum Category {
     StaticLibs,
     Installers,
     Activation,
+    Scripts,
     DistInfo,
     User,
 }
@@ -56,6 +58,7 @@ impl Category {
             Category::StaticLibs => "static libraries",
             Category::Installers => "installers",
             Category::Activation => "activation scripts",
+            Category::Scripts => "console scripts (--keep-bin)",
             Category::DistInfo => "dist-info",
             Category::User => "--remove",
         }
@@ -258,6 +261,9 @@ pub fn classify_entry(ctx: &Ctx, e: &Entry, with_installers: bool) -> Verdict {
     if ctx.settings.remove.matches(user_path) {
         return Verdict::Remove(&USER_REMOVE);
     }
+    if let Some(v) = scripts::classify(ctx, &item) {
+        return v;
+    }
     if with_installers {
         if let Some(v) = installers::classify(ctx, &item) {
             return v;
@@ -297,6 +303,7 @@ pub fn table() -> Vec<&'static Rule> {
     all.extend(tests::RULES);
     all.extend(junk::RULES);
     all.extend(installers::RULES);
+    all.extend(scripts::RULES);
     all.extend(distinfo::RULES);
     all
 }

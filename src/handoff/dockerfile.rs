@@ -1,0 +1,161 @@
+//! `venvslim dockerfile`: the multi-stage Dockerfile that uses the hand-off, for the options
+//! given. A distroless final stage has no shell and no package manager, so everything that needs
+//! one happens in the builder: install, slim, relocate to the final path and interpreter. The
+//! final stage only copies the tree and runs it in exec form. Pure: options in, text out.
+
+use crate::cli::{BytecodeMode, DistInfoMode, DockerfileArgs, ElfMode};
+
+/// Where the venv lives in both stages (builder and final), unless --prefix says otherwise.
+pub const DEFAULT_PREFIX: &str = "/venv";
+/// gcr.io/distroless/python3-debian12's interpreter (Debian 12's Python 3.11).
+pub const DEFAULT_PYTHON: &str = "/usr/bin/python3.11";
+pub const FINAL_IMAGE: &str = "gcr.io/distroless/python3-debian12:nonroot";
+
+/// Quote one word for a shell command line (the builder's `RUN`), only when needed.
+fn sh_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// A JSON string, for the exec-form ENTRYPOINT.
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
+}
+
+fn value_name<T: clap::ValueEnum>(v: &T) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_string())
+        .unwrap_or_default()
+}
+
+/// The `venvslim slim ...` words for these options.
+pub fn slim_words(a: &DockerfileArgs) -> Vec<String> {
+    let h = &a.handoff;
+    let prefix = h
+        .prefix
+        .as_ref()
+        .map_or(DEFAULT_PREFIX.to_string(), |p| p.display().to_string());
+    let python = h
+        .python
+        .as_ref()
+        .map_or(DEFAULT_PYTHON.to_string(), |p| p.display().to_string());
+    let mut w: Vec<String> = vec!["venvslim".into(), "slim".into(), prefix.clone()];
+    w.extend(["-o".into(), "/slim".into(), "--prefix".into(), prefix]);
+    w.extend(["--python".into(), python]);
+    let mut opt = |flag: &str, v: String| {
+        w.push(flag.to_string());
+        w.push(v);
+    };
+    if let Some(b) = a.bytecode.filter(|b| *b != BytecodeMode::Compile) {
+        opt("--bytecode", value_name(&b));
+    }
+    if let Some(d) = a.dist_info.filter(|d| *d != DistInfoMode::Minimal) {
+        opt("--dist-info", value_name(&d));
+    }
+    if let Some(e) = a.elf.filter(|e| *e != ElfMode::Unneeded) {
+        opt("--elf", value_name(&e));
+    }
+    for g in &a.keep {
+        opt("--keep", g.clone());
+    }
+    for g in &a.remove {
+        opt("--remove", g.clone());
+    }
+    for k in &a.keep_package {
+        opt("--keep-package", k.clone());
+    }
+    if !h.keep_bin.is_empty() {
+        opt("--keep-bin", h.keep_bin.join(","));
+    }
+    if let Some(d) = &h.licenses_dir {
+        opt("--licenses-dir", d.display().to_string());
+    }
+    if let Some(f) = &h.sbom {
+        opt("--sbom", f.display().to_string());
+    }
+    if let Some(m) = &h.mtime {
+        opt("--mtime", m.clone());
+    }
+    if let Some(c) = &h.chmod {
+        opt("--chmod", c.clone());
+    }
+    if h.dedupe {
+        w.push("--dedupe".into());
+    }
+    w
+}
+
+/// The Dockerfile.
+pub fn render(a: &DockerfileArgs) -> String {
+    let prefix = a
+        .handoff
+        .prefix
+        .as_ref()
+        .map_or(DEFAULT_PREFIX.to_string(), |p| p.display().to_string());
+    let slim: Vec<String> = slim_words(a).iter().map(|w| sh_quote(w)).collect();
+    let entry: Vec<String> = if !a.entrypoint.is_empty() {
+        let mut e = a.entrypoint.clone();
+        if !e[0].starts_with('/') {
+            e[0] = format!("{prefix}/bin/{}", e[0]);
+        }
+        e
+    } else if let Some(first) = a.handoff.keep_bin.first() {
+        vec![format!("{prefix}/bin/{first}")]
+    } else {
+        vec![format!("{prefix}/bin/python"), "-m".into(), "app".into()]
+    };
+    let entry: Vec<String> = entry.iter().map(|s| json_str(s)).collect();
+    let mut out = String::new();
+    let mut line = |s: &str| {
+        out.push_str(s);
+        out.push('\n');
+    };
+    line("# syntax=docker/dockerfile:1");
+    line(
+        "# venvslim: build the venv in a full Python image, slim and relocate it there, and run it",
+    );
+    line("# in a distroless image (no shell, nonroot; works with `docker run --read-only`).");
+    line("");
+    line("FROM rust:1-slim-bookworm AS venvslim");
+    line("RUN cargo install --locked venvslim");
+    line("");
+    line(&format!("FROM {} AS builder", a.from));
+    line(&format!("RUN python -m venv {}", sh_quote(&prefix)));
+    line(&format!(
+        "COPY {} /requirements.txt",
+        sh_quote(&a.requirements)
+    ));
+    line(&format!(
+        "RUN {}/bin/pip install --no-cache-dir -r /requirements.txt",
+        sh_quote(&prefix)
+    ));
+    line("COPY --from=venvslim /usr/local/cargo/bin/venvslim /usr/local/bin/venvslim");
+    line("# docker build --build-arg SOURCE_DATE_EPOCH=$(git log -1 --format=%ct): fixed mtimes.");
+    line("ARG SOURCE_DATE_EPOCH");
+    line(&format!("RUN {}", slim.join(" ")));
+    line("");
+    line(&format!("FROM {FINAL_IMAGE}"));
+    line(&format!("COPY --from=builder /slim {}", sh_quote(&prefix)));
+    line(&format!("ENV PATH={prefix}/bin:$PATH"));
+    line(&format!("ENTRYPOINT [{}]", entry.join(", ")));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(sh_quote("/venv"), "/venv");
+        assert_eq!(sh_quote("django/test/**"), "'django/test/**'");
+        assert_eq!(sh_quote("a'b"), r"'a'\''b'");
+        assert_eq!(sh_quote("u=rwX,go=rX"), "u=rwX,go=rX");
+    }
+}

@@ -1,0 +1,365 @@
+//! The hand-off to the final image: what makes the slimmed tree drop straight into a distroless
+//! stage whose Python lives elsewhere, that runs as nonroot on a read-only filesystem and has no
+//! shell to fix anything. Relocation (`--prefix`, `--python`), licences, the SBOM, reproducible
+//! and hardened metadata (mtimes, modes), deduplication and the Dockerfile snippet.
+//!
+//! This module decides, as data (`HandoffPlan`, part of the `Plan` a dry run prints); `apply/`
+//! writes. Reading the few text files that may name the venv's path (bin/ scripts, pyvenv.cfg,
+//! `share/`, `.pth`) and METADATA headers is the only I/O here.
+
+pub mod dockerfile;
+pub mod modes;
+pub mod options;
+pub mod relocate;
+pub mod sbom;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+
+use crate::cli::DistInfoMode;
+use crate::dists::{header_value, metadata_header};
+use crate::inventory::{Inventory, Kind};
+use crate::plan::Plan;
+use crate::venv::Venv;
+pub use options::Options;
+use relocate::ScriptChange;
+
+/// A text file rewritten because it names the venv's old path or interpreter.
+#[derive(Debug, Clone)]
+pub struct TextRewrite {
+    /// Relative to the root.
+    pub path: PathBuf,
+    pub new: Vec<u8>,
+    /// What changed, one line each, for the report.
+    pub changes: Vec<String>,
+}
+
+/// A symlink pointed somewhere else.
+#[derive(Debug, Clone)]
+pub struct LinkRewrite {
+    pub path: PathBuf,
+    pub old: PathBuf,
+    pub new: PathBuf,
+}
+
+#[derive(Debug, Default)]
+pub struct HandoffPlan {
+    /// The options, for apply (where the tree will live, mtimes, modes, extra outputs).
+    pub opts: Options,
+    pub texts: Vec<TextRewrite>,
+    pub links: Vec<LinkRewrite>,
+    pub warnings: Vec<String>,
+    /// Licence files to gather: (source relative to the venv root, destination relative to
+    /// --licenses-dir).
+    pub licenses: Vec<(PathBuf, PathBuf)>,
+    /// The SBOM's bytes, and how many distributions it lists.
+    pub sbom: Option<(Vec<u8>, usize)>,
+}
+
+impl HandoffPlan {
+    pub fn text(&self, rel: &Path) -> Option<&TextRewrite> {
+        self.texts
+            .binary_search_by(|t| t.path.as_path().cmp(rel))
+            .ok()
+            .map(|i| &self.texts[i])
+    }
+    pub fn link(&self, rel: &Path) -> Option<&LinkRewrite> {
+        self.links
+            .binary_search_by(|l| l.path.as_path().cmp(rel))
+            .ok()
+            .map(|i| &self.links[i])
+    }
+}
+
+/// Checks that need the venv: the --python names the venv's Python version, every --keep-bin
+/// script exists.
+pub fn check(venv: &Venv, inv: &Inventory, opts: &Options) -> Result<()> {
+    if let Some(v) = opts.python.as_deref().and_then(relocate::named_version) {
+        if v != venv.python.to_string() {
+            bail!(
+                "--python `{}` is Python {v}, but `{}` is a Python {} venv (its extension modules and bytecode are for {})\nhint: give the final image's python{} (distroless python3-debian12 has /usr/bin/python3.11), or build the venv with the final image's Python version",
+                opts.python.as_deref().unwrap_or(Path::new("")).display(),
+                venv.root.display(),
+                venv.python,
+                venv.python,
+                venv.python
+            );
+        }
+    }
+    let bin = venv.bin.clone().unwrap_or_else(|| PathBuf::from("bin"));
+    let missing: Vec<&String> = opts
+        .keep_bin
+        .iter()
+        .filter(|n| inv.find(&bin.join(n)).is_none())
+        .collect();
+    if !missing.is_empty() {
+        let have: Vec<&str> = inv
+            .entries
+            .iter()
+            .filter(|e| e.path.parent() == Some(bin.as_path()) && e.kind != Kind::Dir)
+            .map(|e| e.name())
+            .filter(|n| !relocate::is_python_link_name(n) && !n.starts_with("activate"))
+            .collect();
+        bail!(
+            "--keep-bin {}: no such script in `{}`\nhint: scripts there: {}",
+            missing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            venv.root.join(&bin).display(),
+            if have.is_empty() {
+                "(none)".to_string()
+            } else {
+                have.join(", ")
+            }
+        );
+    }
+    Ok(())
+}
+
+/// Decide every hand-off change for a built plan.
+pub fn plan(p: &Plan, opts: &Options, dist_info: DistInfoMode) -> HandoffPlan {
+    let mut h = HandoffPlan {
+        opts: opts.clone(),
+        ..HandoffPlan::default()
+    };
+    relocation(p, opts, &mut h);
+    let shipped = shipped_dists(p, dist_info);
+    if opts.licenses_dir.is_some() {
+        h.licenses = licence_files(p, &shipped);
+    }
+    if opts.sbom.is_some() {
+        let comps: Vec<sbom::Component> = shipped
+            .iter()
+            .map(|&d| {
+                let dist = &p.dists[d];
+                let meta =
+                    fs::read(p.venv.root.join(&dist.dir).join("METADATA")).unwrap_or_default();
+                let (header, _) = metadata_header(&meta);
+                let header = String::from_utf8_lossy(&header);
+                sbom::Component {
+                    name: header_value(&header, "Name").unwrap_or_else(|| dist.name.clone()),
+                    version: dist.version.clone(),
+                    licenses: sbom::licenses_from_header(&header),
+                }
+            })
+            .collect();
+        let subject = match &opts.prefix {
+            Some(prefix) => prefix.display().to_string(),
+            None => p
+                .venv
+                .root
+                .file_name()
+                .map_or("venv".into(), |n| n.to_string_lossy().into_owned()),
+        };
+        h.sbom = Some((sbom::render(&subject, &comps, opts.mtime), comps.len()));
+    }
+    h
+}
+
+/// The venv's own paths as text: as given and as resolved (a symlinked /venv).
+fn old_roots(venv: &Venv) -> Vec<Vec<u8>> {
+    let mut olds = vec![venv.root.as_os_str().as_encoded_bytes().to_vec()];
+    if let Some(given) = &venv.given_root {
+        olds.push(given.as_os_str().as_encoded_bytes().to_vec());
+    }
+    olds.sort_by_key(|o| std::cmp::Reverse(o.len()));
+    olds.dedup();
+    olds
+}
+
+fn relocation(p: &Plan, opts: &Options, h: &mut HandoffPlan) {
+    let olds = old_roots(&p.venv);
+    let new_root = opts
+        .prefix
+        .as_ref()
+        .map(|x| x.as_os_str().as_encoded_bytes().to_vec())
+        .filter(|n| !olds.contains(n));
+    let bin = p.venv.bin.clone();
+    let sp = &p.venv.site_packages;
+    for (i, e) in p.inv.entries.iter().enumerate() {
+        if p.is_removed(i) || p.fate[i].is_some() {
+            continue;
+        }
+        let in_bin = bin.as_deref().is_some_and(|b| e.path.parent() == Some(b));
+        if e.kind == Kind::Symlink {
+            let Ok(target) = fs::read_link(p.venv.root.join(&e.path)) else {
+                continue;
+            };
+            let new = match (
+                &opts.python,
+                in_bin && relocate::is_python_link_name(e.name()),
+            ) {
+                (Some(py), true) => Some(py.clone()),
+                _ => new_root.as_ref().and_then(|n| {
+                    let t = target.as_os_str().as_encoded_bytes();
+                    relocate::replace_root(t, &olds, n)
+                        .filter(|_| target.is_absolute())
+                        .map(|(b, _)| PathBuf::from(String::from_utf8_lossy(&b).into_owned()))
+                }),
+            };
+            if let Some(new) = new.filter(|n| *n != target) {
+                h.links.push(LinkRewrite {
+                    path: e.path.clone(),
+                    old: target,
+                    new,
+                });
+            }
+            continue;
+        }
+        if e.kind != Kind::File {
+            continue;
+        }
+        if e.path == Path::new("pyvenv.cfg") {
+            if opts.python.is_none() && new_root.is_none() {
+                continue;
+            }
+            let text = fs::read(p.venv.root.join(&e.path)).unwrap_or_default();
+            let text = String::from_utf8_lossy(&text);
+            if let Some((new, changes)) = relocate::rewrite_pyvenv_cfg(
+                &text,
+                opts.python.as_deref(),
+                &olds,
+                new_root.as_deref(),
+            ) {
+                h.texts.push(TextRewrite {
+                    path: e.path.clone(),
+                    new,
+                    changes,
+                });
+            }
+            continue;
+        }
+        let Some(new_root) = &new_root else { continue };
+        let outside_sp = sp.as_os_str().is_empty() || !e.path.starts_with(sp);
+        let pth = e.path.parent() == Some(sp.as_path())
+            && (e.name().ends_with(".pth") || e.name().ends_with(".egg-link"));
+        if !(outside_sp && !sp.as_os_str().is_empty() || pth) || e.size > 1 << 20 {
+            continue;
+        }
+        let Ok(text) = fs::read(p.venv.root.join(&e.path)) else {
+            continue;
+        };
+        if text.contains(&0) {
+            continue;
+        }
+        if let Some((new, changes)) = relocate::rewrite_script(&text, &olds, new_root) {
+            let changes = changes
+                .into_iter()
+                .map(|c| match c {
+                    ScriptChange::Shebang(s) => format!("shebang -> #!{s}"),
+                    ScriptChange::Trampoline(s) => format!("sh trampoline -> #!{s}"),
+                    ScriptChange::TrampolineKept(s) => {
+                        h.warnings.push(format!("{}: the new interpreter path `{s}` needs pip's /bin/sh trampoline, and a distroless image has no /bin/sh\nhint: pick a --prefix without spaces", e.path.display()));
+                        format!("sh trampoline kept, interpreter -> {s}")
+                    }
+                    ScriptChange::Text(n) => format!("{n} other occurrence(s) of the venv's path"),
+                })
+                .collect();
+            h.texts.push(TextRewrite {
+                path: e.path.clone(),
+                new,
+                changes,
+            });
+        }
+    }
+    if let (Some(_), None) = (&opts.prefix, &opts.python) {
+        interpreter_warning(p, h);
+    }
+    if opts.python.is_some() {
+        if let Some(b) = &bin {
+            for e in p
+                .inv
+                .entries
+                .iter()
+                .filter(|e| e.path.parent() == Some(b.as_path()))
+            {
+                if e.kind == Kind::File && relocate::is_python_link_name(e.name()) {
+                    h.warnings.push(format!("{} is a copy of the interpreter, not a link (a `--copies` venv); it was left as it is and will not be the final image's Python\nhint: build the venv without --copies", e.path.display()));
+                }
+            }
+        }
+    }
+}
+
+/// Without --python: say when the venv's interpreter lives where a distroless image has none.
+fn interpreter_warning(p: &Plan, h: &mut HandoffPlan) {
+    let root = &p.venv.root;
+    let from_link = p.venv.bin.as_ref().and_then(|b| {
+        relocate::resolve_python_link(&root.join(b).join("python"), |at| fs::read_link(at).ok())
+    });
+    let (what, interp) = match (from_link, p.venv.cfg.get("home")) {
+        (Some(l), _) => ("bin/python points to", l),
+        (None, Some(home)) => ("pyvenv.cfg's home is", PathBuf::from(home)),
+        (None, None) => return,
+    };
+    if let Some(why) = relocate::foreign_interpreter(&interp) {
+        h.warnings.push(format!(
+            "{what} `{}` ({why}), which a distroless image does not have: the tree will not start there\nhint: pass --python with the final image's interpreter, e.g. --python /usr/bin/python{} for gcr.io/distroless/python3-debian12",
+            interp.display(),
+            p.venv.python
+        ));
+    }
+}
+
+/// Distributions the output ships: some file of theirs stays, or (with `--dist-info strip`)
+/// their dist-info went by that choice and their code stays.
+fn shipped_dists(p: &Plan, dist_info: DistInfoMode) -> Vec<usize> {
+    let mut kept = vec![false; p.dists.len()];
+    for (i, e) in p.inv.entries.iter().enumerate() {
+        if e.kind == Kind::Dir {
+            continue;
+        }
+        if let Some(d) = p.own.owner(&e.path) {
+            let stays = !p.is_removed(i)
+                || (dist_info == DistInfoMode::Strip
+                    && e.name() == "METADATA"
+                    && p.fate[i].is_some_and(|a| {
+                        p.actions[a].rule.category == crate::rules::Category::DistInfo
+                    }));
+            kept[d] |= stays;
+        }
+    }
+    (0..p.dists.len()).filter(|&d| kept[d]).collect()
+}
+
+/// Licence files of shipped distributions, from their dist-info in the input.
+fn licence_files(p: &Plan, shipped: &[usize]) -> Vec<(PathBuf, PathBuf)> {
+    let mut out = Vec::new();
+    for &d in shipped {
+        let dist = &p.dists[d];
+        for e in p.inv.entries.iter().filter(|e| e.kind == Kind::File) {
+            let Ok(rest) = e.path.strip_prefix(&dist.dir) else {
+                continue;
+            };
+            let first = rest
+                .components()
+                .next()
+                .map(|c| c.as_os_str().to_string_lossy().to_ascii_lowercase());
+            let is_licence = match first.as_deref() {
+                Some("licenses") | Some("licences") => true,
+                Some(_) if rest.components().count() == 1 => {
+                    let lower = e.name().to_ascii_lowercase();
+                    crate::rules::is_license_name(&lower)
+                }
+                _ => false,
+            };
+            if is_licence {
+                let inner = rest
+                    .strip_prefix("licenses")
+                    .or_else(|_| rest.strip_prefix("licences"))
+                    .unwrap_or(rest);
+                out.push((
+                    e.path.clone(),
+                    PathBuf::from(format!("{}-{}", dist.name, dist.version)).join(inner),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out.dedup_by(|a, b| a.1 == b.1);
+    out
+}
