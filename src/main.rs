@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Command::Slim(args) => Settings::from_args(args).and_then(|s| venvslim::slim(&s)),
         Command::Strip(args) => venvslim::strip_files(&args),
         Command::Verify(args) => venvslim::verify_venv(&args),
+        Command::Bench(args) => venvslim::bench_venv(&args),
         Command::Rules => {
             venvslim::report::rules(std::io::stdout().lock(), &venvslim::rules::table())
                 .map(|()| Status::Ok)

@@ -4,6 +4,10 @@
 //! run's JSON lists exactly the actions the real run performs. Everything is sorted: same
 //! venv, same report.
 
+pub mod bench;
+mod chart;
+pub mod progress;
+
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;

@@ -17,11 +17,13 @@ use anyhow::{bail, Context, Result};
 use crate::bytecode::Interpreter;
 use crate::inventory::Kind;
 use crate::plan::{ActionKind, Plan, Totals};
+use crate::report::progress::Progress;
 use crate::rules::Rewrite;
 use crate::settings::Target;
 
 mod copy;
 mod post;
+pub mod recipe;
 
 use copy::{copy_tree, write_new};
 pub(crate) use copy::{replace_file, set_meta};
@@ -58,6 +60,8 @@ struct Writer<'a> {
     in_place: bool,
     failures: Mutex<Vec<Failure>>,
     elf: Mutex<Vec<(PathBuf, crate::elf::Verdict)>>,
+    /// A terminal progress bar (hidden unless a person is watching).
+    progress: Progress,
 }
 
 impl Writer<'_> {
@@ -85,7 +89,12 @@ impl Writer<'_> {
     }
 }
 
-pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Result<Outcome> {
+pub fn apply(
+    plan: &Plan,
+    target: &Target,
+    interp: Option<&Interpreter>,
+    progress: &Progress,
+) -> Result<Outcome> {
     match target {
         Target::PlanOnly => bail!("nothing to apply without an output"),
         Target::InPlace => {
@@ -96,14 +105,18 @@ pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Resu
                 in_place: true,
                 failures: Mutex::default(),
                 elf: Mutex::default(),
+                progress: progress.clone(),
             };
+            progress.phase("stripping ELF files", w.plan.elf.len() as u64);
             strip_elf_in_place(&w);
             // Compile first: pip's pycs are reused from where they are, and the new pycs replace
             // the stale ones at the same paths, so those removals become no-ops.
             let mut outcome = Outcome::default();
             if let Some(interp) = interp {
+                progress.phase("compiling bytecode", 0);
                 compile(&w, interp, &mut outcome);
             }
+            progress.phase("removing", 0);
             remove_in_place(&w, &outcome.compiled.iter().collect());
             finish(&w, outcome)
         }
@@ -116,10 +129,16 @@ pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Resu
                 in_place: false,
                 failures: Mutex::default(),
                 elf: Mutex::default(),
+                progress: progress.clone(),
             };
+            progress.phase(
+                "copying (and stripping ELF files)",
+                plan.inv.entries.len() as u64,
+            );
             let result = copy_tree(&w).and_then(|()| {
                 let mut outcome = Outcome::default();
                 if let Some(interp) = interp {
+                    progress.phase("compiling bytecode", 0);
                     compile(&w, interp, &mut outcome);
                 }
                 finish(&w, outcome)
@@ -207,6 +226,7 @@ pub fn refresh_records(
         in_place: false,
         failures: Mutex::default(),
         elf: Mutex::default(),
+        progress: Progress::hidden(),
     };
     let restored: HashSet<&Path> = restored.iter().map(PathBuf::as_path).collect();
     rewrite_records(&w, outcome, &restored);
@@ -225,6 +245,7 @@ fn strip_elf_in_place(w: &Writer) {
             }
         });
         w.elf_done(i, verdict);
+        w.progress.inc(1);
     });
 }
 
