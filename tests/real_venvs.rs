@@ -262,7 +262,7 @@ fn check_compiled_everything(venv: &Path, out: &Path) {
     for e in walkdir::WalkDir::new(out).follow_links(false) {
         let e = e.expect("walk out");
         let p = e.path();
-        if !e.file_type().is_file() || p.extension().map_or(true, |x| x != "py") {
+        if !e.file_type().is_file() || p.extension().is_none_or(|x| x != "py") {
             continue;
         }
         let rel = p.strip_prefix(out).expect("under out");
