@@ -318,8 +318,8 @@ fn make_tree(s: &Strategy, root: &Path, tree: &Path, notes: &mut Vec<String>) ->
     }
 }
 
-/// One untimed warm-up round, then `rounds` interleaved rounds (A B C A B C ...), so load on
-/// the machine hits every strategy alike.
+/// One untimed warm-up round, then `rounds` interleaved rounds (A B C, B C A, C A B ...), so
+/// load on the machine hits every strategy alike.
 fn time_starts(
     starter: &Starter,
     strategies: &[Strategy],
@@ -343,7 +343,10 @@ fn time_starts(
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); strategies.len()];
     for r in 0..rounds {
         progress.set_message(&format!("timing: round {}/{rounds}", r + 1));
-        for &i in &live {
+        // Each round starts one strategy later, so no strategy always follows the same one
+        // (a strategy that recompiles everything heats the machine for whoever runs next).
+        let n = live.len().max(1);
+        for &i in live.iter().cycle().skip(r % n).take(live.len()) {
             match starter.time(&work.join(&strategies[i].name)) {
                 Ok(d) => samples[i].push(d),
                 Err(e) => {
