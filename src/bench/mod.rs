@@ -261,7 +261,10 @@ fn build_one(
                 o.regression_examples = found
                     .iter()
                     .take(3)
-                    .map(|r| format!("{} {}: {}", r.kind, r.name, r.error))
+                    .map(|r| {
+                        let error = r.error.split_whitespace().collect::<Vec<_>>().join(" ");
+                        format!("{} {}: {error}", r.kind, r.name)
+                    })
                     .collect();
             }
             Err(e) => o.notes.push(format!("verify could not run: {e:#}")),
