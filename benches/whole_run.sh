@@ -7,9 +7,12 @@
 #   cp-a           cp -a VENV TMP/copy                                  (the reference)
 #   slim           venvslim slim VENV -o TMP/out-default                (default settings)
 #   slim-keep-pyc  venvslim slim VENV -o TMP/out-keep --bytecode keep   (no compile step)
-#   slim-in-place  venvslim slim TMP/inplace --in-place, on a fresh `cp -a VENV TMP/inplace`
-#                  made before the timer starts (then `sync`, so the copy's writeback is not
-#                  charged to the slim); the input venv itself is never modified
+#   slim-in-place  venvslim slim VENV --in-place, on a fresh `cp -a VENV TMP/inplace` made before
+#                  the timer starts (then `sync`, so the copy's writeback is not charged to the
+#                  slim); as root the copy is bind-mounted at VENV's path in a private mount
+#                  namespace, so it is slimmed where pip installed it (pip's pycs name that
+#                  path and are reused); without root it is slimmed at TMP/inplace and every pyc
+#                  is compiled again. The input venv itself is never modified.
 # Outputs are removed before each run, outside the timed part. The page cache cannot be
 # dropped reliably here, so every command runs once untimed first (warm-up): all numbers are
 # warm-cache numbers.
@@ -60,7 +63,19 @@ run() {
         cp-a) out=$tmp/copy; cmd=(cp -a "$venv" "$out") ;;
         slim) out=$tmp/out-default; cmd=("$venvslim" slim "$venv" -o "$out") ;;
         slim-keep-pyc) out=$tmp/out-keep; cmd=("$venvslim" slim "$venv" -o "$out" --bytecode keep) ;;
-        slim-in-place) out=$tmp/inplace; cmd=("$venvslim" slim "$out" --in-place) ;;
+        slim-in-place)
+            out=$tmp/inplace
+            if [ "$(id -u)" -eq 0 ]; then
+                # The copy, mounted (writable) at the venv's own path in a private namespace:
+                # slimmed where pip installed it, as in a builder stage, so pip's bytecode
+                # (which names that path) is reused. Writes land in the copy only.
+                cmd=(unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh
+                    "$out" "$venv" "$venvslim" slim "$venv" --in-place)
+            else
+                # Elsewhere, every pyc names another path and is compiled again: slower.
+                cmd=("$venvslim" slim "$out" --in-place)
+            fi
+            ;;
         *) echo "error: unknown variant $variant" >&2; exit 2 ;;
     esac
     rm -rf "$out" "$tmp/rss"
