@@ -60,7 +60,10 @@ fn elf_sample(venv: &Venv, inv: &Inventory) -> PathBuf {
         .map(|e| venv.root.join(&e.path))
         .filter(|p| venvslim::elf::is_elf(p))
         .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-        .or_else(|| venv.interpreter().and_then(|p| std::fs::canonicalize(p).ok()))
+        .or_else(|| {
+            venv.interpreter()
+                .and_then(|p| std::fs::canonicalize(p).ok())
+        })
         .expect("an ELF file to strip")
 }
 

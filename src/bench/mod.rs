@@ -12,8 +12,9 @@
 pub mod measure;
 pub mod startup;
 pub mod strategy;
+mod work;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -25,6 +26,7 @@ use crate::verify;
 use measure::Sizes;
 use startup::{Run, Starter};
 use strategy::{Recipe, Strategy};
+use work::Work;
 
 /// Modules of the installers: venvslim removes them by default, so importing them measures
 /// nothing an application does.
@@ -375,48 +377,5 @@ fn time_starts(
             ratio_to_none: base.map(|b| med.as_secs_f64() / b.as_secs_f64()),
             runs_s: xs.iter().map(secs).collect(),
         });
-    }
-}
-
-/// The scratch directory: beside the venv (same filesystem) and removed at the end, or the
-/// user's `--keep DIR`, kept.
-struct Work {
-    dir: PathBuf,
-    remove: bool,
-}
-
-impl Work {
-    fn new(root: &Path, keep: Option<&Path>) -> Result<Work> {
-        if let Some(dir) = keep {
-            let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-            if abs.starts_with(root) {
-                bail!("--keep `{}` is inside the venv\nhint: the venv is never written to; keep the trees elsewhere", dir.display());
-            }
-            let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none());
-            match empty {
-                Ok(false) => bail!("--keep `{}` exists and is not empty\nhint: give a new directory; each strategy's tree is written into it", dir.display()),
-                _ => std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?,
-            }
-            return Ok(Work {
-                dir: dir.to_path_buf(),
-                remove: false,
-            });
-        }
-        let name = format!(".venvslim-bench-{}", std::process::id());
-        let beside = root.parent().map(|p| p.join(&name));
-        for dir in beside.into_iter().chain([std::env::temp_dir().join(&name)]) {
-            if std::fs::create_dir(&dir).is_ok() {
-                return Ok(Work { dir, remove: true });
-            }
-        }
-        bail!("cannot create a scratch directory beside `{}` or in the temp directory\nhint: give one with --keep DIR", root.display())
-    }
-}
-
-impl Drop for Work {
-    fn drop(&mut self) {
-        if self.remove {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
     }
 }
