@@ -7,6 +7,8 @@
 #   web      fastapi, uvicorn[standard], sqlalchemy
 #   django   django
 #   datasci  numpy, pandas, scipy, scikit-learn, matplotlib
+#   big      pyarrow, polars, opencv-python-headless, onnxruntime, numpy, pandas
+#            (~800 MB: the whole-run benchmark's large case, mostly ELF files)
 #
 # The venv is made with `$PYTHON -m venv` (PYTHON defaults to python3) and filled by pip from
 # PyPI, unpinned: benchmarks compare variants of the same venv in the same run, so the exact
@@ -15,7 +17,7 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 web|django|datasci DIR" >&2
+    echo "usage: $0 web|django|datasci|big DIR" >&2
     exit 2
 }
 
@@ -26,6 +28,7 @@ case $name in
     web) pkgs=(fastapi 'uvicorn[standard]' sqlalchemy) ;;
     django) pkgs=(django) ;;
     datasci) pkgs=(numpy pandas scipy scikit-learn matplotlib) ;;
+    big) pkgs=(pyarrow polars opencv-python-headless onnxruntime numpy pandas) ;;
     *) usage ;;
 esac
 

@@ -7,6 +7,12 @@
 #   cp-a           cp -a VENV TMP/copy                                  (the reference)
 #   slim           venvslim slim VENV -o TMP/out-default                (default settings)
 #   slim-keep-pyc  venvslim slim VENV -o TMP/out-keep --bytecode keep   (no compile step)
+#   slim-in-place  venvslim slim VENV --in-place, on a fresh `cp -a VENV TMP/inplace` made before
+#                  the timer starts (then `sync`, so the copy's writeback is not charged to the
+#                  slim); as root the copy is bind-mounted at VENV's path in a private mount
+#                  namespace, so it is slimmed where pip installed it (pip's pycs name that
+#                  path and are reused); without root it is slimmed at TMP/inplace and every pyc
+#                  is compiled again. The input venv itself is never modified.
 # Outputs are removed before each run, outside the timed part. The page cache cannot be
 # dropped reliably here, so every command runs once untimed first (warm-up): all numbers are
 # warm-cache numbers.
@@ -18,7 +24,7 @@
 # (tar -C DIR -cf - . | gzip -6 | wc -c; roughly what a registry stores and transfers).
 #
 # Environment: VENVSLIM (binary; default target/release/venvslim under the repo root),
-# ROUNDS (default 5), BENCH_TMP (scratch parent dir; default $TMPDIR or /tmp; use the same
+# ROUNDS (default 5), VARIANTS (space-separated subset, in order; default all four), BENCH_TMP (scratch parent dir; default $TMPDIR or /tmp; use the same
 # filesystem as the venvs), LOGDIR (venvslim reports of the warm-up runs; default
 # target/bench-logs under the repo root).
 set -euo pipefail
@@ -47,7 +53,7 @@ mkdir -p "$logdir"
 tmp=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/venvslim-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-variants=(cp-a slim slim-keep-pyc)
+read -r -a variants <<<"${VARIANTS:-cp-a slim slim-keep-pyc slim-in-place}"
 
 # run VARIANT VENV LOGFILE: one run; sets last_s (seconds) and last_rss (KiB or n/a); aborts on
 # a fatal exit. Called in the main shell (not in $(...)) so that `exit` ends the script.
@@ -57,8 +63,26 @@ run() {
         cp-a) out=$tmp/copy; cmd=(cp -a "$venv" "$out") ;;
         slim) out=$tmp/out-default; cmd=("$venvslim" slim "$venv" -o "$out") ;;
         slim-keep-pyc) out=$tmp/out-keep; cmd=("$venvslim" slim "$venv" -o "$out" --bytecode keep) ;;
+        slim-in-place)
+            out=$tmp/inplace
+            if [ "$(id -u)" -eq 0 ]; then
+                # The copy, mounted (writable) at the venv's own path in a private namespace:
+                # slimmed where pip installed it, as in a builder stage, so pip's bytecode
+                # (which names that path) is reused. Writes land in the copy only.
+                cmd=(unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh
+                    "$out" "$venv" "$venvslim" slim "$venv" --in-place)
+            else
+                # Elsewhere, every pyc names another path and is compiled again: slower.
+                cmd=("$venvslim" slim "$out" --in-place)
+            fi
+            ;;
+        *) echo "error: unknown variant $variant" >&2; exit 2 ;;
     esac
     rm -rf "$out" "$tmp/rss"
+    if [ "$variant" = slim-in-place ]; then
+        cp -a "$venv" "$out"
+        sync
+    fi
     local t0 t1 rc=0
     t0=$(date +%s%N)
     if [ $have_time -eq 1 ]; then
@@ -122,7 +146,8 @@ for venv in "$@"; do
     sizes "$venv"
     in_tgz=$tgz
     size_rows+=("| $name | input | $(mib "$app") | $(mib "$disk") | $files | $(mib "$tgz") | 100% |")
-    for pair in slim:out-default slim-keep-pyc:out-keep; do
+    for pair in slim:out-default slim-keep-pyc:out-keep slim-in-place:inplace; do
+        [ -d "$tmp/${pair#*:}" ] || continue
         sizes "$tmp/${pair#*:}"
         size_rows+=("| $name | ${pair%%:*} | $(mib "$app") | $(mib "$disk") | $files | $(mib "$tgz") | $(pct "$tgz" "$in_tgz") |")
     done

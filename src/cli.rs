@@ -52,6 +52,19 @@ pub enum Command {
     /// Exit status: 0 done, 1 some files failed, 2 usage error.
     Strip(StripArgs),
 
+    /// Compare slimming strategies on copies of a venv: bytes, disk, files, tar.gz (what a
+    /// registry transfers), cold start on a read-only mount, and what breaks (verify).
+    ///
+    /// Strategies: `none` (a plain copy, the baseline), `exclude-pycache-distinfo` (the usual
+    /// Dockerfile COPY --exclude recipe), `sls-slim` (serverless-python-requirements' slim),
+    /// `default` (venvslim slim), `max` (every size option, with --verify), and your own with
+    /// --strategy. The venv is never modified. Exit status: 0 done, 1 a strategy's tree could
+    /// not be made, 2 usage or fatal error.
+    #[command(
+        after_help = "Examples:\n  venvslim bench /venv\n  venvslim bench /venv --strategies none,default --strategy keep-pyc='--bytecode keep'\n  venvslim bench /venv --run '$VENV/bin/python -m myapp --help' --svg bench.svg"
+    )]
+    Bench(BenchArgs),
+
     /// Print the rule table: every rule's id, what it removes, why that is safe, and what
     /// breaks if it is done wrong.
     Rules,
@@ -261,6 +274,56 @@ pub struct DockerfileArgs {
 
     #[command(flatten)]
     pub handoff: HandoffArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The venv to compare strategies on (never modified).
+    pub venv: PathBuf,
+
+    /// Strategies to run, comma-separated, in this order (default: every built-in one, then
+    /// yours): none, exclude-pycache-distinfo, sls-slim, default, max.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub strategies: Vec<String>,
+
+    /// A strategy of your own: NAME='venvslim slim flags', e.g. keep-pyc='--bytecode keep'.
+    /// Repeatable; run after the built-in ones unless --strategies places it.
+    #[arg(long, value_name = "NAME=FLAGS")]
+    pub strategy: Vec<String>,
+
+    /// The command to time, run by `sh -c` with $VENV set to the venv's path (default: the
+    /// venv's python importing every top-level module that imports in the original).
+    #[arg(long, value_name = "COMMAND")]
+    pub run: Option<String>,
+
+    /// Timed runs per strategy (interleaved across strategies, after one warm-up run).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub rounds: usize,
+
+    /// Seconds one timed run may take before it is killed and counted as failed.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub timeout: u64,
+
+    /// Do not verify each tree against the original (faster; no regression counts).
+    #[arg(long)]
+    pub no_verify: bool,
+
+    /// Print a JSON report instead of the table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write a chart of tar.gz size against start time as SVG.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+
+    /// Also write an HTML page with the chart and the table.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Write the strategies' trees into DIR (new or empty) and keep them, instead of a scratch
+    /// directory beside the venv that is removed at the end.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]

@@ -13,6 +13,7 @@
 
 pub mod apply;
 pub mod archive;
+pub mod bench;
 pub mod bytecode;
 pub mod cli;
 pub mod dists;
@@ -50,7 +51,19 @@ pub enum Status {
 
 pub fn slim(settings: &Settings) -> Result<Status> {
     let start = Instant::now();
+    let progress = report::progress::Progress::for_terminal(settings.json);
+    let result = slim_with(settings, start, &progress);
+    progress.finish();
+    result
+}
+
+fn slim_with(
+    settings: &Settings,
+    start: Instant,
+    progress: &report::progress::Progress,
+) -> Result<Status> {
     let venv = Venv::discover(&settings.venv, settings.python_version)?;
+    progress.phase("walking the venv", 0);
     let inv = Inventory::scan(&venv.root, &venv.site_packages)?;
     if !inv.errors.is_empty() && matches!(settings.target, Target::Copy(_)) && !settings.dry_run {
         let (path, why) = &inv.errors[0];
@@ -77,10 +90,12 @@ pub fn slim(settings: &Settings) -> Result<Status> {
         ..verify::Options::default()
     };
     let original = if settings.verify {
+        progress.phase("verify: probing the input", 0);
         Some(verify::probe(&venv.root, &verify_opts)?)
     } else {
         None
     };
+    progress.phase("planning", 0);
     let plan = Plan::build(venv, settings, inv);
     if let Some(zip) = &plan.zip {
         zip.check_entry_limit()?;
@@ -92,7 +107,12 @@ pub fn slim(settings: &Settings) -> Result<Status> {
     let mut outcome = if settings.dry_run {
         None
     } else {
-        Some(apply::apply(&plan, &settings.target, interp.as_ref())?)
+        Some(apply::apply(
+            &plan,
+            &settings.target,
+            interp.as_ref(),
+            progress,
+        )?)
     };
     let repair = match (&original, output, outcome.as_mut()) {
         (Some(original), Some(out), Some(outcome)) => {
@@ -107,6 +127,7 @@ pub fn slim(settings: &Settings) -> Result<Status> {
                     })
                     .collect())
             };
+            progress.phase("verify: probing the output", 0);
             let repair = verify::repair_with(&plan, out, original, &verify_opts, &mut unzip)?;
             if !repair.restored.is_empty() {
                 let restored: Vec<std::path::PathBuf> =
@@ -121,6 +142,7 @@ pub fn slim(settings: &Settings) -> Result<Status> {
         }
         _ => None,
     };
+    progress.finish();
     let report = Report {
         plan: &plan,
         outcome: outcome.as_ref(),
@@ -255,5 +277,44 @@ pub fn verify_venv(args: &cli::VerifyArgs) -> Result<Status> {
         Status::Ok
     } else {
         Status::Failures
+    })
+}
+
+/// `venvslim bench VENV`: compare strategies; print the table (or JSON), write the chart.
+pub fn bench_venv(args: &cli::BenchArgs) -> Result<Status> {
+    use anyhow::Context;
+    let progress = report::progress::Progress::for_terminal(args.json);
+    let result = bench::run(args, &progress);
+    progress.finish();
+    let result = result?;
+    let write = |path: &std::path::Path,
+                 render: &dyn Fn(&mut std::fs::File) -> std::io::Result<()>| {
+        std::fs::File::create(path)
+            .and_then(|mut f| render(&mut f))
+            .with_context(|| {
+                format!(
+                    "cannot write `{}`\nhint: is its directory there and writable?",
+                    path.display()
+                )
+            })
+    };
+    if let Some(p) = &args.svg {
+        write(p, &|f| report::bench::svg(f, &result))?;
+    }
+    if let Some(p) = &args.html {
+        write(p, &|f| report::bench::html(f, &result))?;
+    }
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    if args.json {
+        report::bench::json(&mut lock, &result)?
+    } else {
+        report::bench::text(&mut lock, &result)?
+    }
+    lock.flush()?;
+    Ok(if result.strategies.iter().any(|s| s.error.is_some()) {
+        Status::Failures
+    } else {
+        Status::Ok
     })
 }

@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Command::Strip(args) => venvslim::strip_files(&args),
         Command::Verify(args) => venvslim::verify_venv(&args),
         Command::Dockerfile(args) => venvslim::dockerfile(&args),
+        Command::Bench(args) => venvslim::bench_venv(&args),
         Command::Rules => {
             venvslim::report::rules(std::io::stdout().lock(), &venvslim::rules::table())
                 .map(|()| Status::Ok)

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use venvslim::report::progress::Progress;
 use venvslim::verify::{self, Options, Outcome};
 
 fn scratch(prefix: &str) -> tempfile::TempDir {
@@ -416,7 +417,7 @@ fn restore_puts_back_what_the_plan_removed_and_repair_fixes_the_regression() {
     let venv = venv::Venv::discover(&settings.venv, None).unwrap();
     let inv = Inventory::scan(&venv.root, &venv.site_packages).unwrap();
     let plan = Plan::build(venv, &settings, inv);
-    apply::apply(&plan, &settings.target, None).unwrap();
+    apply::apply(&plan, &settings.target, None, &Progress::hidden()).unwrap();
     let rel = v.sp.strip_prefix(&v.root).unwrap().join("beta/helper.py");
     assert!(!out.join(&rel).exists());
 
@@ -546,7 +547,7 @@ fn slim_real(root: &Path, out: &Path, extra: &[&str]) -> venvslim::plan::Plan {
     let interp = bytecode::probe(&venv).unwrap();
     let inv = Inventory::scan(&venv.root, &venv.site_packages).unwrap();
     let plan = Plan::build(venv, &settings, inv);
-    apply::apply(&plan, &settings.target, Some(&interp)).unwrap();
+    apply::apply(&plan, &settings.target, Some(&interp), &Progress::hidden()).unwrap();
     plan
 }
 

@@ -82,6 +82,7 @@ pub(super) fn copy_tree(w: &Writer) -> Result<()> {
 }
 
 fn copy_entry(w: &Writer, i: usize) {
+    w.progress.inc(1);
     let plan = w.plan;
     let e = &plan.inv.entries[i];
     let (src, dst) = (w.src(&e.path), w.dst.join(&e.path));

@@ -17,6 +17,7 @@ use anyhow::{bail, Context, Result};
 use crate::bytecode::Interpreter;
 use crate::inventory::Kind;
 use crate::plan::{ActionKind, Plan, Totals};
+use crate::report::progress::Progress;
 use crate::rules::Rewrite;
 use crate::settings::Target;
 
@@ -28,6 +29,7 @@ mod zip;
 
 pub use finalize::Dedupe;
 pub use handoff::HandoffOutcome;
+pub mod recipe;
 
 use copy::{copy_tree, write_new};
 pub(crate) use copy::{replace_file, set_meta};
@@ -71,6 +73,8 @@ struct Writer<'a> {
     in_place: bool,
     failures: Mutex<Vec<Failure>>,
     elf: Mutex<Vec<(PathBuf, crate::elf::Verdict)>>,
+    /// A terminal progress bar (hidden unless a person is watching).
+    progress: Progress,
 }
 
 impl<'a> Writer<'a> {
@@ -86,7 +90,14 @@ impl<'a> Writer<'a> {
             in_place,
             failures: Mutex::default(),
             elf: Mutex::default(),
+            progress: Progress::hidden(),
         }
+    }
+
+    /// The same writer, reporting to `progress`.
+    fn with_progress(mut self, progress: &Progress) -> Writer<'a> {
+        self.progress = progress.clone();
+        self
     }
 
     fn fail(&self, path: &Path, err: impl std::fmt::Display) {
@@ -113,29 +124,43 @@ impl<'a> Writer<'a> {
     }
 }
 
-pub fn apply(plan: &Plan, target: &Target, interp: Option<&Interpreter>) -> Result<Outcome> {
+pub fn apply(
+    plan: &Plan,
+    target: &Target,
+    interp: Option<&Interpreter>,
+    progress: &Progress,
+) -> Result<Outcome> {
     match target {
         Target::PlanOnly => bail!("nothing to apply without an output"),
         Target::InPlace => {
-            let w = Writer::new(plan, plan.venv.root.clone(), true, None);
+            let w = Writer::new(plan, plan.venv.root.clone(), true, None).with_progress(progress);
+            progress.phase("stripping ELF files", w.plan.elf.len() as u64);
             strip_elf_in_place(&w);
             handoff::relocate_in_place(&w);
             // Compile first: pip's pycs are reused from where they are, and the new pycs replace
             // the stale ones at the same paths, so those removals become no-ops.
             let mut outcome = Outcome::default();
             if let Some(interp) = interp {
+                progress.phase("compiling bytecode", 0);
                 compile(&w, interp, &mut outcome);
             }
+            progress.phase("removing", 0);
             remove_in_place(&w, &outcome.compiled.iter().collect());
             build_zip(&w, interp, &mut outcome)?;
             finish(&w, outcome)
         }
         Target::Copy(out) => {
             let staging = make_staging(out)?;
-            let w = Writer::new(plan, staging.clone(), false, Some(out.clone()));
+            let w = Writer::new(plan, staging.clone(), false, Some(out.clone()))
+                .with_progress(progress);
+            progress.phase(
+                "copying (and stripping ELF files)",
+                plan.inv.entries.len() as u64,
+            );
             let result = copy_tree(&w).and_then(|()| {
                 let mut outcome = Outcome::default();
                 if let Some(interp) = interp {
+                    progress.phase("compiling bytecode", 0);
                     compile(&w, interp, &mut outcome);
                 }
                 build_zip(&w, interp, &mut outcome)?;
@@ -279,6 +304,7 @@ fn strip_elf_in_place(w: &Writer) {
             }
         });
         w.elf_done(i, verdict);
+        w.progress.inc(1);
     });
 }
 

@@ -6,6 +6,10 @@
 
 mod zip;
 
+pub mod bench;
+mod chart;
+pub mod progress;
+
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;

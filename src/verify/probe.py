@@ -113,7 +113,7 @@ def holds_modules(path):
     except OSError:
         return False
     for e in entries:
-        if e.is_file() and (module_of(e.name) or ("__init__",))[0] != "__init__":
+        if is_file(e) and (module_of(e.name) or ("__init__",))[0] != "__init__":
             return True
         if e.is_dir() and e.name.isidentifier() and has_init(e.path):
             return True
@@ -128,7 +128,7 @@ def discover_modules():
             if e.name.isidentifier() and e.name != "__pycache__" and (has_init(e.path) or holds_modules(e.path)):
                 found[e.name] = e.path
                 walk_extensions(e.path, e.name, found)
-        elif e.is_file():
+        elif is_file(e):
             mod = module_of(e.name)
             if mod and mod[0].isidentifier() and (not mod[1] or is_python_extension(e.path, mod[0])):
                 found.setdefault(mod[0], e.path)
@@ -176,6 +176,14 @@ def discover_archive(archive, found):
                 found.setdefault(".".join(dotted[:k]), os.path.join(archive, *dotted[:k]))
 
 
+def is_file(entry):
+    """DirEntry.is_file(), False for a symlink loop (ELOOP) or another unreadable link."""
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
 def walk_extensions(path, dotted, found):
     try:
         entries = sorted(os.scandir(path), key=lambda e: e.name)
@@ -185,7 +193,7 @@ def walk_extensions(path, dotted, found):
         if e.is_dir(follow_symlinks=False):
             if e.name.isidentifier() and e.name != "__pycache__" and not skipped(f"{dotted}.{e.name}"):
                 walk_extensions(e.path, f"{dotted}.{e.name}", found)
-        elif e.is_file():
+        elif is_file(e):
             mod = module_of(e.name)
             if not mod or not mod[0].isidentifier() or skipped(f"{dotted}.{mod[0]}"):
                 continue

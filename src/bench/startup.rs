@@ -1,0 +1,186 @@
+//! Cold start of each strategy's tree, the way a container starts it: the tree bind-mounted
+//! read-only at the original venv's path in a private mount namespace (`unshare -m`, as root),
+//! so shebangs, `pyvenv.cfg` and the compiled pycs' paths are those of `COPY --from=builder`,
+//! and Python cannot write the bytecode it misses: a tree without usable pycs pays for
+//! compiling at every start, as it does under `docker run --read-only`.
+//!
+//! Without root the command runs on the tree where it is, with `-B` for the default command
+//! (so nothing is written); the report says so. Each timed run is one process start to exit,
+//! the mount included: the same few milliseconds for every strategy.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What is run.
+#[derive(Debug, Clone)]
+pub enum Run {
+    /// `VENV/bin/python -I -c 'import m1, m2, ...'`.
+    Imports {
+        /// The interpreter's path relative to the venv root (`bin/python3.11`).
+        python: PathBuf,
+        modules: Vec<String>,
+    },
+    /// `sh -c COMMAND`, with `$VENV` set to where the tree is.
+    Shell(String),
+}
+
+impl Run {
+    /// The command as the report shows it (`$VENV` for the venv's path).
+    pub fn describe(&self) -> String {
+        match self {
+            Run::Imports { python, modules } => format!(
+                "$VENV/{} -I -c 'import {}'",
+                python.display(),
+                modules.join(", ")
+            ),
+            Run::Shell(cmd) => cmd.clone(),
+        }
+    }
+}
+
+/// How runs are started.
+#[derive(Debug, Clone)]
+pub struct Starter {
+    pub run: Run,
+    /// The original venv's path: where trees are mounted.
+    pub at: PathBuf,
+    /// Mount read-only at `at` (root); else run in place.
+    pub read_only: bool,
+    /// One run's limit; a run that takes longer is killed and counted as failed.
+    pub timeout: Duration,
+}
+
+/// One run: its wall time, or why it failed (last line of stderr).
+pub type Timing = Result<Duration, String>;
+
+const RO_SCRIPT: &str =
+    r#"mount --bind "$1" "$2" && mount -o remount,bind,ro "$2" && shift 2 && exec "$@""#;
+
+impl Starter {
+    fn command(&self, tree: &Path) -> Command {
+        let venv = if self.read_only { &self.at } else { tree };
+        let argv: Vec<std::ffi::OsString> = match &self.run {
+            Run::Imports { python, modules } => {
+                let mut v = vec![venv.join(python).into_os_string(), "-I".into()];
+                if !self.read_only {
+                    v.push("-B".into());
+                }
+                v.push("-c".into());
+                v.push(format!("import {}", modules.join(", ")).into());
+                v
+            }
+            Run::Shell(cmd) => vec!["sh".into(), "-c".into(), cmd.into()],
+        };
+        let mut c = if self.read_only {
+            let mut c = Command::new("unshare");
+            c.args(["-m", "sh", "-c", RO_SCRIPT, "sh"])
+                .arg(tree)
+                .arg(&self.at)
+                .args(&argv);
+            c
+        } else {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            c
+        };
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy().into_owned();
+            if k.starts_with("PYTHON") || k == "VIRTUAL_ENV" {
+                c.env_remove(k);
+            }
+        }
+        c.env("VENV", venv)
+            .current_dir(std::env::temp_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    /// Run once on `tree` and time it.
+    pub fn time(&self, tree: &Path) -> Timing {
+        let mut cmd = self.command(tree);
+        let start = Instant::now();
+        let mut child = cmd.spawn().map_err(|e| format!("cannot start: {e}"))?;
+        let mut stderr = child.stderr.take();
+        let reader = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(s) = stderr.as_mut() {
+                let _ = s.read_to_end(&mut buf);
+            }
+            buf
+        });
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if start.elapsed() > self.timeout => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let _ = reader.join();
+                    return Err(format!("timed out after {} s", self.timeout.as_secs()));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(1)),
+                Err(e) => return Err(format!("cannot wait: {e}")),
+            }
+        };
+        let elapsed = start.elapsed();
+        let err = reader.join().unwrap_or_default();
+        if status.success() {
+            Ok(elapsed)
+        } else {
+            let text = String::from_utf8_lossy(&err);
+            let last = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            Err(format!("{status}: {}", last.trim()))
+        }
+    }
+
+    /// Whether the read-only mount works here (root with `unshare -m`): mount `tree` at the
+    /// venv's path and check a write fails.
+    pub fn read_only_works(at: &Path, tree: &Path) -> bool {
+        Command::new("unshare")
+            .args(["-m", "sh", "-c", RO_SCRIPT, "sh"])
+            .arg(tree)
+            .arg(at)
+            .args(["sh", "-c", r#"! touch "$0/.venvslim-rw-probe" 2>/dev/null"#])
+            .arg(at)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+/// Median of the samples (the mean of the middle two for an even count).
+pub fn median(xs: &[Duration]) -> Option<Duration> {
+    let mut v = xs.to_vec();
+    v.sort();
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians() {
+        let ms = Duration::from_millis;
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[ms(3), ms(1), ms(2)]), Some(ms(2)));
+        assert_eq!(
+            median(&[ms(4), ms(1), ms(2), ms(3)]),
+            Some(Duration::from_micros(2500))
+        );
+    }
+}
