@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start-up time of the stack on a READ-ONLY mount, as in `docker run --read-only` or distroless.
 #
-#   sudo benches/startup.sh VENV [MODULE...]
+#   sudo benches/startup.sh [--zip] VENV [MODULE...]
 #
 # Each variant's tree is bind-mounted read-only AT THE ORIGINAL VENV PATH in a private mount
 # namespace (`unshare -m sh -c 'mount --bind SRC VENV && mount -o remount,bind,ro VENV && ...'`),
@@ -12,6 +12,8 @@
 #   slim-strip    venvslim slim VENV -o T --bytecode strip (no pycs at all)
 #   seed-recipe   cp -a VENV T, then every __pycache__ removed and every *.dist-info emptied of
 #                 everything but LICENSE* files (a common hand-written Dockerfile recipe)
+# With --zip, the variants are `slim` (the reference: ratios are against it), `slim-zip`
+# (venvslim slim VENV -o T --zip-pure) and `original`, and each tree's file count is printed.
 #   python -c pass (original)   the interpreter's own start, as a floor
 # Each measurement is `VENV/bin/python -c 'import m1, m2, ...'`, entered into the variant's
 # namespace with nsenter (the same small cost in every variant). Rounds are interleaved
@@ -34,8 +36,13 @@ runs=${RUNS:-20}
 warmup=${WARMUP:-3}
 logdir=${LOGDIR:-$root/target/bench-logs}
 
+mode=default
+if [ "${1:-}" = --zip ]; then
+    mode=zip
+    shift
+fi
 if [ $# -eq 0 ]; then
-    echo "usage: $0 VENV [MODULE...]" >&2
+    echo "usage: $0 [--zip] VENV [MODULE...]" >&2
     exit 2
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -120,19 +127,34 @@ echo "   ${#modules[@]} modules: ${modules[*]}" >&2
 
 # --- trees ---------------------------------------------------------------------------------
 echo "== $name: building the variants' trees" >&2
-"$venvslim" slim "$venv" -o "$tmp/slim" >"$logdir/$name.startup.slim.log" 2>&1 || {
-    rc=$?; [ $rc -eq 1 ] || { echo "error: venvslim exited $rc; see $logdir/$name.startup.slim.log" >&2; exit 1; }; }
-"$venvslim" slim "$venv" -o "$tmp/slim-strip" --bytecode strip >"$logdir/$name.startup.slim-strip.log" 2>&1 || {
-    rc=$?; [ $rc -eq 1 ] || { echo "error: venvslim exited $rc; see $logdir/$name.startup.slim-strip.log" >&2; exit 1; }; }
-cp -a "$venv" "$tmp/seed"
-find "$tmp/seed" -type d -name __pycache__ -prune -exec rm -rf {} +
-find "$tmp/seed" -type d -name '*.dist-info' -prune -print0 | while IFS= read -r -d '' d; do
-    find "$d" ! -type d ! -name 'LICENSE*' -delete
-    find "$d" -depth -type d -empty -delete
-done
-
-variants=(original slim slim-strip seed-recipe)
-declare -A src=([original]=$venv [slim]=$tmp/slim [slim-strip]=$tmp/slim-strip [seed-recipe]=$tmp/seed)
+# venvslim slim VENV -o $tmp/NAME FLAGS...; exit 1 (some paths failed) still gives a tree.
+slim_tree() {
+    local v=$1
+    shift
+    "$venvslim" slim "$venv" -o "$tmp/$v" "$@" >"$logdir/$name.startup.$v.log" 2>&1 || {
+        rc=$?; [ $rc -eq 1 ] || { echo "error: venvslim exited $rc; see $logdir/$name.startup.$v.log" >&2; exit 1; }; }
+}
+slim_tree slim
+declare -A src=([original]=$venv [slim]=$tmp/slim)
+if [ "$mode" = zip ]; then
+    slim_tree slim-zip --zip-pure
+    grep -E '^  (zipped|    archive|  [0-9]+ distributions stay)' "$logdir/$name.startup.slim-zip.log" >&2 || true
+    src[slim-zip]=$tmp/slim-zip
+    variants=(slim slim-zip original)
+    base=slim
+else
+    slim_tree slim-strip --bytecode strip
+    cp -a "$venv" "$tmp/seed"
+    find "$tmp/seed" -type d -name __pycache__ -prune -exec rm -rf {} +
+    find "$tmp/seed" -type d -name '*.dist-info' -prune -print0 | while IFS= read -r -d '' d; do
+        find "$d" ! -type d ! -name 'LICENSE*' -delete
+        find "$d" -depth -type d -empty -delete
+    done
+    src[slim-strip]=$tmp/slim-strip
+    src[seed-recipe]=$tmp/seed
+    variants=(original slim slim-strip seed-recipe)
+    base=original
+fi
 declare -A ns=()
 
 # One namespace per variant, held open by a sleeping process; its tree is mounted read-only at
@@ -165,6 +187,7 @@ spec=$tmp/spec.tsv
 : >"$spec"
 for v in "${variants[@]}"; do
     disk=$(du -s -B1 "${src[$v]}" | cut -f1)
+    echo "   $v: $(find "${src[$v]}" -type f | wc -l) files, $disk bytes on disk" >&2
     cmd=(nsenter --mount="${ns[$v]}" -- "$python" -c "$import_stmt")
     if out=$("${cmd[@]}" 2>&1); then
         printf '%s\t%s\t%s\t\n' "$v" "$disk" "$(printf '%q ' "${cmd[@]}")" >>"$spec"
@@ -182,10 +205,10 @@ timer=python
 echo "== $name: timing, $warmup warm-up + $runs interleaved rounds, timer: $timer" >&2
 
 # --- timing and the table ------------------------------------------------------------------
-"$python" -I -B - "$spec" "$runs" "$warmup" "$timer" "$tmp" "$name" "${#modules[@]}" <<'EOF'
+"$python" -I -B - "$spec" "$runs" "$warmup" "$timer" "$tmp" "$name" "${#modules[@]}" "$base" <<'EOF'
 import json, math, shlex, statistics, subprocess, sys, time
 
-spec, runs, warmup, timer, tmp, name, nmods = sys.argv[1:]
+spec, runs, warmup, timer, tmp, name, nmods, base_name = sys.argv[1:]
 runs, warmup = int(runs), int(warmup)
 rows = [line.rstrip("\n").split("\t") for line in open(spec)]
 live = [(n, shlex.split(c)) for n, _, c, _ in rows if c]
@@ -218,12 +241,12 @@ def p90(xs):  # nearest rank
     s = sorted(xs)
     return s[max(0, math.ceil(0.9 * len(s)) - 1)]
 
-base = statistics.median(samples["original"]) if "original" in samples else None
+base = statistics.median(samples[base_name]) if base_name in samples else None
 print()
 print(f"### {name}: start-up on a read-only mount, `python -c 'import ...'` ({nmods} modules), "
       f"{runs} interleaved rounds, timer {timer}")
 print()
-print("| variant | tree on disk (MiB) | median (s) | p90 (s) | min (s) | median / original |")
+print(f"| variant | tree on disk (MiB) | median (s) | p90 (s) | min (s) | median / {base_name} |")
 print("|---|---:|---:|---:|---:|---:|")
 for n, disk, cmd, why in rows:
     size = f"{int(disk) / 1048576:.1f}" if disk else "-"
