@@ -4,6 +4,8 @@
 //! venvslim's default breaks nothing, that the chart is well-formed SVG, and that the input is
 //! never touched. No assertion on any time: the machine decides those.
 
+mod support;
+
 use std::collections::HashSet;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -14,22 +16,7 @@ use serde_json::Value;
 
 /// A fixture venv at `<tmp>/venv`.
 fn fixture() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::Builder::new()
-        .prefix("venvslim-bench-")
-        .tempdir()
-        .expect("tempdir");
-    let root = tmp.path().join("venv");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/make_fixture_venv.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(&root)
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "make_fixture_venv.py failed:\n{}",
-        show(&out)
-    );
+    let (tmp, root, _) = support::fixture_venv("venvslim-bench-");
     (tmp, root)
 }
 

@@ -9,6 +9,8 @@
 //! sourceless module, symlink loops, hardlinks, a non-UTF-8 name, a FIFO) is there on purpose;
 //! `tests/real_venvs.rs` covers venvs built by pip.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fs;
@@ -42,34 +44,7 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let tmp = tempfile::Builder::new()
-            .prefix("venvslim-cli-")
-            .tempdir()
-            .expect("tempdir");
-        let root = tmp.path().join("venv");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/make_fixture_venv.py");
-        let out = std::process::Command::new("python3")
-            .arg(&script)
-            .arg(&root)
-            .output()
-            .expect("run python3");
-        assert!(
-            out.status.success(),
-            "make_fixture_venv.py failed:\n{}",
-            show(&out)
-        );
-        let lib = fs::read_dir(root.join("lib"))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .file_name();
-        let py = lib
-            .to_str()
-            .unwrap()
-            .strip_prefix("python")
-            .unwrap()
-            .to_string();
+        let (tmp, root, py) = support::fixture_venv("venvslim-cli-");
         let sp_rel = PathBuf::from(format!("lib/python{py}/site-packages"));
         Fixture {
             tmp,

@@ -5,6 +5,8 @@
 //! errors (exit 2, a `hint:`, nothing written); and the `venvslim dockerfile` snippet (insta).
 //! `tests/real_handoff.rs` runs real venvs this way in a distroless-like mount namespace.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
@@ -29,24 +31,7 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let tmp = tempfile::Builder::new()
-            .prefix("venvslim-handoff-")
-            .tempdir()
-            .expect("tempdir");
-        let root = tmp.path().join("venv");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/make_fixture_venv.py");
-        let out = std::process::Command::new("python3")
-            .arg(&script)
-            .arg(&root)
-            .output()
-            .expect("run python3");
-        assert!(out.status.success(), "{}", show(&out));
-        let lib = fs::read_dir(root.join("lib"))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap();
-        let py = lib.file_name().to_str().unwrap()["python".len()..].to_string();
+        let (tmp, root, py) = support::fixture_venv("venvslim-handoff-");
         Fixture { tmp, root, py }
     }
 

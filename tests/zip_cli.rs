@@ -6,6 +6,8 @@
 //! (sorted, directory entries, `name.pyc` beside `name.py`, unchecked-hash, co_filename), RECORD,
 //! the report, the options, and that the zipped tree imports with its own interpreter.
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -40,25 +42,10 @@ fn add_dist(sp: &Path, name: &str, files: &[(&str, &str)]) {
 
 impl Fixture {
     fn new() -> Fixture {
-        let tmp = tempfile::Builder::new()
-            .prefix("venvslim-zip-")
-            .tempdir()
-            .unwrap();
-        let root = tmp.path().join("venv");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/make_fixture_venv.py");
-        let out = Command::new("python3")
-            .arg(&script)
-            .arg(&root)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", show(&out));
-        let lib = fs::read_dir(root.join("lib"))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .file_name();
-        let sp_rel = Path::new("lib").join(lib).join("site-packages");
+        let (tmp, root, py) = support::fixture_venv("venvslim-zip-");
+        let sp_rel = Path::new("lib")
+            .join(format!("python{py}"))
+            .join("site-packages");
         let sp = root.join(&sp_rel);
         add_dist(&sp, "purepkg", &[
             ("purepkg/__init__.py", "from importlib.resources import files\n\ndef greeting():\n    return files(__package__).joinpath('data/greeting.txt').read_text().strip()\n"),

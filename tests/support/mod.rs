@@ -782,3 +782,33 @@ pub fn normalize_dist(name: &str) -> String {
     }
     out
 }
+
+/// The hand-made fixture venv (`fixtures/make_fixture_venv.py`, run by the `python3` on PATH) at
+/// `<tmp>/venv`, in a fresh temp dir named `prefix...`; returns the dir, the venv and its
+/// Python's `X.Y`. Outputs of a test go beside the venv, inside the dir.
+pub fn fixture_venv(prefix: &str) -> (tempfile::TempDir, PathBuf, String) {
+    let tmp = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("tempdir");
+    let root = tmp.path().join("venv");
+    let script = repo_root().join("fixtures/make_fixture_venv.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(&root)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "make_fixture_venv.py failed:\n{}",
+        show(&out)
+    );
+    let lib = fs::read_dir(root.join("lib"))
+        .expect("the fixture's lib/")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("python"))
+        .expect("lib/pythonX.Y in the fixture");
+    let py = lib["python".len()..].to_string();
+    (tmp, root, py)
+}
