@@ -6,6 +6,8 @@
 
 mod support;
 
+use support::show;
+
 use std::collections::HashSet;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -18,15 +20,6 @@ use serde_json::Value;
 fn fixture() -> (tempfile::TempDir, PathBuf) {
     let (tmp, root, _) = support::fixture_venv("venvslim-bench-");
     (tmp, root)
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status: {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Run venvslim from an empty directory (no ./pyproject.toml is read by accident).

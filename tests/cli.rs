@@ -11,6 +11,8 @@
 
 mod support;
 
+use support::show;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fs;
@@ -72,15 +74,6 @@ impl Fixture {
     fn cache_tag(&self) -> String {
         format!("cpython-{}", self.py.replace('.', ""))
     }
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status: {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 // ---------------------------------------------------------------------------------------------

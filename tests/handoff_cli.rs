@@ -7,6 +7,8 @@
 
 mod support;
 
+use support::show;
+
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
@@ -63,15 +65,6 @@ impl Fixture {
         )
         .unwrap();
     }
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status: {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn venvslim_env<I, S>(args: I, env: &[(&str, &str)]) -> Output

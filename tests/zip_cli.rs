@@ -8,6 +8,8 @@
 
 mod support;
 
+use support::show;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -84,15 +86,6 @@ impl Fixture {
     fn path(&self, name: &str) -> PathBuf {
         self.tmp.path().join(name)
     }
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status: {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Run venvslim from an empty directory (so no ./pyproject.toml is read by accident), or `cwd`.
