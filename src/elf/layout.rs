@@ -119,7 +119,7 @@ pub(crate) fn plan(elf: &Elf, removed: Vec<bool>, may_shift: bool) -> Result<Lay
         .collect();
     refuse_overlaps(elf, &removed, &fixed, &kept_ranges)?;
     let anchors = anchors(elf, &fixed);
-    let (head_end, shift, movable) = split(elf, &kept, &anchors, may_shift)?;
+    let (head_end, shift, movable) = split(elf, &kept, &anchors, may_shift);
     let copied = |r: &Range<u64>| copied_part(r, head_end, shift.as_ref());
     let mut zero: Vec<Range<u64>> = (1..removed.len())
         .filter(|&i| removed[i])
@@ -259,7 +259,7 @@ fn split(
     kept: &[usize],
     anchors: &[Range<u64>],
     may_shift: bool,
-) -> Result<(u64, Option<Shift>, Vec<usize>), String> {
+) -> (u64, Option<Shift>, Vec<usize>) {
     let mut loose: Vec<usize> = kept
         .iter()
         .copied()
@@ -286,7 +286,7 @@ fn split(
         let delta = cut.saturating_sub(head_end) / align * align;
         if delta > 0 && head_end <= cut {
             let shift = Shift { cut, end, delta };
-            return Ok((head_end, Some(shift), movable));
+            return (head_end, Some(shift), movable);
         }
     }
     let mut head_end = anchors.iter().map(|r| r.end).max().unwrap_or(0);
@@ -299,7 +299,7 @@ fn split(
             movable.push(i);
         }
     }
-    Ok((head_end, None, movable))
+    (head_end, None, movable)
 }
 
 /// The start of the trailing block worth moving down, and the alignment every move must keep:
