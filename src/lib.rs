@@ -18,6 +18,7 @@ pub mod bytecode;
 pub mod cli;
 pub mod dists;
 pub mod elf;
+pub mod fault;
 pub mod handoff;
 pub mod imports;
 pub mod inventory;

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
                 .map_err(Into::into)
         }
     };
+    venvslim::fault::report();
     match result {
         Ok(Status::Ok) => ExitCode::SUCCESS,
         Ok(Status::Failures) => ExitCode::from(1),

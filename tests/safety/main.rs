@@ -1,0 +1,12 @@
+//! Safety: the promises of docs/safety.md under attack and under faults, through the real
+//! binary. One module per promise: crafted venvs that try to write outside OUT or read through
+//! links (`paths`), interpreter isolation (`interp`), all-or-nothing output out of place
+//! (`outplace`), and convergence after a kill in place (`inplace`).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod inplace;
+mod interp;
+mod outplace;
+mod paths;
