@@ -6,7 +6,9 @@
 //! disk calls [`point`] first, and a debug build started with `VENVSLIM_FAULT_AFTER=N` dies
 //! there with SIGKILL on the Nth call (no destructor, no signal handler runs: a real kill).
 //! `VENVSLIM_FAULT_AFTER=count` instead prints how many points the run passed, on exit, so a
-//! test can spread its kills over the whole run. Release builds compile [`point`] to nothing.
+//! test can spread its kills over the whole run. `VENVSLIM_FAULT_STOP=N` stops at the Nth
+//! point for good (after saying so on stderr), so a test can send a signal at a known moment.
+//! Release builds compile [`point`] to nothing.
 
 #[cfg(debug_assertions)]
 mod imp {
@@ -17,16 +19,23 @@ mod imp {
         Off,
         Count,
         KillAt(u64),
+        StopAt(u64),
     }
 
     static PASSED: AtomicU64 = AtomicU64::new(0);
 
     fn mode() -> &'static Mode {
         static MODE: OnceLock<Mode> = OnceLock::new();
-        MODE.get_or_init(|| match std::env::var("VENVSLIM_FAULT_AFTER").ok().as_deref() {
-            Some("count") => Mode::Count,
-            Some(n) => n.parse().map(Mode::KillAt).unwrap_or(Mode::Off),
-            None => Mode::Off,
+        MODE.get_or_init(|| {
+            let stop = std::env::var("VENVSLIM_FAULT_STOP").ok();
+            if let Some(n) = stop.and_then(|n| n.parse().ok()) {
+                return Mode::StopAt(n);
+            }
+            match std::env::var("VENVSLIM_FAULT_AFTER").ok().as_deref() {
+                Some("count") => Mode::Count,
+                Some(n) => n.parse().map(Mode::KillAt).unwrap_or(Mode::Off),
+                None => Mode::Off,
+            }
         })
     }
 
@@ -42,6 +51,14 @@ mod imp {
                     // SAFETY: kill(2) on our own pid has no memory-safety preconditions.
                     unsafe {
                         libc::kill(libc::getpid(), libc::SIGKILL);
+                    }
+                }
+            }
+            Mode::StopAt(n) => {
+                if PASSED.fetch_add(1, Ordering::SeqCst) + 1 == *n {
+                    eprintln!("venvslim: fault injection: stopped at point {n} ({what})");
+                    loop {
+                        std::thread::sleep(std::time::Duration::from_secs(3600));
                     }
                 }
             }

@@ -22,6 +22,7 @@ pub(super) fn copy_tree(w: &Writer) -> Result<()> {
     let mut dir_list: Vec<&PathBuf> = dirs.iter().collect();
     dir_list.sort();
     for d in dir_list {
+        crate::fault::point("create a directory");
         fs::create_dir_all(w.dst.join(d))
             .with_context(|| format!("cannot create `{}`", w.dst.join(d).display()))?;
     }
@@ -52,6 +53,7 @@ pub(super) fn copy_tree(w: &Writer) -> Result<()> {
     copies.par_iter().for_each(|&i| copy_entry(w, i));
     for (i, lead) in followers {
         let (e, l) = (&plan.inv.entries[i], &plan.inv.entries[lead]);
+        crate::fault::point("hardlink");
         if let Err(err) = fs::hard_link(w.dst.join(&l.path), w.dst.join(&e.path)) {
             w.fail(&e.path, format!("cannot hardlink: {err}"));
         }
@@ -60,12 +62,14 @@ pub(super) fn copy_tree(w: &Writer) -> Result<()> {
         let e = &plan.inv.entries[a.entry];
         match &a.kind {
             ActionKind::Rewrite(Rewrite::MetadataHeader, Some(bytes)) => {
+                crate::fault::point("rewrite METADATA");
                 if let Err(err) = write_new(&w.dst.join(&e.path), bytes, e) {
                     w.fail(&e.path, err);
                 }
             }
             ActionKind::Move(to) => {
                 let dst = w.dst.join(to);
+                crate::fault::point("move");
                 let r = dst
                     .parent()
                     .map_or(Ok(()), fs::create_dir_all)
@@ -89,6 +93,7 @@ fn copy_entry(w: &Writer, i: usize) {
     if plan.fate[i].is_some_and(|a| matches!(plan.actions[a].kind, ActionKind::Rewrite(..))) {
         return; // written by its rewrite: METADATA below, RECORD at the end
     }
+    crate::fault::point("copy");
     if super::handoff::copy_relocated(w, e, &dst) {
         return;
     }
@@ -111,9 +116,9 @@ fn copy_entry(w: &Writer, i: usize) {
             fs::read_link(&src).and_then(|target| std::os::unix::fs::symlink(target, &dst))
         }
         Kind::Other => {
-            w.fail(
+            w.skip(
                 &e.path,
-                "not a regular file, directory or symlink: not copied",
+                "not a regular file, directory or symlink (a FIFO, socket or device): not copied",
             );
             return;
         }

@@ -12,7 +12,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use crate::bytecode::Interpreter;
 use crate::inventory::Kind;
@@ -25,10 +25,12 @@ mod copy;
 mod finalize;
 mod handoff;
 mod post;
+mod staging;
 mod zip;
 
 pub use finalize::Dedupe;
 pub use handoff::HandoffOutcome;
+pub use staging::Staging;
 pub mod recipe;
 
 use copy::{copy_tree, write_new};
@@ -60,6 +62,11 @@ pub struct Outcome {
     pub after: Totals,
     /// Licences, SBOM, modes, mtimes, dedupe.
     pub handoff: HandoffOutcome,
+    /// Entries that are not files, directories or symlinks (FIFOs, sockets, devices): not
+    /// copied, and said so.
+    pub skipped: Vec<Failure>,
+    /// Staging directories of killed earlier runs, removed before this one started.
+    pub stale_staging_removed: Vec<PathBuf>,
 }
 
 struct Writer<'a> {
@@ -72,6 +79,7 @@ struct Writer<'a> {
     out: Option<PathBuf>,
     in_place: bool,
     failures: Mutex<Vec<Failure>>,
+    skipped: Mutex<Vec<Failure>>,
     elf: Mutex<Vec<(PathBuf, crate::elf::Verdict)>>,
     /// A terminal progress bar (hidden unless a person is watching).
     progress: Progress,
@@ -89,6 +97,7 @@ impl<'a> Writer<'a> {
             out,
             in_place,
             failures: Mutex::default(),
+            skipped: Mutex::default(),
             elf: Mutex::default(),
             progress: Progress::hidden(),
         }
@@ -108,6 +117,17 @@ impl<'a> Writer<'a> {
             .push(Failure {
                 path: path.to_path_buf(),
                 error,
+            });
+    }
+
+    /// An entry deliberately not copied (not a file, directory or symlink).
+    fn skip(&self, path: &Path, why: &str) {
+        self.skipped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Failure {
+                path: path.to_path_buf(),
+                error: why.to_string(),
             });
     }
 
@@ -150,38 +170,60 @@ pub fn apply(
             finish(&w, outcome)
         }
         Target::Copy(out) => {
-            let staging = make_staging(out)?;
-            let w = Writer::new(plan, staging.clone(), false, Some(out.clone()))
+            let staging = Staging::create(out)?;
+            let w = Writer::new(plan, staging.path().to_path_buf(), false, Some(out.clone()))
                 .with_progress(progress);
             progress.phase(
                 "copying (and stripping ELF files)",
                 plan.inv.entries.len() as u64,
             );
-            let result = copy_tree(&w).and_then(|()| {
-                let mut outcome = Outcome::default();
-                if let Some(interp) = interp {
-                    progress.phase("compiling bytecode", 0);
-                    compile(&w, interp, &mut outcome);
-                }
-                build_zip(&w, interp, &mut outcome)?;
-                finish(&w, outcome)
-            });
-            match result {
-                Ok(outcome) => {
-                    publish(&staging, out)?;
-                    if let Some(t) = plan.handoff.opts.mtime {
-                        let t = filetime::FileTime::from_unix_time(t, 0);
-                        let _ = filetime::set_file_times(out, t, t);
-                    }
-                    Ok(outcome)
-                }
-                Err(e) => {
-                    let _ = fs::remove_dir_all(&staging);
-                    Err(e)
-                }
+            copy_tree(&w)?;
+            let mut outcome = Outcome::default();
+            if let Some(interp) = interp {
+                progress.phase("compiling bytecode", 0);
+                crate::fault::point("compile");
+                compile(&w, interp, &mut outcome);
             }
+            crate::fault::point("zip");
+            build_zip(&w, interp, &mut outcome)?;
+            crate::fault::point("finish");
+            let mut outcome = finish(&w, outcome)?;
+            refuse_incomplete(&outcome)?;
+            outcome.stale_staging_removed = staging.stale_removed.clone();
+            staging.publish(out)?;
+            if let Some(t) = plan.handoff.opts.mtime {
+                let t = filetime::FileTime::from_unix_time(t, 0);
+                let _ = filetime::set_file_times(out, t, t);
+            }
+            Ok(outcome)
         }
     }
+}
+
+/// py_compile wraps everything the source itself causes (syntax, encoding, null bytes) in
+/// `PyCompileError`; anything else (OSError, a compiler that could not start or died) is the
+/// disk's or the machine's fault and leaves a planned pyc unwritten.
+fn compile_error_is_the_sources(error: &str) -> bool {
+    error.starts_with("PyCompileError")
+}
+
+/// Out of place is all or nothing: a kept file that could not be written (ENOSPC, EACCES, EIO)
+/// fails the whole run before OUT is published; the staging directory goes with the error.
+fn refuse_incomplete(outcome: &Outcome) -> Result<()> {
+    let io_errors = outcome
+        .not_compiled
+        .iter()
+        .filter(|f| !compile_error_is_the_sources(&f.error));
+    let mut failed = outcome.failures.iter().chain(io_errors);
+    if let Some(first) = failed.next() {
+        bail!(
+            "cannot write {} path(s) of the output, first `{}`: {}; OUT was not written\nhint: free space (df -h) or fix permissions where OUT is, then run again",
+            1 + failed.count(),
+            first.path.display(),
+            first.error
+        );
+    }
+    Ok(())
 }
 
 /// `--zip-pure`: the archive, once the tree's own bytecode is compiled.
@@ -223,6 +265,12 @@ fn finish(w: &Writer, mut outcome: Outcome) -> Result<Outcome> {
         .map(|mut f| std::mem::take(&mut *f))
         .unwrap_or_default();
     outcome.failures.sort_by(|a, b| a.path.cmp(&b.path));
+    outcome.skipped = w
+        .skipped
+        .lock()
+        .map(|mut f| std::mem::take(&mut *f))
+        .unwrap_or_default();
+    outcome.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(outcome)
 }
 
@@ -243,39 +291,6 @@ pub fn refinalize(plan: &Plan, out: &Path, outcome: &mut Outcome) -> Vec<Failure
         d.saved_bytes += more.saved_bytes;
     }
     w.failures.into_inner().unwrap_or_else(|e| e.into_inner())
-}
-
-fn make_staging(out: &Path) -> Result<PathBuf> {
-    let name = out
-        .file_name()
-        .with_context(|| format!("output `{}` has no name", out.display()))?;
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
-    let staging = parent.join(format!(
-        ".{}.venvslim-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    fs::create_dir(&staging).with_context(|| {
-        format!(
-            "cannot create `{}`\nhint: is its directory writable?",
-            staging.display()
-        )
-    })?;
-    Ok(staging)
-}
-
-fn publish(staging: &Path, out: &Path) -> Result<()> {
-    fs::rename(staging, out).with_context(|| {
-        format!(
-            "cannot move the finished tree to `{}`; it is complete in `{}`",
-            out.display(),
-            staging.display()
-        )
-    })
 }
 
 /// After `slim --verify` restored files into the finished tree `out`: rewrite RECORDs again so

@@ -97,6 +97,13 @@ struct JsonReport<'a> {
     actions: Vec<JsonAction<'a>>,
     rescues: &'a [crate::rules::guard::Rescue],
     failures: Vec<Failure>,
+    #[serde(skip_serializing_if = "<[Failure]>::is_empty")]
+    skipped: &'a [Failure],
+    #[serde(
+        skip_serializing_if = "<[std::path::PathBuf]>::is_empty",
+        serialize_with = "lossy_paths"
+    )]
+    stale_staging_removed: &'a [std::path::PathBuf],
     by_category: BTreeMap<Category, Sum>,
     by_dist: BTreeMap<String, Sum>,
     compiled: usize,
@@ -331,6 +338,8 @@ impl Report<'_> {
             actions,
             rescues: &plan.rescues,
             failures: self.failures(),
+            skipped: self.outcome.map_or(&[], |o| &o.skipped),
+            stale_staging_removed: self.outcome.map_or(&[], |o| &o.stale_staging_removed),
             by_category: self.by_category(),
             by_dist: self.by_dist(),
             compiled: self
@@ -440,6 +449,21 @@ impl Report<'_> {
                 )?;
             }
         }
+        if let Some(o) = self.outcome {
+            if !o.skipped.is_empty() {
+                writeln!(out, "\n  {} skipped:", o.skipped.len())?;
+                for f in &o.skipped {
+                    writeln!(out, "    {}: {}", f.path.display(), f.error)?;
+                }
+            }
+            for p in &o.stale_staging_removed {
+                writeln!(
+                    out,
+                    "\n  removed `{}`: the staging directory of an earlier run that was killed",
+                    p.display()
+                )?;
+            }
+        }
         let failures = self.failures();
         if !failures.is_empty() {
             writeln!(out, "\n  {} failure(s):", failures.len())?;
@@ -532,6 +556,13 @@ impl Report<'_> {
 /// a strange file name.
 pub fn lossy_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&path.to_string_lossy())
+}
+
+fn lossy_paths<S: serde::Serializer>(
+    paths: &&[std::path::PathBuf],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(paths.iter().map(|p| p.to_string_lossy()))
 }
 
 fn probe_summary(out: &mut impl Write, p: &Probe, wanted_ro: bool) -> io::Result<()> {
