@@ -1482,7 +1482,9 @@ fn error_missing_output() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn fifo_is_a_per_file_failure_and_the_rest_is_done() {
+/// A FIFO is not copied: a reported skip (issue 11: FIFOs and devices stay what they are), not
+/// a failure, since out of place a failure now stops the whole run.
+fn fifo_is_a_reported_skip_and_the_rest_is_done() {
     let fx = Fixture::new();
     let fifo = fx.sp().join("demo/data/pipe");
     let status = std::process::Command::new("mkfifo")
@@ -1493,9 +1495,10 @@ fn fifo_is_a_per_file_failure_and_the_rest_is_done() {
     let before = tree(&fx.root, Detail::Strict);
     let out = fx.path("out");
     let output = slim(&fx.root, Some(&out), &["--json"]);
-    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
     let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
-    let failures = report["failures"].as_array().unwrap();
+    assert_eq!(report["failures"], serde_json::json!([]), "{report:#}");
+    let failures = report["skipped"].as_array().unwrap();
     assert_eq!(failures.len(), 1, "{failures:#?}");
     assert!(
         failures[0]["path"]
@@ -1525,13 +1528,13 @@ fn fifo_is_a_per_file_failure_and_the_rest_is_done() {
     assert_eq!(python_ok(&out, &fx.py, IMPORT_DEMO), "hello world\n42\n");
     // The text report lists it too.
     let output = slim(&fx.root, Some(&fx.path("out2")), &["--bytecode", "keep"]);
-    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
     assert!(
         String::from_utf8_lossy(&output.stdout).contains("demo/data/pipe"),
         "{}",
         show(&output)
     );
-    // Exit 1 still publishes OUT and leaves no staging directory beside it.
+    // OUT is published and no staging directory is left beside it.
     let mut beside: Vec<String> = fs::read_dir(fx.tmp.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

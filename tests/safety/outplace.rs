@@ -320,32 +320,6 @@ fn a_rerun_removes_staging_left_by_a_killed_run_and_says_so() {
     assert_eq!(staging_left(tmp.path()), Vec::<String>::new());
 }
 
-/// FIFOs, sockets and devices are not copied: a reported skip, not a failure that stops the run.
-#[test]
-fn a_fifo_is_a_reported_skip() {
-    let (tmp, venv, py) = fixture_venv("safety-fifo-");
-    let fifo = venv.join(format!("lib/python{py}/site-packages/demo/control.fifo"));
-    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
-    let out_dir = tmp.path().join("out");
-    let out = slim(&venv, &out_dir, &[]);
-    assert!(out.status.success(), "{}", show(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("1 skipped:") && stdout.contains("control.fifo"),
-        "{}",
-        show(&out)
-    );
-    assert!(out_dir
-        .join(format!("lib/python{py}/site-packages/demo"))
-        .is_dir());
-    assert!(fs::symlink_metadata(
-        out_dir.join(format!("lib/python{py}/site-packages/demo/control.fifo"))
-    )
-    .is_err());
-}
-
 /// How many fault points a run passes (debug builds count them on request).
 fn count_points(venv: &Path, out: &Path, extra: &[&str]) -> u32 {
     let out = venvslim()
