@@ -179,7 +179,7 @@ fn bench_in(
 /// Import every top-level module that imports in the original, except the installers'.
 fn default_run(venv: &crate::venv::Venv, original: &verify::Probe) -> Result<Run> {
     let python = venv
-        .interpreter()
+        .interpreter()?
         .and_then(|p| p.strip_prefix(&venv.root).ok().map(Path::to_path_buf))
         .with_context(|| {
             format!(

@@ -53,7 +53,10 @@ fn code_in_the_working_directory_never_runs() {
     plant(&cwd, &marker);
     let out_dir = tmp.path().join("out");
     let runs: Vec<(&str, Vec<&std::ffi::OsStr>)> = vec![
-        ("slim -n", vec!["slim".as_ref(), venv.as_os_str(), "-n".as_ref()]),
+        (
+            "slim -n",
+            vec!["slim".as_ref(), venv.as_os_str(), "-n".as_ref()],
+        ),
         (
             "slim --zip-pure --verify",
             vec![
@@ -109,7 +112,10 @@ fn a_dangling_bin_python_stops_the_run_with_nothing_written() {
                 out_dir.as_os_str(),
             ],
         ),
-        ("slim -n", vec!["slim".as_ref(), venv.as_os_str(), "-n".as_ref()]),
+        (
+            "slim -n",
+            vec!["slim".as_ref(), venv.as_os_str(), "-n".as_ref()],
+        ),
         ("verify", vec!["verify".as_ref(), venv.as_os_str()]),
     ] {
         let out = venvslim(tmp.path(), &args);
@@ -152,7 +158,13 @@ fn a_venv_without_any_bin_python_does_not_borrow_one_from_path() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bin/") && err.contains("hint:"), "{}", show(&out));
+    let bin = venv.join("bin");
+    assert!(
+        err.contains(bin.to_str().expect("UTF-8")) && err.contains("hint:"),
+        "the error does not name {} or has no hint:\n{}",
+        bin.display(),
+        show(&out)
+    );
 }
 
 /// `python3 -m venv`: a venv holding only pip (and setuptools before 3.12), built once.
@@ -188,13 +200,14 @@ fn a_venv_with_nothing_left_stays_a_venv() {
     let out = tmp.path().join("out");
     slim_ok(
         tmp.path(),
-        &["slim".as_ref(), venv.as_os_str(), "-o".as_ref(), out.as_os_str()],
+        &[
+            "slim".as_ref(),
+            venv.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ],
     );
-    assert!(
-        out.join(&sp).is_dir(),
-        "the output has no {}",
-        sp.display()
-    );
+    assert!(out.join(&sp).is_dir(), "the output has no {}", sp.display());
     let names: Vec<_> = fs::read_dir(out.join(&sp))
         .expect("read site-packages")
         .map(|e| e.expect("entry").file_name())
@@ -204,13 +217,21 @@ fn a_venv_with_nothing_left_stays_a_venv() {
         "pip and setuptools were expected to go: {names:?}"
     );
     if let Ok(lib64) = fs::symlink_metadata(out.join("lib64")) {
-        assert!(lib64.is_symlink() && out.join("lib64").is_dir(), "lib64 dangles");
+        assert!(
+            lib64.is_symlink() && out.join("lib64").is_dir(),
+            "lib64 dangles"
+        );
     }
     // Its own output is a venv venvslim accepts, slims and verifies.
     let again = tmp.path().join("again");
     slim_ok(
         tmp.path(),
-        &["slim".as_ref(), out.as_os_str(), "-o".as_ref(), again.as_os_str()],
+        &[
+            "slim".as_ref(),
+            out.as_os_str(),
+            "-o".as_ref(),
+            again.as_os_str(),
+        ],
     );
     slim_ok(tmp.path(), &["verify".as_ref(), out.as_os_str()]);
     // --verify on the way: exit 0, not 2 after writing the output.
@@ -245,4 +266,60 @@ fn a_venv_emptied_in_place_stays_a_venv() {
         &["slim".as_ref(), copy.as_os_str(), "--in-place".as_ref()],
     );
     slim_ok(tmp.path(), &["verify".as_ref(), copy.as_os_str()]);
+}
+
+/// Whether process `pid` is gone or a zombie (dead, not yet reaped by its new parent).
+fn dead(pid: &str) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn python_children_die_when_venvslim_is_killed() {
+    let (tmp, venv, py) = support::fixture_venv("venvslim-interp-orphan-");
+    let pidfile = tmp.path().join("worker.pid");
+    // A module whose import says who imports it, then hangs (verify's timeout is an hour).
+    fs::write(
+        venv.join(format!("lib/python{py}/site-packages/hang_forever.py")),
+        format!(
+            "import os, time\nopen({:?}, 'w').write(str(os.getpid()))\ntime.sleep(3600)\n",
+            pidfile.to_str().expect("UTF-8")
+        ),
+    )
+    .expect("write hang_forever.py");
+    let mut slim = Command::new(env!("CARGO_BIN_EXE_venvslim"))
+        .arg("verify")
+        .arg(&venv)
+        .args(["--timeout", "3600"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start venvslim verify");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let pid = loop {
+        match fs::read_to_string(&pidfile) {
+            Ok(pid) if !pid.is_empty() => break pid,
+            _ if std::time::Instant::now() > deadline => {
+                let _ = slim.kill();
+                panic!("the verify worker never imported hang_forever");
+            }
+            _ => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    };
+    slim.kill().expect("SIGKILL venvslim");
+    slim.wait().expect("reap venvslim");
+    // The kernel sends the worker SIGKILL as venvslim exits; give it time to act on it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !dead(&pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let orphaned = !dead(&pid);
+    if orphaned {
+        let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
+    }
+    assert!(!orphaned, "the worker (pid {pid}) outlived venvslim");
 }
