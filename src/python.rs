@@ -54,6 +54,13 @@ pub fn child(program: impl AsRef<OsStr>) -> Command {
         }
     }
     cmd.current_dir(CWD);
+    die_with_us(&mut cmd);
+    cmd
+}
+
+/// Have `cmd`'s process killed (SIGKILL) when venvslim dies: `PR_SET_PDEATHSIG` set between
+/// fork and exec. For children that are not Python too (venvslim running itself in `bench`).
+pub fn die_with_us(cmd: &mut Command) -> &mut Command {
     let parent = std::process::id();
     // SAFETY: the closure runs in the forked child before exec and calls only prctl(2) and
     // getppid(2), both async-signal-safe; it allocates nothing and takes no lock.
@@ -74,9 +81,8 @@ pub fn child(program: impl AsRef<OsStr>) -> Command {
                 return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
             }
             Ok(())
-        });
+        })
     }
-    cmd
 }
 
 /// `unshare -m sh -c 'mount TREE read-only at AT; exec PROGRAM ...'`, as a `child`: arguments

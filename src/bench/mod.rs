@@ -291,7 +291,8 @@ fn make_tree(s: &Strategy, root: &Path, tree: &Path, notes: &mut Vec<String>) ->
         }
         Recipe::Slim(flags) => {
             let exe = std::env::current_exe().context("cannot find this venvslim binary")?;
-            let out = std::process::Command::new(&exe)
+            let mut cmd = std::process::Command::new(&exe);
+            let out = crate::python::die_with_us(&mut cmd)
                 .arg("slim")
                 .arg(root)
                 .arg("-o")
