@@ -62,6 +62,8 @@ fn elf_sample(venv: &Venv, inv: &Inventory) -> PathBuf {
         .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .or_else(|| {
             venv.interpreter()
+                .ok()
+                .flatten()
                 .and_then(|p| std::fs::canonicalize(p).ok())
         })
         .expect("an ELF file to strip")

@@ -5,12 +5,13 @@
 //! than writing pycs ourselves. Pycs are unchecked-hash (PEP 552): valid whatever the files'
 //! mtimes become after COPY, and never re-validated against the source at import, so start-up
 //! on a read-only filesystem costs what it cost in the builder. The embedded source path is the
-//! path where the tree will live, not the temporary one we write to. PYTHONHASHSEED is fixed so
-//! set and frozenset constants marshal in the same order every run (reproducible bytes).
+//! path where the tree will live, not the temporary one we write to. The interpreter runs
+//! isolated from the working directory and the environment, with reproducible bytes on every
+//! Python version (`python::compiler` says how).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
@@ -68,29 +69,23 @@ fn write_pyc(cfile: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     std::fs::rename(&tmp, cfile)
 }
 
-fn command(python: &Path) -> Command {
-    let mut cmd = Command::new(python);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("PYTHON") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("PYTHONHASHSEED", "0").arg("-s").arg("-S");
-    cmd
-}
-
 /// Find and run the venv's interpreter once; its version must be the venv's.
 pub fn probe(venv: &Venv) -> Result<Interpreter> {
     let hint = "hint: --bytecode keep or --bytecode strip do not need to run Python";
-    let Some(path) = venv.interpreter() else {
+    let found = venv.interpreter().with_context(|| {
+        format!(
+            "cannot compile bytecode for `{}`\n{hint}",
+            venv.root.display()
+        )
+    })?;
+    let Some(path) = found else {
         bail!(
             "no Python {} interpreter found for `{}` (looked in its bin/ and on PATH)\n{hint}",
             venv.python,
             venv.root.display()
         );
     };
-    let out = command(&path)
-        .args(["-c", "import sys, importlib.util as u; print(sys.version_info[0], sys.version_info[1], sys.implementation.cache_tag, u.MAGIC_NUMBER.hex())"])
+    let out = crate::python::compiler(&path, venv.python, "import sys, importlib.util as u; print(sys.version_info[0], sys.version_info[1], sys.implementation.cache_tag, u.MAGIC_NUMBER.hex())")
         .stdin(Stdio::null())
         .output()
         .with_context(|| format!("cannot run the venv's interpreter `{}`\n{hint}", path.display()))?;
@@ -236,8 +231,7 @@ impl Interpreter {
                 input.push(0);
             }
         }
-        let mut child = command(&self.path)
-            .args(["-c", DRIVER])
+        let mut child = crate::python::compiler(&self.path, self.version, DRIVER)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

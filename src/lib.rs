@@ -23,6 +23,7 @@ pub mod handoff;
 pub mod imports;
 pub mod inventory;
 pub mod plan;
+pub mod python;
 pub mod record;
 pub mod report;
 pub mod rules;

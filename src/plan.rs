@@ -314,10 +314,19 @@ impl Plan {
             })
     }
 
-    /// Directories that stay: those with something kept below them, and those that were empty.
+    /// Directories that stay: those with something kept below them, those that were empty,
+    /// and site-packages with its parents even when nothing is left in it (a venv of only pip
+    /// and setuptools): without it the tree is no venv, for Python's `site` nor for venvslim,
+    /// and a `lib64 -> lib` link dangles.
     pub fn kept_dirs(&self) -> HashSet<PathBuf> {
         let mut has_child: HashSet<&Path> = HashSet::new();
-        let mut kept: HashSet<PathBuf> = HashSet::new();
+        let mut kept: HashSet<PathBuf> = self
+            .venv
+            .site_packages
+            .ancestors()
+            .filter(|a| !a.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .collect();
         for (i, e) in self.inv.entries.iter().enumerate() {
             if let Some(p) = e.path.parent() {
                 has_child.insert(p);

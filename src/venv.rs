@@ -189,27 +189,66 @@ impl Venv {
     }
 
     /// The interpreter to run for compiling and verifying: the venv's own `bin/pythonX.Y`
-    /// (or `bin/python3`, `bin/python`); for trees without one, `pythonX.Y` on PATH.
-    pub fn interpreter(&self) -> Option<PathBuf> {
+    /// (or `bin/python3`, `bin/python`); for trees without a `pyvenv.cfg` or without `bin/`,
+    /// `pythonX.Y` on PATH (None when there is none).
+    ///
+    /// A venv with a `bin/` never borrows a Python from PATH: its own link that dangles (the
+    /// base interpreter moved, the venv copied from another machine) or a `bin/` without any is
+    /// an error, because a Python from PATH has another prefix and maybe other bytes, and the
+    /// report would still say "the venv's interpreter".
+    pub fn interpreter(&self) -> Result<Option<PathBuf>> {
         let names = [
             format!("python{}", self.python),
             format!("python{}", self.python.major),
             "python".to_string(),
         ];
-        if let Some(bin) = &self.bin {
-            if self.kind == VenvKind::Venv {
-                for name in &names {
-                    let p = self.root.join(bin).join(name);
-                    if p.exists() {
-                        return Some(p);
-                    }
+        if let (Some(bin), VenvKind::Venv) = (&self.bin, self.kind) {
+            let bin = self.root.join(bin);
+            let mut found = None;
+            for name in &names {
+                let p = bin.join(name);
+                if fs::symlink_metadata(&p).is_err() {
+                    continue; // not there at all: try the next name
                 }
+                check_resolves(&p)?;
+                found.get_or_insert(p);
             }
+            return match found {
+                Some(p) => Ok(Some(p)),
+                None => bail!(
+                    "`{}` holds no {}, {} or {}: the venv has no interpreter of its own\nhint: re-create the venv with `python{} -m venv`; venvslim does not borrow a Python from PATH for a venv",
+                    bin.display(),
+                    names[0],
+                    names[1],
+                    names[2],
+                    self.python
+                ),
+            };
         }
-        let path = std::env::var_os("PATH")?;
-        std::env::split_paths(&path)
+        let Some(path) = std::env::var_os("PATH") else {
+            return Ok(None);
+        };
+        Ok(std::env::split_paths(&path)
             .map(|dir| dir.join(&names[0]))
-            .find(|p| p.is_file())
+            .find(|p| p.is_file()))
+    }
+}
+
+/// `p` (present in the venv's bin/) must lead to a file: a link to nowhere is an error that
+/// names the link and its target.
+fn check_resolves(p: &Path) -> Result<()> {
+    let hint = "hint: the interpreter the venv was made with is gone from here (moved, upgraded, or the venv was copied from another machine); re-create the venv, or point the link at the same Python version";
+    match fs::metadata(p) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(_) => bail!("`{}` is not a file\n{hint}", p.display()),
+        Err(e) => match fs::read_link(p) {
+            Ok(target) => bail!(
+                "`{}` is a symlink to `{}`, which does not resolve ({e})\n{hint}",
+                p.display(),
+                target.display()
+            ),
+            Err(_) => bail!("cannot use `{}`: {e}\n{hint}", p.display()),
+        },
     }
 }
 

@@ -179,7 +179,7 @@ fn bench_in(
 /// Import every top-level module that imports in the original, except the installers'.
 fn default_run(venv: &crate::venv::Venv, original: &verify::Probe) -> Result<Run> {
     let python = venv
-        .interpreter()
+        .interpreter()?
         .and_then(|p| p.strip_prefix(&venv.root).ok().map(Path::to_path_buf))
         .with_context(|| {
             format!(
@@ -291,7 +291,8 @@ fn make_tree(s: &Strategy, root: &Path, tree: &Path, notes: &mut Vec<String>) ->
         }
         Recipe::Slim(flags) => {
             let exe = std::env::current_exe().context("cannot find this venvslim binary")?;
-            let out = std::process::Command::new(&exe)
+            let mut cmd = std::process::Command::new(&exe);
+            let out = crate::python::die_with_us(&mut cmd)
                 .arg("slim")
                 .arg(root)
                 .arg("-o")

@@ -55,44 +55,29 @@ pub struct Starter {
 /// One run: its wall time, or why it failed (last line of stderr).
 pub type Timing = Result<Duration, String>;
 
-const RO_SCRIPT: &str =
-    r#"mount --bind "$1" "$2" && mount -o remount,bind,ro "$2" && shift 2 && exec "$@""#;
-
 impl Starter {
     fn command(&self, tree: &Path) -> Command {
         let venv = if self.read_only { &self.at } else { tree };
-        let argv: Vec<std::ffi::OsString> = match &self.run {
+        let mount = self.read_only.then_some((tree, self.at.as_path()));
+        let mut c = match &self.run {
             Run::Imports { python, modules } => {
-                let mut v = vec![venv.join(python).into_os_string(), "-I".into()];
+                let mut c = crate::python::isolated(&venv.join(python), mount);
                 if !self.read_only {
-                    v.push("-B".into());
+                    c.arg("-B");
                 }
-                v.push("-c".into());
-                v.push(format!("import {}", modules.join(", ")).into());
-                v
+                c.arg("-c").arg(format!("import {}", modules.join(", ")));
+                c
             }
-            Run::Shell(cmd) => vec!["sh".into(), "-c".into(), cmd.into()],
-        };
-        let mut c = if self.read_only {
-            let mut c = Command::new("unshare");
-            c.args(["-m", "sh", "-c", RO_SCRIPT, "sh"])
-                .arg(tree)
-                .arg(&self.at)
-                .args(&argv);
-            c
-        } else {
-            let mut c = Command::new(&argv[0]);
-            c.args(&argv[1..]);
-            c
-        };
-        for (k, _) in std::env::vars_os() {
-            let k = k.to_string_lossy().into_owned();
-            if k.starts_with("PYTHON") || k == "VIRTUAL_ENV" {
-                c.env_remove(k);
+            Run::Shell(cmd) => {
+                let mut c = match mount {
+                    Some((tree, at)) => crate::python::read_only(tree, at, "sh"),
+                    None => crate::python::child("sh"),
+                };
+                c.arg("-c").arg(cmd);
+                c
             }
-        }
+        };
         c.env("VENV", venv)
-            .current_dir(std::env::temp_dir())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -143,11 +128,8 @@ impl Starter {
     /// Whether the read-only mount works here (root with `unshare -m`): mount `tree` at the
     /// venv's path and check a write fails.
     pub fn read_only_works(at: &Path, tree: &Path) -> bool {
-        Command::new("unshare")
-            .args(["-m", "sh", "-c", RO_SCRIPT, "sh"])
-            .arg(tree)
-            .arg(at)
-            .args(["sh", "-c", r#"! touch "$0/.venvslim-rw-probe" 2>/dev/null"#])
+        crate::python::read_only(tree, at, "sh")
+            .args(["-c", r#"! touch "$0/.venvslim-rw-probe" 2>/dev/null"#])
             .arg(at)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

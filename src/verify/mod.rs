@@ -147,7 +147,7 @@ struct Discovery {
 /// read-only mount when `opts.read_only` and root).
 pub fn probe(venv_root: &Path, opts: &Options) -> Result<Probe> {
     let venv = Venv::discover(venv_root, None)?;
-    let interpreter = venv.interpreter().with_context(|| {
+    let interpreter = venv.interpreter()?.with_context(|| {
         format!(
             "no Python {} to probe `{}` with: neither in its bin/ nor on PATH\nhint: verify needs the interpreter the venv was built with",
             venv.python,

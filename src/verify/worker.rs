@@ -12,6 +12,8 @@
 //! read-only onto itself (a private mount namespace: nothing outside sees it). That is how the
 //! tree runs in `docker run --read-only`; a package that writes into itself at import fails here
 //! as it would there. The worker checks the mount itself (statvfs ST_RDONLY) in its hello line.
+//! Either way the interpreter runs isolated (`python::isolated`: `-I`, from `/`, killed if we
+//! die); it keeps `site`, which is what puts the venv's site-packages on `sys.path`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -67,24 +69,15 @@ pub(super) struct Worker {
 impl Worker {
     /// Start a worker and read its hello line (waiting at most `startup`).
     pub fn start(launch: &Launch, startup: Duration) -> Result<(Worker, Hello)> {
-        let mut cmd = if launch.read_only {
-            // "$1" is the root; the rest is the interpreter's command line.
-            let mut c = Command::new("unshare");
-            c.args(["-m", "sh", "-c"])
-                .arg(r#"mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@""#)
-                .arg("sh")
-                .arg(&launch.root)
-                .arg(&launch.interpreter);
-            c
-        } else {
-            Command::new(&launch.interpreter)
-        };
+        let mount = launch
+            .read_only
+            .then_some((launch.root.as_path(), launch.root.as_path()));
+        let mut cmd = crate::python::isolated(&launch.interpreter, mount);
         let bin = launch.bin.as_deref().unwrap_or(Path::new(""));
-        cmd.args(["-I", "-B", "-c", PROBE_PY])
+        cmd.args(["-B", "-c", PROBE_PY])
             .arg(&launch.site_packages)
             .arg(bin)
             .arg(if launch.deep { "deep" } else { "" })
-            .current_dir(std::env::temp_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(if std::env::var_os("VENVSLIM_VERIFY_DEBUG").is_some() {
