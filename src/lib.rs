@@ -26,6 +26,7 @@ pub mod plan;
 pub mod record;
 pub mod report;
 pub mod rules;
+pub mod safepath;
 pub mod settings;
 pub mod venv;
 pub mod verify;
@@ -284,6 +285,13 @@ pub fn verify_venv(args: &cli::VerifyArgs) -> Result<Status> {
 /// `venvslim bench VENV`: compare strategies; print the table (or JSON), write the chart.
 pub fn bench_venv(args: &cli::BenchArgs) -> Result<Status> {
     use anyhow::Context;
+    // The charts are outputs too: resolved and checked before the bench runs.
+    let chart = |flag: &str, p: &Option<std::path::PathBuf>| {
+        p.as_deref()
+            .map(|p| settings::output_path(flag, p, &args.venv, settings::Input::ReadOnly))
+            .transpose()
+    };
+    let (svg, html) = (chart("--svg", &args.svg)?, chart("--html", &args.html)?);
     let progress = report::progress::Progress::for_terminal(args.json);
     let result = bench::run(args, &progress);
     progress.finish();
@@ -299,10 +307,10 @@ pub fn bench_venv(args: &cli::BenchArgs) -> Result<Status> {
                 )
             })
     };
-    if let Some(p) = &args.svg {
+    if let Some(p) = &svg {
         write(p, &|f| report::bench::svg(f, &result))?;
     }
-    if let Some(p) = &args.html {
+    if let Some(p) = &html {
         write(p, &|f| report::bench::html(f, &result))?;
     }
     let stdout = std::io::stdout();
