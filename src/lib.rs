@@ -10,6 +10,10 @@
 //! that prints. With the hand-off options, `handoff` adds to the plan what the final image needs
 //! (relocated scripts, pyvenv.cfg and links, licences, an SBOM), and apply ends with a last pass
 //! over the finished tree (dedupe, normalised modes, fixed mtimes).
+//!
+//! `safepath` is where the venv's strings meet paths (checked names, joins and link targets,
+//! reads that never follow a link) and where output paths are resolved, once
+//! (`settings::output_path`).
 
 pub mod apply;
 pub mod archive;

@@ -297,14 +297,19 @@ pub enum Input {
 /// one given, so what was checked is what is written.
 pub fn output_path(flag: &str, given: &Path, venv: &Path, input: Input) -> Result<PathBuf> {
     let resolved = crate::safepath::resolve(given).map_err(|why| {
-        anyhow::anyhow!("{flag} `{}`: {why}\nhint: give a path whose existing part holds no `..` after a missing directory, e.g. an absolute path", given.display())
+        anyhow::anyhow!("{flag} `{}`: {why}\nhint: create the missing directories first, or give the path without `..`", given.display())
     })?;
     if input == Input::ReadOnly {
         let v = crate::safepath::resolve(venv).map_err(|why| {
             anyhow::anyhow!("cannot resolve the venv `{}`: {why}\nhint: give the path of a virtualenv (the directory holding pyvenv.cfg)", venv.display())
         })?;
         if resolved.starts_with(&v) || v.starts_with(&resolved) {
-            bail!("{flag} `{}` is inside the venv `{}` (it resolves to `{}`)\nhint: the input is never modified; write elsewhere (inside OUT is fine), or use --in-place", given.display(), venv.display(), resolved.display());
+            let hint = match flag {
+                "-o" => "write the slimmed tree outside the venv, or use --in-place to slim it where it is",
+                "--sbom" | "--licenses-dir" => "write it outside the venv (inside OUT is fine)",
+                _ => "write it outside the venv",
+            };
+            bail!("{flag} `{}` is inside the venv `{}` (it resolves to `{}`)\nhint: the input is never modified; {hint}", given.display(), venv.display(), resolved.display());
         }
     }
     Ok(resolved)
