@@ -208,6 +208,23 @@ pub fn resolve(p: &Path) -> Result<PathBuf, String> {
     Ok(cur)
 }
 
+/// `p` made absolute from the current directory and `..` folded lexically, links not looked at:
+/// how a path is spelled, to compare with how it resolves.
+pub fn lexical(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Push `p`'s components (as names; `/` dropped) onto a stack so that they pop in order.
 fn push_components(todo: &mut Vec<OsString>, p: &Path) {
     let names: Vec<OsString> = p

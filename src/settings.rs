@@ -299,11 +299,11 @@ pub fn output_path(flag: &str, given: &Path, venv: &Path, input: Input) -> Resul
     let resolved = crate::safepath::resolve(given).map_err(|why| {
         anyhow::anyhow!("{flag} `{}`: {why}\nhint: create the missing directories first, or give the path without `..`", given.display())
     })?;
-    if input == Input::ReadOnly {
-        let v = crate::safepath::resolve(venv).map_err(|why| {
-            anyhow::anyhow!("cannot resolve the venv `{}`: {why}\nhint: give the path of a virtualenv (the directory holding pyvenv.cfg)", venv.display())
-        })?;
-        if resolved.starts_with(&v) || v.starts_with(&resolved) {
+    let v = crate::safepath::resolve(venv).map_err(|why| {
+        anyhow::anyhow!("cannot resolve the venv `{}`: {why}\nhint: give the path of a virtualenv (the directory holding pyvenv.cfg)", venv.display())
+    })?;
+    match input {
+        Input::ReadOnly if resolved.starts_with(&v) || v.starts_with(&resolved) => {
             let hint = match flag {
                 "-o" => "write the slimmed tree outside the venv, or use --in-place to slim it where it is",
                 "--sbom" | "--licenses-dir" => "write it outside the venv (inside OUT is fine)",
@@ -311,6 +311,17 @@ pub fn output_path(flag: &str, given: &Path, venv: &Path, input: Input) -> Resul
             };
             bail!("{flag} `{}` is inside the venv `{}` (it resolves to `{}`)\nhint: the input is never modified; {hint}", given.display(), venv.display(), resolved.display());
         }
+        // In place the venv is the output, but its links are still the venv's: a path spelled
+        // inside the venv must stay inside it once they are followed.
+        Input::Output => {
+            let spelled = crate::safepath::lexical(given);
+            let inside =
+                spelled.starts_with(crate::safepath::lexical(venv)) || spelled.starts_with(&v);
+            if inside && !resolved.starts_with(&v) {
+                bail!("{flag} `{}` goes through a link in the venv to `{}`, outside it\nhint: the venv's links are never followed for a write; give the real path", given.display(), resolved.display());
+            }
+        }
+        Input::ReadOnly => {}
     }
     Ok(resolved)
 }

@@ -133,7 +133,11 @@ pub fn plan(p: &Plan, opts: &Options, dist_info: DistInfoMode) -> HandoffPlan {
     if opts.licenses_dir.is_some() {
         h.licenses = licence_files(p, &shipped, &mut h.warnings);
     }
-    if opts.licenses_dir.is_some() || dist_info == DistInfoMode::Strip {
+    let moves_licences = dist_info == DistInfoMode::Strip
+        || p.actions
+            .iter()
+            .any(|a| std::ptr::eq(a.rule, &distinfo::WHOLE_DIR));
+    if opts.licenses_dir.is_some() || moves_licences {
         unsafe_names(p, &shipped, &mut h.warnings);
     }
     for a in p

@@ -435,3 +435,24 @@ fn bench_keep_through_a_missing_dir_and_dotdot_is_refused() {
     );
     assert_refused(&venv, &before, &r, "nx/../venv/trees");
 }
+
+#[test]
+fn in_place_licenses_dir_through_a_link_in_the_venv_is_refused() {
+    let (t, venv, _) = fixture_venv("paths-inplace-link");
+    let elsewhere = t.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    symlink(&elsewhere, venv.join("share-link")).unwrap();
+    let before = tree_hash(&venv);
+    let r = venvslim(
+        t.path(),
+        &[
+            "slim",
+            "venv",
+            "--in-place",
+            "--licenses-dir",
+            "venv/share-link/lic",
+        ],
+    );
+    assert_refused(&venv, &before, &r, "venv/share-link/lic");
+    assert!(fs::read_dir(&elsewhere).unwrap().next().is_none());
+}
