@@ -7,10 +7,10 @@
 //! a package wrote at run time) belong to the distribution that owns their top-level directory.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fs;
 use std::path::{Component, Path, PathBuf};
 
 use crate::inventory::{Inventory, Kind};
+use crate::safepath::read_nofollow;
 
 #[derive(Debug, Clone)]
 pub struct Dist {
@@ -181,12 +181,12 @@ fn read_dist(root: &Path, site_packages: &Path, dir: &Path) -> Dist {
         .unwrap_or("")
         .trim_end_matches(".dist-info");
     let (dir_name, dir_version) = stem.split_once('-').unwrap_or((stem, ""));
-    let meta = fs::read(root.join(dir).join("METADATA")).unwrap_or_default();
+    let meta = read_nofollow(&root.join(dir).join("METADATA")).unwrap_or_default();
     let (header, _) = metadata_header(&meta);
     let header = String::from_utf8_lossy(&header);
     let name = header_value(&header, "Name").unwrap_or_else(|| dir_name.to_string());
     let version = header_value(&header, "Version").unwrap_or_else(|| dir_version.to_string());
-    let record_text = fs::read(root.join(dir).join("RECORD")).unwrap_or_default();
+    let record_text = read_nofollow(&root.join(dir).join("RECORD")).unwrap_or_default();
     let record: Vec<RecordEntry> = parse_record(&String::from_utf8_lossy(&record_text))
         .into_iter()
         .filter_map(|row| {
@@ -199,7 +199,8 @@ fn read_dist(root: &Path, site_packages: &Path, dir: &Path) -> Dist {
             })
         })
         .collect();
-    let top_text = fs::read_to_string(root.join(dir).join("top_level.txt")).unwrap_or_default();
+    let top_text = read_nofollow(&root.join(dir).join("top_level.txt")).unwrap_or_default();
+    let top_text = String::from_utf8_lossy(&top_text);
     let mut top_levels: BTreeSet<String> = top_text
         .lines()
         .map(str::trim)

@@ -10,6 +10,10 @@
 //! that prints. With the hand-off options, `handoff` adds to the plan what the final image needs
 //! (relocated scripts, pyvenv.cfg and links, licences, an SBOM), and apply ends with a last pass
 //! over the finished tree (dedupe, normalised modes, fixed mtimes).
+//!
+//! `safepath` is where the venv's strings meet paths (checked names, joins and link targets,
+//! reads that never follow a link) and where output paths are resolved, once
+//! (`settings::output_path`).
 
 pub mod apply;
 pub mod archive;
@@ -27,6 +31,7 @@ pub mod python;
 pub mod record;
 pub mod report;
 pub mod rules;
+pub mod safepath;
 pub mod settings;
 pub mod venv;
 pub mod verify;
@@ -285,6 +290,13 @@ pub fn verify_venv(args: &cli::VerifyArgs) -> Result<Status> {
 /// `venvslim bench VENV`: compare strategies; print the table (or JSON), write the chart.
 pub fn bench_venv(args: &cli::BenchArgs) -> Result<Status> {
     use anyhow::Context;
+    // The charts are outputs too: resolved and checked before the bench runs.
+    let chart = |flag: &str, p: &Option<std::path::PathBuf>| {
+        p.as_deref()
+            .map(|p| settings::output_path(flag, p, &args.venv, settings::Input::ReadOnly))
+            .transpose()
+    };
+    let (svg, html) = (chart("--svg", &args.svg)?, chart("--html", &args.html)?);
     let progress = report::progress::Progress::for_terminal(args.json);
     let result = bench::run(args, &progress);
     progress.finish();
@@ -300,10 +312,10 @@ pub fn bench_venv(args: &cli::BenchArgs) -> Result<Status> {
                 )
             })
     };
-    if let Some(p) = &args.svg {
+    if let Some(p) = &svg {
         write(p, &|f| report::bench::svg(f, &result))?;
     }
-    if let Some(p) = &args.html {
+    if let Some(p) = &html {
         write(p, &|f| report::bench::html(f, &result))?;
     }
     let stdout = std::io::stdout();

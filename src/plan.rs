@@ -88,6 +88,7 @@ impl Plan {
             let mut verdicts = rules::classify(&ctx);
             let rescues = rules::guard::run(&ctx, &mut verdicts);
             dist_info_coherence(&ctx, &mut verdicts);
+            licence_links(&ctx, &mut verdicts);
             let zip = settings
                 .zip
                 .enabled
@@ -141,7 +142,8 @@ impl Plan {
                 Verdict::Move(rule, to) => (ActionKind::Move(to), rule),
                 Verdict::Rewrite(rule, Rewrite::MetadataHeader) => {
                     let (header, more) = metadata_header(
-                        &fs::read(self.venv.root.join(&e.path)).unwrap_or_default(),
+                        &crate::safepath::read_nofollow(&self.venv.root.join(&e.path))
+                            .unwrap_or_default(),
                     );
                     if !more {
                         continue;
@@ -381,10 +383,10 @@ fn dist_info_coherence(ctx: &Ctx, verdicts: &mut [Verdict]) {
         let rest = e.path.strip_prefix(dir).unwrap_or(&e.path);
         let d = &ctx.dists[owner];
         verdicts[i] = if distinfo::is_license_path(rest) {
-            Verdict::Move(
-                &distinfo::WHOLE_DIR,
-                distinfo::license_destination(&d.name, &d.version, rest),
-            )
+            match distinfo::license_destination(d, rest) {
+                Ok(to) => Verdict::Move(&distinfo::WHOLE_DIR, to),
+                Err(_) => Verdict::Keep,
+            }
         } else {
             Verdict::Remove(&distinfo::WHOLE_DIR)
         };
@@ -459,4 +461,21 @@ fn elf_files(ctx: &Ctx, verdicts: &[Verdict]) -> (Vec<usize>, Vec<(usize, String
         }
     }
     (strip, skipped)
+}
+
+/// A licence that moves and is a symlink moves as a link to the same file, so only when that
+/// file is in the tree (resolved lexically from the link's directory). A link out of the tree
+/// (to a builder secret, say) is never followed: it goes with its dist-info, reported by its rule.
+fn licence_links(ctx: &Ctx, verdicts: &mut [Verdict]) {
+    for (i, e) in ctx.inv.entries.iter().enumerate() {
+        if e.kind != Kind::Symlink || !matches!(verdicts[i], Verdict::Move(..)) {
+            continue;
+        }
+        let inside = fs::read_link(ctx.venv.root.join(&e.path))
+            .ok()
+            .and_then(|t| crate::safepath::link_in_tree(&e.path, &t));
+        if inside.is_none() {
+            verdicts[i] = Verdict::Remove(&distinfo::LINK_OUTSIDE);
+        }
+    }
 }

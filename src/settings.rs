@@ -202,14 +202,13 @@ impl Settings {
     pub fn from_args(args: SlimArgs) -> Result<Settings> {
         let file = load_file_config(args.config.as_deref())?;
         let target = match (&args.output, args.in_place, args.dry_run) {
-            (Some(out), _, _) => Target::Copy(out.clone()),
+            (Some(out), _, _) => {
+                Target::Copy(output_dir("-o", out, &args.venv, Input::ReadOnly)?)
+            }
             (None, true, _) => Target::InPlace,
             (None, false, true) => Target::PlanOnly,
             (None, false, false) => bail!("say where to write the slimmed venv\nhint: add -o OUT, or --in-place to slim it where it is"),
         };
-        if let Target::Copy(out) = &target {
-            check_output(&args.venv, out)?;
-        }
         let bytecode = args
             .bytecode
             .or(file.bytecode)
@@ -282,49 +281,74 @@ fn zip_settings(args: &SlimArgs, file: &FileConfig, bytecode: BytecodeMode) -> R
     })
 }
 
-/// OUT must not exist or be an empty directory, and must not be inside the venv.
-pub(crate) fn check_output(venv: &Path, out: &Path) -> Result<()> {
-    match fs::symlink_metadata(out) {
+/// Who may be written to: out of place, the input venv is never; in place it is the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// The venv is read only: an output inside it (or holding it) is refused.
+    ReadOnly,
+    /// `--in-place`: the venv is the output.
+    Output,
+}
+
+/// Every output path option (`-o`, `--sbom`, `--licenses-dir`, `bench --keep`, and any new one)
+/// is resolved here, once: `safepath::resolve` walks it as the kernel will (links expanded, no
+/// `..` after a part that does not exist yet), then anything inside the venv, or holding it, is
+/// refused unless the venv is the output. The caller writes to the returned path, never to the
+/// one given, so what was checked is what is written.
+pub fn output_path(flag: &str, given: &Path, venv: &Path, input: Input) -> Result<PathBuf> {
+    let resolved = crate::safepath::resolve(given).map_err(|why| {
+        anyhow::anyhow!("{flag} `{}`: {why}\nhint: create the missing directories first, or give the path without `..`", given.display())
+    })?;
+    let v = crate::safepath::resolve(venv).map_err(|why| {
+        anyhow::anyhow!("cannot resolve the venv `{}`: {why}\nhint: give the path of a virtualenv (the directory holding pyvenv.cfg)", venv.display())
+    })?;
+    match input {
+        Input::ReadOnly if resolved.starts_with(&v) || v.starts_with(&resolved) => {
+            let hint = match flag {
+                "-o" => "write the slimmed tree outside the venv, or use --in-place to slim it where it is",
+                "--sbom" | "--licenses-dir" => "write it outside the venv (inside OUT is fine)",
+                _ => "write it outside the venv",
+            };
+            bail!("{flag} `{}` is inside the venv `{}` (it resolves to `{}`)\nhint: the input is never modified; {hint}", given.display(), venv.display(), resolved.display());
+        }
+        // In place the venv is the output, but its links are still the venv's: a path spelled
+        // inside the venv must stay inside it once they are followed.
+        Input::Output => {
+            let spelled = crate::safepath::lexical(given);
+            let inside =
+                spelled.starts_with(crate::safepath::lexical(venv)) || spelled.starts_with(&v);
+            if inside && !resolved.starts_with(&v) {
+                bail!("{flag} `{}` goes through a link in the venv to `{}`, outside it\nhint: the venv's links are never followed for a write; give the real path", given.display(), resolved.display());
+            }
+        }
+        Input::ReadOnly => {}
+    }
+    Ok(resolved)
+}
+
+/// A directory output (`-o OUT`, `--licenses-dir`, `bench --keep`), resolved by `output_path`:
+/// it must not exist or be an empty directory, so venvslim never mixes its output with other
+/// files.
+pub fn output_dir(flag: &str, given: &Path, venv: &Path, input: Input) -> Result<PathBuf> {
+    let out = output_path(flag, given, venv, input)?;
+    match fs::symlink_metadata(&out) {
         Ok(m) if m.is_dir() => {
-            let mut rd = fs::read_dir(out)
-                .with_context(|| format!("cannot read output `{}`", out.display()))?;
+            let mut rd = fs::read_dir(&out)
+                .with_context(|| format!("{flag} `{}`: cannot read it", given.display()))?;
             if rd.next().is_some() {
-                bail!("output `{}` exists and is not empty\nhint: remove it, or pick a new path; venvslim never mixes its output with other files", out.display());
+                bail!("{flag} `{}` exists and is not empty\nhint: remove it, or pick a new path; venvslim never mixes its output with other files", given.display());
             }
         }
         Ok(_) => bail!(
-            "output `{}` exists and is not a directory\nhint: pick a new path",
-            out.display()
+            "{flag} `{}` exists and is not a directory\nhint: pick a new path",
+            given.display()
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
-            return Err(e).with_context(|| format!("cannot check output `{}`", out.display()))
+            return Err(e).with_context(|| format!("{flag} `{}`: cannot check it", given.display()))
         }
     }
-    if let (Ok(v), Some(o)) = (fs::canonicalize(venv), absolute_lexical(out)) {
-        if o.starts_with(&v) {
-            bail!("output `{}` is inside the venv `{}`\nhint: write the slimmed tree outside the venv (the input is never modified), or use --in-place", out.display(), venv.display());
-        }
-    }
-    Ok(())
-}
-
-/// Absolute path of `p` resolving the longest existing ancestor (p itself may not exist).
-pub(crate) fn absolute_lexical(p: &Path) -> Option<PathBuf> {
-    let abs = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        std::env::current_dir().ok()?.join(p)
-    };
-    let mut existing = abs.as_path();
-    let mut tail = Vec::new();
-    while fs::symlink_metadata(existing).is_err() {
-        tail.push(existing.file_name()?);
-        existing = existing.parent()?;
-    }
-    let mut out = fs::canonicalize(existing).ok()?;
-    out.extend(tail.into_iter().rev());
-    Some(out)
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -364,20 +388,35 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let venv = t.path().join("venv");
         fs::create_dir(&venv).unwrap();
-        assert!(check_output(&venv, &t.path().join("new")).is_ok());
-        let e = check_output(&venv, &venv.join("out"))
+        let ro = Input::ReadOnly;
+        assert!(output_dir("-o", &t.path().join("new"), &venv, ro).is_ok());
+        let e = output_dir("-o", &venv.join("out"), &venv, ro)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("inside the venv"), "{e}");
+        assert!(e.contains("inside the venv") && e.contains("hint:"), "{e}");
         fs::write(venv.join("f"), "").unwrap();
-        let e = check_output(&t.path().join("x"), &venv)
+        let e = output_dir("-o", &venv, &t.path().join("x"), ro)
             .unwrap_err()
             .to_string();
         assert!(e.contains("not empty"), "{e}");
-        let e = check_output(&venv, &venv.join("f"))
+        let e = output_dir("-o", &venv.join("f"), &venv, Input::Output)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("not a directory") || e.contains("inside"), "{e}");
+        assert!(e.contains("not a directory"), "{e}");
+        let e = output_dir("-o", &t.path().join("nx/../venv/sub"), &venv, ro)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("nx/../venv/sub") && e.contains("does not exist"),
+            "{e}"
+        );
+        let e = output_path("--sbom", t.path(), &venv, ro)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("inside the venv"),
+            "an output holding the venv: {e}"
+        );
     }
 
     #[test]

@@ -70,10 +70,7 @@ pub(super) fn copy_tree(w: &Writer) -> Result<()> {
             ActionKind::Move(to) => {
                 let dst = w.dst.join(to);
                 crate::fault::point("move");
-                let r = dst
-                    .parent()
-                    .map_or(Ok(()), fs::create_dir_all)
-                    .and_then(|()| fs::copy(w.src(&e.path), &dst).map(drop));
+                let r = super::handoff::copy_moved(w, &e.path, to);
                 match r {
                     Ok(()) => set_meta(&dst, e),
                     Err(err) => w.fail(&e.path, format!("cannot move to {}: {err}", to.display())),

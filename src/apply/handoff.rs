@@ -4,8 +4,9 @@
 //! they are part of the finished, normalised tree when it is renamed onto OUT.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
 
 use super::{replace_file, set_meta, Writer};
 use crate::inventory::Entry;
@@ -82,65 +83,261 @@ pub(super) fn relocate_in_place(w: &Writer) {
     }
 }
 
-/// Where a user path lands now: inside OUT means inside the staging tree.
-pub(super) fn placed(w: &Writer, path: &Path) -> PathBuf {
-    if let (Some(out), Some(abs)) = (&w.out, crate::settings::absolute_lexical(path)) {
-        if let Some(out_abs) = crate::settings::absolute_lexical(out) {
-            if let Ok(rest) = abs.strip_prefix(&out_abs) {
-                return w.dst.join(rest);
+/// Where a user path lands now, as (base, path under it): inside OUT means under the staging
+/// tree (whose links, copied from the venv, must not be followed: `make_dirs_under`); elsewhere
+/// the path itself, resolved once by `settings::output_path`.
+pub(super) fn placed(w: &Writer, path: &Path) -> (PathBuf, PathBuf) {
+    if let Some(rest) = w.out.as_ref().and_then(|out| path.strip_prefix(out).ok()) {
+        return (w.dst.clone(), rest.to_path_buf());
+    }
+    (path.to_path_buf(), PathBuf::new())
+}
+
+/// Create the directories of `rel` under `base`, one component at a time: each that exists must
+/// be a directory, not a link to one, so no write below `base` is carried out of it.
+fn make_dirs_under(base: &Path, rel: &Path) -> io::Result<PathBuf> {
+    let mut cur = base.to_path_buf();
+    for c in rel.components() {
+        let Component::Normal(n) = c else {
+            return Err(invalid(format!(
+                "`{}` is not a plain relative path",
+                rel.display()
+            )));
+        };
+        cur.push(n);
+        match fs::symlink_metadata(&cur) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!(
+                        "`{}` is not a directory (links are never followed)",
+                        cur.display()
+                    ),
+                ))
             }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                crate::fault::point("create a licence directory");
+                fs::create_dir(&cur)?;
+            }
+            Err(e) => return Err(e),
         }
     }
-    path.to_path_buf()
+    Ok(cur)
+}
+
+fn invalid(why: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, why)
+}
+
+/// `base/rel` through `safepath::checked_join`, its parent directories made by
+/// `make_dirs_under`.
+fn prepare_under(base: &Path, rel: &Path) -> io::Result<PathBuf> {
+    let dst = crate::safepath::checked_join(base, rel).map_err(invalid)?;
+    make_dirs_under(base, rel.parent().unwrap_or(Path::new("")))?;
+    Ok(dst)
+}
+
+/// Write `bytes` to `dst` (new, or replaced) with `mode`, never through a link at `dst`.
+fn write_nofollow(
+    dst: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut fs::File) -> io::Result<()>,
+) -> io::Result<()> {
+    crate::fault::point("write a licence or SBOM");
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(dst)?;
+    fill(&mut f)?;
+    f.set_permissions(fs::Permissions::from_mode(mode))
+}
+
+/// Copy the regular file `src` (a venv path, opened with O_NOFOLLOW) to `dst` with `mode`.
+fn copy_nofollow(src: &Path, dst: &Path, mode: Option<u32>) -> io::Result<()> {
+    let mut from = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(src)?;
+    let m = from.metadata()?;
+    if !m.is_file() {
+        return Err(invalid(format!(
+            "`{}` is not a regular file",
+            src.display()
+        )));
+    }
+    let mode = mode.unwrap_or(m.mode() & 0o7777);
+    write_nofollow(dst, mode, |to| io::copy(&mut from, to).map(drop))
+}
+
+/// The new target of a licence link moved from `from` to `to` (both relative to the root): the
+/// same file, when the link resolves (lexically) inside the tree.
+fn moved_link(root: &Path, from: &Path, to: &Path) -> io::Result<PathBuf> {
+    let target = fs::read_link(root.join(from))?;
+    let inside = crate::safepath::link_in_tree(from, &target).ok_or_else(|| {
+        invalid(format!(
+            "the link points outside the tree (`{}`): not followed",
+            target.display()
+        ))
+    })?;
+    Ok(crate::safepath::relative_target(to, &inside))
+}
+
+/// Out of place: a licence a `--dist-info strip` run moves, copied from `from` in the venv to
+/// `to` in the staging tree. A link stays a link to the same file in the tree (the plan keeps
+/// only links that resolve inside it); a file is read with O_NOFOLLOW.
+pub(super) fn copy_moved(w: &Writer, from: &Path, to: &Path) -> io::Result<()> {
+    let dst = prepare_under(&w.dst, to)?;
+    let src = w.src(from);
+    if fs::symlink_metadata(&src)?.file_type().is_symlink() {
+        let new = moved_link(&w.plan.venv.root, from, to)?;
+        crate::fault::point("create a moved licence link");
+        return std::os::unix::fs::symlink(new, &dst);
+    }
+    copy_nofollow(&src, &dst, None)
+}
+
+/// In place: a licence a `--dist-info strip` run moves, renamed from `from` to `to` under the
+/// venv (a link is made anew so that it still points to the same file, then the old one goes).
+pub(super) fn move_in_place(w: &Writer, from: &Path, to: &Path) -> io::Result<()> {
+    let dst = prepare_under(&w.dst, to)?;
+    let src = w.dst.join(from);
+    if fs::symlink_metadata(&src)?.file_type().is_symlink() {
+        let new = moved_link(&w.dst, from, to)?;
+        crate::fault::point("create a moved licence link");
+        std::os::unix::fs::symlink(new, &dst)?;
+        crate::fault::point("remove the old licence link");
+        return fs::remove_file(&src);
+    }
+    crate::fault::point("move a licence");
+    fs::rename(&src, &dst)
 }
 
 /// Gather licence files and write the SBOM. Returns (licences written, SBOM components).
 pub(super) fn write_extras(w: &Writer) -> (usize, usize) {
     let h = &w.plan.handoff;
     let mut licenses = 0;
-    if let Some(dir) = &h.opts.licenses_dir {
-        let dir = placed(w, dir);
+    if let Some(given) = &h.opts.licenses_dir {
+        let (base, rest) = placed(w, given);
+        let made = if rest.as_os_str().is_empty() {
+            crate::fault::point("create the licence directory");
+            fs::create_dir_all(&base).map(|()| base.clone())
+        } else {
+            make_dirs_under(&base, &rest)
+        };
+        let dir = match made {
+            Ok(dir) => dir,
+            Err(err) => {
+                w.fail(given, format!("cannot create the licence directory: {err}"));
+                return (0, write_sbom(w));
+            }
+        };
         for (src, rel) in &h.licenses {
-            let dst = dir.join(rel);
-            let r = dst
-                .parent()
-                .map_or(Ok(()), fs::create_dir_all)
-                .and_then(|()| fs::copy(w.src(src), &dst).map(drop))
-                .and_then(|()| fs::set_permissions(&dst, fs::Permissions::from_mode(0o644)));
+            let r = prepare_under(&dir, rel)
+                .and_then(|dst| copy_nofollow(&w.src(src), &dst, Some(0o644)));
             match r {
                 Ok(()) => licenses += 1,
                 Err(err) => w.fail(
                     src,
-                    format!("cannot copy licence to {}: {err}", dst.display()),
+                    format!("cannot copy licence to {}: {err}", dir.join(rel).display()),
                 ),
-            }
-        }
-        if h.licenses.is_empty() {
-            if let Err(err) = fs::create_dir_all(&dir) {
-                w.fail(&dir, err);
             }
         }
         if !dir.starts_with(&w.dst) {
             super::finalize::normalize_tree(w, &dir, false);
         }
     }
-    let mut components = 0;
-    if let (Some(file), Some((bytes, n))) = (&h.opts.sbom, &h.sbom) {
-        let file = placed(w, file);
-        let r = file
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
+    (licenses, write_sbom(w))
+}
+
+/// Write the SBOM; returns how many distributions it lists (0 when it failed).
+fn write_sbom(w: &Writer) -> usize {
+    let h = &w.plan.handoff;
+    let (Some(given), Some((bytes, n))) = (&h.opts.sbom, &h.sbom) else {
+        return 0;
+    };
+    let (base, rest) = placed(w, given);
+    let r = if rest.as_os_str().is_empty() {
+        let parent = base.parent().filter(|p| !p.as_os_str().is_empty());
+        crate::fault::point("create the SBOM's directory");
+        parent
             .map_or(Ok(()), fs::create_dir_all)
-            .and_then(|()| fs::write(&file, bytes))
-            .and_then(|()| fs::set_permissions(&file, fs::Permissions::from_mode(0o644)));
-        match r {
-            Ok(()) => components = *n,
-            Err(err) => w.fail(&file, format!("cannot write the SBOM: {err}")),
+            .map(|()| base.clone())
+    } else {
+        prepare_under(&base, &rest)
+    };
+    let r = r.and_then(|file| {
+        write_nofollow(&file, 0o644, |f| f.write_all(bytes))?;
+        Ok(file)
+    });
+    match r {
+        Ok(file) => {
+            if let (false, Some(t)) = (file.starts_with(&w.dst), h.opts.mtime) {
+                let t = filetime::FileTime::from_unix_time(t, 0);
+                let _ = filetime::set_file_times(&file, t, t);
+            }
+            *n
         }
-        if let (false, Some(t)) = (file.starts_with(&w.dst), h.opts.mtime) {
-            let t = filetime::FileTime::from_unix_time(t, 0);
-            let _ = filetime::set_file_times(&file, t, t);
+        Err(err) => {
+            w.fail(given, format!("cannot write the SBOM: {err}"));
+            0
         }
     }
-    (licenses, components)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::safepath::tests::Rng;
+
+    /// Thousands of licence writes named by hostile METADATA names and versions and inner paths,
+    /// into a base holding links (to a directory outside, to the base's parent, dangling, to
+    /// itself): every file written lands under the base and nothing appears outside it.
+    #[test]
+    fn fuzz_licence_writes_stay_under_their_base() {
+        let t = tempfile::tempdir().unwrap();
+        let (base, outside) = (t.path().join("out"), t.path().join("outside"));
+        fs::create_dir_all(base.join("licenses/a-1")).unwrap();
+        fs::create_dir(&outside).unwrap();
+        let link = |to: &Path, at: &str| std::os::unix::fs::symlink(to, base.join(at)).unwrap();
+        link(&outside, "licenses/a-2");
+        link(&outside, "licenses/a-1/sub");
+        link(Path::new(".."), "licenses/up");
+        link(Path::new("../../outside/x"), "licenses/dangling");
+        link(Path::new("loop"), "licenses/loop");
+        let mut rng = Rng(0x1ce_0000_dead_beef);
+        const INNER: &[&str] = &["sub", "up", "dangling", "loop", "LICENSE", "a-2", "..", "é"];
+        let mut written = 0;
+        for _ in 0..5000 {
+            let (name, version) = (rng.name_or_version(false), rng.name_or_version(true));
+            let dir = match crate::safepath::dist_dir_name(&name, &version) {
+                Ok(d) if rng.next() % 3 > 0 => d,
+                _ => rng
+                    .pick(&["a-1", "a-2", "up", "dangling", "loop"])
+                    .to_string(),
+            };
+            let n = 1 + rng.next() % 3;
+            let mut rel = PathBuf::from("licenses").join(dir);
+            for _ in 0..n {
+                rel.push(rng.pick(INNER));
+            }
+            let r = prepare_under(&base, &rel)
+                .and_then(|dst| write_nofollow(&dst, 0o644, |f| f.write_all(b"L")));
+            written += usize::from(r.is_ok());
+        }
+        assert!(written > 500, "{written}");
+        assert!(
+            fs::read_dir(&outside).unwrap().next().is_none(),
+            "wrote outside"
+        );
+        for e in walkdir::WalkDir::new(t.path()).follow_links(false) {
+            let e = e.unwrap();
+            if e.file_type().is_file() {
+                assert!(e.path().starts_with(&base), "{}", e.path().display());
+            }
+        }
+    }
 }

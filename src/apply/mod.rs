@@ -343,9 +343,7 @@ fn remove_in_place(w: &Writer, rewritten: &HashSet<&PathBuf>) {
                         format!("{} exists", to.display()),
                     ))
                 } else {
-                    dst.parent()
-                        .map_or(Ok(()), fs::create_dir_all)
-                        .and_then(|()| fs::rename(&path, &dst))
+                    handoff::move_in_place(w, &e.path, to)
                 }
             }
             ActionKind::Rewrite(Rewrite::MetadataHeader, Some(bytes)) => write_new(&path, bytes, e),

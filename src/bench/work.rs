@@ -15,20 +15,16 @@ pub(super) struct Work {
 
 impl Work {
     pub fn new(root: &Path, keep: Option<&Path>) -> Result<Work> {
-        if let Some(dir) = keep {
-            let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-            if abs.starts_with(root) {
-                bail!("--keep `{}` is inside the venv\nhint: the venv is never written to; keep the trees elsewhere", dir.display());
-            }
-            let empty = std::fs::read_dir(dir).map(|mut d| d.next().is_none());
-            match empty {
-                Ok(false) => bail!("--keep `{}` exists and is not empty\nhint: give a new directory; each strategy's tree is written into it", dir.display()),
-                _ => std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?,
-            }
-            return Ok(Work {
-                dir: dir.to_path_buf(),
-                remove: false,
-            });
+        if let Some(given) = keep {
+            let dir = crate::settings::output_dir(
+                "--keep",
+                given,
+                root,
+                crate::settings::Input::ReadOnly,
+            )?;
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create `{}`", given.display()))?;
+            return Ok(Work { dir, remove: false });
         }
         let name = format!(".venvslim-bench-{}", std::process::id());
         let beside = root.parent().map(|p| p.join(&name));

@@ -22,6 +22,8 @@ use crate::cli::DistInfoMode;
 use crate::dists::{header_value, metadata_header};
 use crate::inventory::{Inventory, Kind};
 use crate::plan::Plan;
+use crate::rules::distinfo;
+use crate::safepath::read_nofollow;
 use crate::venv::Venv;
 pub use options::Options;
 use relocate::ScriptChange;
@@ -129,15 +131,35 @@ pub fn plan(p: &Plan, opts: &Options, dist_info: DistInfoMode) -> HandoffPlan {
     relocation(p, opts, &mut h);
     let shipped = shipped_dists(p, dist_info);
     if opts.licenses_dir.is_some() {
-        h.licenses = licence_files(p, &shipped);
+        h.licenses = licence_files(p, &shipped, &mut h.warnings);
+    }
+    let moves_licences = dist_info == DistInfoMode::Strip
+        || p.actions
+            .iter()
+            .any(|a| std::ptr::eq(a.rule, &distinfo::WHOLE_DIR));
+    if opts.licenses_dir.is_some() || moves_licences {
+        unsafe_names(p, &shipped, &mut h.warnings);
+    }
+    for a in p
+        .actions
+        .iter()
+        .filter(|a| std::ptr::eq(a.rule, &distinfo::LINK_OUTSIDE))
+    {
+        let e = &p.inv.entries[a.entry];
+        let target = fs::read_link(p.venv.root.join(&e.path)).unwrap_or_default();
+        h.warnings.push(format!(
+            "{}: a licence link to `{}`, outside the tree: not moved, not followed; it goes with its dist-info",
+            e.path.display(),
+            target.display()
+        ));
     }
     if opts.sbom.is_some() {
         let comps: Vec<sbom::Component> = shipped
             .iter()
             .map(|&d| {
                 let dist = &p.dists[d];
-                let meta =
-                    fs::read(p.venv.root.join(&dist.dir).join("METADATA")).unwrap_or_default();
+                let meta = read_nofollow(&p.venv.root.join(&dist.dir).join("METADATA"))
+                    .unwrap_or_default();
                 let (header, _) = metadata_header(&meta);
                 let header = String::from_utf8_lossy(&header);
                 sbom::Component {
@@ -217,7 +239,7 @@ fn relocation(p: &Plan, opts: &Options, h: &mut HandoffPlan) {
             if opts.python.is_none() && new_root.is_none() {
                 continue;
             }
-            let text = fs::read(p.venv.root.join(&e.path)).unwrap_or_default();
+            let text = read_nofollow(&p.venv.root.join(&e.path)).unwrap_or_default();
             let text = String::from_utf8_lossy(&text);
             if let Some((new, changes)) = relocate::rewrite_pyvenv_cfg(
                 &text,
@@ -240,7 +262,7 @@ fn relocation(p: &Plan, opts: &Options, h: &mut HandoffPlan) {
         if !(outside_sp && !sp.as_os_str().is_empty() || pth) || e.size > 1 << 20 {
             continue;
         }
-        let Ok(text) = fs::read(p.venv.root.join(&e.path)) else {
+        let Ok(text) = read_nofollow(&p.venv.root.join(&e.path)) else {
             continue;
         };
         if text.contains(&0) {
@@ -326,12 +348,38 @@ fn shipped_dists(p: &Plan, dist_info: DistInfoMode) -> Vec<usize> {
     (0..p.dists.len()).filter(|&d| kept[d]).collect()
 }
 
-/// Licence files of shipped distributions, from their dist-info in the input.
-fn licence_files(p: &Plan, shipped: &[usize]) -> Vec<(PathBuf, PathBuf)> {
+/// Say which distributions keep their licences in place because their METADATA name or version
+/// cannot be a directory name (`Version: 1.0/../../etc`).
+fn unsafe_names(p: &Plan, shipped: &[usize], warnings: &mut Vec<String>) {
+    for &d in shipped {
+        let dist = &p.dists[d];
+        if let Err(why) = crate::safepath::dist_dir_name(&dist.name, &dist.version) {
+            warnings.push(format!(
+                "{}: {why}, so its licence files were not gathered or moved (they stay in the dist-info)\nhint: the venv's metadata is damaged or hostile; reinstall this distribution from a trusted wheel",
+                dist.dir.display()
+            ));
+        }
+    }
+}
+
+/// Licence files of shipped distributions, from their dist-info in the input: regular files,
+/// and links whose target is a regular file in the tree (resolved lexically; the file itself is
+/// then read, never the link). A link out of the tree is skipped with a warning.
+fn licence_files(
+    p: &Plan,
+    shipped: &[usize],
+    warnings: &mut Vec<String>,
+) -> Vec<(PathBuf, PathBuf)> {
     let mut out = Vec::new();
     for &d in shipped {
         let dist = &p.dists[d];
-        for e in p.inv.entries.iter().filter(|e| e.kind == Kind::File) {
+        let Ok(dir_name) = crate::safepath::dist_dir_name(&dist.name, &dist.version) else {
+            continue; // reported by unsafe_names
+        };
+        for e in p.inv.entries.iter() {
+            if !matches!(e.kind, Kind::File | Kind::Symlink) {
+                continue;
+            }
             let Ok(rest) = e.path.strip_prefix(&dist.dir) else {
                 continue;
             };
@@ -347,15 +395,36 @@ fn licence_files(p: &Plan, shipped: &[usize]) -> Vec<(PathBuf, PathBuf)> {
                 }
                 _ => false,
             };
-            if is_licence {
-                let inner = rest
-                    .strip_prefix("licenses")
-                    .or_else(|_| rest.strip_prefix("licences"))
-                    .unwrap_or(rest);
-                out.push((
-                    e.path.clone(),
-                    PathBuf::from(format!("{}-{}", dist.name, dist.version)).join(inner),
-                ));
+            if !is_licence {
+                continue;
+            }
+            let src = if e.kind == Kind::Symlink {
+                let target = fs::read_link(p.venv.root.join(&e.path)).ok();
+                let inside = target
+                    .as_deref()
+                    .and_then(|t| crate::safepath::link_in_tree(&e.path, t))
+                    .filter(|t| p.inv.find(t).is_some_and(|t| t.kind == Kind::File));
+                match inside {
+                    Some(t) => t,
+                    None => {
+                        warnings.push(format!(
+                            "{}: a licence link to `{}`, not a file in the tree: skipped (links are never followed)",
+                            e.path.display(),
+                            target.unwrap_or_default().display()
+                        ));
+                        continue;
+                    }
+                }
+            } else {
+                e.path.clone()
+            };
+            let inner = rest
+                .strip_prefix("licenses")
+                .or_else(|_| rest.strip_prefix("licences"))
+                .unwrap_or(rest);
+            match crate::safepath::checked_join(Path::new(&dir_name), inner) {
+                Ok(dst) => out.push((src, dst)),
+                Err(why) => warnings.push(format!("{}: {why}: skipped", e.path.display())),
             }
         }
     }

@@ -3,12 +3,11 @@
 //! SOURCE_DATE_EPOCH, the reproducible-builds convention) and chmod, and extra outputs (licence
 //! directory, SBOM) that neither clobber anything nor write into the input.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::settings::{absolute_lexical, check_output, Target};
+use crate::settings::{output_dir, output_path, Input, Target};
 
 /// Validated hand-off options (from `HandoffArgs`).
 #[derive(Debug, Default, Clone)]
@@ -47,28 +46,27 @@ pub fn from_args(a: &crate::cli::HandoffArgs, venv: &Path, target: &Target) -> R
         .as_deref()
         .map(str::parse::<super::modes::Chmod>)
         .transpose()?;
-    let in_place = *target == Target::InPlace;
-    if let Some(dir) = &a.licenses_dir {
-        let r = if in_place {
-            check_empty(dir)
-        } else {
-            check_output(venv, dir)
-        };
-        r.context("--licenses-dir")?;
-    }
-    if let Some(f) = &a.sbom {
+    let input = if *target == Target::InPlace {
+        Input::Output
+    } else {
+        Input::ReadOnly
+    };
+    let licenses_dir = a
+        .licenses_dir
+        .as_deref()
+        .map(|d| output_dir("--licenses-dir", d, venv, input))
+        .transpose()?;
+    let sbom = a
+        .sbom
+        .as_deref()
+        .map(|f| output_path("--sbom", f, venv, input))
+        .transpose()?;
+    if let (Some(given), Some(f)) = (&a.sbom, &sbom) {
         if f.is_dir() {
             bail!(
                 "--sbom `{}` is a directory\nhint: name a file, e.g. --sbom sbom.cdx.json",
-                f.display()
+                given.display()
             );
-        }
-        if !in_place {
-            if let (Ok(v), Some(o)) = (fs::canonicalize(venv), absolute_lexical(f)) {
-                if o.starts_with(&v) {
-                    bail!("--sbom `{}` is inside the venv `{}`\nhint: the input is never modified; write it elsewhere (inside OUT is fine)", f.display(), venv.display());
-                }
-            }
         }
     }
     let mut keep_bin: Vec<String> = a
@@ -86,8 +84,8 @@ pub fn from_args(a: &crate::cli::HandoffArgs, venv: &Path, target: &Target) -> R
         prefix: a.prefix.clone(),
         python: a.python.clone(),
         keep_bin,
-        licenses_dir: a.licenses_dir.clone(),
-        sbom: a.sbom.clone(),
+        licenses_dir,
+        sbom,
         mtime,
         chmod,
         dedupe: a.dedupe,
@@ -100,16 +98,4 @@ fn parse_epoch(s: &str, what: &str) -> Result<i64> {
         .ok()
         .filter(|t| *t >= 0)
         .with_context(|| format!("{what} `{s}` is not a Unix time\nhint: seconds since 1970, e.g. `$(git log -1 --format=%ct)`"))
-}
-
-/// A directory that must not exist or be empty (in place: no check against the venv).
-fn check_empty(dir: &Path) -> Result<()> {
-    let not_empty = fs::read_dir(dir).is_ok_and(|mut rd| rd.next().is_some());
-    if not_empty {
-        bail!(
-            "`{}` exists and is not empty\nhint: remove it, or pick a new path",
-            dir.display()
-        );
-    }
-    Ok(())
 }

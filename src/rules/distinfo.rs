@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use super::{is_license_name, Category, Ctx, Guard, Item, Rewrite, Rule, Verdict};
 use crate::cli::DistInfoMode;
+use crate::dists::Dist;
+use crate::safepath;
 
 pub static METADATA_BODY: Rule = Rule {
     id: "dist-info.metadata-body",
@@ -68,6 +70,7 @@ pub static RULES: &[&Rule] = &[
     &LICENSES_ONLY,
     &STRIP,
     &WHOLE_DIR,
+    &LINK_OUTSIDE,
 ];
 
 const INSTALL_ONLY_FILES: &[&str] = &[
@@ -115,21 +118,33 @@ pub fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
             _ => Verdict::Remove(&LICENSES_ONLY),
         },
         DistInfoMode::Strip => match item.owner.and_then(|o| ctx.dists.get(o)) {
-            Some(d) if is_license_path(rest) => {
-                Verdict::Move(&STRIP, license_destination(&d.name, &d.version, rest))
-            }
+            // A distribution whose name or version cannot be a directory name keeps its
+            // licences where they are (handoff reports it).
+            Some(d) if is_license_path(rest) => match license_destination(d, rest) {
+                Ok(to) => Verdict::Move(&STRIP, to),
+                Err(_) => Verdict::Keep,
+            },
             _ => Verdict::Remove(&STRIP),
         },
     };
     Some(verdict)
 }
 
+pub static LINK_OUTSIDE: Rule = Rule {
+    id: "dist-info.licence-link-outside",
+    category: Category::DistInfo,
+    guard: Guard::None,
+    reason: "a licence symlink whose target is outside the venv goes with its dist-info: it is never followed, so nothing it points to is read or moved",
+    evidence: "any wheel can ship a link to a builder secret; docs/safety.md, no link is followed",
+};
+
 /// `licenses/<dist>-<version>/<path inside dist-info>`; a `licenses/` prefix is not doubled.
-pub fn license_destination(name: &str, version: &str, rest: &Path) -> PathBuf {
+/// Err when the distribution's METADATA name or version cannot be one directory name
+/// (`Version: 1.0/../../etc`): the venv's strings never become paths unchecked.
+pub fn license_destination(d: &Dist, rest: &Path) -> Result<PathBuf, String> {
+    let dir = safepath::dist_dir_name(&d.name, &d.version)?;
     let inner = rest.strip_prefix("licenses").unwrap_or(rest);
-    PathBuf::from("licenses")
-        .join(format!("{name}-{version}"))
-        .join(inner)
+    safepath::checked_join(&Path::new("licenses").join(dir), inner)
 }
 
 #[cfg(test)]
@@ -152,9 +167,20 @@ mod tests {
         assert!(is_license_path(Path::new("COPYING")));
         assert!(is_license_path(Path::new("sboms/a.cdx.json")));
         assert!(!is_license_path(Path::new("entry_points.txt")));
+        let d = |name: &str, version: &str| Dist {
+            name: name.into(),
+            normalized: crate::dists::normalize_name(name),
+            version: version.into(),
+            dir: PathBuf::from("x.dist-info"),
+            record: vec![],
+            top_levels: Default::default(),
+        };
         assert_eq!(
-            license_destination("Foo", "1.0", Path::new("licenses/LICENSE")),
+            license_destination(&d("Foo", "1.0"), Path::new("licenses/LICENSE")).unwrap(),
             PathBuf::from("licenses/Foo-1.0/LICENSE")
         );
+        let rest = Path::new("licenses/LICENSE");
+        assert!(license_destination(&d("evil", "1.0/../../../victim"), rest).is_err());
+        assert!(license_destination(&d("x/../../y", "1.0"), rest).is_err());
     }
 }

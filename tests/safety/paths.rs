@@ -1,1 +1,458 @@
-//! (filled in by its change)
+//! Untrusted strings never become paths, no link is followed, output paths are resolved once
+//! (docs/safety.md). Each test builds a venv a hostile wheel could have produced, or an output
+//! path that tries to sneak back into the input, runs the real binary, and proves nothing was
+//! written outside its base and nothing was read through a link.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support::{fixture_venv, show, tree_hash};
+
+const SECRET: &str = "top secret: builder credentials\n";
+const PRECIOUS: &str = "precious, must not be overwritten\n";
+const HOSTILE: &str = "licence text chosen by the venv\n";
+
+fn venvslim(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_venvslim"))
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .expect("run venvslim")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 test path")
+}
+
+fn site_packages(venv: &Path, py: &str) -> PathBuf {
+    venv.join(format!("lib/python{py}/site-packages"))
+}
+
+/// A distribution whose METADATA says `name` and `version`, with a licence file.
+fn hostile_dist(sp: &Path, dir: &str, name: &str, version: &str) -> PathBuf {
+    let d = sp.join(dir);
+    fs::create_dir_all(d.join("licenses")).unwrap();
+    fs::write(
+        d.join("METADATA"),
+        format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\nbody\n"),
+    )
+    .unwrap();
+    fs::write(d.join("RECORD"), "").unwrap();
+    fs::write(d.join("licenses/LICENSE"), HOSTILE).unwrap();
+    d
+}
+
+/// Every regular file under `root` (links not followed) whose content is `needle`.
+fn files_holding(root: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            let ft = e.file_type().unwrap();
+            if ft.is_dir() {
+                stack.push(e.path());
+            } else if ft.is_file() && fs::read_to_string(e.path()).is_ok_and(|t| t == needle) {
+                found.push(e.path());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The hostile licence text exists nowhere under `base` but in the venv and in OUT's copy of its
+/// dist-info (kept in place), and the precious file (the write's target had the path escaped) is
+/// untouched.
+fn assert_contained(base: &Path, venv: &Path, precious: &Path, out: &Output) {
+    assert_eq!(
+        fs::read_to_string(precious).unwrap(),
+        PRECIOUS,
+        "{} was overwritten\n{}",
+        precious.display(),
+        show(out)
+    );
+    let stray: Vec<PathBuf> = files_holding(base, HOSTILE)
+        .into_iter()
+        .filter(|p| !p.starts_with(venv))
+        .filter(|p| !p.ends_with("evil-1.0.dist-info/licenses/LICENSE"))
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "licence written outside the venv: {stray:?}\n{}",
+        show(out)
+    );
+}
+
+// --- 1. writes outside OUT from package metadata ---------------------------------------------
+
+#[test]
+fn metadata_version_with_dotdot_cannot_move_licences_dir() {
+    let (t, venv, py) = fixture_venv("paths-ver-lic");
+    let sp = site_packages(&venv, &py);
+    // --licenses-dir LIC: LIC/evil-1.0/../../victim/LICENSE is t/victim/LICENSE.
+    hostile_dist(&sp, "evil-1.0.dist-info", "evil", "1.0/../../victim");
+    fs::create_dir(t.path().join("victim")).unwrap();
+    let precious = t.path().join("victim/LICENSE");
+    fs::write(&precious, PRECIOUS).unwrap();
+    let (out, lic) = (t.path().join("out"), t.path().join("lic"));
+    let r = venvslim(
+        t.path(),
+        &[
+            "slim",
+            s(&venv),
+            "-o",
+            s(&out),
+            "--licenses-dir",
+            s(&lic),
+            "--json",
+        ],
+    );
+    assert_contained(t.path(), &venv, &precious, &r);
+    assert!(r.status.code() == Some(0), "{}", show(&r));
+    assert!(
+        stdout(&r).contains("evil-1.0.dist-info"),
+        "the skipped distribution is reported\n{}",
+        show(&r)
+    );
+    assert!(lic.join("demo-1.0/LICENSE").is_file(), "{}", show(&r));
+}
+
+#[test]
+fn metadata_name_with_dotdot_cannot_move_licences_dir() {
+    let (t, venv, py) = fixture_venv("paths-name-lic");
+    let sp = site_packages(&venv, &py);
+    hostile_dist(&sp, "evil-1.0.dist-info", "x/../../victim/y", "1.0");
+    fs::create_dir(t.path().join("victim")).unwrap();
+    // LIC/x/../../victim/y-1.0/LICENSE
+    fs::create_dir(t.path().join("victim/y-1.0")).unwrap();
+    let precious = t.path().join("victim/y-1.0/LICENSE");
+    fs::write(&precious, PRECIOUS).unwrap();
+    let (out, lic) = (t.path().join("out"), t.path().join("lic"));
+    let r = venvslim(
+        t.path(),
+        &["slim", s(&venv), "-o", s(&out), "--licenses-dir", s(&lic)],
+    );
+    assert_contained(t.path(), &venv, &precious, &r);
+    assert!(r.status.code() == Some(0), "{}", show(&r));
+    assert!(stdout(&r).contains("evil-1.0.dist-info"), "{}", show(&r));
+}
+
+#[test]
+fn metadata_version_with_dotdot_cannot_move_licences_out_of_out_with_strip() {
+    let (t, venv, py) = fixture_venv("paths-ver-strip");
+    let sp = site_packages(&venv, &py);
+    // OUT/licenses/evil-1.0/../../../victim/LICENSE is t/victim/LICENSE.
+    let d = hostile_dist(&sp, "evil-1.0.dist-info", "evil", "1.0/../../../victim");
+    fs::create_dir(t.path().join("victim")).unwrap();
+    let precious = t.path().join("victim/LICENSE");
+    fs::write(&precious, PRECIOUS).unwrap();
+    let out = t.path().join("out");
+    let r = venvslim(
+        t.path(),
+        &["slim", s(&venv), "-o", s(&out), "--dist-info", "strip"],
+    );
+    assert_contained(t.path(), &venv, &precious, &r);
+    assert!(r.status.code() == Some(0), "{}", show(&r));
+    assert!(stdout(&r).contains("evil-1.0.dist-info"), "{}", show(&r));
+    // Kept in place, not moved.
+    let rel = d.strip_prefix(&venv).unwrap().join("licenses/LICENSE");
+    assert_eq!(
+        fs::read_to_string(out.join(&rel)).unwrap(),
+        HOSTILE,
+        "{}",
+        show(&r)
+    );
+    assert!(out.join("licenses/demo-1.0/LICENSE").is_file());
+}
+
+#[test]
+fn metadata_version_with_dotdot_cannot_move_licences_out_of_the_venv_in_place() {
+    let (t, venv, py) = fixture_venv("paths-ver-inplace");
+    let sp = site_packages(&venv, &py);
+    // VENV/licenses/evil-1.0/../../../victim/LICENSE is t/victim/LICENSE.
+    hostile_dist(&sp, "evil-1.0.dist-info", "evil", "1.0/../../../victim");
+    fs::create_dir(t.path().join("victim")).unwrap();
+    let precious = t.path().join("victim/LICENSE");
+    fs::write(&precious, PRECIOUS).unwrap();
+    let r = venvslim(
+        t.path(),
+        &[
+            "slim",
+            s(&venv),
+            "--in-place",
+            "--dist-info",
+            "strip",
+            "--bytecode",
+            "keep",
+        ],
+    );
+    assert_contained(t.path(), &venv, &precious, &r);
+    assert!(r.status.code() == Some(0), "{}", show(&r));
+}
+
+#[test]
+fn a_link_in_the_tree_cannot_carry_moved_licences_out() {
+    let (t, venv, py) = fixture_venv("paths-link-dir");
+    let _ = py;
+    // A wheel's data dir can put a `licenses` link at the venv's root: the copy in OUT is the
+    // same link, and OUT/licenses/demo-1.0/ must not be created through it.
+    let elsewhere = t.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    symlink(&elsewhere, venv.join("licenses")).unwrap();
+    let out = t.path().join("out");
+    let r = venvslim(
+        t.path(),
+        &["slim", s(&venv), "-o", s(&out), "--dist-info", "strip"],
+    );
+    assert!(
+        fs::read_dir(&elsewhere).unwrap().next().is_none(),
+        "wrote through the link into {}\n{}",
+        elsewhere.display(),
+        show(&r)
+    );
+    assert!(
+        fs::symlink_metadata(out.join("licenses"))
+            .map(|m| m.file_type().is_symlink())
+            .unwrap_or(true),
+        "{}",
+        show(&r)
+    );
+}
+
+// --- 2. a symlink is followed into the image -------------------------------------------------
+
+#[test]
+fn licence_link_to_a_secret_is_not_read_with_dist_info_strip() {
+    let (t, venv, py) = fixture_venv("paths-secret-strip");
+    let sp = site_packages(&venv, &py);
+    let secret = t.path().join("secret");
+    fs::write(&secret, SECRET).unwrap();
+    let d = hostile_dist(&sp, "sneaky-1.0.dist-info", "sneaky", "1.0");
+    symlink(&secret, d.join("licenses/COPYING")).unwrap();
+    let out = t.path().join("out");
+    let r = venvslim(
+        t.path(),
+        &["slim", s(&venv), "-o", s(&out), "--dist-info", "strip"],
+    );
+    assert_eq!(
+        files_holding(&out, SECRET),
+        Vec::<PathBuf>::new(),
+        "{}",
+        show(&r)
+    );
+    assert!(
+        fs::symlink_metadata(out.join("licenses/sneaky-1.0/COPYING")).is_err(),
+        "{}",
+        show(&r)
+    );
+    assert!(out.join("licenses/sneaky-1.0/LICENSE").is_file());
+    assert!(r.status.code() == Some(0), "{}", show(&r));
+    assert!(
+        stdout(&r).contains("COPYING"),
+        "the skipped link is reported\n{}",
+        show(&r)
+    );
+}
+
+#[test]
+fn licence_link_to_a_secret_is_reported_with_licenses_dir() {
+    let (t, venv, py) = fixture_venv("paths-secret-lic");
+    let sp = site_packages(&venv, &py);
+    let secret = t.path().join("secret");
+    fs::write(&secret, SECRET).unwrap();
+    let d = hostile_dist(&sp, "sneaky-1.0.dist-info", "sneaky", "1.0");
+    symlink("../../../../../../secret", d.join("licenses/COPYING")).unwrap();
+    let (out, lic) = (t.path().join("out"), t.path().join("lic"));
+    let r = venvslim(
+        t.path(),
+        &["slim", s(&venv), "-o", s(&out), "--licenses-dir", s(&lic)],
+    );
+    assert_eq!(
+        files_holding(&lic, SECRET),
+        Vec::<PathBuf>::new(),
+        "{}",
+        show(&r)
+    );
+    assert!(r.status.code() == Some(0), "{}", show(&r));
+    assert!(lic.join("sneaky-1.0/LICENSE").is_file(), "{}", show(&r));
+    assert!(
+        stdout(&r).contains("COPYING"),
+        "the skipped link is reported\n{}",
+        show(&r)
+    );
+}
+
+#[test]
+fn licence_link_inside_the_tree_moves_as_a_link() {
+    let (t, venv, py) = fixture_venv("paths-link-inside");
+    let sp = site_packages(&venv, &py);
+    let d = hostile_dist(&sp, "linked-1.0.dist-info", "linked", "1.0");
+    fs::create_dir(sp.join("linked")).unwrap();
+    fs::write(sp.join("linked/__init__.py"), "").unwrap();
+    fs::write(sp.join("linked/NOTICE"), "a notice\n").unwrap();
+    symlink("../../linked/NOTICE", d.join("licenses/NOTICE")).unwrap();
+    let out = t.path().join("out");
+    let r = venvslim(
+        t.path(),
+        &["slim", s(&venv), "-o", s(&out), "--dist-info", "strip"],
+    );
+    assert!(r.status.code() == Some(0), "{}", show(&r));
+    let moved = out.join("licenses/linked-1.0/NOTICE");
+    let md = fs::symlink_metadata(&moved).unwrap_or_else(|e| panic!("{e}\n{}", show(&r)));
+    assert!(md.file_type().is_symlink(), "{}", show(&r));
+    assert_eq!(fs::read_to_string(&moved).unwrap(), "a notice\n");
+}
+
+// --- 4. path checks can be bypassed ----------------------------------------------------------
+
+/// A refused output: exit 2, a message naming the path with a hint, the venv untouched.
+fn assert_refused(venv: &Path, before: &str, r: &Output, names: &str) {
+    assert_eq!(r.status.code(), Some(2), "{}", show(r));
+    let err = stderr(r);
+    assert!(err.contains(names) && err.contains("hint:"), "{}", show(r));
+    assert_eq!(tree_hash(venv), before, "the venv changed\n{}", show(r));
+}
+
+#[test]
+fn output_through_a_missing_dir_and_dotdot_into_the_venv_is_refused() {
+    let (t, venv, _) = fixture_venv("paths-o-dotdot");
+    let before = tree_hash(&venv);
+    let r = venvslim(t.path(), &["slim", "venv", "-o", "nx/../venv/sub"]);
+    assert_refused(&venv, &before, &r, "nx/../venv/sub");
+    assert!(!t.path().join("nx").exists());
+}
+
+#[test]
+fn sbom_through_a_missing_dir_and_dotdot_into_the_venv_is_refused() {
+    let (t, venv, _) = fixture_venv("paths-sbom-dotdot");
+    let before = tree_hash(&venv);
+    let r = venvslim(
+        t.path(),
+        &["slim", "venv", "-o", "out", "--sbom", "nx/../venv/x.json"],
+    );
+    assert_refused(&venv, &before, &r, "nx/../venv/x.json");
+    assert!(!t.path().join("out").exists());
+}
+
+#[test]
+fn licenses_dir_through_a_missing_dir_and_dotdot_into_the_venv_is_refused() {
+    let (t, venv, _) = fixture_venv("paths-lic-dotdot");
+    let before = tree_hash(&venv);
+    let r = venvslim(
+        t.path(),
+        &[
+            "slim",
+            "venv",
+            "-o",
+            "out",
+            "--licenses-dir",
+            "nx/../venv/lic",
+        ],
+    );
+    assert_refused(&venv, &before, &r, "nx/../venv/lic");
+    assert!(!t.path().join("out").exists());
+}
+
+#[test]
+fn sbom_through_a_dangling_link_into_the_venv_is_refused() {
+    let (t, venv, _) = fixture_venv("paths-sbom-dangling");
+    symlink(venv.join("x.json"), t.path().join("sbom.json")).unwrap();
+    let before = tree_hash(&venv);
+    let r = venvslim(
+        t.path(),
+        &["slim", "venv", "-o", "out", "--sbom", "sbom.json"],
+    );
+    assert_refused(&venv, &before, &r, "sbom.json");
+    assert!(!venv.join("x.json").exists());
+}
+
+#[test]
+fn licenses_dir_through_a_link_to_the_venv_is_refused() {
+    let (t, venv, _) = fixture_venv("paths-lic-link");
+    symlink(&venv, t.path().join("v")).unwrap();
+    let before = tree_hash(&venv);
+    let r = venvslim(
+        t.path(),
+        &["slim", "venv", "-o", "out", "--licenses-dir", "v/lic"],
+    );
+    assert_refused(&venv, &before, &r, "v/lic");
+}
+
+#[test]
+fn bench_keep_through_a_link_to_the_venv_is_refused() {
+    let (t, venv, _) = fixture_venv("paths-bench-keep");
+    symlink(&venv, t.path().join("v")).unwrap();
+    let before = tree_hash(&venv);
+    let r = venvslim(
+        t.path(),
+        &[
+            "bench",
+            "venv",
+            "--strategies",
+            "none",
+            "--rounds",
+            "1",
+            "--no-verify",
+            "--run",
+            "true",
+            "--keep",
+            "v/trees",
+        ],
+    );
+    assert_refused(&venv, &before, &r, "v/trees");
+}
+
+#[test]
+fn bench_keep_through_a_missing_dir_and_dotdot_is_refused() {
+    let (t, venv, _) = fixture_venv("paths-bench-dotdot");
+    let before = tree_hash(&venv);
+    let r = venvslim(
+        t.path(),
+        &[
+            "bench",
+            "venv",
+            "--strategies",
+            "none",
+            "--rounds",
+            "1",
+            "--no-verify",
+            "--run",
+            "true",
+            "--keep",
+            "nx/../venv/trees",
+        ],
+    );
+    assert_refused(&venv, &before, &r, "nx/../venv/trees");
+}
+
+#[test]
+fn in_place_licenses_dir_through_a_link_in_the_venv_is_refused() {
+    let (t, venv, _) = fixture_venv("paths-inplace-link");
+    let elsewhere = t.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    symlink(&elsewhere, venv.join("share-link")).unwrap();
+    let before = tree_hash(&venv);
+    let r = venvslim(
+        t.path(),
+        &[
+            "slim",
+            "venv",
+            "--in-place",
+            "--licenses-dir",
+            "venv/share-link/lic",
+        ],
+    );
+    assert_refused(&venv, &before, &r, "venv/share-link/lic");
+    assert!(fs::read_dir(&elsewhere).unwrap().next().is_none());
+}
