@@ -122,7 +122,7 @@ fn slim_with(
         )?)
     };
     let repair = match (&original, output, outcome.as_mut()) {
-        (Some(original), Some(out), Some(outcome)) => {
+        (Some(original), Some(out), Some(outcome)) => 'verify: {
             let mut unzip = |dists: &std::collections::BTreeSet<String>| {
                 let back = apply::unzip(&plan, out, dists, interp.as_ref(), outcome)?;
                 Ok(back
@@ -135,7 +135,18 @@ fn slim_with(
                     .collect())
             };
             progress.phase("verify: probing the output", 0);
-            let repair = verify::repair_with(&plan, out, original, &verify_opts, &mut unzip)?;
+            // OUT is published by now: a verify that cannot finish is a failure of this run
+            // (exit 1, said in the report), never exit 2, which promises nothing was written.
+            let repair = match verify::repair_with(&plan, out, original, &verify_opts, &mut unzip) {
+                Ok(repair) => repair,
+                Err(e) => {
+                    outcome.failures.push(apply::Failure {
+                        path: out.to_path_buf(),
+                        error: format!("written, but verify could not finish: {e:#}"),
+                    });
+                    break 'verify None;
+                }
+            };
             if !repair.restored.is_empty() {
                 let restored: Vec<std::path::PathBuf> =
                     repair.restored.iter().map(|r| r.path.clone()).collect();
