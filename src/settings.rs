@@ -303,7 +303,12 @@ pub fn output_path(flag: &str, given: &Path, venv: &Path, input: Input) -> Resul
         anyhow::anyhow!("cannot resolve the venv `{}`: {why}\nhint: give the path of a virtualenv (the directory holding pyvenv.cfg)", venv.display())
     })?;
     match input {
-        Input::ReadOnly if resolved.starts_with(&v) || v.starts_with(&resolved) => {
+        Input::ReadOnly
+            if resolved.starts_with(&v)
+                || v.starts_with(&resolved)
+                || ancestor_is(&resolved, &v)
+                || ancestor_is(&v, &resolved) =>
+        {
             let hint = match flag {
                 "-o" => "write the slimmed tree outside the venv, or use --in-place to slim it where it is",
                 "--sbom" | "--licenses-dir" => "write it outside the venv (inside OUT is fine)",
@@ -324,6 +329,18 @@ pub fn output_path(flag: &str, given: &Path, venv: &Path, input: Input) -> Resul
         Input::ReadOnly => {}
     }
     Ok(resolved)
+}
+
+/// True when `path` or one of its existing ancestors is the same directory as `dir` (same device
+/// and inode): the venv seen through a bind mount has another path but is the same directory.
+fn ancestor_is(path: &Path, dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(d) = fs::metadata(dir) else {
+        return false;
+    };
+    path.ancestors()
+        .filter_map(|a| fs::symlink_metadata(a).ok())
+        .any(|m| m.is_dir() && m.dev() == d.dev() && m.ino() == d.ino())
 }
 
 /// A directory output (`-o OUT`, `--licenses-dir`, `bench --keep`), resolved by `output_path`:

@@ -204,7 +204,7 @@ pub fn apply(
 /// `PyCompileError`; anything else (OSError, a compiler that could not start or died) is the
 /// disk's or the machine's fault and leaves a planned pyc unwritten.
 fn compile_error_is_the_sources(error: &str) -> bool {
-    error.starts_with("PyCompileError")
+    error.starts_with("PyCompileError") || error.starts_with(post::LINK_IN_THE_WAY)
 }
 
 /// Out of place is all or nothing: a kept file that could not be written (ENOSPC, EACCES, EIO)

@@ -14,6 +14,27 @@ use crate::cli::BytecodeMode;
 use crate::plan::ActionKind;
 use crate::rules::Rewrite;
 
+/// The start of a not-compiled reason for a source whose pyc directory is a symlink.
+pub(super) const LINK_IN_THE_WAY: &str = "a symlink is in the way of its bytecode";
+
+/// True when no existing directory between `root` and `rel`'s file is a symlink (what does not
+/// exist yet is created by the compile, as a real directory).
+fn link_free_parents(root: &Path, rel: &Path) -> bool {
+    let mut at = root.to_path_buf();
+    let Some(parent) = rel.parent() else {
+        return true;
+    };
+    for c in parent.components() {
+        at.push(c);
+        match fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() || !m.is_dir() => return false,
+            Ok(_) => {}
+            Err(_) => return true,
+        }
+    }
+    true
+}
+
 pub(super) fn compile(w: &Writer, interp: &Interpreter, outcome: &mut Outcome) {
     let sourceless = w.plan.bytecode == BytecodeMode::Sourceless;
     let (compiled, failed) = compile_sources(w, interp, &w.plan.compile, sourceless);
@@ -30,8 +51,19 @@ pub(super) fn compile_sources(
     sources: &[PathBuf],
     sourceless: bool,
 ) -> (Vec<PathBuf>, Vec<Failure>) {
+    // A pyc is never written through a link the venv put in its way (`pkg/__pycache__` -> a
+    // directory elsewhere): the unchecked-hash pyc would land outside the tree and be trusted
+    // there without its source. Such a source keeps its place, uncompiled, and is reported.
+    let (sources, blocked): (Vec<&PathBuf>, Vec<&PathBuf>) = sources.iter().partition(|rel| {
+        let pyc = if sourceless {
+            rel.with_extension("pyc")
+        } else {
+            interp.cache_path(rel)
+        };
+        link_free_parents(&w.dst, &pyc)
+    });
     let jobs: Vec<(&PathBuf, PathBuf, Job)> = sources
-        .iter()
+        .into_iter()
         .map(|rel| {
             let pyc = if sourceless {
                 rel.with_extension("pyc")
@@ -65,6 +97,12 @@ pub(super) fn compile_sources(
         .collect();
     let mut results = interp.compile(&todo).into_iter();
     let (mut compiled, mut failed) = (Vec::new(), Vec::new());
+    for rel in blocked {
+        failed.push(Failure {
+            path: rel.clone(),
+            error: format!("{LINK_IN_THE_WAY}: its bytecode would be written through it"),
+        });
+    }
     for ((rel, pyc, _), was_reused) in jobs.into_iter().zip(reused) {
         let result = if was_reused {
             Ok(())

@@ -456,3 +456,93 @@ fn in_place_licenses_dir_through_a_link_in_the_venv_is_refused() {
     assert_refused(&venv, &before, &r, "venv/share-link/lic");
     assert!(fs::read_dir(&elsewhere).unwrap().next().is_none());
 }
+
+/// A package whose `__pycache__` is a link the venv planted: to a directory outside the tree
+/// (an attacker's unchecked-hash pyc there would be trusted without its source) and to a data
+/// directory of the input venv itself. Found by an adversarial pass after issue 11's first fix.
+#[test]
+fn bytecode_is_never_written_through_a_pycache_link() {
+    let (tmp, venv, py) = fixture_venv("safety-pycache-link-");
+    let sp = site_packages(&venv, &py);
+    let outside = tmp.path().join("sysmod/__pycache__");
+    fs::create_dir_all(&outside).unwrap();
+    for (pkg, target) in [
+        ("evilpkg", outside.clone()),
+        ("evilpkg2", sp.join("demo/data")),
+    ] {
+        fs::create_dir(sp.join(pkg)).unwrap();
+        fs::write(sp.join(pkg).join("__init__.py"), "").unwrap();
+        fs::write(sp.join(pkg).join("victim.py"), "print('attacker')\n").unwrap();
+        symlink(&target, sp.join(pkg).join("__pycache__")).unwrap();
+    }
+    let before = tree_hash(&venv);
+    let data_before: Vec<_> = fs::read_dir(sp.join("demo/data")).unwrap().collect();
+    for (i, flags) in [&[][..], &["--zip-pure"], &["--bytecode", "sourceless"]]
+        .into_iter()
+        .enumerate()
+    {
+        let out = tmp.path().join(format!("out{i}"));
+        let mut args = vec!["slim", s(&venv), "-o", s(&out)];
+        args.extend(flags);
+        let r = venvslim(tmp.path(), &args);
+        assert!(r.status.success(), "{flags:?}: {}", show(&r));
+        assert_eq!(
+            fs::read_dir(&outside).unwrap().count(),
+            0,
+            "{flags:?}: a pyc was written outside the tree: {}",
+            show(&r)
+        );
+        assert_eq!(tree_hash(&venv), before, "{flags:?}: the input changed");
+        // Sourceless pycs go beside their sources, where no link is in the way.
+        let sourceless = flags.contains(&"sourceless");
+        assert!(
+            sourceless || stdout(&r).contains("a symlink is in the way of its bytecode"),
+            "{flags:?}: not reported: {}",
+            show(&r)
+        );
+    }
+    assert_eq!(
+        fs::read_dir(sp.join("demo/data")).unwrap().count(),
+        data_before.len()
+    );
+}
+
+/// The venv seen through a bind mount has another path but is the same directory: an output
+/// there is inside the venv all the same (compared by device and inode, not by spelling).
+#[test]
+fn outputs_through_a_bind_mount_of_the_venv_are_refused() {
+    // SAFETY: geteuid(2) cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!(
+            "\n*** SKIP outputs_through_a_bind_mount_of_the_venv_are_refused: needs root ***\n"
+        );
+        return;
+    }
+    let (tmp, venv, _) = fixture_venv("safety-bind-alias-");
+    let alias = tmp.path().join("alias");
+    fs::create_dir(&alias).unwrap();
+    let before = tree_hash(&venv);
+    let bin = env!("CARGO_BIN_EXE_venvslim");
+    for extra in [
+        "-o \"$1/new\"",
+        "-o \"$3/o1\" --sbom \"$1/s.json\"",
+        "-o \"$3/o2\" --licenses-dir \"$1/lic\"",
+    ] {
+        let script = format!(
+            r#"mount --bind "$2" "$1" || exit 99
+"$4" slim "$2" {extra}"#
+        );
+        let r = Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", &script, "sh"])
+            .args([s(&alias), s(&venv), s(tmp.path()), bin])
+            .output()
+            .unwrap();
+        assert_eq!(r.status.code(), Some(2), "{extra}: {}", show(&r));
+        assert!(
+            stderr(&r).contains("inside the venv"),
+            "{extra}: {}",
+            show(&r)
+        );
+        assert_eq!(tree_hash(&venv), before, "{extra}: the input changed");
+    }
+}
