@@ -85,6 +85,7 @@ pub fn probe(venv: &Venv) -> Result<Interpreter> {
             venv.root.display()
         );
     };
+    let path = compile_interpreter(venv, &path)?;
     let out = crate::python::compiler(&path, venv.python, "import sys, importlib.util as u; print(sys.version_info[0], sys.version_info[1], sys.implementation.cache_tag, u.MAGIC_NUMBER.hex())")
         .stdin(Stdio::null())
         .output()
@@ -126,6 +127,49 @@ pub fn probe(venv: &Venv) -> Result<Interpreter> {
         cache_tag,
         magic,
     })
+}
+
+/// The file to run for compiling: what the venv's `bin/python*` link resolves to. Started through
+/// the venv's `bin/`, Python reads the venv's pyvenv.cfg, whose `home` any wheel can rewrite (a
+/// plain wheel's `*.data/data/pyvenv.cfg` is installed at the venv's root) to make the real
+/// interpreter load an `encodings` or `os` planted in the venv, as root, before `-I` helps.
+/// Started by its own path, the base interpreter never reads the venv's pyvenv.cfg, and
+/// compiling needs nothing of the venv (`-S`). A venv made with `--copies` has its interpreter
+/// inside: there a `home` that points back into the venv is refused. See docs/safety.md.
+fn compile_interpreter(venv: &Venv, link: &Path) -> Result<PathBuf> {
+    let hint =
+        "hint: re-create the venv with `python -m venv`; --bytecode keep or strip run no Python";
+    let real = std::fs::canonicalize(link)
+        .with_context(|| format!("cannot resolve the venv's interpreter `{}`", link.display()))?;
+    let root = std::fs::canonicalize(&venv.root)
+        .with_context(|| format!("cannot resolve `{}`", venv.root.display()))?;
+    if !real.starts_with(&root) {
+        return Ok(real);
+    }
+    if let Some(home) = venv.cfg.get("home") {
+        let home =
+            std::fs::canonicalize(venv.root.join(home)).unwrap_or_else(|_| venv.root.join(home));
+        if home.starts_with(&root) {
+            bail!(
+                "`{}` says `home = {}`, inside the venv: its interpreter would load a standard library the venv planted\n{hint}",
+                venv.root.join("pyvenv.cfg").display(),
+                home.display()
+            );
+        }
+    }
+    let mut magic = [0u8; 4];
+    let elf = std::fs::File::open(&real)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok()
+        && &magic == b"\x7fELF";
+    if !elf {
+        bail!(
+            "the venv's interpreter `{}` is `{}`, a file inside the venv that is not an executable binary\n{hint}",
+            link.display(),
+            real.display()
+        );
+    }
+    Ok(real)
 }
 
 fn parse_magic(hex: &str) -> Option<[u8; 4]> {

@@ -7,6 +7,7 @@
 //! PATH. A venv left with nothing in site-packages (only pip and setuptools, both dropped) must
 //! still come out as a venv: with its `lib/pythonX.Y/site-packages`, accepted by venvslim again.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -322,4 +323,75 @@ fn python_children_die_when_venvslim_is_killed() {
         let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
     }
     assert!(!orphaned, "the worker (pid {pid}) outlived venvslim");
+}
+
+/// A stdlib module planted inside the venv, with `home` in pyvenv.cfg pointing at it. A plain
+/// wheel can do this: `*.data/data/pyvenv.cfg` installs at the venv's root. Found by an
+/// adversarial pass: the real interpreter, started through the venv's `bin/`, loaded the planted
+/// `encodings` as root even with `-I -S`.
+fn plant_home(venv: &Path, py: &str, marker: &Path) {
+    let home = venv.join("evilhome/bin");
+    let lib = venv.join(format!("evilhome/lib/python{py}"));
+    fs::create_dir_all(&home).unwrap();
+    fs::create_dir_all(lib.join("encodings")).unwrap();
+    let code = format!(
+        "open({:?}, 'a').write('planted\\n')\n",
+        marker.to_str().unwrap()
+    );
+    fs::write(lib.join("encodings/__init__.py"), &code).unwrap();
+    fs::write(lib.join("os.py"), &code).unwrap();
+    let cfg = fs::read_to_string(venv.join("pyvenv.cfg")).unwrap();
+    let cfg: String = cfg
+        .lines()
+        .map(|l| {
+            if l.starts_with("home") {
+                format!("home = {}\n", home.display())
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    fs::write(venv.join("pyvenv.cfg"), cfg).unwrap();
+}
+
+#[test]
+fn a_pyvenv_cfg_home_inside_the_venv_runs_nothing() {
+    let (tmp, venv, py) = support::fixture_venv("safety-home-");
+    let marker = tmp.path().join("marker");
+    plant_home(&venv, &py, &marker);
+    let out = tmp.path().join("out");
+    for args in [
+        vec![OsStr::new("slim"), venv.as_os_str(), OsStr::new("-n")],
+        vec![
+            OsStr::new("slim"),
+            venv.as_os_str(),
+            OsStr::new("-o"),
+            out.as_os_str(),
+        ],
+    ] {
+        let r = venvslim(tmp.path(), &args);
+        assert!(r.status.success(), "{args:?}: {}", show(&r));
+        assert!(!marker.exists(), "{args:?}: planted code ran: {}", show(&r));
+    }
+    // A venv made with --copies has its interpreter inside: its pyvenv.cfg is read, so a `home`
+    // inside the venv is refused.
+    let copies = tmp.path().join("copies");
+    let made = Command::new("python3")
+        .args(["-m", "venv", "--copies", "--without-pip"])
+        .arg(&copies)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", show(&made));
+    plant_home(&copies, &py, &marker);
+    let r = venvslim(
+        tmp.path(),
+        &[OsStr::new("slim"), copies.as_os_str(), OsStr::new("-n")],
+    );
+    assert_eq!(r.status.code(), Some(2), "{}", show(&r));
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("inside the venv"),
+        "{}",
+        show(&r)
+    );
+    assert!(!marker.exists(), "planted code ran: {}", show(&r));
 }
