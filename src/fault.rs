@@ -23,11 +23,13 @@ mod imp {
 
     fn mode() -> &'static Mode {
         static MODE: OnceLock<Mode> = OnceLock::new();
-        MODE.get_or_init(|| match std::env::var("VENVSLIM_FAULT_AFTER").ok().as_deref() {
-            Some("count") => Mode::Count,
-            Some(n) => n.parse().map(Mode::KillAt).unwrap_or(Mode::Off),
-            None => Mode::Off,
-        })
+        MODE.get_or_init(
+            || match std::env::var("VENVSLIM_FAULT_AFTER").ok().as_deref() {
+                Some("count") => Mode::Count,
+                Some(n) => n.parse().map(Mode::KillAt).unwrap_or(Mode::Off),
+                None => Mode::Off,
+            },
+        )
     }
 
     pub fn point(what: &str) {

@@ -47,7 +47,8 @@ pub(super) fn copy_relocated(w: &Writer, e: &Entry, dst: &Path) -> bool {
     false
 }
 
-/// In place: each relocated file and link replaced through a temporary beside it.
+/// In place: each relocated file and link written into the staging tree (`w.dst`), through a
+/// temporary beside it; the journal renames it over the original.
 pub(super) fn relocate_in_place(w: &Writer) {
     let h = &w.plan.handoff;
     for t in &h.texts {
@@ -55,6 +56,7 @@ pub(super) fn relocate_in_place(w: &Writer) {
             continue;
         };
         let path = w.dst.join(&t.path);
+        crate::fault::point("write a relocated file");
         if let Err(err) = replace_file(&path, e, |tmp| fs::write(tmp, &t.new)) {
             w.fail(&t.path, err);
         }
@@ -70,6 +72,7 @@ pub(super) fn relocate_in_place(w: &Writer) {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let tmp = path.with_file_name(format!(".{name}.venvslim-tmp"));
+        crate::fault::point("write a relocated link");
         let _ = fs::remove_file(&tmp);
         let r = std::os::unix::fs::symlink(&l.new, &tmp).and_then(|()| {
             set_meta(&tmp, e);
