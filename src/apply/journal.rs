@@ -141,9 +141,13 @@ impl Journal {
                 ("license", 3) => Op::License(p(1)?, p(2)?),
                 ("sbom", 2) => Op::Sbom(words[1].parse().map_err(|_| corrupt("bad count"))?),
                 ("fail", 3) => {
-                    let error = unescape(words[2]).ok_or_else(|| corrupt("bad escape"))?;
+                    // Only reported, never acted on: any path.
+                    use std::os::unix::ffi::OsStringExt;
+                    let bad = || corrupt("bad escape");
+                    let path = unescape(words[1]).ok_or_else(bad)?;
+                    let error = unescape(words[2]).ok_or_else(bad)?;
                     j.failures.push(Failure {
-                        path: p(1)?,
+                        path: PathBuf::from(std::ffi::OsString::from_vec(path)),
                         error: String::from_utf8_lossy(&error).into_owned(),
                     });
                     continue;
@@ -223,7 +227,7 @@ fn escape(bytes: &[u8]) -> String {
         }
     }
     if s.is_empty() {
-        s.push_str("%");
+        s.push('%');
     }
     s
 }
@@ -270,16 +274,24 @@ mod tests {
                 Op::RemoveDir("x.dist-info".into()),
                 Op::Sbom(3),
             ],
-            failures: vec![Failure {
-                path: odd.clone(),
-                error: "no way\nreally".into(),
-            }],
+            failures: vec![
+                Failure {
+                    path: odd.clone(),
+                    error: "no way\nreally".into(),
+                },
+                Failure {
+                    path: "/abs/licences".into(),
+                    error: String::new(),
+                },
+            ],
         };
         j.write(dir.path()).unwrap();
         let back = Journal::read(dir.path()).unwrap().unwrap();
         assert_eq!(back.ops, j.ops);
         assert_eq!(back.failures[0].path, odd);
         assert_eq!(back.failures[0].error, "no way\nreally");
+        assert_eq!(back.failures[1].path, Path::new("/abs/licences"));
+        assert_eq!(back.failures[1].error, "");
         for bad in ["remove ../etc/passwd", "remove /etc/passwd", "remove ./a"] {
             fs::write(dir.path().join(JOURNAL), format!("{HEADER}\n{bad}\nend\n")).unwrap();
             assert!(Journal::read(dir.path()).is_err(), "{bad}");
