@@ -370,6 +370,8 @@ fn finish(root: &Path, opts: &Options, j: &Journal, progress: &Progress) -> Fini
                 error: err,
             })
     };
+    // A symlink here (a forged journal's) would make renames take files from elsewhere.
+    let staging_ok = real_dir(&root.join(STAGING)) && real_dir(&root.join(STAGING).join(TREE));
     let staged = root.join(STAGING).join(TREE);
     let mut licenses = 0;
     let mut sbom_components = 0;
@@ -384,6 +386,7 @@ fn finish(root: &Path, opts: &Options, j: &Journal, progress: &Progress) -> Fini
                 sbom_components = *n;
                 write_sbom(root, opts)
             }
+            Op::Replace(_) if !staging_ok => Ok(()),
             _ => run(root, &staged, op),
         };
         if let Err(err) = r {
@@ -453,6 +456,11 @@ fn finish(root: &Path, opts: &Options, j: &Journal, progress: &Progress) -> Fini
             dedupe,
         },
     }
+}
+
+/// A directory, not a symlink to one.
+fn real_dir(p: &Path) -> bool {
+    fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())
 }
 
 fn exists(p: &Path) -> bool {
@@ -555,6 +563,13 @@ fn copy_license(root: &Path, opts: &Options, src: &Path, dst: &Path) -> std::io:
         return Ok(false);
     };
     let from = journal::under(root, src)?;
+    if !fs::symlink_metadata(&from)?.is_file() {
+        // Never a link's target: that is how a secret would get into the image.
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file: not copied",
+        ));
+    }
     let to = journal::under(dir, dst)?;
     make_parent(&to)?;
     point("copy a licence");
@@ -566,7 +581,9 @@ fn copy_license(root: &Path, opts: &Options, src: &Path, dst: &Path) -> std::io:
 /// Write the staged SBOM to `--sbom` (when the run has one and it is still staged).
 fn write_sbom(root: &Path, opts: &Options) -> std::io::Result<()> {
     let staged = root.join(STAGING).join(SBOM);
-    let (Some(file), true) = (&opts.sbom, staged.is_file()) else {
+    let staged_file =
+        real_dir(&root.join(STAGING)) && fs::symlink_metadata(&staged).is_ok_and(|m| m.is_file());
+    let (Some(file), true) = (&opts.sbom, staged_file) else {
         return Ok(());
     };
     if let Some(d) = file.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -426,16 +426,40 @@ fn a_forged_journal_cannot_reach_outside_the_venv() {
     }
     let run = fresh(&pristine, dir.path());
     std::os::unix::fs::symlink(&outside, run.join("link")).expect("symlink");
+    fs::create_dir(outside.join("tree")).expect("mkdir");
+    fs::write(outside.join("tree/taken"), "mine").expect("write");
+    std::os::unix::fs::symlink(&outside, run.join(".venvslim-staging")).expect("symlink");
+    std::os::unix::fs::symlink(outside.join("victim"), run.join("secret")).expect("symlink");
+    let licenses = dir.path().join("licenses");
     fs::write(
         run.join(".venvslim-journal"),
-        format!("{header}\nremove link/victim\nremove-dir link\nend\n"),
+        format!(
+            "{header}\nreplace taken\nremove link/victim\nremove-dir link\nlicense secret x\nend\n"
+        ),
     )
     .expect("write");
-    let o = slim(&run, None);
+    let o = venvslim(
+        &[
+            "slim".as_ref(),
+            run.as_os_str(),
+            "--in-place".as_ref(),
+            "--licenses-dir".as_ref(),
+            licenses.as_os_str(),
+        ],
+        None,
+    );
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert_eq!(
         fs::read_to_string(outside.join("victim")).ok().as_deref(),
         Some("keep me"),
         "a forged journal removed a file outside the venv through a symlink"
+    );
+    assert!(
+        outside.join("tree/taken").is_file() && !run.join("taken").exists(),
+        "a forged journal took a file from outside through a symlinked staging directory"
+    );
+    assert!(
+        !licenses.join("x").exists(),
+        "a forged journal copied a link's target into the licence directory"
     );
 }
