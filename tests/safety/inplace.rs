@@ -235,6 +235,15 @@ fn converges(pristine: &Path, dir: &Path) {
     let reference = tree_state(&run);
     let o = verify_against(&run, pristine);
     assert!(o.status.success(), "uninterrupted run: {}", show(&o));
+    // Past the last point the run is over: running again changes nothing.
+    let o = slim(&run, None);
+    assert_eq!(o.status.code(), Some(0), "second run: {}", show(&o));
+    let got = tree_state(&run);
+    assert!(
+        got == reference,
+        "a second run on the finished tree changed it\n{}",
+        state_diff(&reference, &got)
+    );
     let picks = spread(k, 10);
     assert!(picks.len() >= 20, "only {k} fault points");
     for n in picks {
