@@ -20,6 +20,7 @@ use crate::plan::{Plan, Totals};
 use crate::report::progress::Progress;
 use crate::settings::Target;
 
+mod commit;
 mod copy;
 mod finalize;
 mod handoff;
