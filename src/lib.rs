@@ -70,6 +70,17 @@ fn slim_with(
     progress: &report::progress::Progress,
 ) -> Result<Status> {
     let venv = Venv::discover(&settings.venv, settings.python_version)?;
+    if settings.target == Target::InPlace {
+        if let Some(status) = finish_interrupted(settings, &venv.root, start, progress)? {
+            return Ok(status);
+        }
+    } else if apply::interrupted(&venv.root) {
+        bail!(
+            "an in-place run of `{}` was interrupted; the venv is half-slimmed, and a copy of it would be too\nhint: finish it first with `venvslim slim {} --in-place` (same options), then copy or slim it",
+            venv.root.display(),
+            venv.root.display()
+        );
+    }
     progress.phase("walking the venv", 0);
     let inv = Inventory::scan(&venv.root, &venv.site_packages)?;
     if !inv.errors.is_empty() && matches!(settings.target, Target::Copy(_)) && !settings.dry_run {
@@ -184,6 +195,40 @@ fn slim_with(
     } else {
         Status::Failures
     })
+}
+
+/// In place: a journal means a run was killed half-way; finish it (planning from a
+/// half-changed tree would lose files), report, and stop. Without one, clear what an
+/// interrupted preparation left. `None`: go on with a normal run.
+fn finish_interrupted(
+    settings: &Settings,
+    root: &std::path::Path,
+    start: Instant,
+    progress: &report::progress::Progress,
+) -> Result<Option<Status>> {
+    let Some(journal) = apply::pending(root)? else {
+        if !settings.dry_run {
+            apply::discard_leftovers(root)?;
+        }
+        return Ok(None);
+    };
+    if settings.dry_run {
+        bail!(
+            "an in-place run of `{}` was interrupted; the tree is half-slimmed, so a plan of it would be wrong\nhint: run again without --dry-run to finish it",
+            root.display()
+        );
+    }
+    let resumed = apply::resume(root, &settings.handoff, journal, progress);
+    progress.finish();
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    report::resumed(&mut lock, root, &resumed, settings.json, start.elapsed())?;
+    lock.flush()?;
+    Ok(Some(if resumed.failures.is_empty() {
+        Status::Ok
+    } else {
+        Status::Failures
+    }))
 }
 
 fn fs_exists(p: &std::path::Path) -> Option<std::fs::Metadata> {

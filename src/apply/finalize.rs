@@ -30,11 +30,19 @@ struct Item {
     meta: fs::Metadata,
 }
 
-fn walk(root: &Path) -> Vec<Item> {
+/// Every entry under `root`, sorted; `skip_own`: not the in-place journal and staging
+/// directory at the root (they are gone when the run ends).
+fn walk(root: &Path, skip_own: bool) -> Vec<Item> {
     walkdir::WalkDir::new(root)
         .follow_links(false)
         .sort_by_file_name()
         .into_iter()
+        .filter_entry(|e| {
+            !(skip_own
+                && e.depth() == 1
+                && (e.file_name() == super::journal::JOURNAL
+                    || e.file_name() == super::journal::STAGING))
+        })
         .flatten()
         .filter_map(|e| {
             let meta = e.path().symlink_metadata().ok()?;
@@ -55,10 +63,22 @@ fn final_mode(mode: u32, is_dir: bool, chmod: Option<&modes::Chmod>) -> u32 {
 /// Run the pass on `root` (the staging tree, the venv in place, or the licence directory).
 /// Returns (modes changed, mtimes set, dedupe result).
 pub(super) fn normalize_tree(w: &Writer, root: &Path, dedupe: bool) -> (u64, u64, Option<Dedupe>) {
-    let opts = &w.plan.handoff.opts;
+    let fail = |p: &Path, err: String| w.fail(p, err);
+    normalize_with(&w.plan.handoff.opts, &fail, root, dedupe, false)
+}
+
+/// `normalize_tree` with the options given and failures sent to `fail` (in place, a rerun
+/// finishing a journal has no plan); `skip_own` leaves the journal and staging directory out.
+pub(super) fn normalize_with(
+    opts: &crate::handoff::Options,
+    fail: &dyn Fn(&Path, String),
+    root: &Path,
+    dedupe: bool,
+    skip_own: bool,
+) -> (u64, u64, Option<Dedupe>) {
     let chmod = opts.chmod.as_ref();
     let dd = if dedupe {
-        let items = walk(root);
+        let items = walk(root, skip_own);
         let dir_times: Vec<(PathBuf, filetime::FileTime)> = items
             .iter()
             .filter(|i| i.meta.is_dir())
@@ -69,7 +89,7 @@ pub(super) fn normalize_tree(w: &Writer, root: &Path, dedupe: bool) -> (u64, u64
                 )
             })
             .collect();
-        let d = link_identical(w, &items, chmod, opts.mtime);
+        let d = link_identical(fail, &items, chmod, opts.mtime);
         if opts.mtime.is_none() {
             // Linking renamed entries into directories: give them back their mtimes.
             for (p, t) in dir_times {
@@ -80,15 +100,16 @@ pub(super) fn normalize_tree(w: &Writer, root: &Path, dedupe: bool) -> (u64, u64
     } else {
         None
     };
-    let items = walk(root);
+    let items = walk(root, skip_own);
     let mut changed = 0;
     for i in items.iter().filter(|i| !i.meta.file_type().is_symlink()) {
         let old = i.meta.mode() & 0o7777;
         let new = final_mode(i.meta.mode(), i.meta.is_dir(), chmod);
         if new != old {
+            crate::fault::point("chmod");
             match fs::set_permissions(&i.path, fs::Permissions::from_mode(new)) {
                 Ok(()) => changed += 1,
-                Err(err) => w.fail(&i.path, format!("cannot chmod: {err}")),
+                Err(err) => fail(&i.path, format!("cannot chmod: {err}")),
             }
         }
     }
@@ -97,6 +118,7 @@ pub(super) fn normalize_tree(w: &Writer, root: &Path, dedupe: bool) -> (u64, u64
         let t = filetime::FileTime::from_unix_time(t, 0);
         // Deepest first is not needed (utime changes no parent), but sorted keeps it boring.
         for i in &items {
+            crate::fault::point("set an mtime");
             let r = if i.meta.file_type().is_symlink() {
                 filetime::set_symlink_file_times(&i.path, t, t)
             } else {
@@ -104,7 +126,7 @@ pub(super) fn normalize_tree(w: &Writer, root: &Path, dedupe: bool) -> (u64, u64
             };
             match r {
                 Ok(()) => set += 1,
-                Err(err) => w.fail(&i.path, format!("cannot set mtime: {err}")),
+                Err(err) => fail(&i.path, format!("cannot set mtime: {err}")),
             }
         }
     }
@@ -114,7 +136,7 @@ pub(super) fn normalize_tree(w: &Writer, root: &Path, dedupe: bool) -> (u64, u64
 /// Hardlink regular files with the same bytes, final mode, owner and mtime (the fixed one when
 /// given: a hardlink has one mtime, and a timestamp pyc checks its source's).
 fn link_identical(
-    w: &Writer,
+    fail: &dyn Fn(&Path, String),
     items: &[Item],
     chmod: Option<&modes::Chmod>,
     mtime: Option<i64>,
@@ -182,6 +204,7 @@ fn link_identical(
                 if inode == t_inode {
                     continue;
                 }
+                crate::fault::point("hardlink an identical file");
                 match relink(&target.path, &i.path) {
                     Ok(()) => {
                         d.linked += 1;
@@ -189,7 +212,7 @@ fn link_identical(
                     }
                     Err(err) => {
                         freed.insert(inode, false);
-                        w.fail(
+                        fail(
                             &i.path,
                             format!("cannot hardlink to {}: {err}", target.path.display()),
                         );

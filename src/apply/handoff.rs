@@ -48,7 +48,8 @@ pub(super) fn copy_relocated(w: &Writer, e: &Entry, dst: &Path) -> bool {
     false
 }
 
-/// In place: each relocated file and link replaced through a temporary beside it.
+/// In place: each relocated file and link written into the staging tree (`w.dst`), through a
+/// temporary beside it; the journal renames it over the original.
 pub(super) fn relocate_in_place(w: &Writer) {
     let h = &w.plan.handoff;
     for t in &h.texts {
@@ -56,6 +57,7 @@ pub(super) fn relocate_in_place(w: &Writer) {
             continue;
         };
         let path = w.dst.join(&t.path);
+        crate::fault::point("write a relocated file");
         if let Err(err) = replace_file(&path, e, |tmp| fs::write(tmp, &t.new)) {
             w.fail(&t.path, err);
         }
@@ -71,6 +73,7 @@ pub(super) fn relocate_in_place(w: &Writer) {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let tmp = path.with_file_name(format!(".{name}.venvslim-tmp"));
+        crate::fault::point("write a relocated link");
         let _ = fs::remove_file(&tmp);
         let r = std::os::unix::fs::symlink(&l.new, &tmp).and_then(|()| {
             set_meta(&tmp, e);
@@ -175,7 +178,7 @@ fn copy_nofollow(src: &Path, dst: &Path, mode: Option<u32>) -> io::Result<()> {
 
 /// The new target of a licence link moved from `from` to `to` (both relative to the root): the
 /// same file, when the link resolves (lexically) inside the tree.
-fn moved_link(root: &Path, from: &Path, to: &Path) -> io::Result<PathBuf> {
+pub(super) fn moved_link(root: &Path, from: &Path, to: &Path) -> io::Result<PathBuf> {
     let target = fs::read_link(root.join(from))?;
     let inside = crate::safepath::link_in_tree(from, &target).ok_or_else(|| {
         invalid(format!(
@@ -198,22 +201,6 @@ pub(super) fn copy_moved(w: &Writer, from: &Path, to: &Path) -> io::Result<()> {
         return std::os::unix::fs::symlink(new, &dst);
     }
     copy_nofollow(&src, &dst, None)
-}
-
-/// In place: a licence a `--dist-info strip` run moves, renamed from `from` to `to` under the
-/// venv (a link is made anew so that it still points to the same file, then the old one goes).
-pub(super) fn move_in_place(w: &Writer, from: &Path, to: &Path) -> io::Result<()> {
-    let dst = prepare_under(&w.dst, to)?;
-    let src = w.dst.join(from);
-    if fs::symlink_metadata(&src)?.file_type().is_symlink() {
-        let new = moved_link(&w.dst, from, to)?;
-        crate::fault::point("create a moved licence link");
-        std::os::unix::fs::symlink(new, &dst)?;
-        crate::fault::point("remove the old licence link");
-        return fs::remove_file(&src);
-    }
-    crate::fault::point("move a licence");
-    fs::rename(&src, &dst)
 }
 
 /// Gather licence files and write the SBOM. Returns (licences written, SBOM components).

@@ -2,9 +2,9 @@
 //!
 //! Out of place (the default) the slimmed tree is built in a hidden staging directory beside
 //! OUT and renamed onto it at the end, so OUT is never half-written, and nothing is ever written
-//! into the input venv. In place, every rewrite goes to a temporary file beside the original
-//! and is renamed over it, so a hardlink into a package cache (uv's default) is never edited
-//! through. A failure on one file is recorded and the run goes on (exit 1), as dua-cli does.
+//! into the input venv. In place (in_place.rs), everything new is staged first and renamed over
+//! the original, so a hardlink into a package cache (uv's default) is never edited through, and
+//! a journal lets a rerun finish a killed run. A failure on one file is recorded and the run goes on (exit 1), as dua-cli does.
 
 use std::collections::HashSet;
 use std::fs;
@@ -16,20 +16,23 @@ use anyhow::{bail, Result};
 
 use crate::bytecode::Interpreter;
 use crate::inventory::Kind;
-use crate::plan::{ActionKind, Plan, Totals};
+use crate::plan::{Plan, Totals};
 use crate::report::progress::Progress;
-use crate::rules::Rewrite;
 use crate::settings::Target;
 
+mod commit;
 mod copy;
 mod finalize;
 mod handoff;
+mod in_place;
+mod journal;
 mod post;
 mod staging;
 mod zip;
 
 pub use finalize::Dedupe;
 pub use handoff::HandoffOutcome;
+pub use in_place::{discard_leftovers, interrupted, pending, resume, Resumed};
 pub use staging::Staging;
 pub mod recipe;
 
@@ -152,23 +155,7 @@ pub fn apply(
 ) -> Result<Outcome> {
     match target {
         Target::PlanOnly => bail!("nothing to apply without an output"),
-        Target::InPlace => {
-            let w = Writer::new(plan, plan.venv.root.clone(), true, None).with_progress(progress);
-            progress.phase("stripping ELF files", w.plan.elf.len() as u64);
-            strip_elf_in_place(&w);
-            handoff::relocate_in_place(&w);
-            // Compile first: pip's pycs are reused from where they are, and the new pycs replace
-            // the stale ones at the same paths, so those removals become no-ops.
-            let mut outcome = Outcome::default();
-            if let Some(interp) = interp {
-                progress.phase("compiling bytecode", 0);
-                compile(&w, interp, &mut outcome);
-            }
-            progress.phase("removing", 0);
-            remove_in_place(&w, &outcome.compiled.iter().collect());
-            build_zip(&w, interp, &mut outcome)?;
-            finish(&w, outcome)
-        }
+        Target::InPlace => in_place::apply(plan, interp, progress),
         Target::Copy(out) => {
             let staging = Staging::create(out)?;
             let w = Writer::new(plan, staging.path().to_path_buf(), false, Some(out.clone()))
@@ -305,54 +292,6 @@ pub fn refresh_records(
     let restored: HashSet<&Path> = restored.iter().map(PathBuf::as_path).collect();
     rewrite_records(&w, outcome, &restored);
     w.failures.into_inner().unwrap_or_else(|e| e.into_inner())
-}
-
-/// In place, each ELF file is stripped to a temporary file beside it and renamed over it.
-fn strip_elf_in_place(w: &Writer) {
-    use rayon::prelude::*;
-    let Some(mode) = w.plan.elf_mode else { return };
-    w.plan.elf.par_iter().for_each(|&i| {
-        let path = w.dst.join(&w.plan.inv.entries[i].path);
-        let verdict = crate::elf::strip_in_place(&path, mode).unwrap_or_else(|e| {
-            crate::elf::Verdict::Refused {
-                why: format!("{e:#}"),
-            }
-        });
-        w.elf_done(i, verdict);
-        w.progress.inc(1);
-    });
-}
-
-/// Removals, moves and METADATA rewrites in place; `rewritten` are paths compiling just wrote
-/// anew (a stale pyc's path now holds its replacement).
-fn remove_in_place(w: &Writer, rewritten: &HashSet<&PathBuf>) {
-    let plan = w.plan;
-    for a in &plan.actions {
-        let e = &plan.inv.entries[a.entry];
-        if rewritten.contains(&e.path) {
-            continue;
-        }
-        let path = w.dst.join(&e.path);
-        let result = match &a.kind {
-            ActionKind::Remove => fs::remove_file(&path),
-            ActionKind::Move(to) => {
-                let dst = w.dst.join(to);
-                if fs::symlink_metadata(&dst).is_ok() {
-                    Err(std::io::Error::new(
-                        std::io::ErrorKind::AlreadyExists,
-                        format!("{} exists", to.display()),
-                    ))
-                } else {
-                    handoff::move_in_place(w, &e.path, to)
-                }
-            }
-            ActionKind::Rewrite(Rewrite::MetadataHeader, Some(bytes)) => write_new(&path, bytes, e),
-            _ => Ok(()),
-        };
-        if let Err(err) = result {
-            w.fail(&e.path, err);
-        }
-    }
 }
 
 /// Out of place: give directories their original mode and mtime (after their content is

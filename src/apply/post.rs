@@ -60,7 +60,9 @@ pub(super) fn compile_sources(
         } else {
             interp.cache_path(rel)
         };
-        link_free_parents(&w.dst, &pyc)
+        // The input too: in place the pyc is written to a staging directory and renamed into
+        // the venv at the end, through the same link.
+        link_free_parents(&w.dst, &pyc) && link_free_parents(&w.plan.venv.root, &pyc)
     });
     let jobs: Vec<(&PathBuf, PathBuf, Job)> = sources
         .into_iter()
@@ -71,7 +73,12 @@ pub(super) fn compile_sources(
                 interp.cache_path(rel)
             };
             let job = Job {
-                src: w.dst.join(rel),
+                // In place, the tree is untouched until the journal runs: read it there.
+                src: if w.in_place {
+                    w.src(rel)
+                } else {
+                    w.dst.join(rel)
+                },
                 cfile: w.dst.join(&pyc),
                 dfile: w.final_root.join(rel),
             };
@@ -83,10 +90,12 @@ pub(super) fn compile_sources(
         .par_iter()
         .map(|(rel, pyc, job)| {
             let (src, old) = (w.plan.venv.root.join(rel), w.plan.venv.root.join(pyc));
-            !sourceless
-                && interp
+            !sourceless && {
+                crate::fault::point("write a re-headered pyc");
+                interp
                     .reuse(&src, &old, &job.cfile, &job.dfile)
                     .unwrap_or(false)
+            }
         })
         .collect();
     let todo: Vec<Job> = jobs
@@ -95,6 +104,9 @@ pub(super) fn compile_sources(
         .filter(|(_, r)| !**r)
         .map(|((_, _, j), _)| j.clone())
         .collect();
+    if !todo.is_empty() {
+        crate::fault::point("compile bytecode");
+    }
     let mut results = interp.compile(&todo).into_iter();
     let (mut compiled, mut failed) = (Vec::new(), Vec::new());
     for rel in blocked {
@@ -138,6 +150,7 @@ pub(super) fn remove_sourceless(w: &Writer, outcome: &Outcome) -> HashSet<PathBu
         if failed.contains(rel) {
             continue;
         }
+        crate::fault::point("remove a source replaced by bytecode");
         match fs::remove_file(w.dst.join(rel)) {
             Ok(()) => {
                 gone.insert(rel.to_path_buf());
@@ -214,6 +227,7 @@ pub(super) fn rewrite_records(w: &Writer, outcome: &Outcome, restored: &HashSet<
         {
             text.push_str(&super::zip::top_level_row(plan, t));
         }
+        crate::fault::point("write RECORD");
         if let Err(err) = write_new(&w.dst.join(&e.path), text.as_bytes(), e) {
             w.fail(&e.path, err);
         }

@@ -6,8 +6,8 @@
 //! `__pycache__/`), compiled by the venv's own interpreter as unchecked-hash, with the path
 //! Python will see as its co_filename: `<site-packages where the tree will run>/<archive>/pkg/
 //! mod.py`, which is also what zipimport would give a module it compiled from that source. The
-//! archive is written to a temporary file beside it and renamed; the zipped files are removed
-//! (in place) only once it is there.
+//! archive is written to a temporary file beside it and renamed. In place, this runs in the
+//! staging tree, and the journal removes the zipped files only once the archive is in place.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
@@ -44,6 +44,7 @@ pub(super) fn build(w: &Writer, interp: &Interpreter, outcome: &mut Outcome) -> 
     let sp = &plan.venv.site_packages;
     let sp_dst = w.dst.join(sp);
     let scratch = sp_dst.join(format!(".venvslim-zip-{}", std::process::id()));
+    crate::fault::point("create the archive's scratch directory");
     fs::create_dir_all(&scratch)
         .with_context(|| format!("cannot create `{}`", scratch.display()))?;
     let result = (|| -> Result<(usize, usize)> {
@@ -73,6 +74,7 @@ pub(super) fn build(w: &Writer, interp: &Interpreter, outcome: &mut Outcome) -> 
         }
         let todo: Vec<Job> = jobs.iter().map(|(_, _, j)| j.clone()).collect();
         let mut compiled = 0;
+        crate::fault::point("compile the archive's bytecode");
         for ((rel, inner, job), result) in jobs.into_iter().zip(interp.compile(&todo)) {
             let ok = result.is_ok();
             if !ok || !zp.sourceless {
@@ -95,23 +97,17 @@ pub(super) fn build(w: &Writer, interp: &Interpreter, outcome: &mut Outcome) -> 
                 }),
             }
         }
+        crate::fault::point("write the archive");
         let entries = install(w, &zp.archive, |tmp| archive::write_archive(tmp, members))?;
         Ok((entries, compiled))
     })();
     let _ = fs::remove_dir_all(&scratch);
     let (entries, compiled) = result?;
     let pth = format!("{}\n", archive::ARCHIVE);
+    crate::fault::point("write the archive's .pth");
     install(w, &zp.pth, |tmp| {
         fs::write(tmp, &pth).map_err(anyhow::Error::from)
     })?;
-    if w.in_place {
-        for &i in &zp.members {
-            let rel = &plan.inv.entries[i].path;
-            if let Err(err) = fs::remove_file(w.dst.join(rel)) {
-                w.fail(rel, err);
-            }
-        }
-    }
     for t in &zp.top_level {
         write_top_level(w, t);
     }
@@ -150,6 +146,7 @@ fn install<T>(w: &Writer, rel: &Path, fill: impl FnOnce(&Path) -> Result<T>) -> 
 
 /// A new `top_level.txt`, with the mode, owner and mtime of its METADATA.
 fn write_top_level(w: &Writer, t: &TopLevel) {
+    crate::fault::point("write top_level.txt");
     let metadata = t.path.with_file_name("METADATA");
     let result = match w.plan.inv.find(&metadata) {
         Some(like) => super::write_new(&w.dst.join(&t.path), t.text.as_bytes(), like),

@@ -592,6 +592,41 @@ fn regression_lines(out: &mut impl Write, found: &[Regression]) -> io::Result<()
     Ok(())
 }
 
+/// The report of an in-place rerun that finished an interrupted run from its journal.
+pub fn resumed(
+    mut out: impl Write,
+    root: &Path,
+    r: &crate::apply::Resumed,
+    json: bool,
+    elapsed: Duration,
+) -> io::Result<()> {
+    if json {
+        let report = serde_json::json!({
+            "venv": root.display().to_string(),
+            "resumed": true,
+            "steps": r.steps,
+            "handoff": r.handoff,
+            "failures": r.failures,
+            "elapsed_ms": elapsed.as_millis() as u64,
+        });
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        return writeln!(out);
+    }
+    writeln!(
+        out,
+        "venvslim: {}: finished an interrupted in-place run ({} steps from its journal); nothing else was done",
+        root.display(),
+        r.steps
+    )?;
+    if !r.failures.is_empty() {
+        writeln!(out, "  {} failure(s):", r.failures.len())?;
+        for f in &r.failures {
+            writeln!(out, "    {}: {}", f.path.display(), f.error)?;
+        }
+    }
+    writeln!(out, "  done in {:.2} s", elapsed.as_secs_f64())
+}
+
 /// The report of `venvslim verify`.
 #[allow(clippy::too_many_arguments)]
 pub fn verify(

@@ -505,6 +505,23 @@ fn bytecode_is_never_written_through_a_pycache_link() {
         fs::read_dir(sp.join("demo/data")).unwrap().count(),
         data_before.len()
     );
+    // In place: a copy of the venv, whose links still point at the outside directory and at the
+    // original venv's data.
+    let copy = tmp.path().join("inplace");
+    crate::support::copy_tree(&venv, &copy);
+    let r = venvslim(tmp.path(), &["slim", s(&copy), "--in-place"]);
+    assert!(r.status.success(), "in place: {}", show(&r));
+    assert!(
+        stdout(&r).contains("a symlink is in the way of its bytecode"),
+        "{}",
+        show(&r)
+    );
+    assert_eq!(
+        fs::read_dir(&outside).unwrap().count(),
+        0,
+        "in place wrote outside"
+    );
+    assert_eq!(tree_hash(&venv), before, "in place changed the other venv");
 }
 
 /// The venv seen through a bind mount has another path but is the same directory: an output
