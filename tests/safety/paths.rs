@@ -389,51 +389,27 @@ fn licenses_dir_through_a_link_to_the_venv_is_refused() {
     assert_refused(&venv, &before, &r, "v/lic");
 }
 
+/// `bench --keep KEEP` run in a fixture's directory (after `setup` there) must be refused.
+fn bench_keep_refused(prefix: &str, keep: &str, setup: impl FnOnce(&Path, &Path)) {
+    let (t, venv, _) = fixture_venv(prefix);
+    setup(t.path(), &venv);
+    let before = tree_hash(&venv);
+    let args = ["bench", "venv", "--strategies", "none", "--rounds", "1"];
+    let more = ["--no-verify", "--run", "true", "--keep", keep];
+    let r = venvslim(t.path(), &[&args[..], &more[..]].concat());
+    assert_refused(&venv, &before, &r, keep);
+}
+
 #[test]
 fn bench_keep_through_a_link_to_the_venv_is_refused() {
-    let (t, venv, _) = fixture_venv("paths-bench-keep");
-    symlink(&venv, t.path().join("v")).unwrap();
-    let before = tree_hash(&venv);
-    let r = venvslim(
-        t.path(),
-        &[
-            "bench",
-            "venv",
-            "--strategies",
-            "none",
-            "--rounds",
-            "1",
-            "--no-verify",
-            "--run",
-            "true",
-            "--keep",
-            "v/trees",
-        ],
-    );
-    assert_refused(&venv, &before, &r, "v/trees");
+    bench_keep_refused("paths-bench-keep", "v/trees", |dir, venv| {
+        symlink(venv, dir.join("v")).unwrap()
+    });
 }
 
 #[test]
 fn bench_keep_through_a_missing_dir_and_dotdot_is_refused() {
-    let (t, venv, _) = fixture_venv("paths-bench-dotdot");
-    let before = tree_hash(&venv);
-    let r = venvslim(
-        t.path(),
-        &[
-            "bench",
-            "venv",
-            "--strategies",
-            "none",
-            "--rounds",
-            "1",
-            "--no-verify",
-            "--run",
-            "true",
-            "--keep",
-            "nx/../venv/trees",
-        ],
-    );
-    assert_refused(&venv, &before, &r, "nx/../venv/trees");
+    bench_keep_refused("paths-bench-dotdot", "nx/../venv/trees", |_, _| {});
 }
 
 #[test]
