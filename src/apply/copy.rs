@@ -21,10 +21,15 @@ pub(super) fn copy_tree(w: &Writer) -> Result<()> {
     let dirs = plan.kept_dirs();
     let mut dir_list: Vec<&PathBuf> = dirs.iter().collect();
     dir_list.sort();
+    // Parents sort before their children, so each is made on its own: never create_dir_all,
+    // which would make the staging directory anew after the signal thread renamed it away.
     for d in dir_list {
         crate::fault::point("create a directory");
-        fs::create_dir_all(w.dst.join(d))
-            .with_context(|| format!("cannot create `{}`", w.dst.join(d).display()))?;
+        match fs::create_dir(w.dst.join(d)) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+            _ => Ok(()),
+        }
+        .with_context(|| format!("cannot create `{}`", w.dst.join(d).display()))?;
     }
     // Hardlinked inodes: the first path in sorted order is copied, the others linked to it.
     let mut leaders: HashMap<(u64, u64), usize> = HashMap::new();

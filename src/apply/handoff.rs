@@ -1,14 +1,18 @@
 //! Writing the hand-off: relocated scripts, pyvenv.cfg and links (out of place into the staging
 //! tree, in place through a temporary file or link renamed over the original), then the licence
 //! directory and the SBOM. Paths the user gave inside OUT are written into the staging tree, so
-//! they are part of the finished, normalised tree when it is renamed onto OUT.
+//! they are part of the finished, normalised tree when it is renamed onto OUT. Elsewhere (and in
+//! place) each gets a staging of its own beside its path (`staging.rs`), renamed into place by
+//! `publish_extras` only once OUT is published: a run that fails or is interrupted leaves none.
+//! A licence never overwrites a file: two licences never share a path (each keeps its path
+//! inside its dist-info), and one that finds its path taken is reported, not written.
 
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
-use super::{replace_file, set_meta, Writer};
+use super::{replace_file, set_meta, Failure, Outcome, Staging, Writer};
 use crate::inventory::Entry;
 
 /// What the hand-off wrote, for the report.
@@ -16,6 +20,10 @@ use crate::inventory::Entry;
 pub struct HandoffOutcome {
     /// Licence files gathered into --licenses-dir.
     pub licenses: usize,
+    /// Their paths, relative to --licenses-dir.
+    pub license_paths: Vec<PathBuf>,
+    /// Licences not written, and why (their path was taken, never overwritten).
+    pub not_written: Vec<String>,
     /// Distributions listed in the SBOM.
     pub sbom_components: usize,
     /// Entries whose permissions changed (normalised, --chmod).
@@ -83,14 +91,60 @@ pub(super) fn relocate_in_place(w: &Writer) {
     }
 }
 
-/// Where a user path lands now, as (base, path under it): inside OUT means under the staging
-/// tree (whose links, copied from the venv, must not be followed: `make_dirs_under`); elsewhere
-/// the path itself, resolved once by `settings::output_path`.
-pub(super) fn placed(w: &Writer, path: &Path) -> (PathBuf, PathBuf) {
-    if let Some(rest) = w.out.as_ref().and_then(|out| path.strip_prefix(out).ok()) {
-        return (w.dst.clone(), rest.to_path_buf());
+/// Where a user path inside OUT lands now, as (base, path under it): under the staging tree,
+/// whose links, copied from the venv, must not be followed (`make_dirs_under`).
+pub(super) fn placed(w: &Writer, path: &Path) -> Option<(PathBuf, PathBuf)> {
+    let rest = w.out.as_ref().and_then(|out| path.strip_prefix(out).ok())?;
+    Some((w.dst.clone(), rest.to_path_buf()))
+}
+
+/// A hand-off output staged outside OUT, waiting for `publish_extras`.
+#[derive(Debug)]
+pub(super) struct Staged {
+    staging: Staging,
+    /// The path it is renamed onto.
+    to: PathBuf,
+    licences: bool,
+}
+
+/// Stage `given` (a directory or a file) beside itself; the staging is published after OUT.
+fn stage(w: &Writer, given: &Path, dir: bool) -> anyhow::Result<PathBuf> {
+    let staging = if dir {
+        Staging::create(given)?
+    } else {
+        Staging::create_file(given)?
+    };
+    let path = staging.path().to_path_buf();
+    w.staged
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(Staged {
+            staging,
+            to: given.to_path_buf(),
+            licences: dir,
+        });
+    Ok(path)
+}
+
+/// Rename the staged licence directory, then the staged SBOM, into place: after OUT is
+/// published (out of place) or after the venv is final (in place). One that cannot be renamed
+/// is a failure of the run, and the report no longer counts what it held.
+pub(super) fn publish_extras(w: &Writer, outcome: &mut Outcome) {
+    let staged = std::mem::take(&mut *w.staged.lock().unwrap_or_else(|e| e.into_inner()));
+    for s in staged {
+        if let Err(err) = s.staging.publish(&s.to) {
+            outcome.failures.push(Failure {
+                path: s.to.clone(),
+                error: format!("{err:#}"),
+            });
+            if s.licences {
+                outcome.handoff.licenses = 0;
+                outcome.handoff.license_paths.clear();
+            } else {
+                outcome.handoff.sbom_components = 0;
+            }
+        }
     }
-    (path.to_path_buf(), PathBuf::new())
 }
 
 /// Create the directories of `rel` under `base`, one component at a time: each that exists must
@@ -138,7 +192,8 @@ fn prepare_under(base: &Path, rel: &Path) -> io::Result<PathBuf> {
     Ok(dst)
 }
 
-/// Write `bytes` to `dst` (new, or replaced) with `mode`, never through a link at `dst`.
+/// Write `bytes` to the new file `dst` with `mode`: never through a link, never over a file
+/// (EEXIST when something is there).
 fn write_nofollow(
     dst: &Path,
     mode: u32,
@@ -147,8 +202,7 @@ fn write_nofollow(
     crate::fault::point("write a licence or SBOM");
     let mut f = fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(mode)
         .custom_flags(libc::O_NOFOLLOW)
         .open(dst)?;
@@ -216,63 +270,94 @@ pub(super) fn move_in_place(w: &Writer, from: &Path, to: &Path) -> io::Result<()
     fs::rename(&src, &dst)
 }
 
-/// Gather licence files and write the SBOM. Returns (licences written, SBOM components).
-pub(super) fn write_extras(w: &Writer) -> (usize, usize) {
-    let h = &w.plan.handoff;
-    let mut licenses = 0;
-    if let Some(given) = &h.opts.licenses_dir {
-        let (base, rest) = placed(w, given);
-        let made = if rest.as_os_str().is_empty() {
-            crate::fault::point("create the licence directory");
-            fs::create_dir_all(&base).map(|()| base.clone())
-        } else {
-            make_dirs_under(&base, &rest)
-        };
-        let dir = match made {
-            Ok(dir) => dir,
-            Err(err) => {
-                w.fail(given, format!("cannot create the licence directory: {err}"));
-                return (0, write_sbom(w));
-            }
-        };
-        for (src, rel) in &h.licenses {
-            let r = prepare_under(&dir, rel)
-                .and_then(|dst| copy_nofollow(&w.src(src), &dst, Some(0o644)));
-            match r {
-                Ok(()) => licenses += 1,
-                Err(err) => w.fail(
-                    src,
-                    format!("cannot copy licence to {}: {err}", dir.join(rel).display()),
-                ),
-            }
-        }
-        if !dir.starts_with(&w.dst) {
-            super::finalize::normalize_tree(w, &dir, false);
-        }
-    }
-    (licenses, write_sbom(w))
+/// What `write_extras` wrote.
+#[derive(Debug, Default)]
+pub(super) struct Extras {
+    pub licence_paths: Vec<PathBuf>,
+    pub not_written: Vec<String>,
+    pub sbom_components: usize,
 }
 
-/// Write the SBOM; returns how many distributions it lists (0 when it failed).
-fn write_sbom(w: &Writer) -> usize {
+/// Gather licence files and write the SBOM: inside OUT into its staging tree, elsewhere into a
+/// staging of their own (see `publish_extras`).
+pub(super) fn write_extras(w: &Writer) -> Extras {
+    let h = &w.plan.handoff;
+    let mut x = Extras::default();
+    let mut lic_staging = None;
+    if let Some(given) = &h.opts.licenses_dir {
+        let made = match placed(w, given) {
+            Some((base, rest)) => make_dirs_under(&base, &rest).map_err(anyhow::Error::from),
+            None => stage(w, given, true),
+        };
+        match made {
+            Ok(dir) => {
+                write_licences(w, &dir, &mut x);
+                if !dir.starts_with(&w.dst) {
+                    super::finalize::normalize_tree(w, &dir, false);
+                    lic_staging = Some((given.clone(), dir));
+                }
+            }
+            Err(err) => w.fail(
+                given,
+                format!("cannot create the licence directory: {err:#}"),
+            ),
+        }
+    }
+    x.sbom_components = write_sbom(w, lic_staging.as_ref());
+    x
+}
+
+/// Copy each planned licence into `dir`; one whose path is taken is reported, not written.
+fn write_licences(w: &Writer, dir: &Path, x: &mut Extras) {
+    for (src, rel) in &w.plan.handoff.licenses {
+        let r =
+            prepare_under(dir, rel).and_then(|dst| copy_nofollow(&w.src(src), &dst, Some(0o644)));
+        match r {
+            Ok(()) => x.licence_paths.push(rel.clone()),
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => x.not_written.push(format!(
+                "{}: not copied to {}: something is already there (put there by --dist-info strip or by the venv), and a licence never overwrites a file",
+                src.display(),
+                rel.display()
+            )),
+            Err(err) => w.fail(
+                src,
+                format!("cannot copy licence to {}: {err}", dir.join(rel).display()),
+            ),
+        }
+    }
+}
+
+/// Write the SBOM; returns how many distributions it lists (0 when it failed). Inside OUT it
+/// goes into OUT's staging tree, inside the licence directory into that one's staging
+/// (`lic`: the directory as given and its staging), elsewhere into a staged file.
+fn write_sbom(w: &Writer, lic: Option<&(PathBuf, PathBuf)>) -> usize {
     let h = &w.plan.handoff;
     let (Some(given), Some((bytes, n))) = (&h.opts.sbom, &h.sbom) else {
         return 0;
     };
-    let (base, rest) = placed(w, given);
-    let r = if rest.as_os_str().is_empty() {
-        let parent = base.parent().filter(|p| !p.as_os_str().is_empty());
-        crate::fault::point("create the SBOM's directory");
-        parent
-            .map_or(Ok(()), fs::create_dir_all)
-            .map(|()| base.clone())
-    } else {
-        prepare_under(&base, &rest)
-    };
-    let r = r.and_then(|file| {
-        write_nofollow(&file, 0o644, |f| f.write_all(bytes))?;
-        Ok(file)
+    let in_lic = lic.and_then(|(d, staged)| {
+        let rest = given.strip_prefix(d).ok()?;
+        Some((staged.clone(), rest.to_path_buf()))
     });
+    let r = match placed(w, given).or(in_lic) {
+        Some((base, rest)) => prepare_under(&base, &rest).and_then(|file| {
+            write_nofollow(&file, 0o644, |f| f.write_all(bytes))?;
+            Ok(file)
+        }),
+        None => stage(w, given, false)
+            .map_err(|e| io::Error::other(format!("{e:#}")))
+            .and_then(|file| {
+                crate::fault::point("write the SBOM");
+                let mut f = fs::OpenOptions::new()
+                    .write(true)
+                    .truncate(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&file)?;
+                f.write_all(bytes)?;
+                f.set_permissions(fs::Permissions::from_mode(0o644))?;
+                Ok(file)
+            }),
+    };
     match r {
         Ok(file) => {
             if let (false, Some(t)) = (file.starts_with(&w.dst), h.opts.mtime) {

@@ -83,6 +83,8 @@ struct Writer<'a> {
     elf: Mutex<Vec<(PathBuf, crate::elf::Verdict)>>,
     /// A terminal progress bar (hidden unless a person is watching).
     progress: Progress,
+    /// Hand-off outputs staged outside OUT, in publishing order.
+    staged: Mutex<Vec<handoff::Staged>>,
 }
 
 impl<'a> Writer<'a> {
@@ -100,6 +102,7 @@ impl<'a> Writer<'a> {
             skipped: Mutex::default(),
             elf: Mutex::default(),
             progress: Progress::hidden(),
+            staged: Mutex::default(),
         }
     }
 
@@ -167,7 +170,9 @@ pub fn apply(
             progress.phase("removing", 0);
             remove_in_place(&w, &outcome.compiled.iter().collect());
             build_zip(&w, interp, &mut outcome)?;
-            finish(&w, outcome)
+            let mut outcome = finish(&w, outcome)?;
+            handoff::publish_extras(&w, &mut outcome);
+            Ok(outcome)
         }
         Target::Copy(out) => {
             let staging = Staging::create(out)?;
@@ -190,7 +195,11 @@ pub fn apply(
             let mut outcome = finish(&w, outcome)?;
             refuse_incomplete(&outcome)?;
             outcome.stale_staging_removed = staging.stale_removed.clone();
+            // OUT, then the licences, then the SBOM; a signal waits until all are in place.
+            let publishing = staging::hold_signals();
             staging.publish(out)?;
+            handoff::publish_extras(&w, &mut outcome);
+            drop(publishing);
             if let Some(t) = plan.handoff.opts.mtime {
                 let t = filetime::FileTime::from_unix_time(t, 0);
                 let _ = filetime::set_file_times(out, t, t);
@@ -248,12 +257,14 @@ fn finish(w: &Writer, mut outcome: Outcome) -> Result<Outcome> {
     outcome.sourceless_gone = remove_sourceless(w, &outcome);
     rewrite_records(w, &outcome, &HashSet::new());
     finish_dirs(w);
-    let (licenses, sbom_components) = handoff::write_extras(w);
+    let extras = handoff::write_extras(w);
     let (modes_changed, mtimes_set, dedupe) =
         finalize::normalize_tree(w, &w.dst, plan_dedupe(w.plan));
     outcome.handoff = HandoffOutcome {
-        licenses,
-        sbom_components,
+        licenses: extras.licence_paths.len(),
+        license_paths: extras.licence_paths,
+        not_written: extras.not_written,
+        sbom_components: extras.sbom_components,
         modes_changed,
         mtimes_set,
         dedupe,
