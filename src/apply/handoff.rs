@@ -130,6 +130,8 @@ fn stage(w: &Writer, given: &Path, dir: bool) -> anyhow::Result<PathBuf> {
 /// published (out of place) or after the venv is final (in place). One that cannot be renamed
 /// is a failure of the run, and the report no longer counts what it held.
 pub(super) fn publish_extras(w: &Writer, outcome: &mut Outcome) {
+    // Out of place the caller holds signals from OUT's rename on.
+    let _publishing = w.in_place.then(super::staging::hold_signals);
     let staged = std::mem::take(&mut *w.staged.lock().unwrap_or_else(|e| e.into_inner()));
     for s in staged {
         if let Err(err) = s.staging.publish(&s.to) {

@@ -745,3 +745,78 @@ fn the_text_report_says_where_the_tree_will_live() {
         "the line names where the tree lives: {line:?}"
     );
 }
+
+/// F4, in place: the licence directory and the SBOM are outside the venv there too, and were
+/// written as the run went. Stopped at each of the last fault points of an in-place run (where
+/// the hand-off outputs are written) and sent SIGTERM, the run leaves neither, nor any staging
+/// beside them; an uninterrupted run publishes both.
+#[test]
+fn in_place_sigterm_leaves_no_licences_and_no_sbom() {
+    let (tmp, venv, _) = fixture_venv("safety-ho-inplace-");
+    let fresh = |name: &str| {
+        let v = tmp.path().join(name);
+        crate::support::copy_tree(&venv, &v);
+        v
+    };
+    let side = tmp.path().join("side");
+    fs::create_dir(&side).unwrap();
+    let o = Outputs::in_dir(&side);
+    let run = |v: &Path, env: Option<(&str, String)>| {
+        let mut c = venvslim();
+        c.arg("slim")
+            .arg(v)
+            .arg("--in-place")
+            .args(["--bytecode", "keep"])
+            .args(o.args());
+        if let Some((k, val)) = env {
+            c.env(k, val);
+        }
+        c
+    };
+    let counted = run(
+        &fresh("count"),
+        Some(("VENVSLIM_FAULT_AFTER", "count".into())),
+    )
+    .output()
+    .unwrap();
+    assert!(counted.status.success(), "{}", show(&counted));
+    assert!(o.lic.join("demo-1.0/licenses/LICENSE").is_file() && o.sbom.is_file());
+    let k: u32 = String::from_utf8_lossy(&counted.stderr)
+        .lines()
+        .find_map(|l| l.strip_prefix("venvslim: fault points passed: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no count: {}", show(&counted)));
+    fs::remove_dir_all(&o.lic).unwrap();
+    fs::remove_file(&o.sbom).unwrap();
+    let mut after_staging = 0;
+    for n in k.saturating_sub(8)..=k {
+        let v = fresh(&format!("v{n}"));
+        let mut child = run(&v, Some(("VENVSLIM_FAULT_STOP", n.to_string())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let line = BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.contains("fault injection: stopped at point"))
+            .unwrap_or_else(|| panic!("never reached point {n}"));
+        if line.contains("(publish") {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break;
+        }
+        after_staging += usize::from(!staging_left(&side).is_empty());
+        sigterm(&child);
+        let status = child.wait().unwrap();
+        let by_default =
+            std::os::unix::process::ExitStatusExt::signal(&status) == Some(libc::SIGTERM);
+        assert!(status.code() == Some(143) || by_default, "{line}: {status}");
+        assert_eq!(names(&side), Vec::<String>::new(), "{line}");
+    }
+    assert!(
+        after_staging >= 1,
+        "no stop point after the staging was made"
+    );
+}
