@@ -21,15 +21,10 @@ pub(super) fn copy_tree(w: &Writer) -> Result<()> {
     let dirs = plan.kept_dirs();
     let mut dir_list: Vec<&PathBuf> = dirs.iter().collect();
     dir_list.sort();
-    // Parents sort before their children, so each is made on its own: never create_dir_all,
-    // which would make the staging directory anew after the signal thread renamed it away.
     for d in dir_list {
         crate::fault::point("create a directory");
-        match fs::create_dir(w.dst.join(d)) {
-            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
-            _ => Ok(()),
-        }
-        .with_context(|| format!("cannot create `{}`", w.dst.join(d).display()))?;
+        make_dirs_below(&w.dst, d)
+            .with_context(|| format!("cannot create `{}`", w.dst.join(d).display()))?;
     }
     // Hardlinked inodes: the first path in sorted order is copied, the others linked to it.
     let mut leaders: HashMap<(u64, u64), usize> = HashMap::new();
@@ -81,6 +76,21 @@ pub(super) fn copy_tree(w: &Writer) -> Result<()> {
                     Err(err) => w.fail(&e.path, format!("cannot move to {}: {err}", to.display())),
                 }
             }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `root/rel` and its missing parents below `root`, one level at a time. Unlike
+/// create_dir_all it never makes `root` itself, so once the signal thread has renamed the
+/// staging directory away this fails instead of making it anew.
+fn make_dirs_below(root: &Path, rel: &Path) -> std::io::Result<()> {
+    let mut cur = root.to_path_buf();
+    for c in rel.components() {
+        cur.push(c);
+        match fs::create_dir(&cur) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
             _ => {}
         }
     }
