@@ -90,8 +90,8 @@ fn spdx_or_name(text: &str) -> License {
 
 /// `pkg:pypi/<normalized name>@<version>` (the purl spec: lowercase, `_` and `.` as `-`), both
 /// parts percent-encoded as the spec asks: only ASCII letters, digits and `.-_~` stay as they
-/// are. A name or version venvslim rejects (`/tmp/advz`) thus stays one opaque purl segment
-/// (`%2Ftmp%2Fadvz`) instead of reading as a namespace or a path.
+/// are. A name or version venvslim rejects (`/x/advz`) thus stays one opaque purl segment
+/// (`%2Fx%2Fadvz`) instead of reading as a namespace or a path.
 pub fn purl(name: &str, version: &str) -> String {
     format!(
         "pkg:pypi/{}@{}",
@@ -272,8 +272,8 @@ mod tests {
         assert_eq!(purl("torch", "2.3.0+cpu"), "pkg:pypi/torch@2.3.0%2Bcpu");
         assert_eq!(purl("a", "1!2.0"), "pkg:pypi/a@1%212.0");
         assert_eq!(
-            purl("/tmp/advz", "/tmp/advz"),
-            "pkg:pypi/%2Ftmp%2Fadvz@%2Ftmp%2Fadvz"
+            purl("/x/advz", "/x/advz"),
+            "pkg:pypi/%2Fx%2Fadvz@%2Fx%2Fadvz"
         );
         assert_eq!(purl("é x", "1"), "pkg:pypi/%C3%A9%20x@1");
     }

@@ -683,7 +683,7 @@ fn a_pyvenv_cfg_link_cannot_be_relocated() {
 }
 
 /// F9: a distribution whose METADATA name and version venvslim itself rejects used to appear in
-/// the SBOM with raw purls (`pkg:pypi//tmp/advz@/tmp/advz`). It is listed (what ships is
+/// the SBOM with raw purls (`pkg:pypi//x/advz@/x/advz`). It is listed (what ships is
 /// listed) with its purl percent-encoded, and the report warns.
 #[test]
 fn sbom_purls_of_rejected_names_are_percent_encoded() {
@@ -692,7 +692,7 @@ fn sbom_purls_of_rejected_names_are_percent_encoded() {
     fs::create_dir_all(&d).unwrap();
     fs::write(
         d.join("METADATA"),
-        "Metadata-Version: 2.1\nName: /tmp/advz\nVersion: /tmp/advz\n",
+        "Metadata-Version: 2.1\nName: /x/advz\nVersion: /x/advz\n",
     )
     .unwrap();
     fs::write(site_packages(&venv, &py).join("advz.py"), "X = 1\n").unwrap();
@@ -712,7 +712,7 @@ fn sbom_purls_of_rejected_names_are_percent_encoded() {
         .map(|c| c["purl"].as_str().unwrap())
         .collect();
     assert!(
-        purls.contains(&"pkg:pypi/%2Ftmp%2Fadvz@%2Ftmp%2Fadvz"),
+        purls.contains(&"pkg:pypi/%2Fx%2Fadvz@%2Fx%2Fadvz"),
         "{purls:?}"
     );
     for p in &purls {
