@@ -22,6 +22,7 @@ use crate::rules::Rewrite;
 use crate::settings::Target;
 
 mod copy;
+mod extras;
 mod finalize;
 mod handoff;
 mod post;
@@ -84,7 +85,7 @@ struct Writer<'a> {
     /// A terminal progress bar (hidden unless a person is watching).
     progress: Progress,
     /// Hand-off outputs staged outside OUT, in publishing order.
-    staged: Mutex<Vec<handoff::Staged>>,
+    staged: Mutex<Vec<extras::Staged>>,
 }
 
 impl<'a> Writer<'a> {
@@ -171,7 +172,7 @@ pub fn apply(
             remove_in_place(&w, &outcome.compiled.iter().collect());
             build_zip(&w, interp, &mut outcome)?;
             let mut outcome = finish(&w, outcome)?;
-            handoff::publish_extras(&w, &mut outcome);
+            extras::publish_extras(&w, &mut outcome);
             Ok(outcome)
         }
         Target::Copy(out) => {
@@ -198,7 +199,7 @@ pub fn apply(
             // OUT, then the licences, then the SBOM; a signal waits until all are in place.
             let publishing = staging::hold_signals();
             staging.publish(out)?;
-            handoff::publish_extras(&w, &mut outcome);
+            extras::publish_extras(&w, &mut outcome);
             drop(publishing);
             if let Some(t) = plan.handoff.opts.mtime {
                 let t = filetime::FileTime::from_unix_time(t, 0);
@@ -257,7 +258,7 @@ fn finish(w: &Writer, mut outcome: Outcome) -> Result<Outcome> {
     outcome.sourceless_gone = remove_sourceless(w, &outcome);
     rewrite_records(w, &outcome, &HashSet::new());
     finish_dirs(w);
-    let extras = handoff::write_extras(w);
+    let extras = extras::write_extras(w);
     let (modes_changed, mtimes_set, dedupe) =
         finalize::normalize_tree(w, &w.dst, plan_dedupe(w.plan));
     outcome.handoff = HandoffOutcome {
