@@ -73,6 +73,9 @@ pub struct Plan {
     pub zip: Option<crate::archive::ZipPlan>,
     /// For each inventory entry, whether it moves into the archive.
     pub zipped: Vec<bool>,
+    /// Licences that would have moved (`--dist-info strip`) onto a path the venv already
+    /// holds, kept in their dist-info instead: (licence, the taken destination).
+    pub licences_kept: Vec<(PathBuf, PathBuf)>,
     /// Relocation, licences and SBOM for the final image.
     pub handoff: crate::handoff::HandoffPlan,
 }
@@ -83,12 +86,13 @@ impl Plan {
         let own = Ownership::new(&dists, &venv.site_packages);
         let elf_mode = settings.elf.engine();
         let mut zipped = vec![false; inv.entries.len()];
-        let (verdicts, rescues, compile, (elf, elf_skipped), zip) = {
+        let (verdicts, rescues, compile, (elf, elf_skipped), zip, licences_kept) = {
             let ctx = Ctx::new(&venv, settings, &inv, &dists, &own);
             let mut verdicts = rules::classify(&ctx);
             let rescues = rules::guard::run(&ctx, &mut verdicts);
             dist_info_coherence(&ctx, &mut verdicts);
             licence_links(&ctx, &mut verdicts);
+            let licences_kept = licence_destinations_taken(&ctx, &mut verdicts);
             let zip = settings
                 .zip
                 .enabled
@@ -102,7 +106,7 @@ impl Plan {
             } else {
                 Default::default()
             };
-            (verdicts, rescues, compile, elf, zip)
+            (verdicts, rescues, compile, elf, zip, licences_kept)
         };
         let mut plan = Plan {
             fate: vec![None; inv.entries.len()],
@@ -121,6 +125,7 @@ impl Plan {
             after: Totals::default(),
             zip,
             zipped,
+            licences_kept,
             handoff: Default::default(),
         };
         plan.make_actions(verdicts);
@@ -381,9 +386,8 @@ fn dist_info_coherence(ctx: &Ctx, verdicts: &mut [Verdict]) {
             continue;
         };
         let rest = e.path.strip_prefix(dir).unwrap_or(&e.path);
-        let d = &ctx.dists[owner];
         verdicts[i] = if distinfo::is_license_path(rest) {
-            match distinfo::license_destination(d, rest) {
+            match distinfo::license_destination(ctx.dists, owner, rest) {
                 Ok(to) => Verdict::Move(&distinfo::WHOLE_DIR, to),
                 Err(_) => Verdict::Keep,
             }
@@ -478,4 +482,26 @@ fn licence_links(ctx: &Ctx, verdicts: &mut [Verdict]) {
             verdicts[i] = Verdict::Remove(&distinfo::LINK_OUTSIDE);
         }
     }
+}
+
+/// A licence never overwrites anything: one whose destination, or a parent of it, is already
+/// in the venv as something other than a directory (a file, a link) stays in its dist-info.
+/// Returns (licence, destination) for the report.
+fn licence_destinations_taken(ctx: &Ctx, verdicts: &mut [Verdict]) -> Vec<(PathBuf, PathBuf)> {
+    let mut kept = Vec::new();
+    for (i, e) in ctx.inv.entries.iter().enumerate() {
+        let Verdict::Move(_, to) = &verdicts[i] else {
+            continue;
+        };
+        let taken = ctx.inv.find(to).is_some()
+            || to
+                .ancestors()
+                .skip(1)
+                .any(|a| ctx.inv.find(a).is_some_and(|x| x.kind != Kind::Dir));
+        if taken {
+            kept.push((e.path.clone(), to.clone()));
+            verdicts[i] = Verdict::Keep;
+        }
+    }
+    kept
 }

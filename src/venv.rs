@@ -252,6 +252,15 @@ fn check_resolves(p: &Path) -> Result<()> {
     }
 }
 
+/// The journal an in-place run keeps at the venv's root while it changes the tree (written by
+/// `apply`; named here because reading a venv has to know it: a venv holding one is half-slimmed).
+pub const IN_PLACE_JOURNAL: &str = ".venvslim-journal";
+
+/// True when an in-place run of the venv at `root` was killed after it began changing the tree.
+pub fn interrupted_in_place(root: &Path) -> bool {
+    fs::symlink_metadata(root.join(IN_PLACE_JOURNAL)).is_ok()
+}
+
 /// Versions X.Y for which `lib/pythonX.Y/site-packages` exists.
 fn lib_python_dirs(root: &Path) -> impl Iterator<Item = PythonVersion> + '_ {
     fs::read_dir(root.join("lib"))

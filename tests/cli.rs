@@ -929,7 +929,7 @@ fn dist_info_strip_moves_licences_out() {
         .filter(|p| p.contains(".dist-info"))
         .collect();
     assert!(left.is_empty(), "dist-info left: {left:?}");
-    let moved = out.join("licenses/demo-1.0/LICENSE");
+    let moved = out.join("licenses/demo-1.0/licenses/LICENSE");
     assert_eq!(
         fs::read(&moved).ok(),
         fs::read(fx.sp().join("demo-1.0.dist-info/licenses/LICENSE")).ok()
@@ -937,7 +937,7 @@ fn dist_info_strip_moves_licences_out() {
     let a = action(&report, &fx.rel("demo-1.0.dist-info/licenses/LICENSE"))
         .expect("an action for the licence");
     assert_eq!(a["action"], "move");
-    assert_eq!(a["to"], "licenses/demo-1.0/LICENSE");
+    assert_eq!(a["to"], "licenses/demo-1.0/licenses/LICENSE");
     assert_eq!(a["rule"], "dist-info.strip");
     assert_eq!(python_ok(&out, &fx.py, IMPORT_DEMO), "hello world\n42\n");
 }

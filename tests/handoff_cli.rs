@@ -366,7 +366,7 @@ fn sbom_and_licences_of_shipped_distributions() {
     assert_eq!(comps[0]["purl"], "pkg:pypi/demo@1.0");
     assert_eq!(comps[0]["licenses"][0]["expression"], "MIT");
     assert_eq!(
-        fs::read_to_string(lic.join("demo-1.0/LICENSE")).unwrap(),
+        fs::read_to_string(lic.join("demo-1.0/licenses/LICENSE")).unwrap(),
         fs::read_to_string(fx.sp().join("demo-1.0.dist-info/licenses/LICENSE")).unwrap()
     );
     assert!(!lic.join("pip-23.0").exists());
@@ -384,7 +384,10 @@ fn sbom_and_licences_of_shipped_distributions() {
             out2.join("sbom.json").to_str().unwrap(),
         ],
     );
-    assert!(out2.join("licenses/demo-1.0/LICENSE").is_file() && out2.join("sbom.json").is_file());
+    assert!(
+        out2.join("licenses/demo-1.0/licenses/LICENSE").is_file()
+            && out2.join("sbom.json").is_file()
+    );
 }
 
 #[test]

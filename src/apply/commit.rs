@@ -39,13 +39,26 @@ pub(super) fn finish(root: &Path, opts: &Options, j: &Journal, progress: &Progre
     // A symlink here (a forged journal's) would make renames take files from elsewhere.
     let staging_ok = real_dir(&root.join(STAGING)) && real_dir(&root.join(STAGING).join(TREE));
     let staged = root.join(STAGING).join(TREE);
+    // Where the journal moves each path: a licence link whose target moves too follows it.
+    let moves: Vec<(&Path, &Path)> = j
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Move(a, b) => Some((a.as_path(), b.as_path())),
+            _ => None,
+        })
+        .collect();
     let mut licenses = 0;
+    let mut license_paths = Vec::new();
     let mut sbom_components = 0;
     for op in &j.ops {
         let r = match op {
             Op::License(src, dst) => {
                 let r = copy_license(root, opts, src, dst);
-                licenses += usize::from(matches!(r, Ok(true)));
+                if matches!(r, Ok(true)) {
+                    licenses += 1;
+                    license_paths.push(dst.clone());
+                }
                 r.map(drop)
             }
             Op::Sbom(n) => {
@@ -53,7 +66,7 @@ pub(super) fn finish(root: &Path, opts: &Options, j: &Journal, progress: &Progre
                 write_sbom(root, opts)
             }
             Op::Replace(_) if !staging_ok => Ok(()),
-            _ => run(root, &staged, op),
+            _ => run(root, &staged, op, &moves),
         };
         if let Err(err) = r {
             let path = match op {
@@ -116,6 +129,8 @@ pub(super) fn finish(root: &Path, opts: &Options, j: &Journal, progress: &Progre
         failures: failures.into_inner().unwrap_or_else(|e| e.into_inner()),
         handoff: HandoffOutcome {
             licenses,
+            license_paths,
+            not_written: Vec::new(),
             sbom_components,
             modes_changed,
             mtimes_set,
@@ -144,7 +159,7 @@ fn make_parent(p: &Path) -> std::io::Result<()> {
 }
 
 /// One step on the tree; a step already done is a no-op.
-fn run(root: &Path, staged: &Path, op: &Op) -> std::io::Result<()> {
+fn run(root: &Path, staged: &Path, op: &Op, moves: &[(&Path, &Path)]) -> std::io::Result<()> {
     use std::io::{Error, ErrorKind};
     match op {
         Op::Replace(p) => {
@@ -166,7 +181,13 @@ fn run(root: &Path, staged: &Path, op: &Op) -> std::io::Result<()> {
             let is_link =
                 |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
             if is_link(&from) {
-                let want = super::handoff::moved_link(root, a, b)?;
+                let moved = |p: &Path| {
+                    moves
+                        .iter()
+                        .find(|(from, _)| *from == p)
+                        .map(|(_, to)| to.to_path_buf())
+                };
+                let want = super::handoff::moved_link_with(root, a, b, &moved)?;
                 if !exists(&to) {
                     make_parent(&to)?;
                     point("create a moved licence link");

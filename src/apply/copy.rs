@@ -23,7 +23,7 @@ pub(super) fn copy_tree(w: &Writer) -> Result<()> {
     dir_list.sort();
     for d in dir_list {
         crate::fault::point("create a directory");
-        fs::create_dir_all(w.dst.join(d))
+        make_dirs_below(&w.dst, d)
             .with_context(|| format!("cannot create `{}`", w.dst.join(d).display()))?;
     }
     // Hardlinked inodes: the first path in sorted order is copied, the others linked to it.
@@ -76,6 +76,21 @@ pub(super) fn copy_tree(w: &Writer) -> Result<()> {
                     Err(err) => w.fail(&e.path, format!("cannot move to {}: {err}", to.display())),
                 }
             }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `root/rel` and its missing parents below `root`, one level at a time. Unlike
+/// create_dir_all it never makes `root` itself, so once the signal thread has renamed the
+/// staging directory away this fails instead of making it anew.
+fn make_dirs_below(root: &Path, rel: &Path) -> std::io::Result<()> {
+    let mut cur = root.to_path_buf();
+    for c in rel.components() {
+        cur.push(c);
+        match fs::create_dir(&cur) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
             _ => {}
         }
     }

@@ -1,10 +1,11 @@
 //! Writing the hand-off: relocated scripts, pyvenv.cfg and links (out of place into the staging
 //! tree, in place through a temporary file or link renamed over the original), then the licence
-//! directory and the SBOM. Paths the user gave inside OUT are written into the staging tree, so
-//! they are part of the finished, normalised tree when it is renamed onto OUT.
+//! directory's and the SBOM's primitives (`extras.rs` places and publishes them): every write
+//! below a base is proven to stay under it, never goes through a link, and never overwrites a
+//! file (a licence that finds its path taken is reported, not written).
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -16,6 +17,10 @@ use crate::inventory::Entry;
 pub struct HandoffOutcome {
     /// Licence files gathered into --licenses-dir.
     pub licenses: usize,
+    /// Their paths, relative to --licenses-dir.
+    pub license_paths: Vec<PathBuf>,
+    /// Licences not written, and why (their path was taken, never overwritten).
+    pub not_written: Vec<String>,
     /// Distributions listed in the SBOM.
     pub sbom_components: usize,
     /// Entries whose permissions changed (normalised, --chmod).
@@ -86,19 +91,9 @@ pub(super) fn relocate_in_place(w: &Writer) {
     }
 }
 
-/// Where a user path lands now, as (base, path under it): inside OUT means under the staging
-/// tree (whose links, copied from the venv, must not be followed: `make_dirs_under`); elsewhere
-/// the path itself, resolved once by `settings::output_path`.
-pub(super) fn placed(w: &Writer, path: &Path) -> (PathBuf, PathBuf) {
-    if let Some(rest) = w.out.as_ref().and_then(|out| path.strip_prefix(out).ok()) {
-        return (w.dst.clone(), rest.to_path_buf());
-    }
-    (path.to_path_buf(), PathBuf::new())
-}
-
 /// Create the directories of `rel` under `base`, one component at a time: each that exists must
 /// be a directory, not a link to one, so no write below `base` is carried out of it.
-fn make_dirs_under(base: &Path, rel: &Path) -> io::Result<PathBuf> {
+pub(super) fn make_dirs_under(base: &Path, rel: &Path) -> io::Result<PathBuf> {
     let mut cur = base.to_path_buf();
     for c in rel.components() {
         let Component::Normal(n) = c else {
@@ -135,14 +130,15 @@ fn invalid(why: String) -> io::Error {
 
 /// `base/rel` through `safepath::checked_join`, its parent directories made by
 /// `make_dirs_under`.
-fn prepare_under(base: &Path, rel: &Path) -> io::Result<PathBuf> {
+pub(super) fn prepare_under(base: &Path, rel: &Path) -> io::Result<PathBuf> {
     let dst = crate::safepath::checked_join(base, rel).map_err(invalid)?;
     make_dirs_under(base, rel.parent().unwrap_or(Path::new("")))?;
     Ok(dst)
 }
 
-/// Write `bytes` to `dst` (new, or replaced) with `mode`, never through a link at `dst`.
-fn write_nofollow(
+/// Write `bytes` to the new file `dst` with `mode`: never through a link, never over a file
+/// (EEXIST when something is there).
+pub(super) fn write_nofollow(
     dst: &Path,
     mode: u32,
     fill: impl FnOnce(&mut fs::File) -> io::Result<()>,
@@ -150,8 +146,7 @@ fn write_nofollow(
     crate::fault::point("write a licence or SBOM");
     let mut f = fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(mode)
         .custom_flags(libc::O_NOFOLLOW)
         .open(dst)?;
@@ -160,7 +155,7 @@ fn write_nofollow(
 }
 
 /// Copy the regular file `src` (a venv path, opened with O_NOFOLLOW) to `dst` with `mode`.
-fn copy_nofollow(src: &Path, dst: &Path, mode: Option<u32>) -> io::Result<()> {
+pub(super) fn copy_nofollow(src: &Path, dst: &Path, mode: Option<u32>) -> io::Result<()> {
     let mut from = fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
@@ -177,8 +172,19 @@ fn copy_nofollow(src: &Path, dst: &Path, mode: Option<u32>) -> io::Result<()> {
 }
 
 /// The new target of a licence link moved from `from` to `to` (both relative to the root): the
-/// same file, when the link resolves (lexically) inside the tree.
-pub(super) fn moved_link(root: &Path, from: &Path, to: &Path) -> io::Result<PathBuf> {
+/// same file, when the link resolves (lexically) inside the tree; where that file moves, when
+/// it moves too (`LICENSE -> licenses/LICENSE` in one dist-info).
+fn moved_link(w: &Writer, root: &Path, from: &Path, to: &Path) -> io::Result<PathBuf> {
+    moved_link_with(root, from, to, &|rel| moved_to(w, rel))
+}
+
+/// `moved_link`, with `moved` telling where the plan (or an in-place journal) moves a path.
+pub(super) fn moved_link_with(
+    root: &Path,
+    from: &Path,
+    to: &Path,
+    moved: &dyn Fn(&Path) -> Option<PathBuf>,
+) -> io::Result<PathBuf> {
     let target = fs::read_link(root.join(from))?;
     let inside = crate::safepath::link_in_tree(from, &target).ok_or_else(|| {
         invalid(format!(
@@ -186,7 +192,22 @@ pub(super) fn moved_link(root: &Path, from: &Path, to: &Path) -> io::Result<Path
             target.display()
         ))
     })?;
+    let inside = moved(&inside).unwrap_or(inside);
     Ok(crate::safepath::relative_target(to, &inside))
+}
+
+/// Where the plan moves the entry at `rel`, if it does.
+fn moved_to(w: &Writer, rel: &Path) -> Option<PathBuf> {
+    let plan = w.plan;
+    let i = plan
+        .inv
+        .entries
+        .binary_search_by(|e| e.path.as_path().cmp(rel))
+        .ok()?;
+    match &plan.actions[plan.fate[i]?].kind {
+        crate::plan::ActionKind::Move(to) => Some(to.clone()),
+        _ => None,
+    }
 }
 
 /// Out of place: a licence a `--dist-info strip` run moves, copied from `from` in the venv to
@@ -196,89 +217,18 @@ pub(super) fn copy_moved(w: &Writer, from: &Path, to: &Path) -> io::Result<()> {
     let dst = prepare_under(&w.dst, to)?;
     let src = w.src(from);
     if fs::symlink_metadata(&src)?.file_type().is_symlink() {
-        let new = moved_link(&w.plan.venv.root, from, to)?;
+        let new = moved_link(w, &w.plan.venv.root, from, to)?;
         crate::fault::point("create a moved licence link");
         return std::os::unix::fs::symlink(new, &dst);
     }
     copy_nofollow(&src, &dst, None)
 }
 
-/// Gather licence files and write the SBOM. Returns (licences written, SBOM components).
-pub(super) fn write_extras(w: &Writer) -> (usize, usize) {
-    let h = &w.plan.handoff;
-    let mut licenses = 0;
-    if let Some(given) = &h.opts.licenses_dir {
-        let (base, rest) = placed(w, given);
-        let made = if rest.as_os_str().is_empty() {
-            crate::fault::point("create the licence directory");
-            fs::create_dir_all(&base).map(|()| base.clone())
-        } else {
-            make_dirs_under(&base, &rest)
-        };
-        let dir = match made {
-            Ok(dir) => dir,
-            Err(err) => {
-                w.fail(given, format!("cannot create the licence directory: {err}"));
-                return (0, write_sbom(w));
-            }
-        };
-        for (src, rel) in &h.licenses {
-            let r = prepare_under(&dir, rel)
-                .and_then(|dst| copy_nofollow(&w.src(src), &dst, Some(0o644)));
-            match r {
-                Ok(()) => licenses += 1,
-                Err(err) => w.fail(
-                    src,
-                    format!("cannot copy licence to {}: {err}", dir.join(rel).display()),
-                ),
-            }
-        }
-        if !dir.starts_with(&w.dst) {
-            super::finalize::normalize_tree(w, &dir, false);
-        }
-    }
-    (licenses, write_sbom(w))
-}
-
-/// Write the SBOM; returns how many distributions it lists (0 when it failed).
-fn write_sbom(w: &Writer) -> usize {
-    let h = &w.plan.handoff;
-    let (Some(given), Some((bytes, n))) = (&h.opts.sbom, &h.sbom) else {
-        return 0;
-    };
-    let (base, rest) = placed(w, given);
-    let r = if rest.as_os_str().is_empty() {
-        let parent = base.parent().filter(|p| !p.as_os_str().is_empty());
-        crate::fault::point("create the SBOM's directory");
-        parent
-            .map_or(Ok(()), fs::create_dir_all)
-            .map(|()| base.clone())
-    } else {
-        prepare_under(&base, &rest)
-    };
-    let r = r.and_then(|file| {
-        write_nofollow(&file, 0o644, |f| f.write_all(bytes))?;
-        Ok(file)
-    });
-    match r {
-        Ok(file) => {
-            if let (false, Some(t)) = (file.starts_with(&w.dst), h.opts.mtime) {
-                let t = filetime::FileTime::from_unix_time(t, 0);
-                let _ = filetime::set_file_times(&file, t, t);
-            }
-            *n
-        }
-        Err(err) => {
-            w.fail(given, format!("cannot write the SBOM: {err}"));
-            0
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::safepath::tests::Rng;
+    use std::io::Write;
 
     /// Thousands of licence writes named by hostile METADATA names and versions and inner paths,
     /// into a base holding links (to a directory outside, to the base's parent, dangling, to
@@ -313,7 +263,12 @@ mod tests {
             }
             let r = prepare_under(&base, &rel)
                 .and_then(|dst| write_nofollow(&dst, 0o644, |f| f.write_all(b"L")));
-            written += usize::from(r.is_ok());
+            // A path written before is refused (a licence never overwrites): still a write
+            // that stayed under the base.
+            let again = r
+                .as_ref()
+                .is_err_and(|e| e.kind() == io::ErrorKind::AlreadyExists);
+            written += usize::from(r.is_ok() || again);
         }
         assert!(written > 500, "{written}");
         assert!(

@@ -64,7 +64,7 @@ pub fn pending(root: &Path) -> Result<Option<Journal>> {
 /// True when an in-place run of `root` was killed after it began changing the tree (its journal
 /// is there): the tree is half-slimmed.
 pub fn interrupted(root: &Path) -> bool {
-    fs::symlink_metadata(root.join(JOURNAL)).is_ok()
+    crate::venv::interrupted_in_place(root)
 }
 
 /// No journal: remove what an interrupted preparation left (the staging directory, a journal

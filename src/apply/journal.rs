@@ -20,7 +20,7 @@ use anyhow::{Context, Result};
 use super::Failure;
 
 /// The journal's name at the venv root.
-pub const JOURNAL: &str = ".venvslim-journal";
+pub const JOURNAL: &str = crate::venv::IN_PLACE_JOURNAL;
 /// The staging directory at the venv root: new content waits here until the journal is written.
 pub const STAGING: &str = ".venvslim-staging";
 const HEADER: &str = "venvslim in-place journal 1";

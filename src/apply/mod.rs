@@ -22,6 +22,7 @@ use crate::settings::Target;
 
 mod commit;
 mod copy;
+mod extras;
 mod finalize;
 mod handoff;
 mod in_place;
@@ -86,6 +87,8 @@ struct Writer<'a> {
     elf: Mutex<Vec<(PathBuf, crate::elf::Verdict)>>,
     /// A terminal progress bar (hidden unless a person is watching).
     progress: Progress,
+    /// Hand-off outputs staged outside OUT, in publishing order.
+    staged: Mutex<Vec<extras::Staged>>,
 }
 
 impl<'a> Writer<'a> {
@@ -103,6 +106,7 @@ impl<'a> Writer<'a> {
             skipped: Mutex::default(),
             elf: Mutex::default(),
             progress: Progress::hidden(),
+            staged: Mutex::default(),
         }
     }
 
@@ -177,7 +181,11 @@ pub fn apply(
             let mut outcome = finish(&w, outcome)?;
             refuse_incomplete(&outcome)?;
             outcome.stale_staging_removed = staging.stale_removed.clone();
+            // OUT, then the licences, then the SBOM; a signal waits until all are in place.
+            let publishing = staging::hold_signals();
             staging.publish(out)?;
+            extras::publish_extras(&w, &mut outcome);
+            drop(publishing);
             if let Some(t) = plan.handoff.opts.mtime {
                 let t = filetime::FileTime::from_unix_time(t, 0);
                 let _ = filetime::set_file_times(out, t, t);
@@ -235,12 +243,14 @@ fn finish(w: &Writer, mut outcome: Outcome) -> Result<Outcome> {
     outcome.sourceless_gone = remove_sourceless(w, &outcome);
     rewrite_records(w, &outcome, &HashSet::new());
     finish_dirs(w);
-    let (licenses, sbom_components) = handoff::write_extras(w);
+    let extras = extras::write_extras(w);
     let (modes_changed, mtimes_set, dedupe) =
         finalize::normalize_tree(w, &w.dst, plan_dedupe(w.plan));
     outcome.handoff = HandoffOutcome {
-        licenses,
-        sbom_components,
+        licenses: extras.licence_paths.len(),
+        license_paths: extras.licence_paths,
+        not_written: extras.not_written,
+        sbom_components: extras.sbom_components,
         modes_changed,
         mtimes_set,
         dedupe,

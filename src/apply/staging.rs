@@ -1,36 +1,54 @@
 //! Out of place, all or nothing: the tree is built in a hidden staging directory beside OUT
-//! (`.OUT.venvslim-PID`) and renamed onto OUT only when every kept file was written. Whatever
-//! ends the run early, OUT is absent (or the empty directory it was) and no staging is left:
-//! - an error or a failed file: the staging directory is removed and the run exits 2;
-//! - SIGINT or SIGTERM: a signal thread removes it and exits 130 or 143;
-//! - SIGKILL or a power cut: nothing can run, so the next run into the same OUT removes staging
-//!   directories whose process is gone, and says so.
+//! (`.OUT.venvslim-PID`) and renamed onto OUT only when every kept file was written. The
+//! hand-off outputs outside OUT are staged the same way beside their own path (`--licenses-dir`
+//! as a directory, `--sbom` as a file) and renamed after OUT. Whatever ends the run early, OUT
+//! is absent (or the empty directory it was), and so are they, and no staging is left:
+//! - an error or a failed file: the staging is removed and the run exits 2;
+//! - SIGINT or SIGTERM: a signal thread removes every live staging and exits 130 or 143. It
+//!   first renames each away (to `.NAME.venvslim-PID.trash`), so copy threads still writing
+//!   into the old path fail instead of keeping it alive, then removes the trash;
+//! - SIGKILL or a power cut: nothing can run, so the next run into the same path removes
+//!   staging (and trash) whose process is gone, and says so.
 //!
-//! A mount point cannot be renamed onto (EBUSY), so an OUT that is one is refused before any
+//! The renames that publish (OUT, then the licences, then the SBOM) run under `hold_signals`:
+//! a signal then waits until all of them are in place, so a run never ends with half of them.
+//! A mount point cannot be renamed onto (EBUSY), so an output that is one is refused before any
 //! work, with a hint to write one level below it. See docs/safety.md.
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use anyhow::{bail, Context, Result};
 
-/// The staging directory being filled, for the signal thread to remove.
-static LIVE: Mutex<Option<PathBuf>> = Mutex::new(None);
+/// The staging paths being filled, for the signal thread to remove.
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
-/// A staging directory; removed when dropped unless published.
+/// Held while finished outputs are renamed into place; the signal thread takes it first.
+static PUBLISHING: Mutex<()> = Mutex::new(());
+
+/// A staging directory (or file); removed when dropped unless published.
 #[derive(Debug)]
 pub struct Staging {
     path: PathBuf,
     published: bool,
-    /// Staging directories of killed runs that were removed before this one started.
+    /// Staging of killed runs that was removed before this one started.
     pub stale_removed: Vec<PathBuf>,
 }
 
 impl Staging {
     /// Check OUT can be published onto, clear stale staging of dead runs, create ours.
     pub fn create(out: &Path) -> Result<Staging> {
+        Staging::make(out, true)
+    }
+
+    /// The same for a file output (`--sbom`): an empty `.NAME.venvslim-PID` file beside it.
+    pub fn create_file(out: &Path) -> Result<Staging> {
+        Staging::make(out, false)
+    }
+
+    fn make(out: &Path, dir: bool) -> Result<Staging> {
         let name = out
             .file_name()
             .with_context(|| format!("output `{}` has no name", out.display()))?
@@ -40,21 +58,32 @@ impl Staging {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        refuse_mount_point(out)?;
-        crate::fault::point("create OUT's parent");
+        if dir {
+            refuse_mount_point(out)?;
+        }
+        crate::fault::point("create the output's parent");
         fs::create_dir_all(&parent)
             .with_context(|| format!("cannot create `{}`", parent.display()))?;
         let stale_removed = remove_stale(&parent, &name);
         let path = parent.join(format!(".{name}.venvslim-{}", std::process::id()));
         install_signal_cleanup();
         crate::fault::point("create staging");
-        fs::create_dir(&path).with_context(|| {
+        let made = if dir {
+            fs::create_dir(&path)
+        } else {
+            fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map(drop)
+        };
+        made.with_context(|| {
             format!(
                 "cannot create `{}`\nhint: is its directory writable?",
                 path.display()
             )
         })?;
-        *LIVE.lock().unwrap_or_else(|e| e.into_inner()) = Some(path.clone());
+        live().push(path.clone());
         Ok(Staging {
             path,
             published: false,
@@ -66,24 +95,25 @@ impl Staging {
         &self.path
     }
 
-    /// Rename the finished tree onto OUT. On failure the staging directory is removed.
+    /// Rename the finished tree (or file) onto `out`. On failure the staging is removed.
     pub fn publish(mut self, out: &Path) -> Result<()> {
         crate::fault::point("publish");
         match fs::rename(&self.path, out) {
             Ok(()) => {
                 self.published = true;
-                forget_live();
+                live().retain(|p| *p != self.path);
                 Ok(())
             }
             Err(e) => {
                 let why = match e.raw_os_error() {
-                    Some(libc::ENOTEMPTY) | Some(libc::EEXIST) => "hint: another process wrote OUT while this run worked; nothing of this run was kept",
-                    Some(libc::EBUSY) => "hint: OUT became a mount point; write one level below it (-o OUT/venv)",
-                    _ => "hint: is OUT's directory writable, and on the same filesystem as its parent?",
+                    Some(libc::ENOTEMPTY) | Some(libc::EEXIST) => "hint: another process wrote there while this run worked; nothing of this run was kept there",
+                    Some(libc::EBUSY) => "hint: it became a mount point; write one level below it (-o OUT/venv)",
+                    Some(libc::EISDIR) | Some(libc::ENOTDIR) => "hint: something of another type was put there while this run worked",
+                    _ => "hint: is its directory writable, and on the same filesystem as its parent?",
                 };
                 Err(e).with_context(|| {
                     format!(
-                        "cannot move the finished tree onto `{}`; nothing was written\n{why}",
+                        "cannot move the finished output onto `{}`; nothing was written there\n{why}",
                         out.display()
                     )
                 })
@@ -96,19 +126,52 @@ impl Drop for Staging {
     fn drop(&mut self) {
         if !self.published {
             crate::fault::point("remove staging");
-            let _ = fs::remove_dir_all(&self.path);
-            forget_live();
+            // Under the lock: a signal arriving now waits until the staging is gone.
+            let mut live = live();
+            remove_staging(&self.path);
+            live.retain(|p| *p != self.path);
         }
     }
 }
 
-fn forget_live() {
-    *LIVE.lock().unwrap_or_else(|e| e.into_inner()) = None;
+fn live() -> MutexGuard<'static, Vec<PathBuf>> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// SIGINT and SIGTERM: remove the live staging directory, then exit as the signal would have
-/// (130, 143). Installed once, on the first staging directory; child processes get the default
-/// dispositions back when they exec.
+/// Hold this while renaming finished outputs into place: a SIGINT or SIGTERM waits until it is
+/// dropped, so the outputs are published all together or (before it) not at all.
+pub fn hold_signals() -> MutexGuard<'static, ()> {
+    PUBLISHING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Remove a staging directory or file: renamed away first (threads still writing into the old
+/// path then fail with ENOENT rather than keep it alive), then removed, again while a write
+/// that was under way when it was renamed still lands in it.
+fn remove_staging(path: &Path) {
+    let mut trash = path.as_os_str().to_owned();
+    trash.push(".trash");
+    let trash = PathBuf::from(trash);
+    let gone = if fs::rename(path, &trash).is_ok() {
+        trash
+    } else {
+        path.to_path_buf()
+    };
+    for _ in 0..100 {
+        let r = match fs::symlink_metadata(&gone) {
+            Ok(m) if m.is_dir() => fs::remove_dir_all(&gone),
+            Ok(_) => fs::remove_file(&gone),
+            Err(_) => return,
+        };
+        if r.is_ok() {
+            return;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// SIGINT and SIGTERM: remove every live staging, then exit as the signal would have (130,
+/// 143). Installed once, on the first staging; child processes get the default dispositions
+/// back when they exec.
 fn install_signal_cleanup() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
@@ -120,8 +183,10 @@ fn install_signal_cleanup() {
             .name("venvslim-signals".into())
             .spawn(move || {
                 if let Some(sig) = signals.forever().next() {
-                    if let Some(path) = LIVE.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                        let _ = fs::remove_dir_all(&path);
+                    let _publishing = hold_signals();
+                    let mut live = live();
+                    for path in live.drain(..) {
+                        remove_staging(&path);
                     }
                     std::process::exit(128 + sig);
                 }
@@ -183,8 +248,9 @@ fn unescape_mountinfo(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Remove `.NAME.venvslim-PID` directories in `parent` whose process no longer exists: what a
-/// killed run left. A live process's staging (a concurrent run) is left alone.
+/// Remove `.NAME.venvslim-PID` directories and files (and their `.trash`) in `parent` whose
+/// process no longer exists: what a killed run left. A live process's staging (a concurrent
+/// run) is left alone.
 fn remove_stale(parent: &Path, name: &str) -> Vec<PathBuf> {
     let prefix = format!(".{name}.venvslim-");
     let mut removed = Vec::new();
@@ -193,16 +259,22 @@ fn remove_stale(parent: &Path, name: &str) -> Vec<PathBuf> {
         let Some(pid) = file_name
             .to_str()
             .and_then(|n| n.strip_prefix(&prefix))
+            .map(|p| p.strip_suffix(".trash").unwrap_or(p))
             .and_then(|p| p.parse::<i32>().ok())
         else {
             continue;
         };
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if !is_dir || pid == std::process::id() as i32 || process_alive(pid) {
+        let Ok(ft) = entry.file_type() else { continue };
+        if pid == std::process::id() as i32 || process_alive(pid) {
             continue;
         }
         crate::fault::point("remove stale staging");
-        if fs::remove_dir_all(entry.path()).is_ok() {
+        let r = if ft.is_dir() {
+            fs::remove_dir_all(entry.path())
+        } else {
+            fs::remove_file(entry.path())
+        };
+        if r.is_ok() {
             removed.push(entry.path());
         }
     }
@@ -238,11 +310,18 @@ mod tests {
             .path()
             .join(format!(".out.venvslim-{}", std::process::id()));
         let other = t.path().join(".other.venvslim-2147483632");
-        for d in [&dead, &live, &other] {
+        let trash = t.path().join(".out.venvslim-2147483631.trash");
+        for d in [&dead, &live, &other, &trash] {
             fs::create_dir(d).unwrap();
             fs::write(d.join("f"), "x").unwrap();
         }
-        assert_eq!(remove_stale(t.path(), "out"), vec![dead.clone()]);
-        assert!(!dead.exists() && live.exists() && other.exists());
+        let file = t.path().join(".out.venvslim-2147483630");
+        fs::write(&file, "{}").unwrap();
+        assert_eq!(
+            remove_stale(t.path(), "out"),
+            vec![file.clone(), trash.clone(), dead.clone()]
+        );
+        assert!(!dead.exists() && !trash.exists() && !file.exists());
+        assert!(live.exists() && other.exists());
     }
 }

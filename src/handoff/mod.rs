@@ -90,6 +90,7 @@ pub fn check(venv: &Venv, inv: &Inventory, opts: &Options) -> Result<()> {
             );
         }
     }
+    pyvenv_cfg_is_a_file(venv, inv, opts)?;
     let bin = venv.bin.clone().unwrap_or_else(|| PathBuf::from("bin"));
     let missing: Vec<&String> = opts
         .keep_bin
@@ -122,6 +123,32 @@ pub fn check(venv: &Venv, inv: &Inventory, opts: &Options) -> Result<()> {
     Ok(())
 }
 
+/// `--python`, or a `--prefix` other than where the venv is, rewrites pyvenv.cfg (`home`,
+/// `executable`, `command`), through a temporary file renamed over it. A pyvenv.cfg that is a
+/// link, a directory or anything but a regular file is never read or replaced through: the run
+/// stops before any work rather than ship a tree whose pyvenv.cfg still names the builder.
+fn pyvenv_cfg_is_a_file(venv: &Venv, inv: &Inventory, opts: &Options) -> Result<()> {
+    let relocates = opts
+        .prefix
+        .as_ref()
+        .is_some_and(|p| !old_roots(venv).contains(&p.as_os_str().as_encoded_bytes().to_vec()));
+    if !(opts.python.is_some() || relocates) {
+        return Ok(());
+    }
+    match inv.find(Path::new("pyvenv.cfg")) {
+        Some(e) if e.kind != Kind::File => bail!(
+            "`{}` is not a regular file ({}), and --prefix/--python must rewrite it; venvslim never writes through a link\nhint: replace it by a regular file (cp --remove-destination \"$(readlink -f pyvenv.cfg)\" pyvenv.cfg), or drop --prefix/--python",
+            venv.root.join("pyvenv.cfg").display(),
+            match e.kind {
+                Kind::Symlink => "a symlink",
+                Kind::Dir => "a directory",
+                _ => "not a file",
+            }
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Decide every hand-off change for a built plan.
 pub fn plan(p: &Plan, opts: &Options, dist_info: DistInfoMode) -> HandoffPlan {
     let mut h = HandoffPlan {
@@ -140,6 +167,13 @@ pub fn plan(p: &Plan, opts: &Options, dist_info: DistInfoMode) -> HandoffPlan {
     if opts.licenses_dir.is_some() || moves_licences {
         unsafe_names(p, &shipped, &mut h.warnings);
     }
+    for (licence, to) in &p.licences_kept {
+        h.warnings.push(format!(
+            "{}: not moved, `{}` is already in the venv and a licence never overwrites a file; it stays in its dist-info",
+            licence.display(),
+            to.display()
+        ));
+    }
     for a in p
         .actions
         .iter()
@@ -154,6 +188,15 @@ pub fn plan(p: &Plan, opts: &Options, dist_info: DistInfoMode) -> HandoffPlan {
         ));
     }
     if opts.sbom.is_some() {
+        for &d in &shipped {
+            let dist = &p.dists[d];
+            if let Err(why) = crate::safepath::dist_dir_name(&dist.name, &dist.version) {
+                h.warnings.push(format!(
+                    "{}: {why}; it is listed in the SBOM as it says, with its purl percent-encoded",
+                    dist.dir.display()
+                ));
+            }
+        }
         let comps: Vec<sbom::Component> = shipped
             .iter()
             .map(|&d| {
@@ -349,11 +392,12 @@ fn shipped_dists(p: &Plan, dist_info: DistInfoMode) -> Vec<usize> {
 }
 
 /// Say which distributions keep their licences in place because their METADATA name or version
-/// cannot be a directory name (`Version: 1.0/../../etc`).
+/// cannot be a directory name (`Version: 1.0/../../etc`), or because an earlier dist-info
+/// claims the same name and version (`distinfo::licence_dir`).
 fn unsafe_names(p: &Plan, shipped: &[usize], warnings: &mut Vec<String>) {
     for &d in shipped {
         let dist = &p.dists[d];
-        if let Err(why) = crate::safepath::dist_dir_name(&dist.name, &dist.version) {
+        if let Err(why) = distinfo::licence_dir(&p.dists, d) {
             warnings.push(format!(
                 "{}: {why}, so its licence files were not gathered or moved (they stay in the dist-info)\nhint: the venv's metadata is damaged or hostile; reinstall this distribution from a trusted wheel",
                 dist.dir.display()
@@ -373,7 +417,7 @@ fn licence_files(
     let mut out = Vec::new();
     for &d in shipped {
         let dist = &p.dists[d];
-        let Ok(dir_name) = crate::safepath::dist_dir_name(&dist.name, &dist.version) else {
+        let Ok(dir_name) = distinfo::licence_dir(&p.dists, d) else {
             continue; // reported by unsafe_names
         };
         for e in p.inv.entries.iter() {
@@ -418,17 +462,13 @@ fn licence_files(
             } else {
                 e.path.clone()
             };
-            let inner = rest
-                .strip_prefix("licenses")
-                .or_else(|_| rest.strip_prefix("licences"))
-                .unwrap_or(rest);
-            match crate::safepath::checked_join(Path::new(&dir_name), inner) {
+            // Its path inside the dist-info, so `LICENSE` and `licenses/LICENSE` stay two files.
+            match crate::safepath::checked_join(Path::new(&dir_name), rest) {
                 Ok(dst) => out.push((src, dst)),
                 Err(why) => warnings.push(format!("{}: {why}: skipped", e.path.display())),
             }
         }
     }
     out.sort();
-    out.dedup_by(|a, b| a.1 == b.1);
     out
 }

@@ -51,10 +51,19 @@ pub fn from_args(a: &crate::cli::HandoffArgs, venv: &Path, target: &Target) -> R
     } else {
         Input::ReadOnly
     };
+    // A rerun that finishes an interrupted in-place run finds the licences it already copied
+    // there: the directory need not be empty then (the journal's steps are idempotent).
+    let resuming = *target == Target::InPlace && crate::venv::interrupted_in_place(venv);
     let licenses_dir = a
         .licenses_dir
         .as_deref()
-        .map(|d| output_dir("--licenses-dir", d, venv, input))
+        .map(|d| {
+            if resuming {
+                output_path("--licenses-dir", d, venv, input)
+            } else {
+                output_dir("--licenses-dir", d, venv, input)
+            }
+        })
         .transpose()?;
     let sbom = a
         .sbom

@@ -88,17 +88,28 @@ fn spdx_or_name(text: &str) -> License {
     }
 }
 
-/// `pkg:pypi/<normalized name>@<version>` (the purl spec: lowercase, `_` and `.` as `-`).
+/// `pkg:pypi/<normalized name>@<version>` (the purl spec: lowercase, `_` and `.` as `-`), both
+/// parts percent-encoded as the spec asks: only ASCII letters, digits and `.-_~` stay as they
+/// are. A name or version venvslim rejects (`/x/advz`) thus stays one opaque purl segment
+/// (`%2Fx%2Fadvz`) instead of reading as a namespace or a path.
 pub fn purl(name: &str, version: &str) -> String {
-    let v: String = version
-        .chars()
-        .map(|c| match c {
-            '+' => "%2B".to_string(),
-            '!' => "%21".to_string(),
-            c => c.to_string(),
-        })
-        .collect();
-    format!("pkg:pypi/{}@{v}", normalize_name(name))
+    format!(
+        "pkg:pypi/{}@{}",
+        percent_encode(&normalize_name(name)),
+        percent_encode(version)
+    )
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The SBOM document. `subject` names the venv (its final path, or its directory name).
@@ -259,6 +270,12 @@ mod tests {
             "pkg:pypi/typing-extensions@4.12.2"
         );
         assert_eq!(purl("torch", "2.3.0+cpu"), "pkg:pypi/torch@2.3.0%2Bcpu");
+        assert_eq!(purl("a", "1!2.0"), "pkg:pypi/a@1%212.0");
+        assert_eq!(
+            purl("/x/advz", "/x/advz"),
+            "pkg:pypi/%2Fx%2Fadvz@%2Fx%2Fadvz"
+        );
+        assert_eq!(purl("é x", "1"), "pkg:pypi/%C3%A9%20x@1");
     }
 
     #[test]

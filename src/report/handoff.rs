@@ -38,10 +38,14 @@ impl Report<'_> {
             "python": o.python.as_deref().map(path),
             "rewrites": h.texts.iter().map(|t| json!({"path": path(&t.path), "changes": t.changes})).collect::<Vec<_>>(),
             "links": h.links.iter().map(|l| json!({"path": path(&l.path), "from": path(&l.old), "to": path(&l.new)})).collect::<Vec<_>>(),
-            "warnings": h.warnings,
+            "warnings": self.handoff_warnings(),
             "licenses": o.licenses_dir.as_deref().map(|d| json!({
                 "dir": path(d),
                 "files": done.map_or(h.licenses.len(), |x| x.licenses),
+                "paths": match done {
+                    Some(x) => x.license_paths.iter().map(|p| path(p)).collect::<Vec<_>>(),
+                    None => h.licenses.iter().map(|(_, p)| path(p)).collect(),
+                },
             })),
             "sbom": o.sbom.as_deref().map(|f| json!({
                 "file": path(f),
@@ -52,6 +56,16 @@ impl Report<'_> {
             "modes_changed": done.map(|x| x.modes_changed),
             "dedupe": done.and_then(|x| x.dedupe.clone()),
         }))
+    }
+
+    /// The plan's hand-off warnings, then what the run could not write (a licence whose path
+    /// was taken).
+    fn handoff_warnings(&self) -> Vec<String> {
+        let mut w = self.plan.handoff.warnings.clone();
+        if let Some(x) = self.outcome {
+            w.extend(x.handoff.not_written.iter().cloned());
+        }
+        w
     }
 
     pub(super) fn text_handoff(&self, out: &mut impl Write) -> io::Result<()> {
@@ -65,10 +79,9 @@ impl Report<'_> {
         } else {
             "rewrote"
         };
-        let place = o
-            .prefix
-            .as_ref()
-            .map_or(String::new(), |p| format!(" at {}", p.display()));
+        // Without --prefix the tree must live where the venv is (its scripts and bytecode say so).
+        let place = o.prefix.as_ref().unwrap_or(&self.plan.venv.root);
+        let place = format!(" at {}", place.display());
         let py = o
             .python
             .as_ref()
@@ -131,7 +144,7 @@ impl Report<'_> {
                 )?;
             }
         }
-        for w in &h.warnings {
+        for w in &self.handoff_warnings() {
             let mut lines = w.lines();
             if let Some(first) = lines.next() {
                 writeln!(out, "  warning: {first}")?;

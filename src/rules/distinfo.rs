@@ -117,10 +117,10 @@ pub fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
             _ if is_license_path(rest) => Verdict::Keep,
             _ => Verdict::Remove(&LICENSES_ONLY),
         },
-        DistInfoMode::Strip => match item.owner.and_then(|o| ctx.dists.get(o)) {
-            // A distribution whose name or version cannot be a directory name keeps its
-            // licences where they are (handoff reports it).
-            Some(d) if is_license_path(rest) => match license_destination(d, rest) {
+        DistInfoMode::Strip => match item.owner {
+            // A distribution whose name or version cannot be a directory name, or that claims
+            // another's, keeps its licences where they are (handoff reports it).
+            Some(d) if is_license_path(rest) => match license_destination(ctx.dists, d, rest) {
                 Ok(to) => Verdict::Move(&STRIP, to),
                 Err(_) => Verdict::Keep,
             },
@@ -138,13 +138,35 @@ pub static LINK_OUTSIDE: Rule = Rule {
     evidence: "any wheel can ship a link to a builder secret; docs/safety.md, no link is followed",
 };
 
-/// `licenses/<dist>-<version>/<path inside dist-info>`; a `licenses/` prefix is not doubled.
-/// Err when the distribution's METADATA name or version cannot be one directory name
-/// (`Version: 1.0/../../etc`): the venv's strings never become paths unchecked.
-pub fn license_destination(d: &Dist, rest: &Path) -> Result<PathBuf, String> {
-    let dir = safepath::dist_dir_name(&d.name, &d.version)?;
-    let inner = rest.strip_prefix("licenses").unwrap_or(rest);
-    safepath::checked_join(&Path::new("licenses").join(dir), inner)
+/// `licenses/<dist>-<version>/<path inside dist-info>`: each licence keeps its path inside
+/// its dist-info, so `LICENSE` and `licenses/LICENSE` stay two files.
+/// Err when distribution `d`'s METADATA name or version cannot be one directory name
+/// (`Version: 1.0/../../etc`), or another distribution claims it (`licence_dir`).
+pub fn license_destination(dists: &[Dist], d: usize, rest: &Path) -> Result<PathBuf, String> {
+    let dir = licence_dir(dists, d)?;
+    safepath::checked_join(&Path::new("licenses").join(dir), rest)
+}
+
+/// The licence directory name `<name>-<version>` of distribution `d` (an index into the sorted
+/// `dists`), checked by `safepath::dist_dir_name`. Two dist-infos that claim one name and
+/// version (same normalised name and version, or the same directory name but for case) would
+/// write into one directory: the first keeps it; any later one gets Err, and keeps its
+/// licences in its dist-info.
+pub fn licence_dir(dists: &[Dist], d: usize) -> Result<String, String> {
+    let me = dists.get(d).ok_or("no such distribution")?;
+    let dir = safepath::dist_dir_name(&me.name, &me.version)?;
+    let same = |o: &Dist| {
+        (o.normalized == me.normalized && o.version == me.version)
+            || safepath::dist_dir_name(&o.name, &o.version)
+                .is_ok_and(|od| od.eq_ignore_ascii_case(&dir))
+    };
+    match dists[..d].iter().find(|o| same(o)) {
+        Some(first) => Err(format!(
+            "it claims the name and version of `{}` ({dir})",
+            first.dir.display()
+        )),
+        None => Ok(dir),
+    }
 }
 
 #[cfg(test)]
@@ -167,20 +189,40 @@ mod tests {
         assert!(is_license_path(Path::new("COPYING")));
         assert!(is_license_path(Path::new("sboms/a.cdx.json")));
         assert!(!is_license_path(Path::new("entry_points.txt")));
-        let d = |name: &str, version: &str| Dist {
+        let d = |name: &str, version: &str, dir: &str| Dist {
             name: name.into(),
             normalized: crate::dists::normalize_name(name),
             version: version.into(),
-            dir: PathBuf::from("x.dist-info"),
+            dir: PathBuf::from(dir),
             record: vec![],
             top_levels: Default::default(),
         };
+        let dists = [d("Foo", "1.0", "foo-1.0.dist-info")];
         assert_eq!(
-            license_destination(&d("Foo", "1.0"), Path::new("licenses/LICENSE")).unwrap(),
+            license_destination(&dists, 0, Path::new("licenses/LICENSE")).unwrap(),
+            PathBuf::from("licenses/Foo-1.0/licenses/LICENSE")
+        );
+        assert_eq!(
+            license_destination(&dists, 0, Path::new("LICENSE")).unwrap(),
             PathBuf::from("licenses/Foo-1.0/LICENSE")
         );
         let rest = Path::new("licenses/LICENSE");
-        assert!(license_destination(&d("evil", "1.0/../../../victim"), rest).is_err());
-        assert!(license_destination(&d("x/../../y", "1.0"), rest).is_err());
+        let evil = [d("evil", "1.0/../../../victim", "e")];
+        assert!(license_destination(&evil, 0, rest).is_err());
+        let evil = [d("x/../../y", "1.0", "e")];
+        assert!(license_destination(&evil, 0, rest).is_err());
+        // A second claim of one name and version (spelled alike or not) keeps its licences.
+        let twice = [
+            d("foo", "1.0", "foo-1.0.dist-info"),
+            d("Foo", "1.0", "x.dist-info"),
+            d("FOO", "1.0", "y.dist-info"),
+            d("foo", "2.0", "foo-2.0.dist-info"),
+        ];
+        assert!(licence_dir(&twice, 0).is_ok());
+        assert!(licence_dir(&twice, 1)
+            .unwrap_err()
+            .contains("foo-1.0.dist-info"));
+        assert!(licence_dir(&twice, 2).is_err());
+        assert_eq!(licence_dir(&twice, 3).unwrap(), "foo-2.0");
     }
 }

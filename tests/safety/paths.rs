@@ -125,7 +125,11 @@ fn metadata_version_with_dotdot_cannot_move_licences_dir() {
         "the skipped distribution is reported\n{}",
         show(&r)
     );
-    assert!(lic.join("demo-1.0/LICENSE").is_file(), "{}", show(&r));
+    assert!(
+        lic.join("demo-1.0/licenses/LICENSE").is_file(),
+        "{}",
+        show(&r)
+    );
 }
 
 #[test]
@@ -173,7 +177,7 @@ fn metadata_version_with_dotdot_cannot_move_licences_out_of_out_with_strip() {
         "{}",
         show(&r)
     );
-    assert!(out.join("licenses/demo-1.0/LICENSE").is_file());
+    assert!(out.join("licenses/demo-1.0/licenses/LICENSE").is_file());
 }
 
 #[test]
@@ -252,11 +256,11 @@ fn licence_link_to_a_secret_is_not_read_with_dist_info_strip() {
         show(&r)
     );
     assert!(
-        fs::symlink_metadata(out.join("licenses/sneaky-1.0/COPYING")).is_err(),
+        fs::symlink_metadata(out.join("licenses/sneaky-1.0/licenses/COPYING")).is_err(),
         "{}",
         show(&r)
     );
-    assert!(out.join("licenses/sneaky-1.0/LICENSE").is_file());
+    assert!(out.join("licenses/sneaky-1.0/licenses/LICENSE").is_file());
     assert!(r.status.code() == Some(0), "{}", show(&r));
     assert!(
         stdout(&r).contains("COPYING"),
@@ -285,7 +289,11 @@ fn licence_link_to_a_secret_is_reported_with_licenses_dir() {
         show(&r)
     );
     assert!(r.status.code() == Some(0), "{}", show(&r));
-    assert!(lic.join("sneaky-1.0/LICENSE").is_file(), "{}", show(&r));
+    assert!(
+        lic.join("sneaky-1.0/licenses/LICENSE").is_file(),
+        "{}",
+        show(&r)
+    );
     assert!(
         stdout(&r).contains("COPYING"),
         "the skipped link is reported\n{}",
@@ -308,7 +316,7 @@ fn licence_link_inside_the_tree_moves_as_a_link() {
         &["slim", s(&venv), "-o", s(&out), "--dist-info", "strip"],
     );
     assert!(r.status.code() == Some(0), "{}", show(&r));
-    let moved = out.join("licenses/linked-1.0/NOTICE");
+    let moved = out.join("licenses/linked-1.0/licenses/NOTICE");
     let md = fs::symlink_metadata(&moved).unwrap_or_else(|e| panic!("{e}\n{}", show(&r)));
     assert!(md.file_type().is_symlink(), "{}", show(&r));
     assert_eq!(fs::read_to_string(&moved).unwrap(), "a notice\n");
