@@ -178,11 +178,17 @@ pub fn load_file_config(explicit: Option<&Path>) -> Result<FileConfig> {
     let path = match explicit {
         Some(p) => p.to_path_buf(),
         None => {
+            // Found, not named: the working directory of a build is a context full of others'
+            // files, so a link there is not followed (its target would be read, and a TOML error
+            // would echo a line of it).
             let p = PathBuf::from("pyproject.toml");
-            if !p.is_file() {
-                return Ok(FileConfig::default());
+            match fs::symlink_metadata(&p) {
+                Ok(m) if m.file_type().is_symlink() => bail!(
+                    "./pyproject.toml is a symlink; venvslim does not read a config it finds through a link\nhint: name it with --config pyproject.toml if it is yours"
+                ),
+                Ok(m) if m.is_file() => p,
+                _ => return Ok(FileConfig::default()),
             }
-            p
         }
     };
     let text = fs::read_to_string(&path)

@@ -228,7 +228,10 @@ impl Venv {
         let Some(path) = std::env::var_os("PATH") else {
             return Ok(None);
         };
+        // Relative PATH entries name the working directory (a build context full of others'
+        // files), and children run from `/` anyway: only absolute entries count.
         Ok(std::env::split_paths(&path)
+            .filter(|dir| dir.is_absolute())
             .map(|dir| dir.join(&names[0]))
             .find(|p| p.is_file()))
     }

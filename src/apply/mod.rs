@@ -212,7 +212,7 @@ fn refuse_incomplete(outcome: &Outcome) -> Result<()> {
     let mut failed = outcome.failures.iter().chain(io_errors);
     if let Some(first) = failed.next() {
         bail!(
-            "cannot write {} path(s) of the output, first `{}`: {}; OUT was not written\nhint: free space (df -h) or fix permissions where OUT is, then run again",
+            "cannot write {} path(s) of the output, first `{}`: {}; OUT was not written\nhint: free space where OUT is (df -h), or make the named file readable (in the venv) and OUT's directory writable, then run again",
             1 + failed.count(),
             first.path.display(),
             first.error

@@ -395,3 +395,27 @@ fn a_pyvenv_cfg_home_inside_the_venv_runs_nothing() {
     );
     assert!(!marker.exists(), "planted code ran: {}", show(&r));
 }
+
+/// The working directory is a build context full of others' files: a `pyproject.toml` there that
+/// is a link is not followed (its target was read, and a TOML error echoed a line of it).
+#[test]
+fn a_pyproject_link_in_the_working_directory_is_not_read() {
+    let (tmp, venv, _) = support::fixture_venv("safety-pyproject-link-");
+    let secret = tmp.path().join("shadow");
+    fs::write(&secret, "root:$6$SECRETHASH:19000:0:99999:7:::\n").unwrap();
+    let cwd = tmp.path().join("context");
+    fs::create_dir(&cwd).unwrap();
+    symlink(&secret, cwd.join("pyproject.toml")).unwrap();
+    let r = venvslim(
+        &cwd,
+        &[OsStr::new("slim"), venv.as_os_str(), OsStr::new("-n")],
+    );
+    assert_eq!(r.status.code(), Some(2), "{}", show(&r));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&r.stdout),
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(!all.contains("SECRETHASH"), "{}", show(&r));
+    assert!(all.contains("--config"), "{}", show(&r));
+}
