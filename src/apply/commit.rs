@@ -10,8 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Mutex;
 
-use super::in_place::{SBOM, TREE};
-use super::journal::{self, Journal, Op, JOURNAL, STAGING};
+use super::journal::{self, Journal, Op, JOURNAL, SBOM, STAGING, TREE};
 use super::{Failure, HandoffOutcome};
 use crate::fault::point;
 use crate::handoff::Options;

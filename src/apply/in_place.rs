@@ -30,7 +30,7 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 
 use super::commit::finish;
-use super::journal::{self, Journal, Op, JOURNAL, STAGING};
+use super::journal::{self, Journal, Op, JOURNAL, SBOM, STAGING, TREE};
 use super::post::{compile, rewrite_records};
 use super::{set_meta, write_new, Failure, HandoffOutcome, Outcome, Writer};
 use crate::bytecode::Interpreter;
@@ -40,11 +40,6 @@ use crate::inventory::Kind;
 use crate::plan::{ActionKind, Plan};
 use crate::report::progress::Progress;
 use crate::rules::Rewrite;
-
-/// The staging directory's subdirectory that mirrors the tree.
-pub(super) const TREE: &str = "tree";
-/// The staged SBOM.
-pub(super) const SBOM: &str = "sbom";
 
 /// What a rerun did when it found the journal of an interrupted run.
 #[derive(Debug, Default)]

@@ -23,6 +23,10 @@ use super::Failure;
 pub const JOURNAL: &str = crate::venv::IN_PLACE_JOURNAL;
 /// The staging directory at the venv root: new content waits here until the journal is written.
 pub const STAGING: &str = ".venvslim-staging";
+/// The staging directory's subdirectory that mirrors the tree.
+pub const TREE: &str = "tree";
+/// The staged SBOM, in the staging directory.
+pub const SBOM: &str = "sbom";
 const HEADER: &str = "venvslim in-place journal 1";
 
 /// One step, paths relative to the venv root (licence destinations: to `--licenses-dir`).
