@@ -70,6 +70,11 @@ fn slim_with(
     progress: &report::progress::Progress,
 ) -> Result<Status> {
     let venv = Venv::discover(&settings.venv, settings.python_version)?;
+    // Held until the run ends (a dry run changes nothing and needs none).
+    let _lock = match (&settings.target, settings.dry_run) {
+        (Target::InPlace, false) => Some(apply::lock(&venv.root)?),
+        _ => None,
+    };
     if settings.target == Target::InPlace {
         if let Some(status) = finish_interrupted(settings, &venv.root, start, progress)? {
             return Ok(status);

@@ -6,7 +6,6 @@
 //! staging directory must be a real directory, and a licence is copied only from a regular file.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -267,22 +266,40 @@ fn run(root: &Path, staged: &Path, op: &Op, moves: &[(&Path, &Path)]) -> std::io
 /// Copy one licence file of the tree into `--licenses-dir` (when the run has one). True when
 /// copied.
 fn copy_license(root: &Path, opts: &Options, src: &Path, dst: &Path) -> std::io::Result<bool> {
+    use std::io::{Error, ErrorKind};
     let Some(dir) = &opts.licenses_dir else {
         return Ok(false);
     };
     let from = journal::under(root, src)?;
-    if !fs::symlink_metadata(&from)?.is_file() {
-        // Never a link's target: that is how a secret would get into the image.
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file: not copied",
-        ));
-    }
     let to = journal::under(dir, dst)?;
+    // The journal may be forged (a wheel can ship one), and the licence directory is outside
+    // the venv: never write through a link, never over a file that is not this licence. A copy
+    // already made (a rerun) is recognised by its bytes, so the step stays idempotent; it is
+    // written to a temporary file and renamed, so a kill never leaves half a licence.
+    let bytes = crate::safepath::read_nofollow(&from)?;
+    match fs::symlink_metadata(&to) {
+        Ok(m) if m.is_file() && crate::safepath::read_nofollow(&to)? == bytes => return Ok(true),
+        Ok(_) => {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("`{}` exists: not overwritten", to.display()),
+            ))
+        }
+        Err(_) => {}
+    }
     make_parent(&to)?;
-    point("copy a licence");
-    fs::copy(&from, &to)?;
-    fs::set_permissions(&to, fs::Permissions::from_mode(0o644))?;
+    let name = to
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = to.with_file_name(format!(".{name}.venvslim-tmp"));
+    if fs::symlink_metadata(&tmp).is_ok() {
+        point("remove a half-written licence");
+        fs::remove_file(&tmp)?;
+    }
+    super::handoff::write_nofollow(&tmp, 0o644, |f| std::io::Write::write_all(f, &bytes))?;
+    point("rename a licence into place");
+    fs::rename(&tmp, &to)?;
     Ok(true)
 }
 
@@ -300,7 +317,19 @@ fn write_sbom(root: &Path, opts: &Options) -> std::io::Result<()> {
             fs::create_dir_all(d)?;
         }
     }
+    // Through a temporary file and a rename: a link at the SBOM's path (in place it may be a
+    // path in the venv) is replaced, never followed.
+    let bytes = crate::safepath::read_nofollow(&staged)?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = file.with_file_name(format!(".{name}.venvslim-tmp"));
+    if fs::symlink_metadata(&tmp).is_ok() {
+        point("remove a half-written SBOM");
+        fs::remove_file(&tmp)?;
+    }
+    super::handoff::write_nofollow(&tmp, 0o644, |f| std::io::Write::write_all(f, &bytes))?;
     point("write the SBOM");
-    fs::copy(&staged, file)?;
-    fs::set_permissions(file, fs::Permissions::from_mode(0o644))
+    fs::rename(&tmp, file)
 }

@@ -56,6 +56,23 @@ pub fn pending(root: &Path) -> Result<Option<Journal>> {
     Journal::read(root)
 }
 
+/// Hold an exclusive lock on the venv's root directory for the whole in-place run (flock(2) on
+/// the directory itself: nothing is created in the venv for it, and the kernel drops it when
+/// the process dies, so a killed run never leaves a stale lock). A second in-place run of the
+/// same venv would otherwise take the first one's staging for a killed run's leftovers.
+pub fn lock(root: &Path) -> Result<fs::File> {
+    use std::os::fd::AsRawFd;
+    let dir = fs::File::open(root).with_context(|| format!("cannot open `{}`", root.display()))?;
+    // SAFETY: flock(2) on a descriptor we own.
+    if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        anyhow::bail!(
+            "another venvslim is slimming `{}` in place right now\nhint: wait for it to finish; two in-place runs of one venv would undo each other",
+            root.display()
+        );
+    }
+    Ok(dir)
+}
+
 /// True when an in-place run of `root` was killed after it began changing the tree (its journal
 /// is there): the tree is half-slimmed.
 pub fn interrupted(root: &Path) -> bool {
@@ -306,6 +323,11 @@ fn steps(w: &Writer, outcome: &Outcome) -> Vec<Op> {
     }
     if plan.handoff.opts.licenses_dir.is_some() {
         for (src, dst) in &plan.handoff.licenses {
+            // A licence `--dist-info strip` moves is copied from where the move put it.
+            let src = moves
+                .iter()
+                .find(|(from, _)| from == src)
+                .map_or(src, |(_, to)| to);
             if journal::is_plain(dst) {
                 ops.push(Op::License(src.clone(), dst.clone()));
             } else {

@@ -33,7 +33,7 @@ mod zip;
 
 pub use finalize::Dedupe;
 pub use handoff::HandoffOutcome;
-pub use in_place::{discard_leftovers, interrupted, pending, resume, Resumed};
+pub use in_place::{discard_leftovers, interrupted, lock, pending, resume, Resumed};
 pub use staging::Staging;
 pub mod recipe;
 

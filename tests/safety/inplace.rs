@@ -495,3 +495,111 @@ fn a_forged_journal_cannot_reach_outside_the_venv() {
         "a forged journal copied a link's target into the licence directory"
     );
 }
+
+/// A forged journal's licence steps write outside the venv (into `--licenses-dir`): never through
+/// a link there, never over a file that is not that licence. Found by an adversarial pass: a
+/// link in the licence directory made the rerun overwrite its target with a venv file.
+#[test]
+fn a_forged_journal_never_writes_through_or_over_a_licence_path() {
+    let dir = support::scratch("inplace-forged-licence-");
+    let pristine = fixture_pristine(dir.path());
+    let victim = dir.path().join("victim");
+    fs::write(&victim, "VICTIM").expect("write");
+    let header = "venvslim in-place journal 1";
+    for (i, planted_link) in [true, false].into_iter().enumerate() {
+        let run = fresh(&pristine, dir.path());
+        let licenses = dir.path().join(format!("licenses{i}"));
+        fs::create_dir_all(licenses.join("demo-1.0")).expect("mkdir");
+        let target = licenses.join("demo-1.0/LICENSE");
+        if planted_link {
+            std::os::unix::fs::symlink(&victim, &target).expect("symlink");
+        } else {
+            fs::write(&target, "ORIGINAL").expect("write");
+        }
+        fs::write(
+            run.join(".venvslim-journal"),
+            format!("{header}\nlicense pyvenv.cfg demo-1.0/LICENSE\nend\n"),
+        )
+        .expect("write");
+        let o = venvslim(
+            &[
+                "slim".as_ref(),
+                run.as_os_str(),
+                "--in-place".as_ref(),
+                "--licenses-dir".as_ref(),
+                licenses.as_os_str(),
+            ],
+            None,
+        );
+        assert_ne!(o.status.code(), Some(0), "{}", show(&o));
+        assert_eq!(
+            fs::read_to_string(&victim).expect("read"),
+            "VICTIM",
+            "{}",
+            show(&o)
+        );
+        if !planted_link {
+            assert_eq!(fs::read_to_string(&target).expect("read"), "ORIGINAL");
+        }
+    }
+}
+
+/// Two in-place runs of one venv at once would take each other's staging for a killed run's
+/// leftovers (an adversarial pass lost 879 of 1,500 modules that way): the second is refused.
+#[test]
+fn a_second_in_place_run_of_the_same_venv_is_refused() {
+    use std::os::fd::AsRawFd;
+    let dir = support::scratch("inplace-lock-");
+    let pristine = fixture_pristine(dir.path());
+    let run = fresh(&pristine, dir.path());
+    let held = fs::File::open(&run).expect("open the venv root");
+    // SAFETY: flock(2) on a descriptor this test owns; a stand-in for a running venvslim.
+    assert_eq!(
+        unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+        0
+    );
+    let before = support::tree_hash(&run);
+    let o = slim(&run, None);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("another venvslim"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(
+        support::tree_hash(&run),
+        before,
+        "the refused run changed the tree"
+    );
+    drop(held);
+    let o = slim(&run, None);
+    assert!(o.status.success(), "{}", show(&o));
+}
+
+/// In place, `--dist-info strip` moves a licence out of its dist-info and `--licenses-dir`
+/// copies it: the copy is made from where the move put it (it failed with exit 1 before).
+#[test]
+fn in_place_strip_with_a_licence_dir_copies_the_moved_licence() {
+    let dir = support::scratch("inplace-strip-licences-");
+    let pristine = fixture_pristine(dir.path());
+    let run = fresh(&pristine, dir.path());
+    let licenses = dir.path().join("lic");
+    let o = venvslim(
+        &[
+            "slim".as_ref(),
+            run.as_os_str(),
+            "--in-place".as_ref(),
+            "--dist-info".as_ref(),
+            "strip".as_ref(),
+            "--licenses-dir".as_ref(),
+            licenses.as_os_str(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", show(&o));
+    assert!(
+        licenses.join("demo-1.0/licenses/LICENSE").is_file(),
+        "{}",
+        show(&o)
+    );
+}
