@@ -346,8 +346,10 @@ fn steps(w: &Writer, outcome: &Outcome) -> Vec<Op> {
     ops
 }
 
-/// dist-info directories the plan empties whole (no file kept, moved out or written there,
-/// nothing unreadable below): removed in one step.
+/// dist-info directories the plan empties whole (no file kept, moved in or written there,
+/// nothing unreadable below): removed in one step. A licence moved out of one
+/// (`--dist-info strip`) does not stop it: the moves run first, so until the one step the
+/// directory keeps its METADATA.
 fn whole_dirs(
     plan: &Plan,
     kept: &HashSet<PathBuf>,
@@ -367,9 +369,7 @@ fn whole_dirs(
         .map(|e| e.path.clone())
         .filter(|d| {
             !staged.iter().any(|p| p.starts_with(d))
-                && !moves
-                    .iter()
-                    .any(|(a, b)| a.starts_with(d) || b.starts_with(d))
+                && !moves.iter().any(|(_, to)| to.starts_with(d))
                 && !plan.inv.errors.iter().any(|(p, _)| p.starts_with(d))
         })
         .collect()

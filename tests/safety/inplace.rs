@@ -603,3 +603,45 @@ fn in_place_strip_with_a_licence_dir_copies_the_moved_licence() {
         show(&o)
     );
 }
+
+/// `--dist-info strip` moves the licence out of a dist-info and removes the rest: killed at any
+/// point, no dist-info is left without METADATA (it was emptied file by file, METADATA first,
+/// before: found by a second adversarial pass), and the rerun gives the uninterrupted tree.
+#[test]
+fn dist_info_strip_never_leaves_a_dist_info_without_metadata() {
+    let dir = support::scratch("inplace-strip-kill-");
+    let pristine = fixture_pristine(dir.path());
+    let strip = |venv: &Path, fault: Option<&str>| {
+        venvslim(
+            &[
+                "slim".as_ref(),
+                venv.as_os_str(),
+                "--in-place".as_ref(),
+                "--dist-info".as_ref(),
+                "strip".as_ref(),
+                "--bytecode".as_ref(),
+                "sourceless".as_ref(),
+            ],
+            fault,
+        )
+    };
+    let run = fresh(&pristine, dir.path());
+    let o = strip(&run, Some("count"));
+    assert!(o.status.success(), "{}", show(&o));
+    let k: u64 = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .find_map(|l| l.strip_prefix("venvslim: fault points passed: "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a point count");
+    let want = tree_state(&run);
+    for n in 1..=k {
+        let run = fresh(&pristine, dir.path());
+        let o = strip(&run, Some(&n.to_string()));
+        assert_eq!(o.status.signal(), Some(9), "point {n}: {}", show(&o));
+        assert_no_nameless_dist_info(&run, n);
+        let o = strip(&run, None);
+        assert!(o.status.success(), "rerun after point {n}: {}", show(&o));
+        let got = tree_state(&run);
+        assert!(got == want, "point {n}:\n{}", state_diff(&want, &got));
+    }
+}
