@@ -14,38 +14,11 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
+use crate::common::{is_root, names, skip, slim, staging_left, venvslim};
 use crate::support::{fixture_venv, show, tree_hash};
 
 const ROOT_LICENCE: &str = "root LICENSE text of demo\n";
 const SECOND_CLAIM: &str = "licence of a second dist-info claiming demo 1.0\n";
-
-fn venvslim() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_venvslim"));
-    c.env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("VENVSLIM_FAULT_AFTER")
-        .env_remove("VENVSLIM_FAULT_STOP");
-    c
-}
-
-fn slim(venv: &Path, out: &Path, extra: &[&str]) -> Output {
-    venvslim()
-        .arg("slim")
-        .arg(venv)
-        .arg("-o")
-        .arg(out)
-        .args(extra)
-        .output()
-        .expect("run venvslim")
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid(2) cannot fail and touches no memory.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn skip(test: &str, why: &str) {
-    eprintln!("\n*** SKIP {test}: {why} ***\n");
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 test path")
@@ -53,24 +26,6 @@ fn s(p: &Path) -> &str {
 
 fn site_packages(venv: &Path, py: &str) -> PathBuf {
     venv.join(format!("lib/python{py}/site-packages"))
-}
-
-/// Names in `dir` (not recursive), sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .expect("read dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
-/// Names in `dir` that are venvslim staging (or its trash).
-fn staging_left(dir: &Path) -> Vec<String> {
-    names(dir)
-        .into_iter()
-        .filter(|n| n.contains(".venvslim-"))
-        .collect()
 }
 
 /// Relative path and content of every file and link under `root`, sorted (links as `-> target`).

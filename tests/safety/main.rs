@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod common;
 mod handoff;
 mod inplace;
 mod interp;

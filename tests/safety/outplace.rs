@@ -12,35 +12,8 @@ use std::process::{Command, Output, Stdio};
 
 use sha2::{Digest, Sha256};
 
+use crate::common::{is_root, skip, slim, staging_left, venvslim};
 use crate::support::{fixture_venv, show, tree_hash};
-
-fn venvslim() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_venvslim"));
-    c.env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("VENVSLIM_FAULT_AFTER")
-        .env_remove("VENVSLIM_FAULT_STOP");
-    c
-}
-
-fn slim(venv: &Path, out: &Path, extra: &[&str]) -> Output {
-    venvslim()
-        .arg("slim")
-        .arg(venv)
-        .arg("-o")
-        .arg(out)
-        .args(extra)
-        .output()
-        .expect("run venvslim")
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid(2) cannot fail and touches no memory.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn skip(test: &str, why: &str) {
-    eprintln!("\n*** SKIP {test}: {why} ***\n");
-}
 
 /// Everything a tree holds but mtimes (which a rerun legitimately changes for new pycs): per entry
 /// its path, type, mode, link target and content hash.
@@ -70,15 +43,6 @@ fn content(root: &Path) -> Vec<String> {
                 format!("f {rel} {:o} {hash}", md.mode())
             }
         })
-        .collect()
-}
-
-/// Names in `dir` that are venvslim staging directories.
-fn staging_left(dir: &Path) -> Vec<String> {
-    fs::read_dir(dir)
-        .expect("read dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".venvslim-"))
         .collect()
 }
 
