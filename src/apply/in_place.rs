@@ -137,6 +137,7 @@ pub(super) fn apply(
         let j = Journal {
             ops: steps(&w, &outcome),
             failures: take(&w.failures),
+            staging: journal::staging_id(root),
         };
         j.write(root)?;
         Ok(j)

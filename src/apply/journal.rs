@@ -54,6 +54,18 @@ pub enum Op {
 pub struct Journal {
     pub ops: Vec<Op>,
     pub failures: Vec<Failure>,
+    /// Device and inode of the staging directory the run made. A wheel can ship a journal and
+    /// a staging directory, but cannot know the inode its directory will get at install time: a
+    /// rerun uses staged content (files renamed into the venv, the SBOM written outside it)
+    /// only from the directory this names.
+    pub staging: Option<(u64, u64)>,
+}
+
+/// Device and inode of `root`'s staging directory, when it is a real directory.
+pub fn staging_id(root: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::symlink_metadata(root.join(STAGING)).ok()?;
+    m.is_dir().then(|| (m.dev(), m.ino()))
 }
 
 impl Journal {
@@ -61,6 +73,9 @@ impl Journal {
     /// flushing everything staged so far to disk.
     pub fn write(&self, root: &Path) -> Result<()> {
         let mut text = format!("{HEADER}\n");
+        if let Some((dev, ino)) = self.staging {
+            text.push_str(&format!("staging {dev} {ino}\n"));
+        }
         for op in &self.ops {
             let line = match op {
                 Op::Replace(p) => format!("replace {}", esc(p)),
@@ -144,6 +159,11 @@ impl Journal {
                 ("rmdir", 2) => Op::Rmdir(p(1)?),
                 ("license", 3) => Op::License(p(1)?, p(2)?),
                 ("sbom", 2) => Op::Sbom(words[1].parse().map_err(|_| corrupt("bad count"))?),
+                ("staging", 3) => {
+                    let n = |w: &str| w.parse::<u64>().map_err(|_| corrupt("bad staging id"));
+                    j.staging = Some((n(words[1])?, n(words[2])?));
+                    continue;
+                }
                 ("fail", 3) => {
                     // Only reported, never acted on: any path.
                     use std::os::unix::ffi::OsStringExt;
@@ -278,6 +298,7 @@ mod tests {
                 Op::RemoveDir("x.dist-info".into()),
                 Op::Sbom(3),
             ],
+            staging: Some((7, 42)),
             failures: vec![
                 Failure {
                     path: odd.clone(),
@@ -292,6 +313,7 @@ mod tests {
         j.write(dir.path()).unwrap();
         let back = Journal::read(dir.path()).unwrap().unwrap();
         assert_eq!(back.ops, j.ops);
+        assert_eq!(back.staging, Some((7, 42)));
         assert_eq!(back.failures[0].path, odd);
         assert_eq!(back.failures[0].error, "no way\nreally");
         assert_eq!(back.failures[1].path, Path::new("/abs/licences"));

@@ -645,3 +645,45 @@ fn dist_info_strip_never_leaves_a_dist_info_without_metadata() {
         assert!(got == want, "point {n}:\n{}", state_diff(&want, &got));
     }
 }
+
+/// A wheel can ship a journal and a staging directory with a forged SBOM in it: the rerun must
+/// not copy the venv's bytes to `--sbom` (found by a second adversarial pass). The journal names
+/// the inode of the staging directory its run made, which a shipped one cannot match.
+#[test]
+fn a_forged_staging_directory_cannot_dictate_the_sbom() {
+    let dir = support::scratch("inplace-forged-sbom-");
+    let pristine = fixture_pristine(dir.path());
+    let run = fresh(&pristine, dir.path());
+    fs::create_dir_all(run.join(".venvslim-staging/tree")).expect("mkdir");
+    fs::write(run.join(".venvslim-staging/sbom"), "{\"forged\":1}\n").expect("write");
+    for journal in [
+        "venvslim in-place journal 1\nsbom 1\nend\n",
+        "venvslim in-place journal 1\nstaging 1 2\nsbom 1\nend\n",
+    ] {
+        fs::write(run.join(".venvslim-journal"), journal).expect("write");
+        let sbom = dir.path().join("sbom.json");
+        let _ = fs::remove_file(&sbom);
+        let o = venvslim(
+            &[
+                "slim".as_ref(),
+                run.as_os_str(),
+                "--in-place".as_ref(),
+                "--sbom".as_ref(),
+                sbom.as_os_str(),
+            ],
+            None,
+        );
+        let written = fs::read_to_string(&sbom).unwrap_or_default();
+        assert!(!written.contains("forged"), "{journal:?}: {}", show(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("not the staging directory"),
+            "{journal:?}: {}",
+            show(&o)
+        );
+        if run.join(".venvslim-journal").exists() {
+            break; // the first run refused to finish it
+        }
+        fs::create_dir_all(run.join(".venvslim-staging/tree")).expect("mkdir");
+        fs::write(run.join(".venvslim-staging/sbom"), "{\"forged\":1}\n").expect("write");
+    }
+}
