@@ -37,11 +37,10 @@ pub(super) fn finish(root: &Path, opts: &Options, j: &Journal, progress: &Progre
     // A symlink here (a forged journal's) would make renames take files from elsewhere.
     // Staged content is used only from the staging directory this journal was written with (a
     // wheel can ship both a journal and a staging directory, but not guess its inode).
-    let staging_ok = real_dir(&root.join(STAGING))
-        && real_dir(&root.join(STAGING).join(TREE))
-        && j.staging.is_some()
-        && journal::staging_id(root) == j.staging;
-    if !staging_ok && fs::symlink_metadata(root.join(STAGING)).is_ok() {
+    let ours = j.staging.is_some() && journal::staging_id(root) == j.staging;
+    let staging_ok = ours && real_dir(&root.join(STAGING).join(TREE));
+    let sbom_ok = ours;
+    if !ours && fs::symlink_metadata(root.join(STAGING)).is_ok() {
         fail(
             &root.join(STAGING),
             "not the staging directory this journal was written with: its content is not used"
@@ -71,7 +70,7 @@ pub(super) fn finish(root: &Path, opts: &Options, j: &Journal, progress: &Progre
                 }
                 r.map(drop)
             }
-            Op::Sbom(_) if !staging_ok => Ok(()),
+            Op::Sbom(_) if !sbom_ok => Ok(()),
             Op::Sbom(n) => {
                 sbom_components = *n;
                 write_sbom(root, opts)
