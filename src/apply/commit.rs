@@ -300,19 +300,26 @@ fn copy_license(root: &Path, opts: &Options, src: &Path, dst: &Path) -> std::io:
         Err(_) => {}
     }
     make_parent(&to)?;
+    write_by_rename(&to, &bytes)?;
+    Ok(true)
+}
+
+/// Write `bytes` (mode 0644) to a temporary file beside `to`, created with O_NOFOLLOW|O_EXCL
+/// after removing what a killed run left there, and rename it onto `to`: never half a file,
+/// and a link at `to` is replaced, never followed.
+fn write_by_rename(to: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = to
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = to.with_file_name(format!(".{name}.venvslim-tmp"));
     if fs::symlink_metadata(&tmp).is_ok() {
-        point("remove a half-written licence");
+        point("remove a half-written file");
         fs::remove_file(&tmp)?;
     }
-    super::handoff::write_nofollow(&tmp, 0o644, |f| std::io::Write::write_all(f, &bytes))?;
-    point("rename a licence into place");
-    fs::rename(&tmp, &to)?;
-    Ok(true)
+    super::handoff::write_nofollow(&tmp, 0o644, |f| std::io::Write::write_all(f, bytes))?;
+    point("rename a written file into place");
+    fs::rename(&tmp, to)
 }
 
 /// Write the staged SBOM to `--sbom` (when the run has one and it is still staged).
@@ -332,16 +339,5 @@ fn write_sbom(root: &Path, opts: &Options) -> std::io::Result<()> {
     // Through a temporary file and a rename: a link at the SBOM's path (in place it may be a
     // path in the venv) is replaced, never followed.
     let bytes = crate::safepath::read_nofollow(&staged)?;
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = file.with_file_name(format!(".{name}.venvslim-tmp"));
-    if fs::symlink_metadata(&tmp).is_ok() {
-        point("remove a half-written SBOM");
-        fs::remove_file(&tmp)?;
-    }
-    super::handoff::write_nofollow(&tmp, 0o644, |f| std::io::Write::write_all(f, &bytes))?;
-    point("write the SBOM");
-    fs::rename(&tmp, file)
+    write_by_rename(file, &bytes)
 }

@@ -1,9 +1,9 @@
 //! The hand-off outputs, `--licenses-dir` and `--sbom`: where each is written and when it
 //! appears. Inside OUT they are written into OUT's staging tree, so they are part of the
-//! finished, normalised tree when it is renamed onto OUT. Elsewhere (and in place) each gets a
-//! staging of its own beside its path (`staging.rs`), renamed into place by `publish_extras`
-//! only once OUT is published (OUT, then the licences, then the SBOM): a run that fails or is
-//! interrupted leaves none of them. See docs/safety.md.
+//! finished, normalised tree when it is renamed onto OUT. Elsewhere each gets a staging of its
+//! own beside its path (`staging.rs`), renamed into place by `publish_extras` only once OUT is
+//! published (OUT, then the licences, then the SBOM): a run that fails or is interrupted leaves
+//! none of them. In place they are steps of the journal (`commit.rs`). See docs/safety.md.
 
 use std::fs;
 use std::io::{self, Write};
@@ -48,12 +48,11 @@ fn stage(w: &Writer, given: &Path, dir: bool) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// Rename the staged licence directory, then the staged SBOM, into place: after OUT is
-/// published (out of place) or after the venv is final (in place). One that cannot be renamed
+/// Rename the staged licence directory, then the staged SBOM, into place, after OUT is
+/// published. One that cannot be renamed
 /// is a failure of the run, and the report no longer counts what it held.
 pub(super) fn publish_extras(w: &Writer, outcome: &mut Outcome) {
-    // Out of place the caller holds signals from OUT's rename on.
-    let _publishing = w.in_place.then(super::staging::hold_signals);
+    // The caller holds signals from OUT's rename on (in place, the journal writes these).
     let staged = std::mem::take(&mut *w.staged.lock().unwrap_or_else(|e| e.into_inner()));
     for s in staged {
         if let Err(err) = s.staging.publish(&s.to) {

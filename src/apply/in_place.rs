@@ -24,7 +24,6 @@ use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
@@ -32,7 +31,7 @@ use rayon::prelude::*;
 use super::commit::finish;
 use super::journal::{self, Journal, Op, JOURNAL, SBOM, STAGING, TREE};
 use super::post::{compile, rewrite_records};
-use super::{set_meta, write_new, Failure, HandoffOutcome, Outcome, Writer};
+use super::{set_meta, take, write_new, Failure, HandoffOutcome, Outcome, Writer};
 use crate::bytecode::Interpreter;
 use crate::fault::point;
 use crate::handoff::Options;
@@ -157,12 +156,6 @@ pub(super) fn apply(
     outcome.failures.sort_by(|a, b| a.path.cmp(&b.path));
     outcome.after = super::measure(root);
     Ok(outcome)
-}
-
-fn take<T>(m: &Mutex<Vec<T>>) -> Vec<T> {
-    m.lock()
-        .map(|mut v| std::mem::take(&mut *v))
-        .unwrap_or_default()
 }
 
 /// Step 1: write everything new under the staging tree, reading only the untouched venv.

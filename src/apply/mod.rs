@@ -234,11 +234,7 @@ fn build_zip(w: &Writer, interp: Option<&Interpreter>, outcome: &mut Outcome) ->
 
 /// After compiling: drop sources (sourceless), rewrite RECORDs, fix directories, measure.
 fn finish(w: &Writer, mut outcome: Outcome) -> Result<Outcome> {
-    outcome.elf = w
-        .elf
-        .lock()
-        .map(|mut e| std::mem::take(&mut *e))
-        .unwrap_or_default();
+    outcome.elf = take(&w.elf);
     outcome.elf.sort_by(|a, b| a.0.cmp(&b.0));
     outcome.sourceless_gone = remove_sourceless(w, &outcome);
     rewrite_records(w, &outcome, &HashSet::new());
@@ -256,19 +252,18 @@ fn finish(w: &Writer, mut outcome: Outcome) -> Result<Outcome> {
         dedupe,
     };
     outcome.after = measure(&w.dst);
-    outcome.failures = w
-        .failures
-        .lock()
-        .map(|mut f| std::mem::take(&mut *f))
-        .unwrap_or_default();
+    outcome.failures = take(&w.failures);
     outcome.failures.sort_by(|a, b| a.path.cmp(&b.path));
-    outcome.skipped = w
-        .skipped
-        .lock()
-        .map(|mut f| std::mem::take(&mut *f))
-        .unwrap_or_default();
+    outcome.skipped = take(&w.skipped);
     outcome.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(outcome)
+}
+
+/// What the writer's threads collected, taken out of its lock.
+fn take<T>(m: &Mutex<Vec<T>>) -> Vec<T> {
+    m.lock()
+        .map(|mut v| std::mem::take(&mut *v))
+        .unwrap_or_default()
 }
 
 fn plan_dedupe(plan: &Plan) -> bool {
@@ -304,8 +299,8 @@ pub fn refresh_records(
     w.failures.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Out of place: give directories their original mode and mtime (after their content is
-/// written). In place: remove directories the plan emptied.
+/// Give the kept directories of the output their original mode and mtime (after their content
+/// is written). Out of place only: in place, emptied directories are steps of the journal.
 fn finish_dirs(w: &Writer) {
     let plan = w.plan;
     let kept = plan.kept_dirs();
@@ -314,23 +309,14 @@ fn finish_dirs(w: &Writer) {
         .entries
         .iter()
         .rev()
-        .filter(|e| e.kind == Kind::Dir)
+        .filter(|e| e.kind == Kind::Dir && kept.contains(&e.path))
     {
         let path = w.dst.join(&e.path);
-        if kept.contains(&e.path) {
-            if !w.in_place {
-                let _ = fs::set_permissions(&path, fs::Permissions::from_mode(e.mode & 0o7777));
-                set_meta(&path, e);
-            }
-        } else if w.in_place {
-            // Not empty means something new lives there (recompiled __pycache__): keep it.
-            let _ = fs::remove_dir(&path);
-        }
+        let _ = fs::set_permissions(&path, fs::Permissions::from_mode(e.mode & 0o7777));
+        set_meta(&path, e);
     }
-    if !w.in_place {
-        if let Ok(m) = fs::metadata(&plan.venv.root) {
-            let _ = fs::set_permissions(&w.dst, fs::Permissions::from_mode(m.mode() & 0o7777));
-        }
+    if let Ok(m) = fs::metadata(&plan.venv.root) {
+        let _ = fs::set_permissions(&w.dst, fs::Permissions::from_mode(m.mode() & 0o7777));
     }
 }
 
