@@ -755,7 +755,7 @@ fn default_slim_keeps_every_real_wheel_elf_loading_and_working() {
         .expect("uvloop/loop.*.so");
     assert!(
         size(&out, uvloop) * 4 < size(&src, uvloop),
-        "{uvloop}: {} -> {}: its debug info should go (FACTS: 13.6 MB -> 1.6 MB)",
+        "{uvloop}: {} -> {}: its debug info should go (docs/facts.md: 13.6 MB -> 1.6 MB)",
         size(&src, uvloop),
         size(&out, uvloop)
     );

@@ -441,7 +441,7 @@ fn check_console_scripts(venv: &Path, out: &Path, report: &Value, must: &[(&str,
 }
 
 /// Installer distributions that a runtime image does not need and venvslim may drop whole (its help:
-/// "installers ... go"; FACTS.md: pip+setuptools+wheel are ~22 MB of every venv). Nothing else may
+/// "installers ... go"; docs/facts.md: pip+setuptools+wheel are ~22 MB of every venv). Nothing else may
 /// disappear.
 const INSTALLERS: [&str; 3] = ["pip", "setuptools", "wheel"];
 
@@ -634,7 +634,7 @@ fn numpy_pandas_bytecode_strip_is_smaller_than_docker_recipe_and_still_works() {
 /// `importlib.metadata.version('python-json-logger')` and pydantic's `EmailStr` calls
 /// `version('email-validator')`. The Docker recipe drops METADATA (and whole dist-info dirs without
 /// a top-level LICENSE file), so on the recipe's tree both fail with PackageNotFoundError (a
-/// dist-info dir left with only its LICENSE would give InvalidVersion: None instead, FACTS.md).
+/// dist-info dir left with only its LICENSE would give InvalidVersion: None instead, docs/facts.md).
 #[test]
 fn jupyter_events_docker_recipe_breaks_metadata_users() {
     let name = "jupyter_events";

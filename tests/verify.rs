@@ -582,7 +582,7 @@ fn real_venvs_slimmed_with_defaults_have_no_regressions() {
     }
 }
 
-/// FACTS.md: without dist-info, jupyter_events fails to import. Verify must say so, and the
+/// docs/facts.md (dist-info): without dist-info, jupyter_events fails to import. Verify must say so, and the
 /// repair must fix it by restoring the distributions involved.
 #[test]
 #[ignore]

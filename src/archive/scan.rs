@@ -2,7 +2,7 @@
 //!
 //! Inside a zip a module's `__file__` is `.../archive.zip/pkg/mod.pyc`: `open()`,
 //! `os.path.exists()`, `os.listdir()` or `pathlib` on anything derived from it fail, because no
-//! such directory exists (FACTS.md: zipimport). `importlib.resources` (except `as_file`, which
+//! such directory exists (docs/facts.md, zipimport). `importlib.resources` (except `as_file`, which
 //! copies to a temporary file: that fails on a read-only filesystem) and `pkgutil.get_data` read
 //! through the loader and work from a zip, so they are not evidence. The scan is conservative: a
 //! line that names the module's own location (`__file__`, `__path__[0]`, `__spec__.origin`)
