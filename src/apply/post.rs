@@ -225,11 +225,24 @@ pub(super) fn rewrite_records(w: &Writer, outcome: &Outcome, restored: &HashSet<
             .flat_map(|z| &z.top_level)
             .find(|t| t.dist == d)
         {
-            text.push_str(&super::zip::top_level_row(plan, t));
+            text.push_str(&top_level_row(plan, t));
         }
         crate::fault::point("write RECORD");
         if let Err(err) = write_new(&w.dst.join(&e.path), text.as_bytes(), e) {
             w.fail(&e.path, err);
         }
     }
+}
+
+/// The RECORD row of a written `top_level.txt`.
+fn top_level_row(plan: &crate::plan::Plan, t: &crate::archive::TopLevel) -> String {
+    let rel = t
+        .path
+        .strip_prefix(&plan.venv.site_packages)
+        .unwrap_or(&t.path);
+    crate::dists::record_row(&[
+        &rel.to_string_lossy(),
+        &crate::record::hash(t.text.as_bytes()),
+        &t.text.len().to_string(),
+    ])
 }

@@ -157,19 +157,6 @@ fn write_top_level(w: &Writer, t: &TopLevel) {
     }
 }
 
-/// The RECORD row of a written `top_level.txt`.
-pub(super) fn top_level_row(plan: &Plan, t: &TopLevel) -> String {
-    let rel = t
-        .path
-        .strip_prefix(&plan.venv.site_packages)
-        .unwrap_or(&t.path);
-    crate::dists::record_row(&[
-        &rel.to_string_lossy(),
-        &crate::record::hash(t.text.as_bytes()),
-        &t.text.len().to_string(),
-    ])
-}
-
 /// `slim --verify`: take the distributions `dists` (normalized) out of the archive in the
 /// finished tree `out`: their files are copied back from the input, compiled into `__pycache__`
 /// with `interp`, and the archive is rebuilt without them (removed with its `.pth` when nothing
