@@ -26,7 +26,9 @@ pub mod fault;
 pub mod handoff;
 pub mod imports;
 pub mod inventory;
+pub mod jsonpath;
 pub mod plan;
+pub mod progress;
 pub mod python;
 pub mod record;
 pub mod report;
@@ -58,17 +60,13 @@ pub enum Status {
 
 pub fn slim(settings: &Settings) -> Result<Status> {
     let start = Instant::now();
-    let progress = report::progress::Progress::for_terminal(settings.json);
+    let progress = progress::Progress::for_terminal(settings.json);
     let result = slim_with(settings, start, &progress);
     progress.finish();
     result
 }
 
-fn slim_with(
-    settings: &Settings,
-    start: Instant,
-    progress: &report::progress::Progress,
-) -> Result<Status> {
+fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress) -> Result<Status> {
     let venv = Venv::discover(&settings.venv, settings.python_version)?;
     // Held until the run ends (a dry run changes nothing and needs none).
     let _lock = match (&settings.target, settings.dry_run) {
@@ -209,7 +207,7 @@ fn finish_interrupted(
     settings: &Settings,
     root: &std::path::Path,
     start: Instant,
-    progress: &report::progress::Progress,
+    progress: &progress::Progress,
 ) -> Result<Option<Status>> {
     let Some(journal) = apply::pending(root)? else {
         if !settings.dry_run {
@@ -253,7 +251,7 @@ pub fn dockerfile(args: &cli::DockerfileArgs) -> Result<Status> {
         &settings::Target::PlanOnly,
     )?;
     let stdout = std::io::stdout();
-    report::dockerfile(stdout.lock(), &handoff::dockerfile::render(args))?;
+    report::dockerfile::text(stdout.lock(), &handoff::dockerfile::render(args))?;
     Ok(Status::Ok)
 }
 
@@ -331,15 +329,18 @@ pub fn verify_venv(args: &cli::VerifyArgs) -> Result<Status> {
     };
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
-    report::verify(
-        &mut lock,
-        &probe,
-        &found,
-        args.against.is_some(),
-        opts.read_only,
-        args.json,
-        start.elapsed(),
-    )?;
+    let rendered = report::verify::VerifyReport {
+        probe: &probe,
+        found: &found,
+        against: args.against.is_some(),
+        wanted_read_only: opts.read_only,
+        elapsed: start.elapsed(),
+    };
+    if args.json {
+        rendered.json(&mut lock)?;
+    } else {
+        rendered.text(&mut lock)?;
+    }
     lock.flush()?;
     Ok(if found.is_empty() {
         Status::Ok
@@ -358,7 +359,7 @@ pub fn bench_venv(args: &cli::BenchArgs) -> Result<Status> {
             .transpose()
     };
     let (svg, html) = (chart("--svg", &args.svg)?, chart("--html", &args.html)?);
-    let progress = report::progress::Progress::for_terminal(args.json);
+    let progress = progress::Progress::for_terminal(args.json);
     let result = bench::run(args, &progress);
     progress.finish();
     let result = result?;

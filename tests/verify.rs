@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use venvslim::report::progress::Progress;
+use venvslim::progress::Progress;
 use venvslim::verify::{self, Options, Outcome};
 
 fn scratch(prefix: &str) -> tempfile::TempDir {

@@ -13,7 +13,7 @@ use super::journal::{self, Journal, Op, JOURNAL, SBOM, STAGING, TREE};
 use super::{Failure, HandoffOutcome};
 use crate::fault::point;
 use crate::handoff::Options;
-use crate::report::progress::Progress;
+use crate::progress::Progress;
 
 pub(super) struct Finished {
     pub failures: Vec<Failure>,

@@ -37,7 +37,7 @@ use crate::fault::point;
 use crate::handoff::Options;
 use crate::inventory::Kind;
 use crate::plan::{ActionKind, Plan};
-use crate::report::progress::Progress;
+use crate::progress::Progress;
 use crate::rules::Rewrite;
 
 /// What a rerun did when it found the journal of an interrupted run.

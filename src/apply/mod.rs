@@ -17,7 +17,7 @@ use anyhow::{bail, Result};
 use crate::bytecode::Interpreter;
 use crate::inventory::Kind;
 use crate::plan::{Plan, Totals};
-use crate::report::progress::Progress;
+use crate::progress::Progress;
 use crate::settings::Target;
 
 mod commit;
@@ -44,7 +44,7 @@ pub use zip::{unzip, ZipOutcome};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Failure {
-    #[serde(serialize_with = "crate::report::lossy_path")]
+    #[serde(serialize_with = "crate::jsonpath::lossy_path")]
     pub path: PathBuf,
     pub error: String,
 }

@@ -21,7 +21,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::cli::BenchArgs;
-use crate::report::progress::Progress;
+use crate::progress::Progress;
 use crate::verify;
 use measure::Sizes;
 use startup::{Run, Starter};

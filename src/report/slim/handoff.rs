@@ -6,7 +6,8 @@ use std::io::{self, Write};
 
 use serde_json::{json, Value};
 
-use super::{group, human, Report};
+use super::Report;
+use crate::report::{group, human};
 
 impl Report<'_> {
     fn handoff_active(&self) -> bool {
@@ -155,10 +156,4 @@ impl Report<'_> {
         }
         Ok(())
     }
-}
-
-/// `venvslim dockerfile`.
-pub fn dockerfile(mut out: impl Write, text: &str) -> io::Result<()> {
-    out.write_all(text.as_bytes())?;
-    out.flush()
 }

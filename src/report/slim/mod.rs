@@ -1,14 +1,11 @@
-//! The only module that prints: the text summary for people, JSON for machines.
+//! The report of `venvslim slim`: the text summary for people, JSON for machines.
 //!
 //! Both are rendered from the same `Plan` (and, after a real run, its `Outcome`), so a dry
 //! run's JSON lists exactly the actions the real run performs. Everything is sorted: same
-//! venv, same report. `zip.rs` renders the `--zip-pure` section.
+//! venv, same report. `zip.rs` renders the `--zip-pure` section, `handoff.rs` the hand-off one.
 
+mod handoff;
 mod zip;
-
-pub mod bench;
-mod chart;
-pub mod progress;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -19,11 +16,11 @@ use serde::Serialize;
 
 use crate::apply::{Failure, Outcome};
 use crate::plan::{ActionKind, Plan, Totals};
-use crate::rules::{Category, Rule};
-use crate::verify::{Probe, Regression};
+use crate::rules::Category;
+use crate::verify::Regression;
 
-mod handoff;
-pub use handoff::dockerfile;
+use super::verify::{probe_summary, regression_lines};
+use super::{group, human, truncate};
 
 pub struct Report<'a> {
     pub plan: &'a Plan,
@@ -552,44 +549,11 @@ impl Report<'_> {
     }
 }
 
-/// Serialize a path as a string even when it is not UTF-8 (lossy), so `--json` never fails on
-/// a strange file name.
-pub fn lossy_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&path.to_string_lossy())
-}
-
 fn lossy_paths<S: serde::Serializer>(
     paths: &&[std::path::PathBuf],
     s: S,
 ) -> Result<S::Ok, S::Error> {
     s.collect_seq(paths.iter().map(|p| p.to_string_lossy()))
-}
-
-fn probe_summary(out: &mut impl Write, p: &Probe, wanted_ro: bool) -> io::Result<()> {
-    writeln!(
-        out,
-        "  verify: {} modules, {} distributions, {} scripts probed with {}{}",
-        group(p.modules.len() as u64),
-        group(p.dists.len() as u64),
-        group(p.scripts.len() as u64),
-        p.python,
-        if p.read_only { ", read-only" } else { "" }
-    )?;
-    if wanted_ro && !p.read_only {
-        writeln!(
-            out,
-            "  note: not run on a read-only mount (needs root and unshare -m)"
-        )?;
-    }
-    Ok(())
-}
-
-fn regression_lines(out: &mut impl Write, found: &[Regression]) -> io::Result<()> {
-    for r in found {
-        let dist = r.dist.as_deref().unwrap_or("?");
-        writeln!(out, "    {:<12} {} [{dist}]: {}", r.kind, r.name, r.error)?;
-    }
-    Ok(())
 }
 
 /// The report of an in-place rerun that finished an interrupted run from its journal.
@@ -625,174 +589,4 @@ pub fn resumed(
         }
     }
     writeln!(out, "  done in {:.2} s", elapsed.as_secs_f64())
-}
-
-/// The report of `venvslim verify`.
-#[allow(clippy::too_many_arguments)]
-pub fn verify(
-    mut out: impl Write,
-    probe: &Probe,
-    found: &[Regression],
-    against: bool,
-    wanted_ro: bool,
-    json: bool,
-    elapsed: Duration,
-) -> io::Result<()> {
-    if json {
-        let report = serde_json::json!({
-            "python": probe.python,
-            "read_only": probe.read_only,
-            "modules": probe.modules.len(),
-            "dists": probe.dists.len(),
-            "scripts": probe.scripts.len(),
-            "against": against,
-            if against { "regressions" } else { "problems" }: found,
-            "elapsed_ms": elapsed.as_millis() as u64,
-        });
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        return writeln!(out);
-    }
-    probe_summary(&mut out, probe, wanted_ro)?;
-    let what = if against {
-        "regression(s) against the original"
-    } else {
-        "problem(s)"
-    };
-    if found.is_empty() {
-        writeln!(out, "  no {what} found")?;
-    } else {
-        writeln!(out, "  {} {what}:", found.len())?;
-        regression_lines(&mut out, found)?;
-    }
-    writeln!(out, "  done in {:.2} s", elapsed.as_secs_f64())
-}
-
-/// The report of `venvslim strip`.
-pub fn strip(
-    mut out: impl Write,
-    results: &[(std::path::PathBuf, Result<crate::elf::Verdict, String>)],
-    json: bool,
-    dry_run: bool,
-) -> io::Result<()> {
-    use crate::elf::Verdict;
-    if json {
-        let rows: Vec<serde_json::Value> = results
-            .iter()
-            .map(|(p, r)| {
-                let mut v = match r {
-                    Ok(verdict) => serde_json::to_value(verdict).unwrap_or_default(),
-                    Err(e) => serde_json::json!({ "verdict": "failed", "error": e }),
-                };
-                v["path"] = p.to_string_lossy().into_owned().into();
-                v
-            })
-            .collect();
-        serde_json::to_writer_pretty(
-            &mut out,
-            &serde_json::json!({ "dry_run": dry_run, "files": rows }),
-        )?;
-        return writeln!(out);
-    }
-    let (mut before_all, mut after_all) = (0u64, 0u64);
-    for (p, r) in results {
-        let line = match r {
-            Ok(Verdict::Stripped { before, after }) => {
-                before_all += before;
-                after_all += after;
-                let verb = if dry_run { "would strip" } else { "stripped" };
-                format!(
-                    "{verb} {} -> {} ({})",
-                    human(*before),
-                    human(*after),
-                    change(*before, *after)
-                )
-            }
-            Ok(Verdict::NothingToStrip) => "nothing to strip".to_string(),
-            Ok(Verdict::NotElf) => "not an ELF shared object or executable: left alone".to_string(),
-            Ok(Verdict::Refused { why }) => format!("left untouched: {why}"),
-            Err(e) => format!("failed: {e}"),
-        };
-        writeln!(out, "{}: {line}", p.display())?;
-    }
-    if results.len() > 1 && before_all > 0 {
-        writeln!(
-            out,
-            "total: {} -> {} ({})",
-            human(before_all),
-            human(after_all),
-            change(before_all, after_all)
-        )?;
-    }
-    Ok(())
-}
-
-/// The rule table, for `venvslim rules`.
-pub fn rules(mut out: impl Write, rules: &[&Rule]) -> io::Result<()> {
-    for r in rules {
-        writeln!(out, "{}  [{}]", r.id, r.category.label())?;
-        writeln!(out, "    why:      {}", r.reason)?;
-        writeln!(out, "    evidence: {}", r.evidence)?;
-    }
-    Ok(())
-}
-
-/// `-1.2 MiB`, or `+2.2 KiB` when a file grew (a section header table that sat inside a segment
-/// is written anew at the end: the file grows, its compressed size still drops).
-fn change(before: u64, after: u64) -> String {
-    if after > before {
-        format!("+{}", human(after - before))
-    } else {
-        format!("-{}", human(before - after))
-    }
-}
-
-pub fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-pub(crate) fn group(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        s.chars().take(n - 1).collect::<String>() + "…"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn units() {
-        assert_eq!(human(512), "512 B");
-        assert_eq!(human(1536), "1.5 KiB");
-        assert_eq!(human(3 * 1024 * 1024), "3.0 MiB");
-        assert_eq!(group(1234567), "1,234,567");
-        assert_eq!(group(12), "12");
-        assert_eq!(change(110_617, 112_920), "+2.2 KiB");
-        assert_eq!(change(2048, 1024), "-1.0 KiB");
-    }
 }

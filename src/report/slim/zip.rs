@@ -6,9 +6,10 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{group, human, Report};
+use super::Report;
 use crate::apply::ZipOutcome;
 use crate::archive::{Refusal, TopLevel, ZipDist};
+use crate::report::{group, human};
 
 #[derive(Serialize)]
 pub(super) struct JsonZip<'a> {

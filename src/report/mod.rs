@@ -1,0 +1,79 @@
+//! The only module that prints: the text summary for people, JSON for machines, one renderer
+//! per command (`slim/`, `verify`, `strip`, `rules`, `bench`, `dockerfile`), and the number
+//! formats they share.
+//!
+//! Each renderer takes the command's result as data and writes it to the `impl Write` it is
+//! given; everything is sorted, so the same input gives the same report.
+
+pub mod bench;
+mod chart;
+pub mod dockerfile;
+pub mod rules;
+pub mod slim;
+pub mod strip;
+pub mod verify;
+
+pub use rules::rules;
+pub use slim::{resumed, Report};
+pub use strip::strip;
+
+/// `-1.2 MiB`, or `+2.2 KiB` when a file grew (a section header table that sat inside a segment
+/// is written anew at the end: the file grows, its compressed size still drops).
+pub(crate) fn change(before: u64, after: u64) -> String {
+    if after > before {
+        format!("+{}", human(after - before))
+    } else {
+        format!("-{}", human(before - after))
+    }
+}
+
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+pub(crate) fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub(crate) fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n - 1).collect::<String>() + "…"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units() {
+        assert_eq!(human(512), "512 B");
+        assert_eq!(human(1536), "1.5 KiB");
+        assert_eq!(human(3 * 1024 * 1024), "3.0 MiB");
+        assert_eq!(group(1234567), "1,234,567");
+        assert_eq!(group(12), "12");
+        assert_eq!(change(110_617, 112_920), "+2.2 KiB");
+        assert_eq!(change(2048, 1024), "-1.0 KiB");
+    }
+}

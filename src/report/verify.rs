@@ -1,0 +1,84 @@
+//! The report of `venvslim verify`, and the probe lines `slim --verify` shares.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use super::group;
+use crate::verify::{Probe, Regression};
+
+/// What `venvslim verify` found, to render.
+pub struct VerifyReport<'a> {
+    /// The probe of the tree that was checked.
+    pub probe: &'a Probe,
+    /// Regressions against the original (with `--against`), else problems found in the tree.
+    pub found: &'a [Regression],
+    /// Whether `found` compares against an original (`--against`).
+    pub against: bool,
+    /// Whether a read-only mount was asked for (a note says when it could not be had).
+    pub wanted_read_only: bool,
+    /// Wall time of the whole check.
+    pub elapsed: Duration,
+}
+
+impl VerifyReport<'_> {
+    /// The JSON report: counts, and the regressions (or problems) in full.
+    pub fn json(&self, mut out: impl Write) -> io::Result<()> {
+        let probe = self.probe;
+        let report = serde_json::json!({
+            "python": probe.python,
+            "read_only": probe.read_only,
+            "modules": probe.modules.len(),
+            "dists": probe.dists.len(),
+            "scripts": probe.scripts.len(),
+            "against": self.against,
+            if self.against { "regressions" } else { "problems" }: self.found,
+            "elapsed_ms": self.elapsed.as_millis() as u64,
+        });
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)
+    }
+
+    /// The text report: what was probed, then each regression (or problem) on a line.
+    pub fn text(&self, mut out: impl Write) -> io::Result<()> {
+        probe_summary(&mut out, self.probe, self.wanted_read_only)?;
+        let what = if self.against {
+            "regression(s) against the original"
+        } else {
+            "problem(s)"
+        };
+        if self.found.is_empty() {
+            writeln!(out, "  no {what} found")?;
+        } else {
+            writeln!(out, "  {} {what}:", self.found.len())?;
+            regression_lines(&mut out, self.found)?;
+        }
+        writeln!(out, "  done in {:.2} s", self.elapsed.as_secs_f64())
+    }
+}
+
+pub(super) fn probe_summary(out: &mut impl Write, p: &Probe, wanted_ro: bool) -> io::Result<()> {
+    writeln!(
+        out,
+        "  verify: {} modules, {} distributions, {} scripts probed with {}{}",
+        group(p.modules.len() as u64),
+        group(p.dists.len() as u64),
+        group(p.scripts.len() as u64),
+        p.python,
+        if p.read_only { ", read-only" } else { "" }
+    )?;
+    if wanted_ro && !p.read_only {
+        writeln!(
+            out,
+            "  note: not run on a read-only mount (needs root and unshare -m)"
+        )?;
+    }
+    Ok(())
+}
+
+pub(super) fn regression_lines(out: &mut impl Write, found: &[Regression]) -> io::Result<()> {
+    for r in found {
+        let dist = r.dist.as_deref().unwrap_or("?");
+        writeln!(out, "    {:<12} {} [{dist}]: {}", r.kind, r.name, r.error)?;
+    }
+    Ok(())
+}
