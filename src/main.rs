@@ -6,21 +6,17 @@ use std::process::ExitCode;
 use clap::Parser;
 use venvslim::cli::{Cli, Command};
 use venvslim::settings::Settings;
-use venvslim::Status;
+use venvslim::{commands, Status};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Slim(args) => Settings::from_args(args).and_then(|s| venvslim::slim(&s)),
-        Command::Strip(args) => venvslim::strip_files(&args),
-        Command::Verify(args) => venvslim::verify_venv(&args),
-        Command::Dockerfile(args) => venvslim::dockerfile(&args),
-        Command::Bench(args) => venvslim::bench_venv(&args),
-        Command::Rules => {
-            venvslim::report::rules(std::io::stdout().lock(), &venvslim::rules::table())
-                .map(|()| Status::Ok)
-                .map_err(Into::into)
-        }
+        Command::Slim(args) => Settings::from_args(args).and_then(|s| commands::slim::run(&s)),
+        Command::Strip(args) => commands::strip::run(&args),
+        Command::Verify(args) => commands::verify::run(&args),
+        Command::Dockerfile(args) => commands::dockerfile::run(&args),
+        Command::Bench(args) => commands::bench::run(&args),
+        Command::Rules => commands::rules::run(),
     };
     venvslim::fault::report();
     match result {

@@ -1,0 +1,199 @@
+//! `venvslim slim`: discover, walk, classify, plan, apply, verify and repair, report.
+//!
+//! Orchestration only: each step is a call into the module that owns it. In place, a pending
+//! journal is finished first (`finish_interrupted`), never planned over.
+
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+
+use super::Status;
+use crate::cli::BytecodeMode;
+use crate::inventory::Inventory;
+use crate::plan::Plan;
+use crate::report::Report;
+use crate::settings::{Settings, Target};
+use crate::venv::Venv;
+use crate::{apply, archive, bytecode, handoff, progress, report, verify};
+
+/// `venvslim slim`: run the whole pipeline with validated settings.
+pub fn run(settings: &Settings) -> Result<Status> {
+    let start = Instant::now();
+    let progress = progress::Progress::for_terminal(settings.json);
+    let result = slim_with(settings, start, &progress);
+    progress.finish();
+    result
+}
+
+fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress) -> Result<Status> {
+    let venv = Venv::discover(&settings.venv, settings.python_version)?;
+    // Held until the run ends (a dry run changes nothing and needs none).
+    let _lock = match (&settings.target, settings.dry_run) {
+        (Target::InPlace, false) => Some(apply::lock(&venv.root)?),
+        _ => None,
+    };
+    if settings.target == Target::InPlace {
+        if let Some(status) = finish_interrupted(settings, &venv.root, start, progress)? {
+            return Ok(status);
+        }
+    } else if apply::interrupted(&venv.root) {
+        bail!(
+            "an in-place run of `{}` was interrupted; the venv is half-slimmed, and a copy of it would be too\nhint: finish it first with `venvslim slim {} --in-place` (same options), then copy or slim it",
+            venv.root.display(),
+            venv.root.display()
+        );
+    }
+    progress.phase("walking the venv", 0);
+    let inv = Inventory::scan(&venv.root, &venv.site_packages)?;
+    if !inv.errors.is_empty() && matches!(settings.target, Target::Copy(_)) && !settings.dry_run {
+        let (path, why) = &inv.errors[0];
+        bail!(
+            "cannot read {} path(s) in the venv, first `{}`: {why}; the copy would be incomplete, so nothing was written\nhint: fix the permissions (or run as the venv's owner) and run again",
+            inv.errors.len(),
+            venv.root.join(path).display()
+        );
+    }
+    handoff::check(&venv, &inv, &settings.handoff)?;
+    if let (true, Some(py)) = (settings.verify, &settings.handoff.python) {
+        if fs_exists(py).is_none() {
+            bail!("--verify runs the output, whose bin/python will point at `{}`, and that does not exist here\nhint: verify in a stage that has the final interpreter, or drop --verify", py.display());
+        }
+    }
+    let interp = match settings.bytecode {
+        BytecodeMode::Compile | BytecodeMode::Sourceless => Some(bytecode::probe(&venv)?),
+        BytecodeMode::Keep | BytecodeMode::Strip => None,
+    };
+    // The input is never modified, so probing it first gives the baseline for --verify.
+    // Deep: a removed submodule that kept code imports is what rules get wrong.
+    let verify_opts = verify::Options {
+        deep: true,
+        ..verify::Options::default()
+    };
+    let original = if settings.verify {
+        progress.phase("verify: probing the input", 0);
+        Some(verify::probe(&venv.root, &verify_opts)?)
+    } else {
+        None
+    };
+    progress.phase("planning", 0);
+    let plan = Plan::build(venv, settings, inv);
+    if let Some(zip) = &plan.zip {
+        zip.check_entry_limit()?;
+    }
+    let output = match &settings.target {
+        Target::Copy(out) => Some(out.as_path()),
+        _ => None,
+    };
+    let mut outcome = if settings.dry_run {
+        None
+    } else {
+        Some(apply::apply(
+            &plan,
+            &settings.target,
+            interp.as_ref(),
+            progress,
+        )?)
+    };
+    let repair = match (&original, output, outcome.as_mut()) {
+        (Some(original), Some(out), Some(outcome)) => 'verify: {
+            let mut unzip = |dists: &std::collections::BTreeSet<String>| {
+                let back = apply::unzip(&plan, out, dists, interp.as_ref(), outcome)?;
+                Ok(back
+                    .into_iter()
+                    .map(|(path, dist)| verify::Restored {
+                        path,
+                        rule: archive::ZIPPED.id,
+                        dist,
+                    })
+                    .collect())
+            };
+            progress.phase("verify: probing the output", 0);
+            // OUT is published by now: a verify that cannot finish is a failure of this run
+            // (exit 1, said in the report), never exit 2, which promises nothing was written.
+            let repair = match verify::repair_with(&plan, out, original, &verify_opts, &mut unzip) {
+                Ok(repair) => repair,
+                Err(e) => {
+                    outcome.failures.push(apply::Failure {
+                        path: out.to_path_buf(),
+                        error: format!("written, but verify could not finish: {e:#}"),
+                    });
+                    break 'verify None;
+                }
+            };
+            if !repair.restored.is_empty() {
+                let restored: Vec<std::path::PathBuf> =
+                    repair.restored.iter().map(|r| r.path.clone()).collect();
+                let failed = apply::refresh_records(&plan, out, outcome, &restored);
+                outcome.failures.extend(failed);
+                let failed = apply::refinalize(&plan, out, outcome);
+                outcome.failures.extend(failed);
+                outcome.after = apply::measure(out);
+            }
+            Some(repair)
+        }
+        _ => None,
+    };
+    progress.finish();
+    let report = Report {
+        plan: &plan,
+        outcome: outcome.as_ref(),
+        output,
+        dry_run: settings.dry_run,
+        verbose: settings.verbose,
+        verify: repair.as_ref(),
+        elapsed: start.elapsed(),
+    };
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    if settings.json {
+        report.json(&mut lock)?
+    } else {
+        report.text(&mut lock)?
+    }
+    lock.flush()?;
+    let unrepaired = repair.as_ref().is_some_and(|r| !r.remaining.is_empty());
+    Ok(if report.failures().is_empty() && !unrepaired {
+        Status::Ok
+    } else {
+        Status::Failures
+    })
+}
+
+/// In place: a journal means a run was killed half-way; finish it (planning from a
+/// half-changed tree would lose files), report, and stop. Without one, clear what an
+/// interrupted preparation left. `None`: go on with a normal run.
+fn finish_interrupted(
+    settings: &Settings,
+    root: &std::path::Path,
+    start: Instant,
+    progress: &progress::Progress,
+) -> Result<Option<Status>> {
+    let Some(journal) = apply::pending(root)? else {
+        if !settings.dry_run {
+            apply::discard_leftovers(root)?;
+        }
+        return Ok(None);
+    };
+    if settings.dry_run {
+        bail!(
+            "an in-place run of `{}` was interrupted; the tree is half-slimmed, so a plan of it would be wrong\nhint: run again without --dry-run to finish it",
+            root.display()
+        );
+    }
+    let resumed = apply::resume(root, &settings.handoff, journal, progress);
+    progress.finish();
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    report::resumed(&mut lock, root, &resumed, settings.json, start.elapsed())?;
+    lock.flush()?;
+    Ok(Some(if resumed.failures.is_empty() {
+        Status::Ok
+    } else {
+        Status::Failures
+    }))
+}
+
+fn fs_exists(p: &std::path::Path) -> Option<std::fs::Metadata> {
+    std::fs::metadata(p).ok()
+}
