@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_main, BatchSize, Criterion};
 use venvslim::cli::{Cli, Command};
 use venvslim::inventory::Inventory;
 use venvslim::plan::Plan;
@@ -69,6 +69,8 @@ fn elf_sample(venv: &Venv, inv: &Inventory) -> PathBuf {
         .expect("an ELF file to strip")
 }
 
+// Criterion reports on stdout; which venv and ELF file were measured goes to stderr beside it.
+#[allow(clippy::print_stderr)]
 fn stages(c: &mut Criterion) {
     let (path, _tmp) = bench_venv();
     let settings = settings(&path);
@@ -106,9 +108,15 @@ fn stages(c: &mut Criterion) {
     });
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default().sample_size(10);
-    targets = stages
+/// The group criterion runs; in a private module because the function `criterion_group!`
+/// generates is `pub` and cannot carry a doc comment.
+mod group {
+    use criterion::{criterion_group, Criterion};
+
+    criterion_group! {
+        name = benches;
+        config = Criterion::default().sample_size(10);
+        targets = super::stages
+    }
 }
-criterion_main!(benches);
+criterion_main!(group::benches);

@@ -12,28 +12,35 @@ use std::path::{Component, Path, PathBuf};
 use crate::inventory::{Inventory, Kind};
 use crate::safepath::read_nofollow;
 
+/// One installed distribution, from its `*.dist-info`.
 #[derive(Debug, Clone)]
 pub struct Dist {
     /// Name as METADATA spells it.
     pub name: String,
     /// PEP 503 normalised name, for matching.
     pub normalized: String,
+    /// Version as METADATA spells it.
     pub version: String,
     /// The `*.dist-info` directory, relative to the venv root.
     pub dir: PathBuf,
+    /// Its RECORD's rows, in file order.
     pub record: Vec<RecordEntry>,
     /// Top-level import names (top_level.txt, else the first component of RECORD paths
     /// inside site-packages).
     pub top_levels: BTreeSet<String>,
 }
 
+/// One row of RECORD: `path,hash,size`.
 #[derive(Debug, Clone)]
 pub struct RecordEntry {
     /// As written in RECORD (relative to site-packages).
     pub raw: String,
     /// Relative to the venv root; None when it points outside the tree.
     pub path: Option<PathBuf>,
+    /// `sha256=<urlsafe base64>`, as written; empty where RECORD gives none (RECORD itself,
+    /// pip's pycs).
     pub hash: String,
+    /// Size in bytes, as written (may be empty).
     pub size: String,
 }
 
@@ -249,6 +256,8 @@ pub struct Ownership {
 }
 
 impl Ownership {
+    /// Index every RECORD path, and every top-level directory a distribution's RECORD reaches
+    /// into, by the distribution's index in `dists`.
     pub fn new(dists: &[Dist], site_packages: &Path) -> Ownership {
         let mut own = Ownership {
             site_packages: site_packages.to_path_buf(),
@@ -270,6 +279,8 @@ impl Ownership {
         own
     }
 
+    /// The owning distribution's index: RECORD first, then a pyc's source, then the top-level
+    /// directory (paths relative to the venv root).
     pub fn owner(&self, path: &Path) -> Option<usize> {
         if let Some(i) = self.by_path.get(path) {
             return Some(*i);

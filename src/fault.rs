@@ -10,7 +10,10 @@
 //! point for good (after saying so on stderr), so a test can send a signal at a known moment.
 //! Release builds compile [`point`] to nothing.
 
+// Debug builds only: the fault points announce themselves on stderr, where the tests that set
+// VENVSLIM_FAULT_* read them; report/ prints only the commands' results.
 #[cfg(debug_assertions)]
+#[allow(clippy::print_stderr)]
 mod imp {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::OnceLock;

@@ -1,6 +1,10 @@
 //! Thin binary: parse, validate into Settings, run, map the outcome to an exit status
 //! (0 ok, 1 finished with failures, 2 usage or fatal error).
 
+// The CLI's own error message (`error: ...` and its `hint:` lines) is printed here, beside the
+// exit status it goes with; every other output is a report/ renderer's.
+#![allow(clippy::print_stderr)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

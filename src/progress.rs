@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// The bar, or nothing (hidden): cheap to clone, shared by every stage of a run.
 #[derive(Clone, Default)]
 pub struct Progress(Option<ProgressBar>);
 
@@ -23,6 +24,7 @@ impl Progress {
         Progress(Some(bar))
     }
 
+    /// A bar that never draws: for callers with no terminal to show it on (tests).
     pub fn hidden() -> Progress {
         Progress(None)
     }
@@ -43,12 +45,14 @@ impl Progress {
         bar.set_message(msg.to_string());
     }
 
+    /// Replace the text beside the bar (the current step).
     pub fn set_message(&self, msg: &str) {
         if let Some(bar) = &self.0 {
             bar.set_message(msg.to_string());
         }
     }
 
+    /// Advance the current phase by `n` steps.
     pub fn inc(&self, n: u64) {
         if let Some(bar) = &self.0 {
             bar.inc(n);

@@ -47,6 +47,7 @@ pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
     ))
 }
 
+/// What happened to one distribution's files, for rewriting its RECORD.
 pub struct Changes<'a> {
     /// Paths (relative to the root) no longer there.
     pub gone: &'a HashSet<&'a Path>,
@@ -56,6 +57,9 @@ pub struct Changes<'a> {
     pub compiled: &'a [PathBuf],
 }
 
+/// The distribution's new RECORD text: kept rows in their order (rewritten files with their new
+/// hash and size, compiled bytecode and RECORD itself without one), removed rows dropped, newly
+/// compiled bytecode appended, sorted.
 pub fn rewrite(dist: &Dist, site_packages: &Path, changes: &Changes) -> String {
     let mut out = String::new();
     let mut listed: HashSet<&Path> = HashSet::new();

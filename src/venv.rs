@@ -20,7 +20,10 @@ pub struct Venv {
     /// The root as given, made absolute, when it differs from `root` (a symlinked path): pip
     /// wrote whichever it was given into shebangs, so relocation looks for both.
     pub given_root: Option<PathBuf>,
+    /// Which kind of tree it is.
     pub kind: VenvKind,
+    /// The Python it was built for: `--python-version`, else pyvenv.cfg, else its one
+    /// lib/pythonX.Y.
     pub python: PythonVersion,
     /// site-packages relative to root ("" for a bare site-packages tree).
     pub site_packages: PathBuf,
@@ -30,6 +33,7 @@ pub struct Venv {
     pub cfg: BTreeMap<String, String>,
 }
 
+/// The shapes of tree accepted as input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VenvKind {
     /// A virtualenv with pyvenv.cfg.
@@ -40,9 +44,12 @@ pub enum VenvKind {
     SitePackages,
 }
 
+/// A Python feature version, `3.11`: what decides paths, bytecode and zipimport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PythonVersion {
+    /// `3` in 3.11.
     pub major: u32,
+    /// `11` in 3.11.
     pub minor: u32,
 }
 
@@ -184,6 +191,7 @@ impl Venv {
         })
     }
 
+    /// site-packages as an absolute path.
     pub fn site_packages_abs(&self) -> PathBuf {
         self.root.join(&self.site_packages)
     }

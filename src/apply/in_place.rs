@@ -47,6 +47,7 @@ pub struct Resumed {
     pub steps: usize,
     /// Failures of the interrupted run's preparation, and of finishing it.
     pub failures: Vec<Failure>,
+    /// What finishing the hand-off (relocation, licences, SBOM) did, with the rerun's options.
     pub handoff: HandoffOutcome,
 }
 

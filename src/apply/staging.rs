@@ -91,6 +91,7 @@ impl Staging {
         })
     }
 
+    /// Where the tree (or file) is being written, beside OUT.
     pub fn path(&self) -> &Path {
         &self.path
     }

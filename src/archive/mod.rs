@@ -51,8 +51,9 @@ pub static ZIPPED: Rule = Rule {
 /// What `--zip-pure` will do, computed from the input tree and the plan's kept files.
 #[derive(Debug, Clone)]
 pub struct ZipPlan {
-    /// The archive and the `.pth`, relative to the venv root.
+    /// The archive, relative to the venv root.
     pub archive: PathBuf,
+    /// The `.pth` that puts it on sys.path, relative to the venv root.
     pub pth: PathBuf,
     /// Only `name.pyc` in the archive, no `name.py` (`--zip-sourceless`).
     pub sourceless: bool,
@@ -70,24 +71,35 @@ pub struct ZipPlan {
     /// `PYTHONPATH=` value for images that bypass site (`python -S`, PYTHONPATH set to
     /// site-packages): site-packages, then the archive, at the path the tree will run from.
     pub pythonpath: String,
+    /// The target Python, which decides whether ZIP64 can be read.
     pub python: PythonVersion,
 }
 
+/// A distribution whose files go into the archive.
 #[derive(Debug, Clone, Serialize)]
 pub struct ZipDist {
+    /// Index into the plan's distributions.
     #[serde(skip)]
     pub dist: usize,
+    /// Its name, as its METADATA spells it.
     pub name: String,
+    /// Its version.
     pub version: String,
+    /// Files it moves into the archive.
     pub files: u64,
+    /// Their bytes on disk.
     pub bytes: u64,
 }
 
+/// A distribution left on disk, with the evidence that it cannot live in a zip.
 #[derive(Debug, Clone, Serialize)]
 pub struct Refusal {
+    /// Index into the plan's distributions.
     #[serde(skip)]
     pub dist: usize,
+    /// Its name, as its METADATA spells it.
     pub name: String,
+    /// Its version.
     pub version: String,
     /// Every reason, the first of each kind first; sorted.
     pub reasons: Vec<Evidence>,
@@ -102,10 +114,13 @@ pub struct Evidence {
     /// Relative to the venv root.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// The 1-based line in `path`, for a scan hit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
+    /// That line, trimmed and shortened.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// What the evidence shows, in a sentence.
     pub why: String,
 }
 
@@ -124,13 +139,16 @@ impl Evidence {
     }
 }
 
+/// A `top_level.txt` to write into a zipped distribution's dist-info.
 #[derive(Debug, Clone, Serialize)]
 pub struct TopLevel {
+    /// Index into the plan's distributions.
     #[serde(skip)]
     pub dist: usize,
     /// Relative to the venv root.
     #[serde(serialize_with = "crate::jsonpath::lossy_path")]
     pub path: PathBuf,
+    /// Its content: the distribution's top-level names, one a line.
     pub text: String,
 }
 
@@ -151,6 +169,7 @@ impl ZipPlan {
         Ok(())
     }
 
+    /// Whether distribution `dist` (an index into the plan's distributions) is zipped.
     pub fn is_zipped(&self, dist: usize) -> bool {
         self.dists.iter().any(|d| d.dist == dist)
     }

@@ -22,8 +22,11 @@ pub const WINDOW: usize = 3;
 /// One piece of evidence: a 1-based line number, the line (trimmed, shortened) and what it does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
+    /// 1-based line number.
     pub line: usize,
+    /// The line, trimmed and shortened.
     pub code: String,
+    /// Why the line needs a real file.
     pub what: &'static str,
 }
 

@@ -21,13 +21,16 @@ use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
 pub enum Content {
     /// Read from this file when writing.
     File(PathBuf),
+    /// These bytes.
     Bytes(Vec<u8>),
 }
 
 /// A file to put in the archive under `name` (`/`-separated, relative to the archive's root).
 #[derive(Debug, Clone)]
 pub struct Member {
+    /// The entry name.
     pub name: String,
+    /// What the entry holds.
     pub content: Content,
 }
 

@@ -17,6 +17,7 @@ use anyhow::{Context, Result};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
+/// One tree's sizes, each the way one party pays for it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Sizes {
     /// Regular files' st_size, each inode once.
@@ -42,6 +43,7 @@ impl Write for Counter {
     }
 }
 
+/// Walk `root` once (never following a link) and count all four sizes.
 pub fn measure(root: &Path) -> Result<Sizes> {
     let mut sizes = Sizes::default();
     let mut tar = tar::Builder::new(GzEncoder::new(Counter(0), Compression::new(6)));

@@ -39,30 +39,43 @@ const INSTALLER_MODULES: &[&str] = &[
     "wheel",
 ];
 
+/// One bench run: what was measured, how, and each strategy's outcome.
 #[derive(Debug, Serialize)]
 pub struct Bench {
+    /// The venv's canonical path.
     pub venv: String,
+    /// Its Python version, when the original could be probed.
     pub python: Option<String>,
     /// Starts ran with the tree mounted read-only at the venv's path.
     pub read_only: bool,
     /// The timed command (`$VENV` is the venv's path).
     pub run: String,
+    /// Timed rounds per strategy (`--rounds`).
     pub rounds: usize,
+    /// Each tree was verified against the original (no `--no-verify`).
     pub verified: bool,
+    /// Caveats about the whole run (no read-only mount, no probe), one sentence each.
     pub notes: Vec<String>,
+    /// One outcome per strategy, in the order run.
     pub strategies: Vec<Outcome>,
 }
 
+/// What one strategy's tree cost and bought.
 #[derive(Debug, Serialize)]
 pub struct Outcome {
+    /// The strategy's name (`none`, `default`, `max`, or the user's).
     pub name: String,
+    /// What it is, in one line.
     pub description: String,
+    /// How its tree is made (`cp -a`, `venvslim slim --bytecode keep`).
     pub how: String,
     /// Why the tree could not be made (then nothing else is measured).
     pub error: Option<String>,
     /// Wall time to make the tree (s).
     pub build_s: Option<f64>,
+    /// The tree's sizes (None: could not be measured).
     pub sizes: Option<Sizes>,
+    /// Its cold-start timings (None: no successful run).
     pub start: Option<Start>,
     /// Why the timed command failed on this tree.
     pub start_error: Option<String>,
@@ -72,16 +85,22 @@ pub struct Outcome {
     pub regressions_by_kind: std::collections::BTreeMap<&'static str, usize>,
     /// The first few, imports and scripts first, one line each.
     pub regression_examples: Vec<String>,
+    /// Caveats about this strategy (a step that failed, slim's exit 1), one sentence each.
     pub notes: Vec<String>,
 }
 
+/// Cold-start wall times of one tree, in seconds.
 #[derive(Debug, Serialize)]
 pub struct Start {
+    /// Median over the timed rounds.
     pub median_s: f64,
+    /// Fastest run.
     pub min_s: f64,
+    /// Slowest run.
     pub max_s: f64,
     /// Median over `none`'s median.
     pub ratio_to_none: Option<f64>,
+    /// Every timed run, in round order (the warm-up excluded).
     pub runs_s: Vec<f64>,
 }
 

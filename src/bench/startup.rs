@@ -20,6 +20,7 @@ pub enum Run {
     Imports {
         /// The interpreter's path relative to the venv root (`bin/python3.11`).
         python: PathBuf,
+        /// The top-level modules imported.
         modules: Vec<String>,
     },
     /// `sh -c COMMAND`, with `$VENV` set to where the tree is.
@@ -43,6 +44,7 @@ impl Run {
 /// How runs are started.
 #[derive(Debug, Clone)]
 pub struct Starter {
+    /// The command timed.
     pub run: Run,
     /// The original venv's path: where trees are mounted.
     pub at: PathBuf,

@@ -10,6 +10,7 @@ use clap::Parser;
 
 pub use crate::apply::recipe::CopyRecipe;
 
+/// How a strategy's tree is made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recipe {
     /// A copy made without venvslim's rules.
@@ -18,10 +19,14 @@ pub enum Recipe {
     Slim(Vec<String>),
 }
 
+/// One strategy the bench compares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Strategy {
+    /// Its name on the command line and in the report; also its tree's directory name.
     pub name: String,
+    /// What it is, in one line.
     pub description: String,
+    /// How its tree is made.
     pub recipe: Recipe,
 }
 

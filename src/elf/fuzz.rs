@@ -51,6 +51,7 @@ fn mutate(base: &[u8], shoff: usize, rng: &mut Rng) -> Vec<u8> {
 }
 
 #[test]
+#[allow(clippy::print_stdout)] // the verdict counts and self-check refusals, for --nocapture
 fn mutations_never_panic_and_every_strip_checks_out() {
     let mut bases = vec![
         build(&sample(true, true)),
@@ -123,6 +124,7 @@ fn mutations_never_panic_and_every_strip_checks_out() {
 /// `VENVSLIM_ELF_CORPUS=/path cargo test --lib elf::fuzz::corpus -- --ignored --nocapture`.
 #[test]
 #[ignore = "needs VENVSLIM_ELF_CORPUS"]
+#[allow(clippy::print_stdout)] // a manual run: its totals and refusals are the result
 fn corpus() {
     let Some(root) = std::env::var_os("VENVSLIM_ELF_CORPUS") else {
         return;

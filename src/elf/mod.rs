@@ -59,15 +59,19 @@ pub enum Mode {
 pub enum Verdict {
     /// Not an ELF shared object or executable (by content, never by name), or too short to be one.
     NotElf,
+    /// An ELF file with nothing the mode removes (or too little to be worth a rewrite).
     NothingToStrip,
     /// An ELF file we leave untouched, and why.
     Refused {
+        /// The reason, in a sentence (an unknown layout, data that would be cut).
         why: String,
     },
     /// File sizes in bytes. Sections between segments are zeroed, not cut, so `after` can equal
     /// `before` while the file compresses much better.
     Stripped {
+        /// Size of the input.
         before: u64,
+        /// Size of the stripped output.
         after: u64,
     },
 }

@@ -10,6 +10,8 @@ use std::process::Command;
 use super::{check, is_elf, strip_in_place, strip_to, Mode, Verdict};
 
 /// Build the named fixtures into a fresh temp dir; `None` (with a loud message) without gcc.
+// A skipped test says so on stderr, loudly, instead of passing in silence.
+#[allow(clippy::print_stderr)]
 pub(super) fn fixtures(names: &[&str]) -> Option<tempfile::TempDir> {
     if Command::new("gcc").arg("--version").output().is_err() {
         eprintln!("\n*** SKIPPED: gcc not found, ELF fixture tests did not run ***\n");
@@ -27,6 +29,8 @@ pub(super) fn fixtures(names: &[&str]) -> Option<tempfile::TempDir> {
     Some(dir)
 }
 
+// A skipped test says so on stderr, loudly, instead of passing in silence.
+#[allow(clippy::print_stderr)]
 fn present(dir: &Path, name: &str) -> Option<PathBuf> {
     let p = dir.join(name);
     if !p.exists() {
@@ -53,6 +57,8 @@ fn load(path: &Path) -> Option<String> {
 }
 
 /// The loaded library answers correctly (skipped loudly without python3).
+// A skipped test says so on stderr, loudly, instead of passing in silence.
+#[allow(clippy::print_stderr)]
 fn assert_loads(path: &Path) {
     match load(path) {
         Some(got) => assert_eq!(got, "42 10", "{}", path.display()),
@@ -338,6 +344,7 @@ fn gzip_len(path: &Path) -> u64 {
 
 /// Not an assertion on sizes: prints ours next to GNU strip (`cargo test --lib elf sizes -- --nocapture`).
 #[test]
+#[allow(clippy::print_stdout)] // the printed table is what this test is for
 fn sizes_next_to_gnu_strip() {
     let Some(d) = fixtures(&[]) else { return };
     let gnu = Path::new("/usr/bin/strip").exists();

@@ -9,6 +9,7 @@ use crate::cli::{BytecodeMode, DistInfoMode, DockerfileArgs, ElfMode};
 pub const DEFAULT_PREFIX: &str = "/venv";
 /// gcr.io/distroless/python3-debian12's interpreter (Debian 12's Python 3.11).
 pub const DEFAULT_PYTHON: &str = "/usr/bin/python3.11";
+/// The final stage's base image: distroless Python, running as nonroot.
 pub const FINAL_IMAGE: &str = "gcr.io/distroless/python3-debian12:nonroot";
 
 /// Quote one word for a shell command line (the builder's `RUN`), only when needed.

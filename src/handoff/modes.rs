@@ -22,6 +22,7 @@ pub enum Chmod {
     Symbolic(Vec<Clause>),
 }
 
+/// One comma-separated clause of a symbolic `--chmod` (`go=rX`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Clause {
     /// Bits the clause may touch (from `u`, `g`, `o`, `a`; none means all).

@@ -13,11 +13,15 @@ use crate::dists::normalize_name;
 /// One distribution, as its METADATA header says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Component {
+    /// `Name:`.
     pub name: String,
+    /// `Version:`.
     pub version: String,
+    /// Its licences (see `licenses_from_header`).
     pub licenses: Vec<License>,
 }
 
+/// One licence of a component, as CycloneDX distinguishes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum License {
     /// An SPDX expression (`License-Expression`, or a classifier with a known SPDX id).

@@ -85,6 +85,7 @@ fn start_line(b: &Bench) -> String {
     )
 }
 
+/// The bench as a table for a terminal, with its notes.
 pub fn text(mut out: impl Write, b: &Bench) -> io::Result<()> {
     writeln!(
         out,
@@ -164,11 +165,13 @@ pub fn text(mut out: impl Write, b: &Bench) -> io::Result<()> {
     Ok(())
 }
 
+/// The bench result as pretty JSON.
 pub fn json(mut out: impl Write, b: &Bench) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut out, b)?;
     writeln!(out)
 }
 
+/// A standalone HTML page: the table and the chart.
 pub fn html(mut out: impl Write, b: &Bench) -> io::Result<()> {
     let esc = super::chart::escape;
     writeln!(

@@ -48,6 +48,7 @@ struct Point<'a> {
     regressions: Option<usize>,
 }
 
+/// The chart as a standalone SVG document.
 pub fn svg(mut out: impl Write, b: &Bench) -> io::Result<()> {
     let points: Vec<Point> = b
         .strategies

@@ -27,7 +27,8 @@ pub(crate) fn change(before: u64, after: u64) -> String {
     }
 }
 
-pub fn human(bytes: u64) -> String {
+/// Bytes in binary units for people: `512 B`, `1.5 MiB`.
+pub(crate) fn human(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = bytes as f64;
     let mut u = 0;

@@ -15,6 +15,7 @@ use super::{Category, Ctx, Guard, Item, Rule, Verdict};
 use crate::cli::BytecodeMode;
 use crate::inventory::Kind;
 
+/// pip's timestamp pycs in `__pycache__`, replaced by recompiled ones.
 pub static STALE: Rule = Rule {
     id: "bytecode.stale",
     category: Category::Bytecode,
@@ -23,6 +24,7 @@ pub static STALE: Rule = Rule {
     evidence: "PEP 552: unchecked-hash pycs do not depend on file mtimes, so they stay valid after COPY and on read-only filesystems",
 };
 
+/// Every pyc under `--bytecode strip`.
 pub static STRIP: Rule = Rule {
     id: "bytecode.strip",
     category: Category::Bytecode,
@@ -31,6 +33,7 @@ pub static STRIP: Rule = Rule {
     evidence: "on a read-only filesystem Python then recompiles every module at every start (measured 2-3x slower start-up)",
 };
 
+/// A legacy `name.pyc` beside its `name.py`.
 pub static SHADOWED: Rule = Rule {
     id: "bytecode.shadowed",
     category: Category::Bytecode,
@@ -40,6 +43,7 @@ pub static SHADOWED: Rule = Rule {
     evidence: "PEP 3147: name.pyc beside the source is used only when the source is absent",
 };
 
+/// Python 2 `.pyo` files.
 pub static PYO: Rule = Rule {
     id: "bytecode.pyo",
     category: Category::Bytecode,
@@ -48,6 +52,7 @@ pub static PYO: Rule = Rule {
     evidence: "PEP 488 removed .pyo files",
 };
 
+/// A `.py` source replaced by its pyc under `--bytecode sourceless`.
 pub static SOURCELESS: Rule = Rule {
     id: "bytecode.sourceless",
     category: Category::Bytecode,
@@ -56,9 +61,11 @@ pub static SOURCELESS: Rule = Rule {
     evidence: "breaks packages that read their own sources: opencv's cv2 loader looks for config.py by name; inspect.getsource users degrade",
 };
 
+/// This file's rules, in table order, for `venvslim rules`.
 pub static RULES: &[&Rule] = &[&STALE, &STRIP, &SHADOWED, &PYO, &SOURCELESS];
 
-pub fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
+/// This file's verdict for one item, or `None` to let the next check decide.
+pub(crate) fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
     let sp_rel = item.sp_rel?;
     let mode = ctx.bytecode();
     if mode == BytecodeMode::Keep {

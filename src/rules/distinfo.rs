@@ -15,6 +15,7 @@ use crate::cli::DistInfoMode;
 use crate::dists::Dist;
 use crate::safepath;
 
+/// METADATA cut to its header block.
 pub static METADATA_BODY: Rule = Rule {
     id: "dist-info.metadata-body",
     category: Category::DistInfo,
@@ -23,6 +24,7 @@ pub static METADATA_BODY: Rule = Rule {
     evidence: "importlib.metadata parses the headers only; removing METADATA breaks version() (jupyterlab, pydantic EmailStr)",
 };
 
+/// RECORD rewritten to list what is left.
 pub static RECORD: Rule = Rule {
     id: "dist-info.record",
     category: Category::DistInfo,
@@ -31,6 +33,7 @@ pub static RECORD: Rule = Rule {
     evidence: "without RECORD and top_level.txt, importlib.metadata.packages_distributions() loses the mapping",
 };
 
+/// INSTALLER, REQUESTED, WHEEL and other files only installers read.
 pub static INSTALL_ONLY: Rule = Rule {
     id: "dist-info.install-only",
     category: Category::DistInfo,
@@ -39,6 +42,7 @@ pub static INSTALL_ONLY: Rule = Rule {
     evidence: "PEP 376, PEP 627; RECORD.jws/.p7s no longer match once RECORD is rewritten",
 };
 
+/// Everything but METADATA and licences, under `--dist-info licenses`.
 pub static LICENSES_ONLY: Rule = Rule {
     id: "dist-info.licenses-only",
     category: Category::DistInfo,
@@ -47,6 +51,7 @@ pub static LICENSES_ONLY: Rule = Rule {
     evidence: "entry points (console scripts, plugins) and importlib.metadata.files() stop working",
 };
 
+/// The whole dist-info under `--dist-info strip`, licences moved out.
 pub static STRIP: Rule = Rule {
     id: "dist-info.strip",
     category: Category::DistInfo,
@@ -55,6 +60,7 @@ pub static STRIP: Rule = Rule {
     evidence: "importlib.metadata.version() then fails: jupyterlab, jupyter_events, pydantic EmailStr, flask and attrs __version__",
 };
 
+/// The rest of a dist-info whose METADATA went.
 pub static WHOLE_DIR: Rule = Rule {
     id: "dist-info.whole-dir",
     category: Category::DistInfo,
@@ -63,6 +69,7 @@ pub static WHOLE_DIR: Rule = Rule {
     evidence: "a dist-info directory without METADATA makes importlib.metadata.version() return None",
 };
 
+/// This file's rules, in table order, for `venvslim rules`.
 pub static RULES: &[&Rule] = &[
     &METADATA_BODY,
     &RECORD,
@@ -101,7 +108,8 @@ pub fn is_license_path(rest: &Path) -> bool {
     })
 }
 
-pub fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
+/// This file's verdict for one item, or `None` to let the next check decide.
+pub(crate) fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
     let (_, rest) = split(item.sp_rel?)?;
     let name = rest.to_str().unwrap_or("");
     let verdict = match ctx.dist_info() {
@@ -130,6 +138,7 @@ pub fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
     Some(verdict)
 }
 
+/// A licence symlink pointing outside the venv, removed with its dist-info.
 pub static LINK_OUTSIDE: Rule = Rule {
     id: "dist-info.licence-link-outside",
     category: Category::DistInfo,

@@ -18,11 +18,15 @@ use super::{Ctx, Guard, Verdict};
 use crate::imports::imported_modules;
 use crate::inventory::Kind;
 
+/// A path a rule would have removed, kept because kept code imports it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Rescue {
+    /// The rescued path, relative to the root.
     #[serde(serialize_with = "crate::jsonpath::lossy_path")]
     pub path: PathBuf,
+    /// The id of the rule that wanted it gone.
     pub rule: &'static str,
+    /// Which module is imported and by whom.
     pub reason: String,
 }
 
@@ -63,6 +67,8 @@ pub fn module_of(sp_rel: &Path) -> Option<(String, bool)> {
 /// What the scanned files import: module name -> first importer (in path order).
 type Refs = HashMap<String, PathBuf>;
 
+/// Rescue every removal that kept code imports, until nothing changes; the verdicts are
+/// updated in place and the rescues returned for the report.
 pub fn run(ctx: &Ctx, verdicts: &mut [Verdict]) -> Vec<Rescue> {
     let entries = &ctx.inv.entries;
     let sp = &ctx.venv.site_packages;

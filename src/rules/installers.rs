@@ -7,6 +7,7 @@
 
 use super::{Category, Ctx, Guard, Item, Rule, Verdict};
 
+/// Every file an installer distribution's RECORD lists.
 pub static INSTALLER: Rule = Rule {
     id: "installers.dist",
     category: Category::Installers,
@@ -15,13 +16,16 @@ pub static INSTALLER: Rule = Rule {
     evidence: "pkg_resources users (older namespace packages, some plugins) need setuptools: the import guard keeps the whole distribution when kept code imports it",
 };
 
+/// This file's rules, in table order, for `venvslim rules`.
 pub static RULES: &[&Rule] = &[&INSTALLER];
 
+/// Whether a normalized distribution name is an installer (pip, setuptools, wheel, distribute).
 pub fn is_installer(normalized: &str) -> bool {
     matches!(normalized, "pip" | "setuptools" | "wheel" | "distribute")
 }
 
-pub fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
+/// This file's verdict for one item, or `None` to let the next check decide.
+pub(crate) fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
     let owner = item.owner?;
     ctx.installer_dists
         .contains(&owner)

@@ -11,6 +11,7 @@ use super::{is_license_name, Category, Ctx, Guard, Item, Rule, Verdict};
 
 macro_rules! rule {
     ($name:ident, $id:literal, $cat:ident, $guard:ident, $reason:literal, $evidence:literal) => {
+        #[doc = $reason]
         pub static $name: Rule = Rule {
             id: $id,
             category: Category::$cat,
@@ -88,6 +89,7 @@ rule!(
 rule!(ACTIVATION, "activation", Activation, None, "bin/activate* set up an interactive shell; a container runs bin/python or a console script directly",
     "python -m venv writes activate, activate.csh, activate.fish, Activate.ps1");
 
+/// This file's rules, in table order, for `venvslim rules`.
 pub static RULES: &[&Rule] = &[
     &STUBS,
     &PY_TYPED,
@@ -147,7 +149,8 @@ fn under(sp_rel: &Path, prefixes: &[&str]) -> bool {
         .is_some_and(|s| prefixes.iter().any(|p| s.starts_with(p)))
 }
 
-pub fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
+/// This file's verdict for one item, or `None` to let the next check decide.
+pub(crate) fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
     let lower = item.lower_name();
     if is_license_name(&lower) {
         return Some(Verdict::Keep);

@@ -25,26 +25,42 @@ use crate::inventory::{Entry, Inventory, Kind};
 use crate::settings::Settings;
 use crate::venv::{PythonVersion, Venv};
 
+/// The kind of thing a rule removes: the grouping of the summary and of `venvslim rules`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Category {
+    /// `.pyc` files and `__pycache__`.
     Bytecode,
+    /// Test suites shipped inside packages.
     Tests,
+    /// READMEs, changelogs, documentation and example directories, man pages.
     Docs,
+    /// Type stubs (`.pyi`, `py.typed`), read by type checkers only.
     Stubs,
+    /// C, C++ and Cython sources and headers, read by compilers only.
     Sources,
+    /// Translation sources (`.po`); the compiled `.mo` stays.
     Translations,
+    /// Source maps (`.js.map`, `.css.map`), for browser devtools.
     SourceMaps,
+    /// Windows launchers (`.exe`) that cannot run on Linux.
     Windows,
+    /// Static libraries (`.a`), read by linkers only.
     StaticLibs,
+    /// pip, setuptools, wheel: needed to install, not to run.
     Installers,
+    /// `bin/activate*` scripts, for an interactive shell.
     Activation,
+    /// Console scripts in `bin/` not kept with `--keep-bin`.
     Scripts,
+    /// dist-info metadata (`--dist-info`).
     DistInfo,
+    /// Paths the user named with `--remove`.
     User,
 }
 
 impl Category {
+    /// The human name shown in the summary and the rule table.
     pub fn label(self) -> &'static str {
         match self {
             Category::Bytecode => "bytecode",
@@ -76,10 +92,14 @@ pub enum Guard {
     Distribution,
 }
 
+/// One removal rule: a row of the rule table, cited by every verdict it gives.
 #[derive(Debug)]
 pub struct Rule {
+    /// Stable dotted name (`tests.dir`), shown in plans and reports.
     pub id: &'static str,
+    /// The group it is counted in.
     pub category: Category,
+    /// How the import guard treats what it removes.
     pub guard: Guard,
     /// Why removing it is safe.
     pub reason: &'static str,
@@ -87,6 +107,7 @@ pub struct Rule {
     pub evidence: &'static str,
 }
 
+/// A file kept but rewritten smaller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rewrite {
     /// Keep only the RFC 822 header block of METADATA (drop the long description).
@@ -95,18 +116,23 @@ pub enum Rewrite {
     Record,
 }
 
+/// What happens to one inventory entry, and which rule said so.
 #[derive(Debug, Clone)]
 pub enum Verdict {
+    /// No rule matched.
     Keep,
     /// Kept because a user or allowlist said so: the import guard has nothing to do.
     Protected,
+    /// Delete it.
     Remove(&'static Rule),
+    /// Keep it, rewritten.
     Rewrite(&'static Rule, Rewrite),
     /// Move to another path (relative to the root), e.g. licences out of a removed dist-info.
     Move(&'static Rule, PathBuf),
 }
 
 impl Verdict {
+    /// Whether the path is still there (possibly rewritten) after the run.
     pub fn is_kept(&self) -> bool {
         matches!(
             self,
@@ -115,6 +141,7 @@ impl Verdict {
     }
 }
 
+/// The rule behind every `--remove` match.
 pub static USER_REMOVE: Rule = Rule {
     id: "user.remove",
     category: Category::User,
@@ -125,10 +152,15 @@ pub static USER_REMOVE: Rule = Rule {
 
 /// What every rule may look at.
 pub struct Ctx<'a> {
+    /// The venv being slimmed.
     pub venv: &'a Venv,
+    /// The validated options.
     pub settings: &'a Settings,
+    /// Every path under the root.
     pub inv: &'a Inventory,
+    /// The installed distributions.
     pub dists: &'a [Dist],
+    /// Which distribution (index into `dists`) owns each path, from RECORD.
     pub own: &'a Ownership,
     /// Distributions left untouched by --keep-package.
     pub kept_dists: HashSet<usize>,
@@ -142,16 +174,20 @@ pub struct Ctx<'a> {
 
 /// One path being classified.
 pub struct Item<'a> {
+    /// The inventory entry.
     pub entry: &'a Entry,
     /// Relative to site-packages, when inside it.
     pub sp_rel: Option<&'a Path>,
+    /// The owning distribution (index into `Ctx::dists`), when RECORD lists it.
     pub owner: Option<usize>,
 }
 
 impl Item<'_> {
+    /// The file name.
     pub fn name(&self) -> &str {
         self.entry.name()
     }
+    /// The file name in ASCII lower case, for case-insensitive matches.
     pub fn lower_name(&self) -> String {
         self.entry.name().to_ascii_lowercase()
     }
@@ -166,6 +202,8 @@ impl Item<'_> {
 }
 
 impl<'a> Ctx<'a> {
+    /// Gather what the rules share: kept and installer distributions, package directories and
+    /// `.py` files, computed once.
     pub fn new(
         venv: &'a Venv,
         settings: &'a Settings,
@@ -215,12 +253,15 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The venv's Python version.
     pub fn python(&self) -> PythonVersion {
         self.venv.python
     }
+    /// The `--bytecode` mode.
     pub fn bytecode(&self) -> BytecodeMode {
         self.settings.bytecode
     }
+    /// The `--dist-info` mode.
     pub fn dist_info(&self) -> DistInfoMode {
         self.settings.dist_info
     }

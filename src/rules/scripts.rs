@@ -5,6 +5,7 @@
 use super::{Category, Ctx, Guard, Item, Rule, Verdict};
 use crate::handoff::relocate::is_python_link_name;
 
+/// A console script in bin/ that `--keep-bin` did not name.
 pub static NOT_KEPT: Rule = Rule {
     id: "scripts.not-kept",
     category: Category::Scripts,
@@ -13,9 +14,11 @@ pub static NOT_KEPT: Rule = Rule {
     evidence: "you chose the entry points; the modules behind a removed script stay importable",
 };
 
+/// This file's rules, in table order, for `venvslim rules`.
 pub static RULES: &[&Rule] = &[&NOT_KEPT];
 
-pub fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
+/// This file's verdict for one item, or `None` to let the next check decide.
+pub(crate) fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
     let keep = &ctx.settings.handoff.keep_bin;
     let bin = ctx.venv.bin.as_deref()?;
     let name = item.name();

@@ -7,6 +7,7 @@
 
 use super::{Category, Ctx, Guard, Item, Rule, Verdict};
 
+/// Directories named `tests` or `test` inside packages.
 pub static TESTS_DIR: Rule = Rule {
     id: "tests.dir",
     category: Category::Tests,
@@ -15,6 +16,7 @@ pub static TESTS_DIR: Rule = Rule {
     evidence: "django/test is runtime code (allowlisted); numpy 2.x numpy.testing imports numpy/_core/tests/_natype.py (allowlisted); the import guard keeps any other test module that kept code imports",
 };
 
+/// pytest's `conftest.py`.
 pub static CONFTEST: Rule = Rule {
     id: "tests.conftest",
     category: Category::Tests,
@@ -23,6 +25,7 @@ pub static CONFTEST: Rule = Rule {
     evidence: "pytest docs: conftest.py is collected by pytest, never imported by packages",
 };
 
+/// This file's rules, in table order, for `venvslim rules`.
 pub static RULES: &[&Rule] = &[&TESTS_DIR, &CONFTEST];
 
 /// Paths (relative to site-packages) under test-named directories that are runtime code.
@@ -32,7 +35,8 @@ const RUNTIME_TEST_PATHS: &[(&str, &str)] = &[
     ("numpy/core/tests/_natype.py", "numpy.testing imports it in some 1.x/2.0 layouts"),
 ];
 
-pub fn classify(_ctx: &Ctx, item: &Item) -> Option<Verdict> {
+/// This file's verdict for one item, or `None` to let the next check decide.
+pub(crate) fn classify(_ctx: &Ctx, item: &Item) -> Option<Verdict> {
     let sp_rel = item.sp_rel?.to_str()?;
     if RUNTIME_TEST_PATHS
         .iter()

@@ -21,6 +21,7 @@ pub struct Regression {
     pub name: String,
     /// The distribution it belongs to (normalized), when known.
     pub dist: Option<String>,
+    /// How it fails in the slim tree, in one line (the error, or what is gone).
     pub error: String,
     /// Distributions whose restoration may repair it (normalized): its own, and the one its
     /// error names (`No module named 'beta.helper'` is beta's loss, not alpha's).

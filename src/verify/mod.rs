@@ -33,6 +33,7 @@ pub use restore::{restore, Restored, ELF_RULE};
 use crate::venv::{Venv, VenvKind};
 use worker::{Launch, Reply, Worker};
 
+/// How a tree is probed.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Per module (and per console script); a module that takes longer is `TimedOut`.
@@ -80,17 +81,23 @@ pub struct Probe {
     pub extensions: BTreeSet<String>,
 }
 
+/// What importlib.metadata says about one distribution.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DistProbe {
+    /// Its name, as its METADATA spells it (else from the dist-info directory name).
     pub name: String,
     /// `importlib.metadata.version(name)`; None is an error (reported in `error`).
     pub version: Option<String>,
+    /// The entry point groups it declares (`console_scripts`, plugin groups).
     pub entry_point_groups: BTreeSet<String>,
+    /// The last line of the first error reading its metadata.
     pub error: Option<String>,
 }
 
+/// What a console script runs: `from module import attr; attr()`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScriptTarget {
+    /// Dotted module name.
     pub module: String,
     /// Attribute chain in the module: `main`, `cli.main`.
     pub attr: String,
@@ -98,23 +105,28 @@ pub struct ScriptTarget {
     pub dist: Option<String>,
 }
 
+/// How importing one module (or resolving one console script's target) went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum Outcome {
+    /// It imported (or the script's target resolved).
     Ok,
-    /// Last line of the traceback: "ModuleNotFoundError: No module named 'x'".
+    /// It raised.
     Failed {
+        /// Last line of the traceback: "ModuleNotFoundError: No module named 'x'".
         error: String,
     },
     /// Killed after `Options::timeout`.
     TimedOut,
-    /// The interpreter died: "SIGSEGV", "exit code 1".
+    /// The interpreter died.
     Crashed {
+        /// "SIGSEGV", "exit code 1".
         signal_or_code: String,
     },
 }
 
 impl Outcome {
+    /// Whether it worked.
     pub fn is_ok(&self) -> bool {
         matches!(self, Outcome::Ok)
     }

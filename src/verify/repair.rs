@@ -16,6 +16,7 @@ use crate::plan::Plan;
 /// Probes of the slim tree at most (the first finds, the others check a repair).
 pub const MAX_ROUNDS: usize = 3;
 
+/// What `slim --verify` found, put back, and could not repair.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Repair {
     /// What broke before any repair.

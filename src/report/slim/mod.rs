@@ -22,14 +22,21 @@ use crate::verify::Regression;
 use super::verify::{probe_summary, regression_lines};
 use super::{group, human, truncate};
 
+/// Everything slim's report shows, gathered by the command.
 pub struct Report<'a> {
+    /// What was (or, in a dry run, would be) done.
     pub plan: &'a Plan,
+    /// What the real run did (None: dry run).
     pub outcome: Option<&'a Outcome>,
+    /// OUT, out of place (None: in place).
     pub output: Option<&'a Path>,
+    /// `--dry-run`: nothing was written.
     pub dry_run: bool,
+    /// `--verbose`: list everything, not the first few.
     pub verbose: bool,
     /// `slim --verify`: what was found and repaired.
     pub verify: Option<&'a crate::verify::Repair>,
+    /// Wall time of the whole run.
     pub elapsed: Duration,
 }
 
@@ -117,6 +124,7 @@ struct JsonReport<'a> {
 }
 
 impl Report<'_> {
+    /// Paths that could not be read or written: the inventory's errors, then the run's.
     pub fn failures(&self) -> Vec<Failure> {
         let mut all: Vec<Failure> = self
             .plan
@@ -304,6 +312,7 @@ impl Report<'_> {
         m
     }
 
+    /// The report as pretty JSON (`--json`): every action, the rescues and the totals.
     pub fn json(&self, mut out: impl Write) -> io::Result<()> {
         let plan = self.plan;
         let actions = plan
@@ -366,6 +375,7 @@ impl Report<'_> {
         writeln!(out)
     }
 
+    /// The summary for people (without `--json`).
     pub fn text(&self, mut out: impl Write) -> io::Result<()> {
         let plan = self.plan;
         let dest = match (self.output, self.dry_run) {
