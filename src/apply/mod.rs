@@ -36,6 +36,7 @@ pub use handoff::HandoffOutcome;
 pub use in_place::{discard_leftovers, interrupted, lock, pending, resume, Resumed};
 pub use staging::Staging;
 pub mod recipe;
+pub mod scratch;
 
 use copy::{copy_tree, write_new};
 pub(crate) use copy::{replace_file, set_meta};

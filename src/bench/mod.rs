@@ -12,7 +12,6 @@
 pub mod measure;
 pub mod startup;
 pub mod strategy;
-mod work;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -20,13 +19,13 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
+use crate::apply::scratch::Scratch;
 use crate::cli::BenchArgs;
 use crate::progress::Progress;
 use crate::verify;
 use measure::Sizes;
 use startup::{Run, Starter};
 use strategy::{Recipe, Strategy};
-use work::Work;
 
 /// Modules of the installers: venvslim removes them by default, so importing them measures
 /// nothing an application does.
@@ -118,7 +117,7 @@ pub fn run(args: &BenchArgs, progress: &Progress) -> Result<Bench> {
     let venv = crate::venv::Venv::discover(&args.venv, None)?;
     let root = std::fs::canonicalize(&venv.root)
         .with_context(|| format!("cannot resolve `{}`", venv.root.display()))?;
-    let work = Work::new(&root, args.keep.as_deref())?;
+    let work = Scratch::beside(&root, args.keep.as_deref())?;
     let result = bench_in(args, &root, &venv, &strategies, &work.dir, progress);
     drop(work);
     result
@@ -160,11 +159,9 @@ fn bench_in(
             progress,
         ));
     }
-    let empty = work.join(".read-only-check");
-    std::fs::create_dir_all(&empty)
-        .with_context(|| format!("cannot create `{}`", empty.display()))?;
-    let read_only = Starter::read_only_works(root, &empty);
-    let _ = std::fs::remove_dir(&empty);
+    let empty = Scratch::inside(work, "read-only-check")?;
+    let read_only = Starter::read_only_works(root, &empty.dir);
+    drop(empty);
     if !read_only {
         notes.push("not root (or no `unshare -m`): starts ran on each tree in place, with -B for the default command, not on a read-only mount; a tree without pycs is not penalised as it is in a read-only container".to_string());
     }

@@ -9,7 +9,6 @@ use crate::{bench, cli, progress, report, settings};
 
 /// `venvslim bench VENV`: compare strategies; print the table (or JSON), write the chart.
 pub fn run(args: &cli::BenchArgs) -> Result<Status> {
-    use anyhow::Context;
     // The charts are outputs too: resolved and checked before the bench runs.
     let chart = |flag: &str, p: &Option<std::path::PathBuf>| {
         p.as_deref()
@@ -21,17 +20,7 @@ pub fn run(args: &cli::BenchArgs) -> Result<Status> {
     let result = bench::run(args, &progress);
     progress.finish();
     let result = result?;
-    let write = |path: &std::path::Path,
-                 render: &dyn Fn(&mut std::fs::File) -> std::io::Result<()>| {
-        std::fs::File::create(path)
-            .and_then(|mut f| render(&mut f))
-            .with_context(|| {
-                format!(
-                    "cannot write `{}`\nhint: is its directory there and writable?",
-                    path.display()
-                )
-            })
-    };
+    let write = crate::apply::scratch::write_report_file;
     if let Some(p) = &svg {
         write(p, &|f| report::bench::svg(f, &result))?;
     }

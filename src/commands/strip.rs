@@ -3,6 +3,7 @@
 use anyhow::Result;
 
 use super::Status;
+use crate::apply::scratch::Scratch;
 use crate::{cli, elf, report};
 
 /// `venvslim strip FILE...`: the ELF engine on files named by the user.
@@ -12,7 +13,7 @@ pub fn run(args: &cli::StripArgs) -> Result<Status> {
         anyhow::bail!("--mode keep strips nothing\nhint: use --mode unneeded (debug sections and .symtab) or --mode debug");
     };
     let scratch = if args.dry_run {
-        Some(tempfile_dir()?)
+        Some(Scratch::temp("strip")?)
     } else {
         None
     };
@@ -25,15 +26,13 @@ pub fn run(args: &cli::StripArgs) -> Result<Status> {
         .enumerate()
         .map(|(n, path)| {
             let verdict = match &scratch {
-                Some(dir) => preview_strip(path, &dir.join(n.to_string()), mode),
+                Some(dir) => preview_strip(path, &dir.dir.join(n.to_string()), mode),
                 None => elf::strip_in_place(path, mode),
             };
             (path.clone(), verdict.map_err(|e| format!("{e:#}")))
         })
         .collect();
-    if let Some(dir) = scratch {
-        let _ = std::fs::remove_dir_all(dir);
-    }
+    drop(scratch);
     let stdout = std::io::stdout();
     report::strip(stdout.lock(), &results, args.json, args.dry_run)?;
     Ok(if results.iter().any(|(_, r)| r.is_err()) {
@@ -55,11 +54,4 @@ fn preview_strip(
         Some(verdict) => Ok(verdict),
         None => elf::strip_to(path, scratch, mode),
     }
-}
-
-/// A private scratch directory for dry runs of `strip`.
-fn tempfile_dir() -> Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!(".venvslim-strip-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }
