@@ -364,7 +364,7 @@ fn whole_dirs(
         .filter(|d| {
             !staged.iter().any(|p| p.starts_with(d))
                 && !moves.iter().any(|(_, to)| to.starts_with(d))
-                && !plan.inv.errors.iter().any(|(p, _)| p.starts_with(d))
+                && !plan.inv.errors.iter().any(|e| e.path().starts_with(d))
         })
         .collect()
 }
