@@ -35,7 +35,7 @@ use anyhow::{bail, Context, Result};
 use filetime::FileTime;
 use serde::Serialize;
 
-pub use check::verify;
+pub use check::{verify, CheckError};
 use inspect::Reject;
 
 /// Below this many zeroed bytes, a strip that makes the file longer is not worth it.
@@ -97,7 +97,7 @@ pub fn strip_to(path: &Path, dst: &Path, mode: Mode) -> Result<Verdict> {
     let read_err = || format!("cannot read `{}`", path.display());
     let mut layout = match rewrite::plan(&elf, removed.clone(), true) {
         Ok(layout) => layout,
-        Err(why) => return Ok(Verdict::Refused { why }),
+        Err(rewrite::Refusal(why)) => return Ok(Verdict::Refused { why }),
     };
     let mut unknown = rewrite::unknown_bytes(&file, &elf, &layout).with_context(read_err)?;
     if unknown.is_some() && layout.shift.is_some() {
@@ -105,7 +105,7 @@ pub fn strip_to(path: &Path, dst: &Path, mode: Mode) -> Result<Verdict> {
         // where they are and only zero the removed sections.
         layout = match rewrite::plan(&elf, removed, false) {
             Ok(layout) => layout,
-            Err(why) => return Ok(Verdict::Refused { why }),
+            Err(rewrite::Refusal(why)) => return Ok(Verdict::Refused { why }),
         };
         unknown = rewrite::unknown_bytes(&file, &elf, &layout).with_context(read_err)?;
     }
@@ -121,10 +121,16 @@ pub fn strip_to(path: &Path, dst: &Path, mode: Mode) -> Result<Verdict> {
     }
     refuse_same_file(path, dst)?;
     write_checked(&file, &elf, &layout, path, dst)?;
-    if let Err(why) = check::verify(path, dst) {
+    if let Err(e) = check::verify(path, dst) {
+        // Best effort: the outcome is reported either way; a stale temp file is cleared before
+        // the next strip of this file, and out of place the plain copy overwrites it.
         let _ = fs::remove_file(dst);
-        let why = format!("self-check failed: {why}");
-        return Ok(Verdict::Refused { why });
+        return match e {
+            CheckError::NotFaithful(why) => Ok(Verdict::Refused {
+                why: format!("self-check failed: {why}"),
+            }),
+            CheckError::Io(e) => Err(e).context("cannot self-check the stripped file"),
+        };
     }
     // The permission bits of the original, without set-id bits (strip_in_place restores those).
     fs::set_permissions(dst, fs::Permissions::from_mode(meta.mode() & 0o777))
