@@ -93,7 +93,7 @@ pub(super) fn build(w: &Writer, interp: &Interpreter, outcome: &mut Outcome) -> 
                 }
                 Err(error) => outcome.not_compiled.push(Failure {
                     path: rel.clone(),
-                    error,
+                    error: error.to_string(),
                 }),
             }
         }
