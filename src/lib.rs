@@ -286,6 +286,7 @@ pub fn strip_files(args: &cli::StripArgs) -> Result<Status> {
         })
         .collect();
     if let Some(dir) = scratch {
+        // Scratch outputs of a dry run in the temp directory: a leftover is never a wrong result.
         let _ = std::fs::remove_dir_all(dir);
     }
     let stdout = std::io::stdout();

@@ -145,6 +145,7 @@ fn bench_in(
     std::fs::create_dir_all(&empty)
         .with_context(|| format!("cannot create `{}`", empty.display()))?;
     let read_only = Starter::read_only_works(root, &empty);
+    // An empty probe directory in the bench's own work directory: a leftover is harmless.
     let _ = std::fs::remove_dir(&empty);
     if !read_only {
         notes.push("not root (or no `unshare -m`): starts ran on each tree in place, with -B for the default command, not on a read-only mount; a tree without pycs is not penalised as it is in a read-only container".to_string());

@@ -40,6 +40,7 @@ impl Work {
 impl Drop for Work {
     fn drop(&mut self) {
         if self.remove {
+            // In Drop there is no one to tell: a leftover work directory is only disk space.
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }

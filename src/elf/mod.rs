@@ -157,6 +157,7 @@ fn write_checked(
         .with_context(|| format!("cannot create `{}`", dst.display()))?;
     if let Err(e) = rewrite::write(file, elf, layout, &mut out) {
         drop(out);
+        // Best effort: the write error is returned, and it is what matters.
         let _ = fs::remove_file(dst);
         return Err(e).with_context(|| {
             format!(
@@ -203,6 +204,7 @@ pub fn strip_in_place(path: &Path, mode: Mode) -> Result<Verdict> {
     let verdict = strip_to(path, &tmp, mode)?;
     if matches!(verdict, Verdict::Stripped { .. }) {
         if let Err(e) = replace(path, &tmp, &meta) {
+            // Best effort: the error is returned; a stale temp file is cleared by the next run.
             let _ = fs::remove_file(&tmp);
             return Err(e);
         }
