@@ -36,6 +36,34 @@ pub struct Job {
     pub dfile: PathBuf,
 }
 
+/// Why one source was not compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompileError {
+    /// py_compile raised for this source: `Type: message`, as Python said it. A
+    /// `PyCompileError` is the source's own fault (syntax, encoding, null bytes); anything else
+    /// (an `OSError`) is the disk's.
+    Raised(String),
+    /// The compiler could not be run, or stopped before it reached this source.
+    Compiler(String),
+}
+
+impl CompileError {
+    /// The source itself does not compile (it stays as it is); otherwise the machine failed.
+    pub fn is_the_sources(&self) -> bool {
+        matches!(self, CompileError::Raised(e) if e.starts_with("PyCompileError"))
+    }
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompileError::Raised(e) | CompileError::Compiler(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for CompileError {}
+
 const DRIVER: &str = r#"
 import os, sys, py_compile
 mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
@@ -248,7 +276,7 @@ impl Interpreter {
     }
 
     /// Compile all jobs in parallel batches; one result per job, in order.
-    pub fn compile(&self, jobs: &[Job]) -> Vec<Result<(), String>> {
+    pub fn compile(&self, jobs: &[Job]) -> Vec<Result<(), CompileError>> {
         if jobs.is_empty() {
             return Vec::new();
         }
@@ -259,14 +287,17 @@ impl Interpreter {
             .collect()
     }
 
-    fn run_batch(&self, batch: &[Job]) -> Vec<Result<(), String>> {
+    fn run_batch(&self, batch: &[Job]) -> Vec<Result<(), CompileError>> {
         match self.try_batch(batch) {
             Ok(results) => results,
-            Err(e) => batch.iter().map(|_| Err(format!("{e:#}"))).collect(),
+            Err(e) => batch
+                .iter()
+                .map(|_| Err(CompileError::Compiler(format!("{e:#}"))))
+                .collect(),
         }
     }
 
-    fn try_batch(&self, batch: &[Job]) -> Result<Vec<Result<(), String>>> {
+    fn try_batch(&self, batch: &[Job]) -> Result<Vec<Result<(), CompileError>>> {
         use std::os::unix::ffi::OsStrExt;
         let mut input = Vec::new();
         for j in batch {
@@ -284,25 +315,31 @@ impl Interpreter {
         let mut stdin = child.stdin.take().context("no stdin")?;
         let writer = std::thread::spawn(move || stdin.write_all(&input));
         let stdout = child.stdout.take().context("no stdout")?;
-        let mut results: Vec<Result<(), String>> = BufReader::new(stdout)
+        let mut results: Vec<Result<(), CompileError>> = BufReader::new(stdout)
             .lines()
             .map_while(|l| l.ok())
             .map(|l| {
                 if l == "ok" {
                     Ok(())
                 } else {
-                    Err(l.trim_start_matches("err ").to_string())
+                    Err(CompileError::Raised(
+                        l.trim_start_matches("err ").to_string(),
+                    ))
                 }
             })
             .collect();
-        let _ = writer.join();
+        // A compiler that stopped reading its input shows as missing results below.
+        let fed = writer.join();
         let out = child.wait_with_output()?;
         if results.len() != batch.len() {
-            let why = format!(
+            let mut why = format!(
                 "the compiler stopped early: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
             );
-            results.resize(batch.len(), Err(why));
+            if let Ok(Err(e)) = fed {
+                why.push_str(&format!(" (its input could not be written: {e})"));
+            }
+            results.resize(batch.len(), Err(CompileError::Compiler(why)));
         }
         Ok(results)
     }
@@ -322,6 +359,17 @@ mod tests {
             cache_tag: "cpython-311".into(),
             magic: parse_magic("a70d0d0a").unwrap(),
         }
+    }
+
+    #[test]
+    fn compile_errors_say_whose_fault_in_the_words_python_used() {
+        let syntax = CompileError::Raised("PyCompileError: bad input".into());
+        let disk = CompileError::Raised("OSError: [Errno 28] No space left on device".into());
+        let died = CompileError::Compiler("the compiler stopped early: killed".into());
+        assert!(syntax.is_the_sources());
+        assert!(!disk.is_the_sources() && !died.is_the_sources());
+        assert_eq!(syntax.to_string(), "PyCompileError: bad input");
+        assert_eq!(died.to_string(), "the compiler stopped early: killed");
     }
 
     #[test]

@@ -14,6 +14,8 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 use walkdir::WalkDir;
 
+use crate::error::PathError;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     File,
@@ -53,8 +55,8 @@ impl Entry {
 pub struct Inventory {
     /// Sorted by path (component-wise, so a directory precedes its contents).
     pub entries: Vec<Entry>,
-    /// Paths that could not be read, with the reason.
-    pub errors: Vec<(PathBuf, String)>,
+    /// Paths that could not be read (relative to the root, like `entries`), sorted by path.
+    pub errors: Vec<PathError>,
 }
 
 impl Inventory {
@@ -102,11 +104,12 @@ impl Inventory {
             inv.errors.extend(part.errors);
         }
         inv.entries.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
-        inv.errors.sort();
+        inv.errors.sort_by(|a, b| a.path().cmp(b.path()));
         if inv.entries.is_empty() && !inv.errors.is_empty() {
-            let (path, why) = &inv.errors[0];
-            return Err(anyhow::anyhow!("{why}"))
-                .with_context(|| format!("cannot read `{}`", root.join(path).display()));
+            let first = inv.errors.swap_remove(0);
+            let path = root.join(first.path());
+            return Err(first.into_io_error())
+                .with_context(|| format!("cannot read `{}`", path.display()));
         }
         Ok(inv)
     }
@@ -138,20 +141,20 @@ impl Inventory {
                     mtime: (m.mtime(), m.mtime_nsec()),
                 });
             }
-            Err(err) => self.errors.push((rel, err.to_string())),
+            Err(err) => self
+                .errors
+                .push(PathError::from_walkdir("stat", err).with_path(rel)),
         }
     }
 
     fn push_error(&mut self, root: &Path, err: walkdir::Error) {
-        let path = err
+        let e = PathError::from_walkdir("read", err);
+        let rel = e
             .path()
-            .map(|p| p.strip_prefix(root).unwrap_or(p).to_path_buf())
-            .unwrap_or_default();
-        let why = err
-            .io_error()
-            .map(|e| e.to_string())
-            .unwrap_or_else(|| err.to_string());
-        self.errors.push((path, why));
+            .strip_prefix(root)
+            .unwrap_or(e.path())
+            .to_path_buf();
+        self.errors.push(e.with_path(rel));
     }
 
     /// Indices of entries that carry bytes: regular files, each (dev, inode) once.
@@ -214,5 +217,26 @@ mod tests {
             .sum();
         assert_eq!(counted, 12, "a.py and its hardlink count once");
         assert!(inv.errors.is_empty());
+    }
+
+    #[test]
+    fn unreadable_directory_is_an_error_with_its_relative_path_and_kind() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        fs::create_dir_all(r.join("lib/sp/pkg/locked")).unwrap();
+        fs::write(r.join("lib/sp/pkg/a.py"), "").unwrap();
+        let locked = r.join("lib/sp/pkg/locked");
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+        if fs::read_dir(&locked).is_ok() {
+            return; // root reads anything: nothing to see here
+        }
+        let inv = Inventory::scan(r, Path::new("lib/sp")).unwrap();
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(inv.errors.len(), 1, "{:?}", inv.errors);
+        let e = &inv.errors[0];
+        assert_eq!(e.path(), Path::new("lib/sp/pkg/locked"));
+        assert_eq!(e.io_error().kind(), std::io::ErrorKind::PermissionDenied);
+        assert!(e.reason().starts_with("cannot read: "), "{}", e.reason());
     }
 }

@@ -26,6 +26,7 @@ pub mod cli;
 pub mod commands;
 pub mod dists;
 pub mod elf;
+pub mod error;
 pub mod fault;
 pub mod handoff;
 pub mod imports;

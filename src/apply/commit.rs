@@ -116,13 +116,17 @@ pub(super) fn finish(root: &Path, opts: &Options, j: &Journal, progress: &Progre
         if !file.starts_with(root) && sbom_components > 0 {
             let t = filetime::FileTime::from_unix_time(t, 0);
             point("set the SBOM's mtime");
-            let _ = filetime::set_file_times(file, t, t);
+            if let Err(err) = filetime::set_file_times(file, t, t) {
+                fail(file, format!("cannot set mtime: {err}"));
+            }
         }
     }
     journal::sync_fs(root);
     point("remove the journal");
     match fs::remove_file(root.join(JOURNAL)) {
         Ok(()) => {
+            // Durability only: the journal is gone either way, and a rerun that still finds it
+            // finishes the same steps again.
             if let Ok(d) = fs::File::open(root) {
                 let _ = d.sync_all();
             }
@@ -133,7 +137,9 @@ pub(super) fn finish(root: &Path, opts: &Options, j: &Journal, progress: &Progre
         // Removing the journal touched the root.
         let t = filetime::FileTime::from_unix_time(t, 0);
         point("set the root's mtime");
-        let _ = filetime::set_file_times(root, t, t);
+        if let Err(err) = filetime::set_file_times(root, t, t) {
+            fail(root, format!("cannot set mtime: {err}"));
+        }
     }
     Finished {
         failures: failures.into_inner().unwrap_or_else(|e| e.into_inner()),
@@ -266,7 +272,8 @@ fn run(root: &Path, staged: &Path, op: &Op, moves: &[(&Path, &Path)]) -> std::io
             let empty = fs::read_dir(&path).is_ok_and(|mut r| r.next().is_none());
             if empty && !fs::symlink_metadata(&path)?.file_type().is_symlink() {
                 point("remove an emptied directory");
-                // Another process may have put something there since: then it stays.
+                // Another process may have put something there since: then it stays (ENOTEMPTY
+                // is the expected failure here, not an error).
                 let _ = fs::remove_dir(&path);
             }
             Ok(())

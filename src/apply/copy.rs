@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 
 use super::Writer;
+use crate::error::{at, PathError};
 use crate::inventory::{Entry, Kind};
 use crate::plan::ActionKind;
 use crate::rules::Rewrite;
@@ -55,7 +56,7 @@ pub(super) fn copy_tree(w: &Writer) -> Result<()> {
         let (e, l) = (&plan.inv.entries[i], &plan.inv.entries[lead]);
         crate::fault::point("hardlink");
         if let Err(err) = fs::hard_link(w.dst.join(&l.path), w.dst.join(&e.path)) {
-            w.fail(&e.path, format!("cannot hardlink: {err}"));
+            w.fail_io(&e.path, PathError::new("hardlink", &e.path, err));
         }
     }
     for a in &plan.actions {
@@ -72,7 +73,7 @@ pub(super) fn copy_tree(w: &Writer) -> Result<()> {
                 crate::fault::point("move");
                 let r = super::handoff::copy_moved(w, &e.path, to);
                 match r {
-                    Ok(()) => set_meta(&dst, e),
+                    Ok(()) => w.meta_done(&e.path, set_meta(&dst, e)),
                     Err(err) => w.fail(&e.path, format!("cannot move to {}: {err}", to.display())),
                 }
             }
@@ -118,7 +119,7 @@ fn copy_entry(w: &Writer, i: usize) {
         let stripped = matches!(verdict, crate::elf::Verdict::Stripped { .. });
         w.elf_done(i, verdict);
         if stripped {
-            set_meta(&dst, e);
+            w.meta_done(&e.path, set_meta(&dst, e));
             return;
         }
     }
@@ -137,20 +138,24 @@ fn copy_entry(w: &Writer, i: usize) {
         Kind::Dir => return,
     };
     match result {
-        Ok(()) => set_meta(&dst, e),
-        Err(err) => w.fail(&e.path, format!("cannot copy: {err}")),
+        Ok(()) => w.meta_done(&e.path, set_meta(&dst, e)),
+        Err(err) => w.fail_io(&e.path, PathError::new("copy", &e.path, err)),
     }
 }
 
-/// Owner (when we may) and mtime of the original; permissions come with fs::copy.
-pub(crate) fn set_meta(dst: &Path, e: &Entry) {
+/// Owner (when we may) and mtime of the original; permissions come with fs::copy. `Err`: the
+/// mtime could not be set, for the caller to report (as the last pass reports its own).
+pub(crate) fn set_meta(dst: &Path, e: &Entry) -> Result<(), PathError> {
+    // Only root may give a file away: run as anyone else, the copy keeps the runner's owner,
+    // as `cp -p` does, and that is expected, not a failure.
     let _ = std::os::unix::fs::lchown(dst, Some(e.uid), Some(e.gid));
     let t = filetime::FileTime::from_unix_time(e.mtime.0, e.mtime.1 as u32);
     if e.kind == Kind::Symlink {
-        let _ = filetime::set_symlink_file_times(dst, t, t);
+        filetime::set_symlink_file_times(dst, t, t)
     } else {
-        let _ = filetime::set_file_times(dst, t, t);
+        filetime::set_file_times(dst, t, t)
     }
+    .map_err(at("set mtime", dst))
 }
 
 /// Fill a temporary file beside `path` with `fill`, give it `like`'s mode, owner and mtime, and
@@ -169,10 +174,12 @@ pub(crate) fn replace_file(
     let result = (|| {
         fill(&tmp)?;
         fs::set_permissions(&tmp, fs::Permissions::from_mode(like.mode & 0o7777))?;
-        set_meta(&tmp, like);
+        set_meta(&tmp, like)?;
         fs::rename(&tmp, path)
     })();
     if result.is_err() {
+        // Best effort: the failure is returned; a leftover temp file is hidden and replaced
+        // by the next write of this path.
         let _ = fs::remove_file(&tmp);
     }
     result
@@ -181,4 +188,45 @@ pub(crate) fn replace_file(
 /// Write `bytes` to `path` through a temporary file beside it, with `like`'s mode and mtime.
 pub(super) fn write_new(path: &Path, bytes: &[u8], like: &Entry) -> std::io::Result<()> {
     replace_file(path, like, |tmp| fs::write(tmp, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(kind: Kind) -> Entry {
+        Entry {
+            path: PathBuf::from("pkg/a.py"),
+            kind,
+            size: 0,
+            dev: 0,
+            ino: 0,
+            nlink: 1,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: (1_000_000_000, 5),
+        }
+    }
+
+    /// An mtime that cannot be set is returned, in the words the last pass uses for its own.
+    #[test]
+    fn set_meta_reports_the_mtime_it_could_not_set() {
+        let t = tempfile::tempdir().unwrap();
+        let file = t.path().join("a.py");
+        fs::write(&file, "").unwrap();
+        set_meta(&file, &entry(Kind::File)).unwrap();
+        let m = fs::metadata(&file).unwrap();
+        assert_eq!(
+            filetime::FileTime::from_last_modification_time(&m),
+            filetime::FileTime::from_unix_time(1_000_000_000, 5)
+        );
+        let gone = t.path().join("gone.py");
+        let err = set_meta(&gone, &entry(Kind::File)).unwrap_err();
+        assert_eq!(err.path(), gone);
+        assert_eq!(err.io_error().kind(), std::io::ErrorKind::NotFound);
+        assert!(err.reason().starts_with("cannot set mtime: "), "{err}");
+        let err = set_meta(&gone, &entry(Kind::Symlink)).unwrap_err();
+        assert_eq!(err.io_error().kind(), std::io::ErrorKind::NotFound);
+    }
 }

@@ -162,7 +162,9 @@ fn write_sbom(w: &Writer, lic: Option<&(PathBuf, PathBuf)>) -> usize {
         Ok(file) => {
             if let (false, Some(t)) = (file.starts_with(&w.dst), h.opts.mtime) {
                 let t = filetime::FileTime::from_unix_time(t, 0);
-                let _ = filetime::set_file_times(&file, t, t);
+                if let Err(err) = filetime::set_file_times(&file, t, t) {
+                    w.fail(given, format!("cannot set mtime: {err}"));
+                }
             }
             *n
         }

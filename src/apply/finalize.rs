@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::Writer;
+use crate::error::PathError;
 use crate::handoff::modes;
 
 /// What `--dedupe` did.
@@ -31,8 +32,9 @@ struct Item {
 }
 
 /// Every entry under `root`, sorted; `skip_own`: not the in-place journal and staging
-/// directory at the root (they are gone when the run ends).
-fn walk(root: &Path, skip_own: bool) -> Vec<Item> {
+/// directory at the root (they are gone when the run ends). An entry that cannot be read is
+/// sent to `fail`: the pass would leave its mode and mtime as they are.
+fn walk(fail: &dyn Fn(&Path, String), root: &Path, skip_own: bool) -> Vec<Item> {
     walkdir::WalkDir::new(root)
         .follow_links(false)
         .sort_by_file_name()
@@ -43,13 +45,17 @@ fn walk(root: &Path, skip_own: bool) -> Vec<Item> {
                 && (e.file_name() == super::journal::JOURNAL
                     || e.file_name() == super::journal::STAGING))
         })
-        .flatten()
         .filter_map(|e| {
-            let meta = e.path().symlink_metadata().ok()?;
-            Some(Item {
-                path: e.into_path(),
-                meta,
-            })
+            let read = e
+                .map_err(|err| PathError::from_walkdir("read", err))
+                .and_then(|e| match e.path().symlink_metadata() {
+                    Ok(meta) => Ok(Item {
+                        path: e.into_path(),
+                        meta,
+                    }),
+                    Err(err) => Err(PathError::new("stat", e.path(), err)),
+                });
+            read.map_err(|err| fail(err.path(), err.reason())).ok()
         })
         .collect()
 }
@@ -78,7 +84,7 @@ pub(super) fn normalize_with(
 ) -> (u64, u64, Option<Dedupe>) {
     let chmod = opts.chmod.as_ref();
     let dd = if dedupe {
-        let items = walk(root, skip_own);
+        let items = walk(fail, root, skip_own);
         let dir_times: Vec<(PathBuf, filetime::FileTime)> = items
             .iter()
             .filter(|i| i.meta.is_dir())
@@ -93,14 +99,18 @@ pub(super) fn normalize_with(
         if opts.mtime.is_none() {
             // Linking renamed entries into directories: give them back their mtimes.
             for (p, t) in dir_times {
-                let _ = filetime::set_file_mtime(&p, t);
+                if let Err(err) = filetime::set_file_mtime(&p, t) {
+                    fail(&p, format!("cannot set mtime: {err}"));
+                }
             }
         }
         Some(d)
     } else {
         None
     };
-    let items = walk(root, skip_own);
+    // With dedupe, the walk above has reported what cannot be read already.
+    let quiet = |_: &Path, _: String| {};
+    let items = walk(if dedupe { &quiet } else { fail }, root, skip_own);
     let mut changed = 0;
     for i in items.iter().filter(|i| !i.meta.file_type().is_symlink()) {
         let old = i.meta.mode() & 0o7777;
@@ -243,9 +253,11 @@ fn relink(target: &Path, path: &Path) -> std::io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.venvslim-link"));
+    // A stale link of a killed run: if it cannot be removed, hard_link fails (EEXIST), reported.
     let _ = fs::remove_file(&tmp);
     fs::hard_link(target, &tmp)?;
     fs::rename(&tmp, path).inspect_err(|_| {
+        // Best effort: the rename's error is returned; `path` still holds its own bytes.
         let _ = fs::remove_file(&tmp);
     })
 }

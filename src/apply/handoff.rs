@@ -10,6 +10,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use super::{replace_file, set_meta, Writer};
+use crate::error::PathError;
 use crate::inventory::Entry;
 
 /// What the hand-off wrote, for the report.
@@ -38,15 +39,15 @@ pub(super) fn copy_relocated(w: &Writer, e: &Entry, dst: &Path) -> bool {
         let r = fs::write(dst, &t.new)
             .and_then(|()| fs::set_permissions(dst, fs::Permissions::from_mode(e.mode & 0o7777)));
         match r {
-            Ok(()) => set_meta(dst, e),
-            Err(err) => w.fail(&e.path, format!("cannot write relocated file: {err}")),
+            Ok(()) => w.meta_done(&e.path, set_meta(dst, e)),
+            Err(err) => w.fail_io(&e.path, PathError::new("write relocated file", dst, err)),
         }
         return true;
     }
     if let Some(l) = h.link(&e.path) {
         match std::os::unix::fs::symlink(&l.new, dst) {
-            Ok(()) => set_meta(dst, e),
-            Err(err) => w.fail(&e.path, format!("cannot create relocated link: {err}")),
+            Ok(()) => w.meta_done(&e.path, set_meta(dst, e)),
+            Err(err) => w.fail_io(&e.path, PathError::new("create relocated link", dst, err)),
         }
         return true;
     }
@@ -79,12 +80,15 @@ pub(super) fn relocate_in_place(w: &Writer) {
             .unwrap_or_default();
         let tmp = path.with_file_name(format!(".{name}.venvslim-tmp"));
         crate::fault::point("write a relocated link");
+        // A stale temp link of a killed run: if it cannot be removed, symlink() below fails
+        // with EEXIST and that is reported.
         let _ = fs::remove_file(&tmp);
         let r = std::os::unix::fs::symlink(&l.new, &tmp).and_then(|()| {
-            set_meta(&tmp, e);
+            set_meta(&tmp, e)?;
             fs::rename(&tmp, &path)
         });
         if let Err(err) = r {
+            // Best effort: the failure is reported below; the staging tree goes at the end.
             let _ = fs::remove_file(&tmp);
             w.fail(&l.path, err);
         }

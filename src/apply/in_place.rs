@@ -145,7 +145,8 @@ pub(super) fn apply(
     let j = match prepared {
         Ok(j) => j,
         Err(e) => {
-            // Nothing in the tree was changed: leave it as it was.
+            // Nothing in the tree was changed: leave it as it was. Best effort: the error is
+            // returned, and a leftover staging directory is discarded by the next run.
             let _ = fs::remove_dir_all(&staging);
             return Err(e);
         }
@@ -240,13 +241,15 @@ fn strip_elf(w: &Writer) {
             let v = crate::elf::strip_to(&src, &dst, mode)?;
             if matches!(v, crate::elf::Verdict::Stripped { .. }) {
                 fs::set_permissions(&dst, fs::Permissions::from_mode(e.mode & 0o7777))?;
-                set_meta(&dst, e);
+                w.meta_done(&e.path, set_meta(&dst, e));
             } else {
+                // Defensive: strip_to leaves `dst` only when it stripped, so nothing is lost here.
                 let _ = fs::remove_file(&dst);
             }
             Ok(v)
         })()
         .unwrap_or_else(|err| {
+            // Best effort: the refusal is reported; the staging directory goes at the end.
             let _ = fs::remove_file(&dst);
             crate::elf::Verdict::Refused {
                 why: format!("{err:#}"),
@@ -365,7 +368,7 @@ fn whole_dirs(
         .filter(|d| {
             !staged.iter().any(|p| p.starts_with(d))
                 && !moves.iter().any(|(_, to)| to.starts_with(d))
-                && !plan.inv.errors.iter().any(|(p, _)| p.starts_with(d))
+                && !plan.inv.errors.iter().any(|e| e.path().starts_with(d))
         })
         .collect()
 }

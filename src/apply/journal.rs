@@ -109,6 +109,7 @@ impl Journal {
             fs::File::open(root)?.sync_all()
         })();
         written.with_context(|| {
+            // Best effort: the error is returned; a rerun overwrites the temp journal.
             let _ = fs::remove_file(&tmp);
             format!(
                 "cannot write the journal `{}`; nothing in the venv was changed\nhint: is the venv writable?",

@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use anyhow::{bail, Result};
 
 use crate::bytecode::Interpreter;
+use crate::error::PathError;
 use crate::inventory::Kind;
 use crate::plan::{Plan, Totals};
 use crate::progress::Progress;
@@ -48,6 +49,16 @@ pub struct Failure {
     #[serde(serialize_with = "crate::jsonpath::lossy_path")]
     pub path: PathBuf,
     pub error: String,
+}
+
+impl Failure {
+    /// An I/O failure on `path`, said as `cannot <op>: <cause>` beside it.
+    pub fn io(path: &Path, err: PathError) -> Failure {
+        Failure {
+            path: path.to_path_buf(),
+            error: err.reason(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -128,6 +139,18 @@ impl<'a> Writer<'a> {
             });
     }
 
+    /// An I/O failure on `rel` (relative to the root): `cannot <op>: <cause>` beside the path.
+    fn fail_io(&self, rel: &Path, err: PathError) {
+        self.fail(rel, err.reason());
+    }
+
+    /// Report what `set_meta` could not do for `rel`, as the last pass reports its mtimes.
+    fn meta_done(&self, rel: &Path, r: Result<(), PathError>) {
+        if let Err(err) = r {
+            self.fail_io(rel, err);
+        }
+    }
+
     /// An entry deliberately not copied (not a file, directory or symlink).
     fn skip(&self, path: &Path, why: &str) {
         self.skipped
@@ -189,7 +212,10 @@ pub fn apply(
             drop(publishing);
             if let Some(t) = plan.handoff.opts.mtime {
                 let t = filetime::FileTime::from_unix_time(t, 0);
-                let _ = filetime::set_file_times(out, t, t);
+                if let Err(err) = filetime::set_file_times(out, t, t) {
+                    let err = PathError::new("set mtime", out, err);
+                    outcome.failures.push(Failure::io(out, err));
+                }
             }
             Ok(outcome)
         }
@@ -313,11 +339,16 @@ fn finish_dirs(w: &Writer) {
         .filter(|e| e.kind == Kind::Dir && kept.contains(&e.path))
     {
         let path = w.dst.join(&e.path);
-        let _ = fs::set_permissions(&path, fs::Permissions::from_mode(e.mode & 0o7777));
-        set_meta(&path, e);
+        if let Err(err) = fs::set_permissions(&path, fs::Permissions::from_mode(e.mode & 0o7777)) {
+            w.fail_io(&e.path, PathError::new("chmod", &path, err));
+        }
+        w.meta_done(&e.path, set_meta(&path, e));
     }
     if let Ok(m) = fs::metadata(&plan.venv.root) {
-        let _ = fs::set_permissions(&w.dst, fs::Permissions::from_mode(m.mode() & 0o7777));
+        if let Err(err) = fs::set_permissions(&w.dst, fs::Permissions::from_mode(m.mode() & 0o7777))
+        {
+            w.fail_io(Path::new("."), PathError::new("chmod", &w.dst, err));
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::{write_new, Failure, Outcome, Writer};
-use crate::bytecode::{Interpreter, Job};
+use crate::bytecode::{CompileError, Interpreter, Job};
 use crate::cli::BytecodeMode;
 use crate::plan::ActionKind;
 use crate::rules::Rewrite;
@@ -92,6 +92,8 @@ pub(super) fn compile_sources(
             let (src, old) = (w.plan.venv.root.join(rel), w.plan.venv.root.join(pyc));
             !sourceless && {
                 crate::fault::point("write a re-headered pyc");
+                // Not reused for any reason (a read or write error included): compiled below,
+                // where a failure is reported.
                 interp
                     .reuse(&src, &old, &job.cfile, &job.dfile)
                     .unwrap_or(false)
@@ -119,13 +121,15 @@ pub(super) fn compile_sources(
         let result = if was_reused {
             Ok(())
         } else {
-            results.next().unwrap_or(Err("not compiled".into()))
+            results
+                .next()
+                .unwrap_or(Err(CompileError::Compiler("not compiled".into())))
         };
         match result {
             Ok(()) => compiled.push(pyc),
             Err(error) => failed.push(Failure {
                 path: rel.clone(),
-                error,
+                error: error.to_string(),
             }),
         }
     }

@@ -134,7 +134,8 @@ pub fn copy(src: &Path, dst: &Path, recipe: CopyRecipe) -> Result<RecipeOutcome>
             .with_context(|| format!("cannot read link `{}`", src.join(l).display()))?;
         std::os::unix::fs::symlink(&target, dst.join(l))
             .with_context(|| format!("cannot create link `{}`", dst.join(l).display()))?;
-        let _ = copy_times(&src.join(l), &dst.join(l), true);
+        copy_times(&src.join(l), &dst.join(l), true)
+            .with_context(|| format!("cannot set the times of `{}`", dst.join(l).display()))?;
     }
     let mut outcome = RecipeOutcome::default();
     if recipe == CopyRecipe::SlsSlim {
@@ -149,10 +150,11 @@ pub fn copy(src: &Path, dst: &Path, recipe: CopyRecipe) -> Result<RecipeOutcome>
     // Directories last, deepest first: their mode and mtime as in the source.
     for d in dirs.iter().rev() {
         let (s, t) = (src.join(d), dst.join(d));
-        if let Ok(m) = fs::metadata(&s) {
-            let _ = fs::set_permissions(&t, m.permissions());
-        }
-        let _ = copy_times(&s, &t, false);
+        let m = fs::metadata(&s).with_context(|| format!("cannot stat `{}`", s.display()))?;
+        fs::set_permissions(&t, m.permissions())
+            .with_context(|| format!("cannot set the mode of `{}`", t.display()))?;
+        copy_times(&s, &t, false)
+            .with_context(|| format!("cannot set the times of `{}`", t.display()))?;
     }
     Ok(outcome)
 }
@@ -178,7 +180,8 @@ fn copy_files(src: &Path, dst: &Path, files: &[PathBuf]) -> Result<()> {
         let (s, t) = (src.join(f), dst.join(f));
         fs::copy(&s, &t)
             .with_context(|| format!("cannot copy `{}` to `{}`", s.display(), t.display()))?;
-        let _ = copy_times(&s, &t, false);
+        copy_times(&s, &t, false)
+            .with_context(|| format!("cannot set the times of `{}`", t.display()))?;
         Ok::<(), anyhow::Error>(())
     })?;
     for (f, lead) in followers {

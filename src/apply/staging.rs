@@ -180,6 +180,7 @@ fn install_signal_cleanup() {
         let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
             return; // without a handler the default action still ends the run; a rerun cleans up
         };
+        // As above: if the thread cannot start, a signal still ends the run; a rerun cleans up.
         let _ = std::thread::Builder::new()
             .name("venvslim-signals".into())
             .spawn(move || {

@@ -19,6 +19,8 @@ use anyhow::{Context, Result};
 use super::{set_meta, Failure, Outcome, Writer};
 use crate::archive::{self, inner_name, pyc_name, Content, Member, TopLevel};
 use crate::bytecode::{Interpreter, Job};
+use crate::error::at;
+use crate::inventory::Kind;
 use crate::plan::Plan;
 
 /// What the archive step did.
@@ -93,7 +95,7 @@ pub(super) fn build(w: &Writer, interp: &Interpreter, outcome: &mut Outcome) -> 
                 }
                 Err(error) => outcome.not_compiled.push(Failure {
                     path: rel.clone(),
-                    error,
+                    error: error.to_string(),
                 }),
             }
         }
@@ -101,8 +103,10 @@ pub(super) fn build(w: &Writer, interp: &Interpreter, outcome: &mut Outcome) -> 
         let entries = install(w, &zp.archive, |tmp| archive::write_archive(tmp, members))?;
         Ok((entries, compiled))
     })();
-    let _ = fs::remove_dir_all(&scratch);
+    // The scratch directory lies in the tree being written: left there, it would ship.
+    let cleaned = fs::remove_dir_all(&scratch).map_err(at("remove", &scratch));
     let (entries, compiled) = result?;
+    cleaned?;
     let pth = format!("{}\n", archive::ARCHIVE);
     crate::fault::point("write the archive's .pth");
     install(w, &zp.pth, |tmp| {
@@ -133,12 +137,14 @@ fn install<T>(w: &Writer, rel: &Path, fill: impl FnOnce(&Path) -> Result<T>) -> 
     let result = fill(&tmp).and_then(|v| {
         fs::set_permissions(&tmp, fs::Permissions::from_mode(0o644))?;
         if let Some(e) = w.plan.inv.find(&w.plan.venv.site_packages) {
-            set_meta(&tmp, e);
+            set_meta(&tmp, e)?;
         }
         fs::rename(&tmp, &dst).with_context(|| format!("cannot rename to `{}`", dst.display()))?;
         Ok(v)
     });
     if result.is_err() {
+        // Best effort: the failure is returned; the temp file is hidden and replaced by the
+        // next write of this path.
         let _ = fs::remove_file(&tmp);
     }
     result
@@ -210,7 +216,7 @@ pub fn unzip(
         }
         restored.push((e.path.clone(), plan.dists[d].normalized.clone()));
     }
-    fix_dirs(plan, out, &restored);
+    fix_dirs(plan, out, &restored)?;
     if let Some(interp) = interp {
         let sources: Vec<PathBuf> = restored
             .iter()
@@ -227,7 +233,13 @@ pub fn unzip(
     })?;
     if entries == 0 {
         for p in [&zp.archive, &zp.pth] {
-            let _ = fs::remove_file(out.join(p));
+            let path = out.join(p);
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(at("remove", &path)(e).into());
+                }
+                _ => {}
+            }
         }
     }
     let z = outcome.zip.get_or_insert_with(ZipOutcome::default);
@@ -243,16 +255,18 @@ pub fn unzip(
 fn drop_len(_: u64) {}
 
 /// Directories created for restored files get the input's mode, owner and mtime.
-fn fix_dirs(plan: &Plan, out: &Path, restored: &[(PathBuf, String)]) {
+fn fix_dirs(plan: &Plan, out: &Path, restored: &[(PathBuf, String)]) -> Result<()> {
     let mut dirs: BTreeSet<&Path> = BTreeSet::new();
     for (p, _) in restored {
         dirs.extend(p.ancestors().skip(1).filter(|d| !d.as_os_str().is_empty()));
     }
     for dir in dirs.into_iter().rev() {
-        if let Some(e) = plan.inv.find(dir) {
+        if let Some(e) = plan.inv.find(dir).filter(|e| e.kind == Kind::Dir) {
             let path = out.join(dir);
-            let _ = fs::set_permissions(&path, fs::Permissions::from_mode(e.mode & 0o7777));
-            set_meta(&path, e);
+            fs::set_permissions(&path, fs::Permissions::from_mode(e.mode & 0o7777))
+                .map_err(at("chmod", &path))?;
+            set_meta(&path, e)?;
         }
     }
+    Ok(())
 }

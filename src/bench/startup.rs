@@ -95,6 +95,7 @@ impl Starter {
         let reader = std::thread::spawn(move || {
             let mut buf = Vec::new();
             if let Some(s) = stderr.as_mut() {
+                // Whatever was read is kept: stderr only explains a failure already seen.
                 let _ = s.read_to_end(&mut buf);
             }
             buf
@@ -103,6 +104,7 @@ impl Starter {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
                 Ok(None) if start.elapsed() > self.timeout => {
+                    // Best effort: the timeout is the result, whatever the cleanup says.
                     let _ = child.kill();
                     let _ = child.wait();
                     let _ = reader.join();

@@ -47,11 +47,12 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
     progress.phase("walking the venv", 0);
     let inv = Inventory::scan(&venv.root, &venv.site_packages)?;
     if !inv.errors.is_empty() && matches!(settings.target, Target::Copy(_)) && !settings.dry_run {
-        let (path, why) = &inv.errors[0];
+        let first = &inv.errors[0];
         bail!(
-            "cannot read {} path(s) in the venv, first `{}`: {why}; the copy would be incomplete, so nothing was written\nhint: fix the permissions (or run as the venv's owner) and run again",
+            "cannot read {} path(s) in the venv, first `{}`: {}; the copy would be incomplete, so nothing was written\nhint: fix the permissions (or run as the venv's owner) and run again",
             inv.errors.len(),
-            venv.root.join(path).display()
+            venv.root.join(first.path()).display(),
+            first.io_error()
         );
     }
     handoff::check(&venv, &inv, &settings.handoff)?;

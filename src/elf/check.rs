@@ -18,7 +18,9 @@
 //!
 //! Comparisons stream in chunks, so a 170 MB library costs two 64 KiB buffers.
 
+use std::fmt;
 use std::fs::File;
+use std::io;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -32,6 +34,7 @@ use goblin::elf::section_header::{
 use super::inspect::{self, Elf, Reject};
 use super::rewrite::{ehdr_patch_fields, phdr_offset_field};
 use super::select::{self, refs};
+use crate::error::PathError;
 
 const CHUNK: usize = 64 << 10;
 
@@ -42,12 +45,46 @@ struct Moved {
     delta: u64,
 }
 
-/// Check that `stripped` is a faithful strip of `original`; `Err` says what differs.
-pub fn verify(original: &Path, stripped: &Path) -> Result<(), String> {
-    let open = |p: &Path| File::open(p).map_err(|e| format!("cannot open {}: {e}", p.display()));
+/// Why `verify` did not pass. The kinds stay apart because the caller acts on them differently:
+/// an unfaithful output is a refusal (the file is left as it is), an I/O failure is an error.
+#[derive(Debug)]
+pub enum CheckError {
+    /// A file could not be opened or read: nothing is known about the strip.
+    Io(PathError),
+    /// The output is not a faithful strip of the original (or not an ELF file we read): what
+    /// differs.
+    NotFaithful(String),
+}
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckError::Io(e) => e.fmt(f),
+            CheckError::NotFaithful(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for CheckError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CheckError::Io(e) => Some(e),
+            CheckError::NotFaithful(_) => None,
+        }
+    }
+}
+
+fn differs(why: impl Into<String>) -> CheckError {
+    CheckError::NotFaithful(why.into())
+}
+
+/// Check that `stripped` is a faithful strip of `original`; `Err` says what differs, or which
+/// file could not be read.
+pub fn verify(original: &Path, stripped: &Path) -> Result<(), CheckError> {
+    let open = |p: &Path| File::open(p).map_err(|e| CheckError::Io(PathError::new("open", p, e)));
     let (fa, fb) = (open(original)?, open(stripped)?);
-    let a = inspect::read(&fa).map_err(|r| format!("original: {}", describe(r)))?;
-    let b = inspect::read(&fb).map_err(|r| format!("output: {}", describe(r)))?;
+    let a = inspect::read(&fa).map_err(|r| rejected("original", original, r))?;
+    let b = inspect::read(&fb).map_err(|r| rejected("output", stripped, r))?;
     same_header(&a, &b)?;
     let moved = segment_move(&a, &b)?;
     let mut mask: Vec<Range<u64>> = ehdr_patch_fields(a.is_64()).to_vec();
@@ -59,33 +96,36 @@ pub fn verify(original: &Path, stripped: &Path) -> Result<(), String> {
             mask.push(base + field.start..base + field.end);
         }
     }
-    let mut cmp = Bytes::new(&fa, &fb, mask);
+    let mut cmp = Bytes::new((&fa, original), (&fb, stripped), mask);
     cmp.same(0..a.ehdr_len(), 0)
-        .map_err(|p| format!("ELF header differs at {p:#x}"))?;
+        .map_err(|d| d.or(|p| format!("ELF header differs at {p:#x}")))?;
     if !a.phdrs.is_empty() {
         let t = a.phdr_table();
         cmp.same(t.clone(), t.start)
-            .map_err(|p| format!("program header table differs at {p:#x}"))?;
+            .map_err(|d| d.or(|p| format!("program header table differs at {p:#x}")))?;
     }
     for (i, r) in a.segments() {
         let to = b.phdrs[i].p_offset;
-        cmp.same(r.clone(), to).map_err(|p| {
-            let t = goblin::elf::program_header::pt_to_str(a.phdrs[i].p_type);
-            format!("segment {i} ({t}) differs at {p:#x}")
+        cmp.same(r.clone(), to).map_err(|d| {
+            d.or(|p| {
+                let t = goblin::elf::program_header::pt_to_str(a.phdrs[i].p_type);
+                format!("segment {i} ({t}) differs at {p:#x}")
+            })
         })?;
     }
     same_sections(&a, &b, &mut cmp, moved)
 }
 
-fn describe(r: Reject) -> String {
+/// `which` file (`path`) is not one the check reads; a read error stays an I/O error.
+fn rejected(which: &str, path: &Path, r: Reject) -> CheckError {
     match r {
-        Reject::NotElf => "not an ELF shared object or executable".into(),
-        Reject::Refused(why) => why,
-        Reject::Io(e) => format!("read error: {e}"),
+        Reject::NotElf => differs(format!("{which}: not an ELF shared object or executable")),
+        Reject::Refused(why) => differs(format!("{which}: {why}")),
+        Reject::Io(e) => CheckError::Io(PathError::new("read", path, e)),
     }
 }
 
-fn same_header(a: &Elf, b: &Elf) -> Result<(), String> {
+fn same_header(a: &Elf, b: &Elf) -> Result<(), CheckError> {
     let (ha, hb) = (&a.header, &b.header);
     let xindex = |h: &goblin::elf::Header| h.e_shstrndx == SHN_XINDEX as u16;
     let same = ha.e_ident == hb.e_ident
@@ -101,47 +141,47 @@ fn same_header(a: &Elf, b: &Elf) -> Result<(), String> {
         && ha.e_shentsize == hb.e_shentsize
         && xindex(ha) == xindex(hb);
     if !same {
-        return Err("ELF header fields differ".into());
+        return Err(differs("ELF header fields differ"));
     }
     if a.extended_shnum != b.extended_shnum || (a.shstrndx == 0) != (b.shstrndx == 0) {
-        return Err("section name table or numbering scheme changed".into());
+        return Err(differs("section name table or numbering scheme changed"));
     }
     if b.sections.len() > a.sections.len() || (b.sections.is_empty() && !a.sections.is_empty()) {
-        return Err(format!(
+        return Err(differs(format!(
             "section count went from {} to {}",
             a.sections.len(),
             b.sections.len()
-        ));
+        )));
     }
     Ok(())
 }
 
 /// Program headers are equal but for `p_offset` of the trailing segments, all moved down by one
 /// distance that keeps each one's alignment and lands them after every segment that stays.
-fn segment_move(a: &Elf, b: &Elf) -> Result<Option<Moved>, String> {
+fn segment_move(a: &Elf, b: &Elf) -> Result<Option<Moved>, CheckError> {
     if a.phdrs.len() != b.phdrs.len() {
-        return Err("program headers differ".into());
+        return Err(differs("program headers differ"));
     }
     let mut delta = None;
     for (k, (pa, pb)) in a.phdrs.iter().zip(&b.phdrs).enumerate() {
         let mut expect = pa.clone();
         expect.p_offset = pb.p_offset;
         if *pb != expect {
-            return Err(format!("program header {k} differs"));
+            return Err(differs(format!("program header {k} differs")));
         }
         if pa.p_offset == pb.p_offset {
             continue;
         }
         let d = pa.p_offset.checked_sub(pb.p_offset).filter(|&d| d > 0);
-        let d = d.ok_or_else(|| format!("segment {k} moved up"))?;
+        let d = d.ok_or_else(|| differs(format!("segment {k} moved up")))?;
         if *delta.get_or_insert(d) != d {
-            return Err("segments moved by different distances".into());
+            return Err(differs("segments moved by different distances"));
         }
         if d % pa.p_align.max(1) != 0 {
-            return Err(format!(
+            return Err(differs(format!(
                 "segment {k} moved by {d:#x}, not a multiple of its alignment {:#x}",
                 pa.p_align
-            ));
+            )));
         }
     }
     let Some(delta) = delta else { return Ok(None) };
@@ -154,13 +194,15 @@ fn segment_move(a: &Elf, b: &Elf) -> Result<Option<Moved>, String> {
     for (k, p) in a.phdrs.iter().enumerate() {
         let occupies = p.p_filesz > 0;
         if occupies && !moved(k) && (p.p_offset >= from || p.p_offset + p.p_filesz > from - delta) {
-            return Err(format!(
+            return Err(differs(format!(
                 "segment {k} stays but lies among or after the moved segments"
-            ));
+            )));
         }
     }
     if a.phdr_table().end > from - delta {
-        return Err("the program header table lies among the moved segments".into());
+        return Err(differs(
+            "the program header table lies among the moved segments",
+        ));
     }
     Ok(Some(Moved { from, delta }))
 }
@@ -193,7 +235,7 @@ fn same_identity(x: &SectionHeader, y: &SectionHeader) -> bool {
 /// Old index -> new index (None: removed). Up to the last allocated section indices are
 /// unchanged; after it `b`'s entries must be `a`'s kept ones in order, removed ones either left
 /// as null placeholders or dropped.
-fn map_sections(a: &Elf, b: &Elf) -> Result<Vec<Option<usize>>, String> {
+fn map_sections(a: &Elf, b: &Elf) -> Result<Vec<Option<usize>>, CheckError> {
     let n = a.sections.len();
     let fixed = (0..n)
         .rev()
@@ -213,14 +255,19 @@ fn map_sections(a: &Elf, b: &Elf) -> Result<Vec<Option<usize>>, String> {
         }
     }
     if j != b.sections.len() {
-        return Err(format!(
+        return Err(differs(format!(
             "output section {j} matches no section of the original"
-        ));
+        )));
     }
     Ok(map)
 }
 
-fn same_sections(a: &Elf, b: &Elf, cmp: &mut Bytes, moved: Option<Moved>) -> Result<(), String> {
+fn same_sections(
+    a: &Elf,
+    b: &Elf,
+    cmp: &mut Bytes,
+    moved: Option<Moved>,
+) -> Result<(), CheckError> {
     let in_segment = |e: &Elf, r: Range<u64>| {
         e.segments()
             .any(|(_, s)| s.start < r.end && r.start < s.end)
@@ -237,10 +284,10 @@ fn same_sections(a: &Elf, b: &Elf, cmp: &mut Bytes, moved: Option<Moved>) -> Res
         };
         let new = &b.sections[j];
         if renumbered && matches!(old.sh_type, SHT_SYMTAB | SHT_SYMTAB_SHNDX | SHT_GROUP) {
-            return Err(format!(
+            return Err(differs(format!(
                 "sections were renumbered while `{}` (which names sections by index) is kept",
                 a.name(i)
-            ));
+            )));
         }
         let mut expect = old.clone();
         expect.sh_offset = new.sh_offset;
@@ -254,11 +301,11 @@ fn same_sections(a: &Elf, b: &Elf, cmp: &mut Bytes, moved: Option<Moved>) -> Res
         } else {
             let linked: Vec<usize> = refs(a, i).collect();
             if let Some(&t) = linked.iter().find(|&&t| map[t].is_none()) {
-                return Err(format!(
+                return Err(differs(format!(
                     "kept section {i} `{}` refers to removed section {t} `{}`",
                     a.name(i),
                     a.name(t)
-                ));
+                )));
             }
             if linked.contains(&(old.sh_link as usize)) {
                 expect.sh_link = map[old.sh_link as usize].unwrap_or(0) as u32;
@@ -268,7 +315,10 @@ fn same_sections(a: &Elf, b: &Elf, cmp: &mut Bytes, moved: Option<Moved>) -> Res
             }
         }
         if *new != expect {
-            return Err(format!("section {i} `{}`: header changed", a.name(i)));
+            return Err(differs(format!(
+                "section {i} `{}`: header changed",
+                a.name(i)
+            )));
         }
         let shifted =
             moved.and_then(|m| (old.sh_offset >= m.from).then(|| old.sh_offset - m.delta));
@@ -281,30 +331,35 @@ fn same_sections(a: &Elf, b: &Elf, cmp: &mut Bytes, moved: Option<Moved>) -> Res
         if alloc || (occupies && in_segment(a, ra.clone())) {
             // Loaded bytes move only with their segments.
             if new.sh_offset != shifted.unwrap_or(old.sh_offset) {
-                return Err(format!("section {i} `{}` moved but is loaded", a.name(i)));
+                return Err(differs(format!(
+                    "section {i} `{}` moved but is loaded",
+                    a.name(i)
+                )));
             }
         } else if occupies && new.sh_offset != old.sh_offset && in_segment(b, rb) {
-            return Err(format!(
+            return Err(differs(format!(
                 "section {i} `{}` was moved into a segment",
                 a.name(i)
-            ));
+            )));
         }
         if occupies {
             cmp.same(ra, new.sh_offset)
-                .map_err(|p| format!("section {i} `{}` differs at {p:#x}", a.name(i)))?;
+                .map_err(|d| d.or(|p| format!("section {i} `{}` differs at {p:#x}", a.name(i))))?;
         }
     }
     if a.shstrndx != 0 && map[a.shstrndx] != Some(b.shstrndx) {
-        return Err("the section name table index does not follow the renumbering".into());
+        return Err(differs(
+            "the section name table index does not follow the renumbering",
+        ));
     }
     if b.header.e_shoff != a.header.e_shoff && in_segment(b, b.shdr_table()) {
-        return Err("the new section header table overlaps a segment".into());
+        return Err(differs("the new section header table overlaps a segment"));
     }
     Ok(())
 }
 
 /// A removed section must have been one the loader never reads.
-fn removable(a: &Elf, i: usize) -> Result<(), String> {
+fn removable(a: &Elf, i: usize) -> Result<(), CheckError> {
     let s = &a.sections[i];
     let never = i == 0
         || i == a.shstrndx
@@ -313,18 +368,35 @@ fn removable(a: &Elf, i: usize) -> Result<(), String> {
         || s.sh_type == SHT_NOBITS
         || matches!(a.name(i), ".gnu_debuglink" | ".gnu_debugaltlink");
     if never {
-        return Err(format!(
+        return Err(differs(format!(
             "section {i} `{}` was removed but must stay",
             a.name(i)
-        ));
+        )));
     }
     Ok(())
 }
 
+/// Where two byte ranges first differ, or why they could not be read.
+enum Diff {
+    /// The first differing offset in the original (a range past the end of a file differs).
+    At(u64),
+    Io(PathError),
+}
+
+impl Diff {
+    /// A difference described by `at`, or the read error as it is.
+    fn or(self, at: impl FnOnce(u64) -> String) -> CheckError {
+        match self {
+            Diff::At(p) => differs(at(p)),
+            Diff::Io(e) => CheckError::Io(e),
+        }
+    }
+}
+
 /// Streams byte ranges of the original (`a`) and the output (`b`) through two reused buffers.
 struct Bytes<'f> {
-    a: &'f File,
-    b: &'f File,
+    a: (&'f File, &'f Path),
+    b: (&'f File, &'f Path),
     x: Vec<u8>,
     y: Vec<u8>,
     /// Header fields allowed to differ (compared by value elsewhere).
@@ -332,31 +404,72 @@ struct Bytes<'f> {
 }
 
 impl<'f> Bytes<'f> {
-    fn new(a: &'f File, b: &'f File, mask: Vec<Range<u64>>) -> Self {
+    fn new(a: (&'f File, &'f Path), b: (&'f File, &'f Path), mask: Vec<Range<u64>>) -> Self {
         let (x, y) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
         Bytes { a, b, x, y, mask }
     }
 
     /// Compare `ra` in `a` with the same length at `b_start` in `b`. When the offsets are the
-    /// same, differences inside the mask are ignored. `Err` is the first differing offset in `a`.
-    fn same(&mut self, ra: Range<u64>, b_start: u64) -> Result<(), u64> {
+    /// same, differences inside the mask are ignored.
+    fn same(&mut self, ra: Range<u64>, b_start: u64) -> Result<(), Diff> {
         let mut at = ra.start;
         while at < ra.end {
             let n = (ra.end - at).min(CHUNK as u64) as usize;
             let (x, y) = (&mut self.x[..n], &mut self.y[..n]);
             let b_at = b_start + (at - ra.start);
-            if self.a.read_exact_at(x, at).is_err() || self.b.read_exact_at(y, b_at).is_err() {
-                return Err(at);
-            }
+            read_at(self.a, x, at).map_err(|e| e.map_or(Diff::At(at), Diff::Io))?;
+            read_at(self.b, y, b_at).map_err(|e| e.map_or(Diff::At(at), Diff::Io))?;
             if x != y {
                 let mask = &self.mask;
                 let masked = |p: u64| b_start == ra.start && mask.iter().any(|m| m.contains(&p));
                 if let Some(k) = (0..n).find(|&k| x[k] != y[k] && !masked(at + k as u64)) {
-                    return Err(at + k as u64);
+                    return Err(Diff::At(at + k as u64));
                 }
             }
             at += n as u64;
         }
         Ok(())
+    }
+}
+
+/// Fill `buf` from `file` at `at`: `Err(None)` when the file ends first (a difference, not a
+/// failure), `Err(Some(_))` for a real read error.
+fn read_at((file, path): (&File, &Path), buf: &mut [u8], at: u64) -> Result<(), Option<PathError>> {
+    file.read_exact_at(buf, at).map_err(|e| {
+        (e.kind() != io::ErrorKind::UnexpectedEof).then(|| PathError::new("read", path, e))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_file_is_an_io_error_not_a_difference() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b) = (t.path().join("a"), t.path().join("missing"));
+        std::fs::write(&a, b"\x7fELF").unwrap();
+        let e = verify(&a, &b).unwrap_err();
+        assert!(matches!(&e, CheckError::Io(p) if p.path() == b), "{e:?}");
+        assert!(e.to_string().starts_with("cannot open `"), "{e}");
+        // A file that is not ELF is a difference, said as before.
+        let e = verify(&a, &a).unwrap_err();
+        assert!(matches!(&e, CheckError::NotFaithful(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "original: not an ELF shared object or executable"
+        );
+    }
+
+    #[test]
+    fn a_short_file_differs_where_it_ends() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b) = (t.path().join("a"), t.path().join("b"));
+        std::fs::write(&a, [1u8; 100]).unwrap();
+        std::fs::write(&b, [1u8; 60]).unwrap();
+        let (fa, fb) = (File::open(&a).unwrap(), File::open(&b).unwrap());
+        let mut cmp = Bytes::new((&fa, &a), (&fb, &b), Vec::new());
+        assert!(cmp.same(0..50, 0).is_ok());
+        assert!(matches!(cmp.same(0..100, 0), Err(Diff::At(0))));
     }
 }

@@ -151,7 +151,9 @@ fn patchelf_segment_moves_down_by_whole_pages() {
         bad[at..at + width].copy_from_slice(field);
         let bad_path = d.path().join(format!("bad-{tag}"));
         std::fs::write(&bad_path, &bad).unwrap();
-        let err = check::verify(&d.path().join(format!("s-{tag}")), &bad_path).unwrap_err();
+        let err = check::verify(&d.path().join(format!("s-{tag}")), &bad_path)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("alignment") || err.contains("differs"),
             "{tag}: {err}"

@@ -37,6 +37,23 @@ pub(crate) struct Shift {
     pub delta: u64,
 }
 
+/// Why a file's layout is not one we rewrite safely: the file is left as it is (a refusal, never
+/// an I/O failure: the plan reads nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal(pub String);
+
+impl From<&str> for Refusal {
+    fn from(why: &str) -> Refusal {
+        Refusal(why.to_string())
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The output, as data.
 #[derive(Debug, Clone)]
 pub(crate) struct Layout {
@@ -110,7 +127,7 @@ fn fixed_ranges(elf: &Elf) -> Vec<(String, Range<u64>)> {
 }
 
 /// Plan the output, or say why this file is refused. `may_shift`: trailing segments may move.
-pub(crate) fn plan(elf: &Elf, removed: Vec<bool>, may_shift: bool) -> Result<Layout, String> {
+pub(crate) fn plan(elf: &Elf, removed: Vec<bool>, may_shift: bool) -> Result<Layout, Refusal> {
     let fixed = fixed_ranges(elf);
     let kept: Vec<usize> = (1..elf.sections.len()).filter(|&i| !removed[i]).collect();
     let kept_ranges: Vec<(usize, Range<u64>)> = kept
@@ -153,11 +170,11 @@ pub(crate) fn plan(elf: &Elf, removed: Vec<bool>, may_shift: bool) -> Result<Lay
     for i in movable {
         let s = &elf.sections[i];
         if s.sh_addralign > MAX_ALIGN {
-            return Err(format!(
+            return Err(Refusal(format!(
                 "section {i} `{}` has an implausible alignment {:#x}",
                 elf.name(i),
                 s.sh_addralign
-            ));
+            )));
         }
         let to = match holes.take(s.sh_size, s.sh_addralign) {
             Some(to) => to,
@@ -176,14 +193,14 @@ pub(crate) fn plan(elf: &Elf, removed: Vec<bool>, may_shift: bool) -> Result<Lay
     };
     let out_len = holes.end;
     if !elf.is_64() && out_len > u64::from(u32::MAX) {
-        return Err("a 32-bit ELF file cannot grow past 4 GiB".into());
+        return Err(Refusal::from("a 32-bit ELF file cannot grow past 4 GiB"));
     }
     let gaps = cut_gaps(elf, head_end, shift.as_ref(), &old_table);
     let gap_total: u64 = gaps.iter().map(|g| g.end - g.start).sum();
     if gap_total > MAX_GAPS {
-        return Err(format!(
+        return Err(Refusal(format!(
             "{gap_total} bytes outside the segments belong to no section: appended data would be cut"
-        ));
+        )));
     }
     Ok(Layout {
         removed,
@@ -205,21 +222,21 @@ fn refuse_overlaps(
     removed: &[bool],
     fixed: &[(String, Range<u64>)],
     kept_ranges: &[(usize, Range<u64>)],
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     for i in (1..removed.len()).filter(|&i| removed[i]) {
         let Some(r) = elf.sec_range(i) else { continue };
         let name = elf.name(i);
         if let Some((what, _)) = fixed.iter().find(|(_, f)| overlaps(f, &r)) {
-            return Err(format!(
+            return Err(Refusal(format!(
                 "section {i} `{name}` ({:#x}..{:#x}) overlaps {what}: removing it would change loaded bytes",
                 r.start, r.end
-            ));
+            )));
         }
         if let Some((k, _)) = kept_ranges.iter().find(|(_, k)| overlaps(k, &r)) {
-            return Err(format!(
+            return Err(Refusal(format!(
                 "section {i} `{name}` overlaps kept section {k} `{}`",
                 elf.name(*k)
-            ));
+            )));
         }
     }
     Ok(())
@@ -378,7 +395,7 @@ impl Holes {
         })
     }
 
-    fn append(&mut self, len: u64, align: u64) -> Result<u64, String> {
+    fn append(&mut self, len: u64, align: u64) -> Result<u64, Refusal> {
         let at = align_up(self.end, align).ok_or("offset overflow")?;
         self.end = at.checked_add(len).ok_or("offset overflow")?;
         Ok(at)

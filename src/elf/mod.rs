@@ -35,7 +35,7 @@ use anyhow::{bail, Context, Result};
 use filetime::FileTime;
 use serde::Serialize;
 
-pub use check::verify;
+pub use check::{verify, CheckError};
 use inspect::Reject;
 
 /// Below this many zeroed bytes, a strip that makes the file longer is not worth it.
@@ -101,7 +101,7 @@ pub fn strip_to(path: &Path, dst: &Path, mode: Mode) -> Result<Verdict> {
     let read_err = || format!("cannot read `{}`", path.display());
     let mut layout = match rewrite::plan(&elf, removed.clone(), true) {
         Ok(layout) => layout,
-        Err(why) => return Ok(Verdict::Refused { why }),
+        Err(rewrite::Refusal(why)) => return Ok(Verdict::Refused { why }),
     };
     let mut unknown = rewrite::unknown_bytes(&file, &elf, &layout).with_context(read_err)?;
     if unknown.is_some() && layout.shift.is_some() {
@@ -109,7 +109,7 @@ pub fn strip_to(path: &Path, dst: &Path, mode: Mode) -> Result<Verdict> {
         // where they are and only zero the removed sections.
         layout = match rewrite::plan(&elf, removed, false) {
             Ok(layout) => layout,
-            Err(why) => return Ok(Verdict::Refused { why }),
+            Err(rewrite::Refusal(why)) => return Ok(Verdict::Refused { why }),
         };
         unknown = rewrite::unknown_bytes(&file, &elf, &layout).with_context(read_err)?;
     }
@@ -125,10 +125,16 @@ pub fn strip_to(path: &Path, dst: &Path, mode: Mode) -> Result<Verdict> {
     }
     refuse_same_file(path, dst)?;
     write_checked(&file, &elf, &layout, path, dst)?;
-    if let Err(why) = check::verify(path, dst) {
+    if let Err(e) = check::verify(path, dst) {
+        // Best effort: the outcome is reported either way; a stale temp file is cleared before
+        // the next strip of this file, and out of place the plain copy overwrites it.
         let _ = fs::remove_file(dst);
-        let why = format!("self-check failed: {why}");
-        return Ok(Verdict::Refused { why });
+        return match e {
+            CheckError::NotFaithful(why) => Ok(Verdict::Refused {
+                why: format!("self-check failed: {why}"),
+            }),
+            CheckError::Io(e) => Err(e).context("cannot self-check the stripped file"),
+        };
     }
     // The permission bits of the original, without set-id bits (strip_in_place restores those).
     fs::set_permissions(dst, fs::Permissions::from_mode(meta.mode() & 0o777))
@@ -155,6 +161,7 @@ fn write_checked(
         .with_context(|| format!("cannot create `{}`", dst.display()))?;
     if let Err(e) = rewrite::write(file, elf, layout, &mut out) {
         drop(out);
+        // Best effort: the write error is returned, and it is what matters.
         let _ = fs::remove_file(dst);
         return Err(e).with_context(|| {
             format!(
@@ -201,6 +208,7 @@ pub fn strip_in_place(path: &Path, mode: Mode) -> Result<Verdict> {
     let verdict = strip_to(path, &tmp, mode)?;
     if matches!(verdict, Verdict::Stripped { .. }) {
         if let Err(e) = replace(path, &tmp, &meta) {
+            // Best effort: the error is returned; a stale temp file is cleared by the next run.
             let _ = fs::remove_file(&tmp);
             return Err(e);
         }

@@ -32,7 +32,7 @@ use goblin::elf::section_header::SHN_XINDEX;
 use super::inspect::Elf;
 use super::select::{self, refs};
 
-pub(crate) use super::layout::{plan, Layout};
+pub(crate) use super::layout::{plan, Layout, Refusal};
 
 static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
 

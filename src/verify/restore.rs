@@ -88,7 +88,7 @@ pub fn restore(plan: &Plan, out: &Path, dists: &BTreeSet<String>) -> Result<Vec<
             });
         }
     }
-    fix_dirs(plan, out, &done);
+    fix_dirs(plan, out, &done)?;
     done.sort_by(|a, b| a.path.cmp(&b.path));
     done.dedup();
     Ok(done)
@@ -136,7 +136,7 @@ fn put_back(plan: &Plan, e: &Entry, out: &Path) -> Result<bool> {
             }
             std::os::unix::fs::symlink(&target, &dst)
                 .with_context(|| format!("cannot create link `{}`", dst.display()))?;
-            crate::apply::set_meta(&dst, e);
+            crate::apply::set_meta(&dst, e)?;
         }
         Kind::Other => return Ok(false),
     }
@@ -166,7 +166,7 @@ fn remove_moved(out: &Path, to: &Path) -> Result<()> {
 
 /// Directories that received restored entries get their original mode and mtime back (writing
 /// into them changed the mtime; `create_dir_all` gave new ones the default mode).
-fn fix_dirs(plan: &Plan, out: &Path, done: &[Restored]) {
+fn fix_dirs(plan: &Plan, out: &Path, done: &[Restored]) -> Result<()> {
     let mut dirs: BTreeSet<&Path> = BTreeSet::new();
     for r in done {
         dirs.extend(
@@ -183,10 +183,12 @@ fn fix_dirs(plan: &Plan, out: &Path, done: &[Restored]) {
         };
         if e.kind == Kind::Dir && seen.insert(dir) {
             let path = out.join(dir);
-            let _ = fs::set_permissions(&path, fs::Permissions::from_mode(e.mode & 0o7777));
-            crate::apply::set_meta(&path, e);
+            fs::set_permissions(&path, fs::Permissions::from_mode(e.mode & 0o7777))
+                .map_err(crate::error::at("chmod", &path))?;
+            crate::apply::set_meta(&path, e)?;
         }
     }
+    Ok(())
 }
 
 fn exists(path: &Path) -> bool {

@@ -163,6 +163,7 @@ impl Worker {
         // Its stdout closed; if it is somehow still running (a module closed fd 1's duplicate),
         // it is of no use any more.
         if !self.exited_within(Duration::from_secs(2)) {
+            // Fails only when it has exited meanwhile; wait() below says how it ended.
             let _ = self.child.kill();
         }
         match self.child.wait() {
@@ -178,6 +179,8 @@ impl Worker {
     /// Kill the worker's process group (the import may have started children), then reap it.
     pub fn kill(&mut self) {
         let pgid = self.child.id();
+        // Best effort, all three: the group or the child may be gone already, and a worker that
+        // is killed is not used again whatever happens here.
         let _ = Command::new("kill")
             .args(["-KILL", "--", &format!("-{pgid}")])
             .stdout(Stdio::null())

@@ -131,9 +131,9 @@ impl Report<'_> {
             .inv
             .errors
             .iter()
-            .map(|(p, e)| Failure {
-                path: p.clone(),
-                error: e.clone(),
+            .map(|e| Failure {
+                path: e.path().to_path_buf(),
+                error: e.reason(),
             })
             .collect();
         if let Some(o) = self.outcome {
