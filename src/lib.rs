@@ -243,7 +243,7 @@ fn fs_exists(p: &std::path::Path) -> Option<std::fs::Metadata> {
 /// `venvslim dockerfile`: print the multi-stage Dockerfile for these options.
 pub fn dockerfile(args: &cli::DockerfileArgs) -> Result<Status> {
     // The same validation as `slim` (absolute paths, mtime, chmod), against no venv.
-    handoff::options::from_args(
+    settings::handoff::from_args(
         &cli::HandoffArgs {
             licenses_dir: None,
             sbom: None,

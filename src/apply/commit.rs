@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use super::journal::{self, Journal, Op, JOURNAL, SBOM, STAGING, TREE};
 use super::{Failure, HandoffOutcome};
 use crate::fault::point;
-use crate::handoff::Options;
+use crate::settings::handoff::Options;
 use crate::report::progress::Progress;
 
 pub(super) struct Finished {

@@ -34,7 +34,7 @@ use super::post::{compile, rewrite_records};
 use super::{set_meta, take, write_new, Failure, HandoffOutcome, Outcome, Writer};
 use crate::bytecode::Interpreter;
 use crate::fault::point;
-use crate::handoff::Options;
+use crate::settings::handoff::Options;
 use crate::inventory::Kind;
 use crate::plan::{ActionKind, Plan};
 use crate::report::progress::Progress;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::settings::{output_dir, output_path, Input, Target};
+use super::{output_dir, output_path, Input, Target};
 
 /// Validated hand-off options (from `HandoffArgs`).
 #[derive(Debug, Default, Clone)]

@@ -16,6 +16,9 @@ use crate::cli::{BytecodeMode, DistInfoMode, ElfMode, SlimArgs};
 use crate::dists::normalize_name;
 use crate::venv::PythonVersion;
 
+pub mod handoff;
+pub mod modes;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// Write a slimmed copy here.
@@ -44,7 +47,7 @@ pub struct Settings {
     pub python_version: Option<PythonVersion>,
     pub zip: ZipSettings,
     /// Hand-off to the final image: relocation, licences, SBOM, mtimes, modes, dedupe.
-    pub handoff: crate::handoff::Options,
+    pub handoff: handoff::Options,
 }
 
 /// `--zip-pure` and its options.
@@ -232,7 +235,7 @@ impl Settings {
             .chain(&args.keep_package)
             .map(|s| s.parse())
             .collect::<Result<Vec<PackageSpec>>>()?;
-        let handoff = crate::handoff::options::from_args(&args.handoff, &args.venv, &target)?;
+        let handoff = handoff::from_args(&args.handoff, &args.venv, &target)?;
         Ok(Settings {
             target,
             dry_run: args.dry_run,
