@@ -242,16 +242,7 @@ fn fs_exists(p: &std::path::Path) -> Option<std::fs::Metadata> {
 
 /// `venvslim dockerfile`: print the multi-stage Dockerfile for these options.
 pub fn dockerfile(args: &cli::DockerfileArgs) -> Result<Status> {
-    // The same validation as `slim` (absolute paths, mtime, chmod), against no venv.
-    settings::handoff::from_args(
-        &cli::HandoffArgs {
-            licenses_dir: None,
-            sbom: None,
-            ..args.handoff.clone()
-        },
-        std::path::Path::new("/venv"),
-        &settings::Target::PlanOnly,
-    )?;
+    settings::check_dockerfile_options(&args.options)?;
     let stdout = std::io::stdout();
     report::dockerfile(stdout.lock(), &handoff::dockerfile::render(args))?;
     Ok(Status::Ok)
