@@ -327,4 +327,27 @@ mod tests {
         check::<crate::cli::DistInfoMode>();
         check::<crate::cli::ElfMode>();
     }
+
+    /// The README's `[tool.venvslim]` example loads, and its list names every key.
+    #[test]
+    fn the_readme_example_loads_and_lists_every_key() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("```toml\n[tool.venvslim]")
+            .expect("the example")
+            + 8;
+        let example = &readme[start..][..readme[start..].find("```").unwrap()];
+        let t = tempfile::tempdir().unwrap();
+        let o = load(Some(&write(t.path(), example))).unwrap();
+        assert!(o.dedupe && o.prefix.is_some() && o.mtime.is_some());
+        let section = &readme[readme
+            .find("- The same settings from `[tool.venvslim]`")
+            .unwrap()..start];
+        for k in keys() {
+            assert!(
+                section.contains(&format!("`{k}`")),
+                "README does not list `{k}`"
+            );
+        }
+    }
 }
