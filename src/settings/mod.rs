@@ -2,6 +2,11 @@
 //! `Settings`, before any work starts: globs are compiled, package specifiers parsed and the
 //! output location validated here, so a typo fails in milliseconds with exit 2 instead of after
 //! a long walk, and nothing is written.
+//!
+//! The option list itself is `cli::SlimOptions`; `file` reads `[tool.venvslim]` into it and
+//! states the merge rule once; `handoff` checks the hand-off options and `modes` is the `--chmod`
+//! value. Settings imports no planning or writing module: `handoff/`, `plan` and `apply/` read
+//! what is checked here, never the other way round.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -21,6 +26,7 @@ pub mod modes;
 
 use file::Combine;
 
+/// Where `slim` writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// Write a slimmed copy here.
@@ -70,6 +76,7 @@ pub struct Settings {
 /// `--zip-pure` and its options.
 #[derive(Debug, Clone, Default)]
 pub struct ZipSettings {
+    /// `--zip-pure` (`zip = true`).
     pub enabled: bool,
     /// Only `name.pyc` in the archive.
     pub sourceless: bool,
@@ -80,11 +87,13 @@ pub struct ZipSettings {
 /// User globs, compiled once. Matching a directory matches everything below it.
 #[derive(Debug, Default)]
 pub struct Globs {
+    /// The globs as given, for the report.
     pub patterns: Vec<String>,
     set: GlobSet,
 }
 
 impl Globs {
+    /// Compile `patterns`; an invalid one is an error naming `flag`.
     pub fn new(patterns: Vec<String>, flag: &str) -> Result<Globs> {
         let mut builder = GlobSetBuilder::new();
         for p in &patterns {
@@ -113,8 +122,11 @@ impl Globs {
 /// `--keep-package NAME[SPECIFIERS]`.
 #[derive(Debug, Clone)]
 pub struct PackageSpec {
+    /// As given.
     pub raw: String,
+    /// The distribution name, PEP 503 normalized.
     pub name: String,
+    /// The versions it applies to (none: every version).
     pub specifiers: Option<VersionSpecifiers>,
 }
 
@@ -151,6 +163,7 @@ impl FromStr for PackageSpec {
 }
 
 impl PackageSpec {
+    /// True for this distribution (normalized name) at a version the specifiers allow.
     pub fn matches(&self, normalized_name: &str, version: &str) -> bool {
         if self.name != normalized_name {
             return false;
