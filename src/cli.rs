@@ -1,6 +1,7 @@
-//! Command-line surface. Only clap derive lives here: the doc comments are the help text, and
-//! nothing in this file validates or interprets; `settings.rs` turns these raw options into a
-//! checked `Settings` before any work starts.
+//! Command-line surface. Only clap derive lives here (and serde, for `SlimOptions`, the option
+//! list `[tool.venvslim]` shares): the doc comments are the help text, and nothing in this file
+//! validates or interprets; `settings` merges the command line with the file and turns the raw
+//! options into a checked `Settings` before any work starts.
 
 use std::path::PathBuf;
 
@@ -99,6 +100,38 @@ pub struct SlimArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Every option `[tool.venvslim]` may set too.
+    #[command(flatten)]
+    pub options: SlimOptions,
+
+    /// Read settings from this file's `[tool.venvslim]` table (default: ./pyproject.toml if it
+    /// has one). Command-line flags win; lists are merged; paths in the file are relative to its
+    /// directory.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// After writing OUT, verify it against VENV; for each regression, restore the removed files
+    /// of the distributions responsible (every removal knows its distribution) and verify again.
+    /// The run ends with a tree that passes, or exit 1 with what still fails.
+    #[arg(long, conflicts_with_all = ["in_place", "dry_run"])]
+    pub verify: bool,
+
+    /// List every action in the text output, not only the summary.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// The help heading of the hand-off options.
+const HANDOFF: &str = "Hand-off to the final image";
+
+/// The options of `slim` that also have a key in `[tool.venvslim]`, each defined once: the flag
+/// (clap, the doc comment is its help) and the key (serde: the flag's long name, except `zip`
+/// for `--zip-pure`). `slim` and `dockerfile` flatten it; `settings` reads the file into it and
+/// merges the two with `Combine` (command line over file over default). A field is an `Option`,
+/// a `Vec` (lists from both are merged) or a `bool` (a flag the file can turn on).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Args, serde::Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SlimOptions {
     /// What to do with bytecode. `compile` (default) drops every existing .pyc and gives every
     /// kept source an unchecked-hash pyc made by the venv's own interpreter (pip's bytecode,
     /// re-headered, where the source is unchanged; compiled afresh otherwise), so start-up on a
@@ -138,11 +171,6 @@ pub struct SlimArgs {
     #[arg(long, value_name = "NAME[SPEC]")]
     pub keep_package: Vec<String>,
 
-    /// Read settings from this file's `[tool.venvslim]` table (default: ./pyproject.toml if it
-    /// has one). Command-line flags win; lists are merged.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
     /// Python version X.Y of a tree with no pyvenv.cfg (bare site-packages, --target, --user).
     #[arg(long, value_name = "X.Y")]
     pub python_version: Option<String>,
@@ -153,6 +181,7 @@ pub struct SlimArgs {
     /// stays fast. Distributions with native files, `.pth` files, or code that reads files next
     /// to its own `__file__` stay on disk (`--dry-run` shows why); dist-info stays on disk.
     #[arg(long)]
+    #[serde(rename = "zip")]
     pub zip_pure: bool,
 
     /// With --zip-pure: only `name.pyc` in the zip, no `name.py` (smaller; tracebacks show no
@@ -164,68 +193,66 @@ pub struct SlimArgs {
     #[arg(long, value_name = "NAME")]
     pub zip_exclude: Vec<String>,
 
-    /// After writing OUT, verify it against VENV; for each regression, restore the removed files
-    /// of the distributions responsible (every removal knows its distribution) and verify again.
-    /// The run ends with a tree that passes, or exit 1 with what still fails.
-    #[arg(long, conflicts_with_all = ["in_place", "dry_run"])]
-    pub verify: bool,
-
-    /// List every action in the text output, not only the summary.
-    #[arg(short, long)]
-    pub verbose: bool,
-
-    #[command(flatten)]
-    pub handoff: HandoffArgs,
-}
-
-/// Options for handing the tree to a final image whose Python lives elsewhere (distroless).
-#[derive(Debug, Args, Default, Clone)]
-#[command(next_help_heading = "Hand-off to the final image")]
-pub struct HandoffArgs {
     /// The absolute path the tree will live at in the final image (`COPY --from=builder /slim
     /// /venv`): shebangs of bin/ scripts, pyvenv.cfg, absolute symlinks and other text files
     /// naming the venv's path are rewritten to it, and bytecode records it as its file names.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = HANDOFF)]
     pub prefix: Option<PathBuf>,
 
     /// The final image's interpreter (absolute; `/usr/bin/python3.11` on
     /// gcr.io/distroless/python3-debian12): bin/python* links point at it and pyvenv.cfg's
     /// `home` names its directory. Without it, --prefix warns when the venv's interpreter lives
     /// where a distroless image has none (/usr/local, pyenv, conda, uv, a home directory).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = HANDOFF)]
     pub python: Option<PathBuf>,
 
     /// Keep only these console scripts in bin/ (and the python links); the others go.
     /// Repeatable, or comma-separated. Default: every script of a kept distribution.
-    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    #[arg(long, value_name = "NAME", value_delimiter = ',', help_heading = HANDOFF)]
     pub keep_bin: Vec<String>,
 
     /// Copy every shipped distribution's licence files (LICENSE*, COPYING*, NOTICE*, AUTHORS*,
     /// `licenses/`) from its dist-info into DIR/<name>-<version>/. DIR may be inside OUT or
     /// anywhere else; it must not exist or be empty.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = HANDOFF)]
     pub licenses_dir: Option<PathBuf>,
 
     /// Write a CycloneDX 1.5 JSON SBOM of the distributions in the output (name, version,
     /// licences, purl), read from their dist-info before slimming.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = HANDOFF)]
     pub sbom: Option<PathBuf>,
 
     /// Set every file, directory and symlink mtime to this Unix time, for a reproducible layer
     /// digest. Default: $SOURCE_DATE_EPOCH when set, else the mtimes are kept.
-    #[arg(long, value_name = "EPOCH")]
+    #[arg(long, value_name = "EPOCH", help_heading = HANDOFF)]
+    #[serde(deserialize_with = "epoch_text")]
     pub mtime: Option<String>,
 
     /// Change permissions after normalising them (group/other write, setuid and setgid are
     /// always dropped), as `COPY --chmod` does: octal (`755`: every file and directory) or
     /// symbolic (`a-w`, `u=rwX,go=rX`).
-    #[arg(long, value_name = "MODE")]
+    #[arg(long, value_name = "MODE", help_heading = HANDOFF)]
     pub chmod: Option<String>,
 
     /// Hardlink identical regular files of the output (same bytes, mode, owner and mtime): an
     /// image layer stores a hardlinked file once.
-    #[arg(long)]
+    #[arg(long, help_heading = HANDOFF)]
     pub dedupe: bool,
+}
+
+/// `mtime = 1700000000` or `mtime = "1700000000"` in the file: the text `--mtime` would get
+/// (checked later, with the flag's message, as the command line's is).
+fn epoch_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Epoch {
+        Number(i64),
+        Text(String),
+    }
+    Ok(Some(match <Epoch as serde::Deserialize>::deserialize(d)? {
+        Epoch::Number(n) => n.to_string(),
+        Epoch::Text(t) => t,
+    }))
 }
 
 #[derive(Debug, Args)]
@@ -248,32 +275,9 @@ pub struct DockerfileArgs {
     #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     pub entrypoint: Vec<String>,
 
-    /// What to do with bytecode (as for `slim`).
-    #[arg(long, value_enum, value_name = "MODE")]
-    pub bytecode: Option<BytecodeMode>,
-
-    /// What to keep of `*.dist-info` (as for `slim`).
-    #[arg(long = "dist-info", value_enum, value_name = "MODE")]
-    pub dist_info: Option<DistInfoMode>,
-
-    /// What to remove from ELF files (as for `slim`).
-    #[arg(long, value_enum, value_name = "MODE")]
-    pub elf: Option<ElfMode>,
-
-    /// Keep files matching GLOB (as for `slim`). Repeatable.
-    #[arg(long, value_name = "GLOB")]
-    pub keep: Vec<String>,
-
-    /// Also remove files matching GLOB (as for `slim`). Repeatable.
-    #[arg(long, value_name = "GLOB")]
-    pub remove: Vec<String>,
-
-    /// Leave a distribution untouched (as for `slim`). Repeatable.
-    #[arg(long, value_name = "NAME[SPEC]")]
-    pub keep_package: Vec<String>,
-
+    /// The options the builder's `venvslim slim` runs with, as for `slim`.
     #[command(flatten)]
-    pub handoff: HandoffArgs,
+    pub options: SlimOptions,
 }
 
 #[derive(Debug, Args)]
@@ -326,9 +330,13 @@ pub struct BenchArgs {
     pub keep: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+/// `--bytecode`, `bytecode = ".."`: one spelling for both (clap's and serde's kebab-case).
+#[derive(
+    Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum BytecodeMode {
+    #[default]
     Compile,
     Keep,
     Strip,
@@ -384,9 +392,13 @@ pub struct StripArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+/// `--elf`, `elf = ".."`, `strip --mode`.
+#[derive(
+    Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum ElfMode {
+    #[default]
     Unneeded,
     Debug,
     Keep,
@@ -403,9 +415,13 @@ impl ElfMode {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+/// `--dist-info`, `dist-info = ".."`.
+#[derive(
+    Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum DistInfoMode {
+    #[default]
     Minimal,
     Keep,
     Licenses,

@@ -1785,3 +1785,116 @@ fn snapshot_rules() {
     }
     insta::assert_snapshot!("rules", text);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hand-off keys in [tool.venvslim]
+// ---------------------------------------------------------------------------------------------
+
+/// Every mtime below `root` (lstat), as a set.
+fn mtimes(root: &Path) -> BTreeSet<i64> {
+    WalkDir::new(root)
+        .into_iter()
+        .map(|e| e.unwrap().path().symlink_metadata().unwrap().mtime())
+        .collect()
+}
+
+#[test]
+fn config_hand_off_keys_take_effect_flags_win_and_paths_are_relative_to_the_file() {
+    let fx = Fixture::new();
+    let (project, cwd) = (fx.path("project"), fx.path("cwd"));
+    fs::create_dir(&project).unwrap();
+    fs::create_dir(&cwd).unwrap();
+    let config = project.join("pyproject.toml");
+    fs::write(
+        &config,
+        "[tool.venvslim]\nmtime = 1700000000\nsbom = \"sbom.cdx.json\"\n",
+    )
+    .unwrap();
+    let (root, out) = (fx.root.to_str().unwrap(), fx.path("out"));
+    let config_arg = config.to_str().unwrap();
+    let output = venvslim_in(
+        &cwd,
+        [
+            "slim",
+            root,
+            "-o",
+            out.to_str().unwrap(),
+            "--config",
+            config_arg,
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    assert_eq!(mtimes(&out), BTreeSet::from([1_700_000_000]), "mtime key");
+    assert!(
+        exists(&project.join("sbom.cdx.json")),
+        "sbom key: relative to the file's directory"
+    );
+    assert!(
+        !exists(&cwd.join("sbom.cdx.json")),
+        "not to the working directory"
+    );
+
+    let out2 = fx.path("out2");
+    let output = venvslim_in(
+        &cwd,
+        [
+            "slim",
+            root,
+            "-o",
+            out2.to_str().unwrap(),
+            "--config",
+            config_arg,
+            "--mtime",
+            "1600000000",
+            "--sbom",
+            "cli.cdx.json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    assert_eq!(
+        mtimes(&out2),
+        BTreeSet::from([1_600_000_000]),
+        "--mtime wins"
+    );
+    assert!(
+        exists(&cwd.join("cli.cdx.json")),
+        "--sbom wins, relative to the working directory as given"
+    );
+}
+
+#[test]
+fn config_unknown_key_error_lists_every_key_hand_off_ones_too() {
+    let fx = Fixture::new();
+    let config = fx.path("pyproject.toml");
+    fs::write(&config, "[tool.venvslim]\nkeep-bins = [\"app\"]\n").unwrap();
+    let out = fx.path("out");
+    let stderr = expect_usage_error(
+        &fx,
+        &[
+            "slim",
+            fx.root.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
+    assert!(stderr.contains("keep-bins"), "{stderr}");
+    let hint = stderr
+        .lines()
+        .find(|l| l.starts_with("hint: known keys are "))
+        .unwrap_or_else(|| panic!("no list of keys:\n{stderr}"));
+    for key in [
+        "bytecode",
+        "zip",
+        "keep-bin",
+        "licenses-dir",
+        "prefix",
+        "mtime",
+    ] {
+        assert!(
+            hint.split([' ', ',']).any(|k| k == key),
+            "{key} missing: {hint}"
+        );
+    }
+}

@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use super::journal::{self, Journal, Op, JOURNAL, SBOM, STAGING, TREE};
 use super::{Failure, HandoffOutcome};
 use crate::fault::point;
-use crate::handoff::Options;
 use crate::progress::Progress;
+use crate::settings::handoff::Options;
 
 pub(super) struct Finished {
     pub failures: Vec<Failure>,

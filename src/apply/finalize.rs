@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::Writer;
 use crate::error::PathError;
-use crate::handoff::modes;
+use crate::settings::modes;
 
 /// What `--dedupe` did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -76,7 +76,7 @@ pub(super) fn normalize_tree(w: &Writer, root: &Path, dedupe: bool) -> (u64, u64
 /// `normalize_tree` with the options given and failures sent to `fail` (in place, a rerun
 /// finishing a journal has no plan); `skip_own` leaves the journal and staging directory out.
 pub(super) fn normalize_with(
-    opts: &crate::handoff::Options,
+    opts: &crate::settings::handoff::Options,
     fail: &dyn Fn(&Path, String),
     root: &Path,
     dedupe: bool,

@@ -34,11 +34,11 @@ use super::post::{compile, rewrite_records};
 use super::{set_meta, take, write_new, Failure, HandoffOutcome, Outcome, Writer};
 use crate::bytecode::Interpreter;
 use crate::fault::point;
-use crate::handoff::Options;
 use crate::inventory::Kind;
 use crate::plan::{ActionKind, Plan};
 use crate::progress::Progress;
 use crate::rules::Rewrite;
+use crate::settings::handoff::Options;
 
 /// What a rerun did when it found the journal of an interrupted run.
 #[derive(Debug, Default)]

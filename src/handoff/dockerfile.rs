@@ -37,7 +37,7 @@ fn value_name<T: clap::ValueEnum>(v: &T) -> String {
 
 /// The `venvslim slim ...` words for these options.
 pub fn slim_words(a: &DockerfileArgs) -> Vec<String> {
-    let h = &a.handoff;
+    let h = &a.options;
     let prefix = h
         .prefix
         .as_ref()
@@ -53,23 +53,29 @@ pub fn slim_words(a: &DockerfileArgs) -> Vec<String> {
         w.push(flag.to_string());
         w.push(v);
     };
-    if let Some(b) = a.bytecode.filter(|b| *b != BytecodeMode::Compile) {
+    if let Some(b) = h.bytecode.filter(|b| *b != BytecodeMode::default()) {
         opt("--bytecode", value_name(&b));
     }
-    if let Some(d) = a.dist_info.filter(|d| *d != DistInfoMode::Minimal) {
+    if let Some(d) = h.dist_info.filter(|d| *d != DistInfoMode::default()) {
         opt("--dist-info", value_name(&d));
     }
-    if let Some(e) = a.elf.filter(|e| *e != ElfMode::Unneeded) {
+    if let Some(e) = h.elf.filter(|e| *e != ElfMode::default()) {
         opt("--elf", value_name(&e));
     }
-    for g in &a.keep {
+    for g in &h.keep {
         opt("--keep", g.clone());
     }
-    for g in &a.remove {
+    for g in &h.remove {
         opt("--remove", g.clone());
     }
-    for k in &a.keep_package {
+    for k in &h.keep_package {
         opt("--keep-package", k.clone());
+    }
+    if let Some(v) = &h.python_version {
+        opt("--python-version", v.clone());
+    }
+    for n in &h.zip_exclude {
+        opt("--zip-exclude", n.clone());
     }
     if !h.keep_bin.is_empty() {
         opt("--keep-bin", h.keep_bin.join(","));
@@ -86,16 +92,24 @@ pub fn slim_words(a: &DockerfileArgs) -> Vec<String> {
     if let Some(c) = &h.chmod {
         opt("--chmod", c.clone());
     }
-    if h.dedupe {
-        w.push("--dedupe".into());
-    }
+    let switches = [
+        ("--zip-pure", h.zip_pure),
+        ("--zip-sourceless", h.zip_sourceless),
+        ("--dedupe", h.dedupe),
+    ];
+    w.extend(
+        switches
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(f, _)| f.to_string()),
+    );
     w
 }
 
 /// The Dockerfile.
 pub fn render(a: &DockerfileArgs) -> String {
     let prefix = a
-        .handoff
+        .options
         .prefix
         .as_ref()
         .map_or(DEFAULT_PREFIX.to_string(), |p| p.display().to_string());
@@ -106,7 +120,7 @@ pub fn render(a: &DockerfileArgs) -> String {
             e[0] = format!("{prefix}/bin/{}", e[0]);
         }
         e
-    } else if let Some(first) = a.handoff.keep_bin.first() {
+    } else if let Some(first) = a.options.keep_bin.first() {
         vec![format!("{prefix}/bin/{first}")]
     } else {
         vec![format!("{prefix}/bin/python"), "-m".into(), "app".into()]

@@ -8,8 +8,6 @@
 //! `share/`, `.pth`) and METADATA headers is the only I/O here.
 
 pub mod dockerfile;
-pub mod modes;
-pub mod options;
 pub mod relocate;
 pub mod sbom;
 
@@ -24,8 +22,8 @@ use crate::inventory::{Inventory, Kind};
 use crate::plan::Plan;
 use crate::rules::distinfo;
 use crate::safepath::read_nofollow;
+use crate::settings::handoff::Options;
 use crate::venv::Venv;
-pub use options::Options;
 use relocate::ScriptChange;
 
 /// A text file rewritten because it names the venv's old path or interpreter.

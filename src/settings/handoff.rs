@@ -7,25 +7,33 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::settings::{output_dir, output_path, Input, Target};
+use super::{output_dir, output_path, Input, Target};
+use crate::cli::SlimOptions;
 
-/// Validated hand-off options (from `HandoffArgs`).
+/// Validated hand-off options (from the hand-off fields of `SlimOptions`).
 #[derive(Debug, Default, Clone)]
 pub struct Options {
+    /// Where the tree will live in the final image (`--prefix`, absolute).
     pub prefix: Option<PathBuf>,
+    /// The final image's interpreter (`--python`, absolute).
     pub python: Option<PathBuf>,
+    /// The console scripts to keep in bin/, sorted, without duplicates (`--keep-bin`; empty: all).
     pub keep_bin: Vec<String>,
+    /// Where to copy the licence files (`--licenses-dir`), resolved by `output_dir`.
     pub licenses_dir: Option<PathBuf>,
+    /// Where to write the SBOM (`--sbom`), resolved by `output_path`.
     pub sbom: Option<PathBuf>,
     /// Every mtime (--mtime, else SOURCE_DATE_EPOCH).
     pub mtime: Option<i64>,
+    /// The permission change after normalising (`--chmod`).
     pub chmod: Option<super::modes::Chmod>,
+    /// Hardlink identical files (`--dedupe`).
     pub dedupe: bool,
 }
 
 /// Validate the hand-off options: absolute paths, a readable mtime and chmod, extra outputs that
 /// are new and outside the input (unless in place).
-pub fn from_args(a: &crate::cli::HandoffArgs, venv: &Path, target: &Target) -> Result<Options> {
+pub fn from_options(a: &SlimOptions, venv: &Path, target: &Target) -> Result<Options> {
     for (flag, p) in [("--prefix", &a.prefix), ("--python", &a.python)] {
         if let Some(p) = p {
             if !p.is_absolute() {
@@ -81,6 +89,8 @@ pub fn from_args(a: &crate::cli::HandoffArgs, venv: &Path, target: &Target) -> R
     let mut keep_bin: Vec<String> = a
         .keep_bin
         .iter()
+        // A list in the file may hold `a,b` as the command line may.
+        .flat_map(|s| s.split(','))
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect();

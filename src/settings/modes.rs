@@ -1,7 +1,8 @@
 //! Permissions of the output: normalised for a hardened image (no group/other write, no
 //! setuid/setgid: a nonroot container must not be able to change or escalate through the venv),
 //! then `--chmod MODE` in the forms Dockerfile `COPY --chmod` accepts, so the same words work in
-//! both places. Pure: modes in, modes out; apply/ does the chmod.
+//! both places. Pure: modes in, modes out; apply/ does the chmod. It lives in settings because a
+//! `--chmod` is parsed before any work, like every other option value.
 
 use anyhow::{bail, Result};
 
@@ -22,7 +23,7 @@ pub enum Chmod {
     Symbolic(Vec<Clause>),
 }
 
-/// One comma-separated clause of a symbolic `--chmod` (`go=rX`).
+/// One comma-separated part of a symbolic mode: who, then operations (`go=rX`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Clause {
     /// Bits the clause may touch (from `u`, `g`, `o`, `a`; none means all).

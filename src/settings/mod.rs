@@ -2,6 +2,11 @@
 //! `Settings`, before any work starts: globs are compiled, package specifiers parsed and the
 //! output location validated here, so a typo fails in milliseconds with exit 2 instead of after
 //! a long walk, and nothing is written.
+//!
+//! The option list itself is `cli::SlimOptions`; `file` reads `[tool.venvslim]` into it and
+//! states the merge rule once; `handoff` checks the hand-off options and `modes` is the `--chmod`
+//! value. Settings imports no planning or writing module: `handoff/`, `plan` and `apply/` read
+//! what is checked here, never the other way round.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,12 +15,18 @@ use std::str::FromStr;
 use anyhow::{bail, Context, Result};
 use globset::{GlobSet, GlobSetBuilder};
 use pep440_rs::{Version, VersionSpecifiers};
-use serde::Deserialize;
 
-use crate::cli::{BytecodeMode, DistInfoMode, ElfMode, SlimArgs};
+use crate::cli::{BytecodeMode, DistInfoMode, ElfMode, SlimArgs, SlimOptions};
 use crate::dists::normalize_name;
 use crate::venv::PythonVersion;
 
+pub mod file;
+pub mod handoff;
+pub mod modes;
+
+use file::Combine;
+
+/// Where `slim` writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// Write a slimmed copy here.
@@ -26,30 +37,46 @@ pub enum Target {
     PlanOnly,
 }
 
+/// Everything `slim` does, checked: built once by `Settings::from_args` from the command line
+/// over `[tool.venvslim]`, then only read.
 #[derive(Debug)]
 pub struct Settings {
+    /// The venv (or prefix, or bare site-packages) to slim, as given.
     pub venv: PathBuf,
+    /// Where the result goes: a new directory, the venv itself, or nowhere (a dry run).
     pub target: Target,
+    /// Plan and report, change nothing (`--dry-run`).
     pub dry_run: bool,
+    /// Report as JSON instead of text (`--json`).
     pub json: bool,
+    /// List every action in the text report (`--verbose`).
     pub verbose: bool,
     /// Verify the output against the input and repair regressions (`--verify`).
     pub verify: bool,
+    /// What to do with bytecode (`--bytecode`, default `compile`).
     pub bytecode: BytecodeMode,
+    /// What to keep of `*.dist-info` (`--dist-info`, default `minimal`).
     pub dist_info: DistInfoMode,
+    /// What to remove from ELF files (`--elf`, default `unneeded`).
     pub elf: ElfMode,
+    /// Files kept whatever a rule says (`--keep`, the file's first).
     pub keep: Globs,
+    /// Files removed as well (`--remove`, the file's first).
     pub remove: Globs,
+    /// Distributions left untouched (`--keep-package`).
     pub keep_packages: Vec<PackageSpec>,
+    /// The Python version of a tree with no pyvenv.cfg (`--python-version`).
     pub python_version: Option<PythonVersion>,
+    /// `--zip-pure` and its options.
     pub zip: ZipSettings,
     /// Hand-off to the final image: relocation, licences, SBOM, mtimes, modes, dedupe.
-    pub handoff: crate::handoff::Options,
+    pub handoff: handoff::Options,
 }
 
 /// `--zip-pure` and its options.
 #[derive(Debug, Clone, Default)]
 pub struct ZipSettings {
+    /// `--zip-pure` (`zip = true`).
     pub enabled: bool,
     /// Only `name.pyc` in the archive.
     pub sourceless: bool,
@@ -60,11 +87,13 @@ pub struct ZipSettings {
 /// User globs, compiled once. Matching a directory matches everything below it.
 #[derive(Debug, Default)]
 pub struct Globs {
+    /// The globs as given, for the report.
     pub patterns: Vec<String>,
     set: GlobSet,
 }
 
 impl Globs {
+    /// Compile `patterns`; an invalid one is an error naming `flag`.
     pub fn new(patterns: Vec<String>, flag: &str) -> Result<Globs> {
         let mut builder = GlobSetBuilder::new();
         for p in &patterns {
@@ -93,8 +122,11 @@ impl Globs {
 /// `--keep-package NAME[SPECIFIERS]`.
 #[derive(Debug, Clone)]
 pub struct PackageSpec {
+    /// As given.
     pub raw: String,
+    /// The distribution name, PEP 503 normalized.
     pub name: String,
+    /// The versions it applies to (none: every version).
     pub specifiers: Option<VersionSpecifiers>,
 }
 
@@ -131,6 +163,7 @@ impl FromStr for PackageSpec {
 }
 
 impl PackageSpec {
+    /// True for this distribution (normalized name) at a version the specifiers allow.
     pub fn matches(&self, normalized_name: &str, version: &str) -> bool {
         if self.name != normalized_name {
             return false;
@@ -143,70 +176,11 @@ impl PackageSpec {
     }
 }
 
-/// `[tool.venvslim]` in a pyproject.toml.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct FileConfig {
-    pub bytecode: Option<BytecodeMode>,
-    pub dist_info: Option<DistInfoMode>,
-    pub elf: Option<ElfMode>,
-    #[serde(default)]
-    pub keep: Vec<String>,
-    #[serde(default)]
-    pub remove: Vec<String>,
-    #[serde(default)]
-    pub keep_package: Vec<String>,
-    pub python_version: Option<String>,
-    /// `zip = true`: `--zip-pure`.
-    pub zip: Option<bool>,
-    pub zip_sourceless: Option<bool>,
-    #[serde(default)]
-    pub zip_exclude: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct Pyproject {
-    tool: Option<Tool>,
-}
-#[derive(Deserialize)]
-struct Tool {
-    venvslim: Option<toml::Value>,
-}
-
-/// Load `[tool.venvslim]` from `explicit`, or from ./pyproject.toml when it has that table.
-pub fn load_file_config(explicit: Option<&Path>) -> Result<FileConfig> {
-    let path = match explicit {
-        Some(p) => p.to_path_buf(),
-        None => {
-            // Found, not named: the working directory of a build is a context full of others'
-            // files, so a link there is not followed (its target would be read, and a TOML error
-            // would echo a line of it).
-            let p = PathBuf::from("pyproject.toml");
-            match fs::symlink_metadata(&p) {
-                Ok(m) if m.file_type().is_symlink() => bail!(
-                    "./pyproject.toml is a symlink; venvslim does not read a config it finds through a link\nhint: name it with --config pyproject.toml if it is yours"
-                ),
-                Ok(m) if m.is_file() => p,
-                _ => return Ok(FileConfig::default()),
-            }
-        }
-    };
-    let text = fs::read_to_string(&path)
-        .with_context(|| format!("cannot read config `{}`", path.display()))?;
-    let doc: Pyproject =
-        toml::from_str(&text).with_context(|| format!("`{}` is not valid TOML", path.display()))?;
-    match doc.tool.and_then(|t| t.venvslim) {
-        Some(table) => table.try_into().with_context(|| {
-            format!("bad [tool.venvslim] in `{}`\nhint: known keys are bytecode, dist-info, elf, keep, remove, keep-package, python-version, zip, zip-sourceless, zip-exclude", path.display())
-        }),
-        None if explicit.is_some() => bail!("`{}` has no [tool.venvslim] table", path.display()),
-        None => Ok(FileConfig::default()),
-    }
-}
-
 impl Settings {
+    /// Check the command line merged over `[tool.venvslim]` (`--config FILE`, else
+    /// ./pyproject.toml), before any work.
     pub fn from_args(args: SlimArgs) -> Result<Settings> {
-        let file = load_file_config(args.config.as_deref())?;
+        let o = args.options.combine(file::load(args.config.as_deref())?);
         let target = match (&args.output, args.in_place, args.dry_run) {
             (Some(out), _, _) => {
                 Target::Copy(output_dir("-o", out, &args.venv, Input::ReadOnly)?)
@@ -215,24 +189,11 @@ impl Settings {
             (None, false, true) => Target::PlanOnly,
             (None, false, false) => bail!("say where to write the slimmed venv\nhint: add -o OUT, or --in-place to slim it where it is"),
         };
-        let bytecode = args
-            .bytecode
-            .or(file.bytecode)
-            .unwrap_or(BytecodeMode::Compile);
-        let zip = zip_settings(&args, &file, bytecode)?;
-        let python_version = args
-            .python_version
-            .or(file.python_version)
-            .map(|v| v.parse::<PythonVersion>())
-            .transpose()
-            .context("--python-version")?;
-        let keep_packages = file
-            .keep_package
-            .iter()
-            .chain(&args.keep_package)
-            .map(|s| s.parse())
-            .collect::<Result<Vec<PackageSpec>>>()?;
-        let handoff = crate::handoff::options::from_args(&args.handoff, &args.venv, &target)?;
+        let bytecode = o.bytecode.unwrap_or_default();
+        let zip = zip_settings(&o, bytecode)?;
+        let python_version = python_version(&o)?;
+        let keep_packages = package_specs(&o.keep_package)?;
+        let handoff = handoff::from_options(&o, &args.venv, &target)?;
         Ok(Settings {
             target,
             dry_run: args.dry_run,
@@ -240,16 +201,10 @@ impl Settings {
             verbose: args.verbose,
             verify: args.verify,
             bytecode,
-            dist_info: args
-                .dist_info
-                .or(file.dist_info)
-                .unwrap_or(DistInfoMode::Minimal),
-            elf: args.elf.or(file.elf).unwrap_or(ElfMode::Unneeded),
-            keep: Globs::new(file.keep.into_iter().chain(args.keep).collect(), "--keep")?,
-            remove: Globs::new(
-                file.remove.into_iter().chain(args.remove).collect(),
-                "--remove",
-            )?,
+            dist_info: o.dist_info.unwrap_or_default(),
+            elf: o.elf.unwrap_or_default(),
+            keep: Globs::new(o.keep, "--keep")?,
+            remove: Globs::new(o.remove, "--remove")?,
             keep_packages,
             python_version,
             zip,
@@ -259,18 +214,40 @@ impl Settings {
     }
 }
 
+/// `venvslim dockerfile`: the checks of `Settings::from_args` that need no venv and that the
+/// command has always made (the hand-off options; its licence directory and SBOM are paths in
+/// the builder, not here), and those of the zip options and Python version, so the builder's
+/// `venvslim slim` line does not fail on them.
+pub fn check_dockerfile_options(o: &SlimOptions) -> Result<()> {
+    zip_settings(o, o.bytecode.unwrap_or_default())?;
+    python_version(o)?;
+    let in_builder = SlimOptions {
+        licenses_dir: None,
+        sbom: None,
+        ..o.clone()
+    };
+    handoff::from_options(&in_builder, Path::new("/venv"), &Target::PlanOnly)?;
+    Ok(())
+}
+
+fn python_version(o: &SlimOptions) -> Result<Option<PythonVersion>> {
+    o.python_version
+        .as_deref()
+        .map(str::parse::<PythonVersion>)
+        .transpose()
+        .context("--python-version")
+}
+
+fn package_specs(raw: &[String]) -> Result<Vec<PackageSpec>> {
+    raw.iter().map(|s| s.parse()).collect()
+}
+
 /// `--zip-pure` needs bytecode the interpreter compiles: zipimport reads only `name.pyc` beside
 /// `name.py` in the archive, never `__pycache__/`, so `keep` would ship a zip that recompiles
 /// every module at every start (3.3x slower), and `strip` asks for exactly that.
-fn zip_settings(args: &SlimArgs, file: &FileConfig, bytecode: BytecodeMode) -> Result<ZipSettings> {
-    let enabled = args.zip_pure || file.zip.unwrap_or(false);
-    let sourceless = args.zip_sourceless || file.zip_sourceless.unwrap_or(false);
-    let exclude: Vec<String> = file
-        .zip_exclude
-        .iter()
-        .chain(&args.zip_exclude)
-        .map(|n| normalize_name(n))
-        .collect();
+fn zip_settings(o: &SlimOptions, bytecode: BytecodeMode) -> Result<ZipSettings> {
+    let (enabled, sourceless) = (o.zip_pure, o.zip_sourceless);
+    let exclude: Vec<String> = o.zip_exclude.iter().map(|n| normalize_name(n)).collect();
     if !enabled && (sourceless || !exclude.is_empty()) {
         bail!("zip-sourceless and zip-exclude apply only with --zip-pure\nhint: add --zip-pure (or `zip = true` in [tool.venvslim])");
     }
@@ -440,22 +417,5 @@ mod tests {
             e.contains("inside the venv"),
             "an output holding the venv: {e}"
         );
-    }
-
-    #[test]
-    fn file_config_rejects_unknown_keys() {
-        let t = tempfile::tempdir().unwrap();
-        let p = t.path().join("pyproject.toml");
-        fs::write(
-            &p,
-            "[tool.venvslim]\nbytecode = \"strip\"\nkeep = [\"a/**\"]\n",
-        )
-        .unwrap();
-        let c = load_file_config(Some(&p)).unwrap();
-        assert_eq!(c.bytecode, Some(BytecodeMode::Strip));
-        assert_eq!(c.keep, vec!["a/**"]);
-        fs::write(&p, "[tool.venvslim]\nbytecod = \"strip\"\n").unwrap();
-        let e = format!("{:#}", load_file_config(Some(&p)).unwrap_err());
-        assert!(e.contains("bytecod"), "{e}");
     }
 }
