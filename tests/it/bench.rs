@@ -4,34 +4,18 @@
 //! venvslim's default breaks nothing, that the chart is well-formed SVG, and that the input is
 //! never touched. No assertion on any time: the machine decides those.
 
-mod support;
-
-use support::show;
-
+use crate::util::{self, python, show, venvslim};
 use std::collections::HashSet;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
 /// A fixture venv at `<tmp>/venv`.
 fn fixture() -> (tempfile::TempDir, PathBuf) {
-    let (tmp, root, _) = support::fixture_venv("venvslim-bench-");
+    let (tmp, root, _) = util::fixture_venv("venvslim-bench-");
     (tmp, root)
-}
-
-/// Run venvslim from an empty directory (no ./pyproject.toml is read by accident).
-fn venvslim(args: &[&std::ffi::OsStr]) -> Output {
-    let cwd = tempfile::tempdir().unwrap();
-    assert_cmd::Command::cargo_bin("venvslim")
-        .unwrap()
-        .current_dir(cwd.path())
-        .env_remove("CI")
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 /// Regular-file bytes, each inode once; and a listing with sizes and mtimes (to prove the input
@@ -86,21 +70,24 @@ fn bench_json_chart_and_kept_trees() {
         tmp.path().join("c.html"),
         tmp.path().join("trees"),
     );
-    let out = venvslim(&[
-        "bench".as_ref(),
-        venv.as_os_str(),
-        "--rounds".as_ref(),
-        "1".as_ref(),
-        "--json".as_ref(),
-        "--strategy".as_ref(),
-        "keep-pyc=--bytecode keep".as_ref(),
-        "--svg".as_ref(),
-        svg.as_os_str(),
-        "--html".as_ref(),
-        html.as_os_str(),
-        "--keep".as_ref(),
-        keep.as_os_str(),
-    ]);
+    let out = venvslim()
+        .env_remove("CI")
+        .args(&[
+            "bench".as_ref(),
+            venv.as_os_str(),
+            "--rounds".as_ref(),
+            "1".as_ref(),
+            "--json".as_ref(),
+            "--strategy".as_ref(),
+            "keep-pyc=--bytecode keep".as_ref(),
+            "--svg".as_ref(),
+            svg.as_os_str(),
+            "--html".as_ref(),
+            html.as_os_str(),
+            "--keep".as_ref(),
+            keep.as_os_str(),
+        ])
+        .run();
     assert!(out.status.success(), "{}", show(&out));
     assert!(
         out.stderr.is_empty(),
@@ -178,11 +165,10 @@ fn bench_json_chart_and_kept_trees() {
 
     // The chart: well-formed SVG naming each plotted strategy; the page embeds it.
     let svg_text = fs::read_to_string(&svg).unwrap();
-    let check = Command::new("python3")
+    let check = python("python3")
         .args(["-c", "import sys, xml.dom.minidom as m; d = m.parse(sys.argv[1]); assert d.documentElement.tagName == 'svg'"])
         .arg(&svg)
-        .output()
-        .unwrap();
+        .run();
     assert!(
         check.status.success(),
         "SVG is not well-formed XML:\n{}",
@@ -209,15 +195,18 @@ fn bench_json_chart_and_kept_trees() {
 #[test]
 fn bench_text_table_and_scratch_removed() {
     let (tmp, venv) = fixture();
-    let out = venvslim(&[
-        "bench".as_ref(),
-        venv.as_os_str(),
-        "--rounds".as_ref(),
-        "1".as_ref(),
-        "--no-verify".as_ref(),
-        "--strategies".as_ref(),
-        "default,none".as_ref(),
-    ]);
+    let out = venvslim()
+        .env_remove("CI")
+        .args(&[
+            "bench".as_ref(),
+            venv.as_os_str(),
+            "--rounds".as_ref(),
+            "1".as_ref(),
+            "--no-verify".as_ref(),
+            "--strategies".as_ref(),
+            "default,none".as_ref(),
+        ])
+        .run();
     assert!(out.status.success(), "{}", show(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     let header = text
@@ -263,7 +252,7 @@ fn bench_usage_errors_name_the_problem() {
     ] {
         let mut argv: Vec<&std::ffi::OsStr> = vec!["bench".as_ref(), venv.as_os_str()];
         argv.extend(args.iter().map(std::ffi::OsStr::new));
-        let out = venvslim(&argv);
+        let out = venvslim().env_remove("CI").args(&argv).run();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", show(&out));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(

@@ -9,26 +9,19 @@
 //! sourceless module, symlink loops, hardlinks, a non-UTF-8 name, a FIFO) is there on purpose;
 //! `tests/real_venvs.rs` covers venvs built by pip.
 
-mod support;
-
-use support::show;
-
+use crate::util::{self, actions, show, slim, slim_venv, unique_bytes, venvslim, TestCommand};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
-use std::process::Output;
-use std::time::Duration;
 
 use base64::Engine;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 use walkdir::WalkDir;
-
-const TIMEOUT: Duration = Duration::from_secs(120);
 
 // ---------------------------------------------------------------------------------------------
 // The fixture
@@ -46,7 +39,7 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let (tmp, root, py) = support::fixture_venv("venvslim-cli-");
+        let (tmp, root, py) = util::fixture_venv("venvslim-cli-");
         let sp_rel = PathBuf::from(format!("lib/python{py}/site-packages"));
         Fixture {
             tmp,
@@ -79,61 +72,6 @@ impl Fixture {
 // ---------------------------------------------------------------------------------------------
 // Running venvslim
 // ---------------------------------------------------------------------------------------------
-
-/// Run venvslim from an empty directory, so no ./pyproject.toml is read by accident.
-fn venvslim<I, S>(args: I) -> Output
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let cwd = tempfile::tempdir().unwrap();
-    venvslim_in(cwd.path(), args)
-}
-
-fn venvslim_in<I, S>(cwd: &Path, args: I) -> Output
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let mut cmd = assert_cmd::Command::cargo_bin("venvslim").expect("venvslim binary");
-    cmd.args(args).current_dir(cwd).timeout(TIMEOUT);
-    cmd.output().expect("run venvslim")
-}
-
-/// `venvslim slim VENV [-o OUT] ARGS...`
-fn slim(venv: &Path, out: Option<&Path>, args: &[&str]) -> Output {
-    let mut all: Vec<&OsStr> = vec![OsStr::new("slim"), venv.as_os_str()];
-    if let Some(out) = out {
-        all.extend([OsStr::new("-o"), out.as_os_str()]);
-    }
-    all.extend(args.iter().map(OsStr::new));
-    venvslim(all)
-}
-
-/// `slim` with `--json`, asserting exit 0 and no failures; returns the report.
-fn slim_json(venv: &Path, out: Option<&Path>, args: &[&str]) -> Value {
-    let mut args = args.to_vec();
-    args.push("--json");
-    let output = slim(venv, out, &args);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "venvslim slim {args:?}:\n{}",
-        show(&output)
-    );
-    let report: Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("no JSON on stdout ({e}):\n{}", show(&output)));
-    assert_eq!(
-        report["failures"],
-        Value::Array(vec![]),
-        "{args:?}: failures in {report:#}"
-    );
-    report
-}
-
-fn actions(report: &Value) -> &Vec<Value> {
-    report["actions"].as_array().expect("actions array")
-}
 
 fn action<'a>(report: &'a Value, path: &str) -> Option<&'a Value> {
     actions(report).iter().find(|a| a["path"] == path)
@@ -206,17 +144,6 @@ fn count_files(root: &Path) -> usize {
         .values()
         .filter(|d| d.starts_with("file "))
         .count()
-}
-
-/// Bytes of the regular files below `root`, each inode once (as `du` counts).
-fn unique_bytes(root: &Path) -> u64 {
-    let mut seen = BTreeSet::new();
-    WalkDir::new(root)
-        .into_iter()
-        .map(|e| e.unwrap().path().symlink_metadata().unwrap())
-        .filter(|m| m.is_file() && seen.insert((m.dev(), m.ino())))
-        .map(|m| m.len())
-        .sum()
 }
 
 /// Differences between two trees, one line each (empty when equal).
@@ -343,29 +270,16 @@ fn check_record(root: &Path, sp_rel: &Path, dist_info: &str) -> BTreeSet<String>
 }
 
 /// Run `code` with the venv's own `bin/pythonX.Y`, isolated and without writing bytecode.
-fn python(root: &Path, py: &str, code: &str) -> Output {
-    let mut cmd = std::process::Command::new(root.join(format!("bin/python{py}")));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("PYTHON") {
-            cmd.env_remove(k);
-        }
-    }
+fn python(root: &Path, py: &str, code: &str) -> TestCommand {
+    let mut c = util::python(root.join(format!("bin/python{py}")));
     // IMPORT_DEMO checks that this venv, not the one it was copied from, is sys.prefix.
-    cmd.env("EXPECT_PREFIX", root.canonicalize().unwrap());
-    cmd.args(["-I", "-B", "-c", code])
-        .output()
-        .expect("run the slimmed venv's python")
+    c.env("EXPECT_PREFIX", root.canonicalize().unwrap())
+        .args(["-I", "-B", "-c", code]);
+    c
 }
 
 fn python_ok(root: &Path, py: &str, code: &str) -> String {
-    let out = python(root, py, code);
-    assert!(
-        out.status.success(),
-        "python in {} failed on {code:?}:\n{}",
-        root.display(),
-        show(&out)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    python(root, py, code).ok().stdout()
 }
 
 const IMPORT_DEMO: &str = "\
@@ -433,7 +347,7 @@ fn input_is_never_modified_out_of_place() {
     ];
     for (i, args) in runs.iter().enumerate() {
         let out = fx.path(&format!("out{i}"));
-        let output = slim(&fx.root, Some(&out), args);
+        let output = slim(&fx.root, &out).args(*args).run();
         assert_eq!(
             output.status.code(),
             Some(0),
@@ -456,7 +370,7 @@ fn input_is_never_modified_out_of_place() {
     }
     // A dry run with no output at all, and a dry run in place, change nothing either.
     for args in [&["--dry-run"][..], &["--dry-run", "--in-place"]] {
-        let output = slim(&fx.root, None, args);
+        let output = slim_venv(&fx.root).args(args).run();
         assert_eq!(
             output.status.code(),
             Some(0),
@@ -493,7 +407,7 @@ fn input_is_never_modified_out_of_place() {
 fn default_run_removes_junk_and_keeps_what_the_runtime_reads() {
     let fx = Fixture::new();
     let out = fx.path("out");
-    let report = slim_json(&fx.root, Some(&out), &[]);
+    let report = slim(&fx.root, &out).report();
     let (sp_in, sp_out) = (fx.sp(), out.join(&fx.sp_rel));
 
     for key in [
@@ -751,14 +665,14 @@ fn dry_run_json_lists_the_actions_of_the_real_run_and_writes_nothing() {
     let fx = Fixture::new();
     let (dry_out, real_out) = (fx.path("dry"), fx.path("real"));
     let before = tree(fx.tmp.path(), Detail::Strict);
-    let dry = slim_json(&fx.root, Some(&dry_out), &["--dry-run"]);
+    let dry = slim(&fx.root, &dry_out).args(["--dry-run"]).report();
     let diff = tree_diff(&before, &tree(fx.tmp.path(), Detail::Strict));
     assert!(
         diff.is_empty(),
         "a dry run wrote something:\n{}",
         diff.join("\n")
     );
-    let real = slim_json(&fx.root, Some(&real_out), &[]);
+    let real = slim(&fx.root, &real_out).report();
     assert_eq!(dry["dry_run"], true);
     assert_eq!(real["dry_run"], false);
     assert!(!actions(&dry).is_empty());
@@ -777,7 +691,7 @@ fn dry_run_json_lists_the_actions_of_the_real_run_and_writes_nothing() {
 fn bytecode_strip_leaves_only_the_sourceless_module() {
     let fx = Fixture::new();
     let out = fx.path("out");
-    let report = slim_json(&fx.root, Some(&out), &["--bytecode", "strip"]);
+    let report = slim(&fx.root, &out).args(["--bytecode", "strip"]).report();
     let sp_out = out.join(&fx.sp_rel);
     assert_eq!(
         pycs(&sp_out),
@@ -801,7 +715,7 @@ fn bytecode_strip_leaves_only_the_sourceless_module() {
 fn bytecode_keep_leaves_pycs_untouched() {
     let fx = Fixture::new();
     let out = fx.path("out");
-    let report = slim_json(&fx.root, Some(&out), &["--bytecode", "keep"]);
+    let report = slim(&fx.root, &out).args(["--bytecode", "keep"]).report();
     let (sp_in, sp_out) = (fx.sp(), out.join(&fx.sp_rel));
     let stale = format!("demo/__pycache__/core.{}.pyc", fx.cache_tag());
     let fresh = format!("demo/__pycache__/__init__.{}.pyc", fx.cache_tag());
@@ -856,7 +770,7 @@ fn bytecode_keep_pycs_follow_their_sources() {
         fs::write(p, body).unwrap();
     }
     let out = fx.path("out");
-    let report = slim_json(&fx.root, Some(&out), &["--bytecode", "keep"]);
+    let report = slim(&fx.root, &out).args(["--bytecode", "keep"]).report();
     let sp_out = out.join(&fx.sp_rel);
     let conftest_pyc = format!("demo/__pycache__/conftest.{tag}.pyc");
     assert!(!exists(&sp_out.join("demo/conftest.py")));
@@ -878,7 +792,9 @@ fn bytecode_keep_pycs_follow_their_sources() {
 fn bytecode_sourceless_ships_pycs_beside_where_sources_were() {
     let fx = Fixture::new();
     let out = fx.path("out");
-    let report = slim_json(&fx.root, Some(&out), &["--bytecode", "sourceless"]);
+    let report = slim(&fx.root, &out)
+        .args(["--bytecode", "sourceless"])
+        .report();
     let sp_out = out.join(&fx.sp_rel);
     for m in [
         "demo/__init__",
@@ -922,7 +838,7 @@ fn bytecode_sourceless_ships_pycs_beside_where_sources_were() {
 fn dist_info_strip_moves_licences_out() {
     let fx = Fixture::new();
     let out = fx.path("out");
-    let report = slim_json(&fx.root, Some(&out), &["--dist-info", "strip"]);
+    let report = slim(&fx.root, &out).args(["--dist-info", "strip"]).report();
     let sp_out = out.join(&fx.sp_rel);
     let left: Vec<String> = listing(&sp_out)
         .into_iter()
@@ -946,7 +862,9 @@ fn dist_info_strip_moves_licences_out() {
 fn dist_info_licenses_keeps_metadata_header_and_licences() {
     let fx = Fixture::new();
     let out = fx.path("out");
-    slim_json(&fx.root, Some(&out), &["--dist-info", "licenses"]);
+    slim(&fx.root, &out)
+        .args(["--dist-info", "licenses"])
+        .report();
     let di = out.join(&fx.sp_rel).join("demo-1.0.dist-info");
     assert_eq!(
         listing(&di),
@@ -976,7 +894,7 @@ fn dist_info_licenses_keeps_metadata_header_and_licences() {
 fn dist_info_keep_keeps_every_file_as_it_was() {
     let fx = Fixture::new();
     let out = fx.path("out");
-    let report = slim_json(&fx.root, Some(&out), &["--dist-info", "keep"]);
+    let report = slim(&fx.root, &out).args(["--dist-info", "keep"]).report();
     let di = fx.sp_rel.join("demo-1.0.dist-info");
     let diff = tree_diff(
         &tree(&fx.root.join(&di), Detail::Content),
@@ -1013,7 +931,7 @@ fn keep_glob_protects_files_and_wins_over_remove() {
         "--remove",
         "demo/README.md",
     ];
-    let report = slim_json(&fx.root, Some(&out), &args);
+    let report = slim(&fx.root, &out).args(&args).report();
     let sp_out = out.join(&fx.sp_rel);
     for p in [
         "demo/tests/test_x.py",
@@ -1039,11 +957,9 @@ fn keep_glob_protects_files_and_wins_over_remove() {
 fn remove_glob_removes_files_and_whole_directories() {
     let fx = Fixture::new();
     let out = fx.path("out");
-    let report = slim_json(
-        &fx.root,
-        Some(&out),
-        &["--remove", "demo/core.py", "--remove", "demo/static"],
-    );
+    let report = slim(&fx.root, &out)
+        .args(["--remove", "demo/core.py", "--remove", "demo/static"])
+        .report();
     let sp_out = out.join(&fx.sp_rel);
     for p in ["demo/core.py", "demo/static/app.js", "demo/static"] {
         assert!(!exists(&sp_out.join(p)), "{p} should be gone");
@@ -1072,7 +988,9 @@ fn remove_glob_removes_files_and_whole_directories() {
 fn keep_package_with_matching_specifier_leaves_the_distribution_untouched() {
     let fx = Fixture::new();
     let out = fx.path("out");
-    let report = slim_json(&fx.root, Some(&out), &["--keep-package", "demo>=1"]);
+    let report = slim(&fx.root, &out)
+        .args(["--keep-package", "demo>=1"])
+        .report();
     for sub in [fx.sp_rel.join("demo"), fx.sp_rel.join("demo-1.0.dist-info")] {
         let diff = tree_diff(
             &tree(&fx.root.join(&sub), Detail::Content),
@@ -1103,12 +1021,10 @@ fn keep_package_with_matching_specifier_leaves_the_distribution_untouched() {
 #[test]
 fn keep_package_with_other_versions_does_not_match() {
     let fx = Fixture::new();
-    let default = slim_json(&fx.root, Some(&fx.path("default")), &[]);
-    let report = slim_json(
-        &fx.root,
-        Some(&fx.path("out")),
-        &["--keep-package", "demo<1"],
-    );
+    let default = slim(&fx.root, &fx.path("default")).report();
+    let report = slim(&fx.root, &fx.path("out"))
+        .args(["--keep-package", "demo<1"])
+        .report();
     assert_eq!(report["actions"], default["actions"]);
     assert!(!exists(
         &fx.path("out").join(&fx.sp_rel).join("demo/tests/test_x.py")
@@ -1132,7 +1048,7 @@ fn config_file_tool_venvslim_is_read_and_flags_win() {
         "--keep",
         "demo/docs/**",
     ];
-    slim_json(&fx.root, Some(&out), &args);
+    slim(&fx.root, &out).args(&args).report();
     let sp_out = out.join(&fx.sp_rel);
     assert_eq!(
         pycs(&sp_out),
@@ -1162,11 +1078,9 @@ fn config_file_tool_venvslim_is_read_and_flags_win() {
     );
 
     let out2 = fx.path("out2");
-    slim_json(
-        &fx.root,
-        Some(&out2),
-        &["--config", config.to_str().unwrap(), "--bytecode", "keep"],
-    );
+    slim(&fx.root, &out2)
+        .args(["--config", config.to_str().unwrap(), "--bytecode", "keep"])
+        .report();
     let stale = format!("demo/__pycache__/core.{}.pyc", fx.cache_tag());
     assert!(
         exists(&out2.join(&fx.sp_rel).join(&stale)),
@@ -1183,7 +1097,7 @@ fn config_defaults_to_pyproject_in_the_working_directory() {
     let args = ["slim", root, "-o", out.to_str().unwrap(), "--json"];
     // A pyproject.toml without [tool.venvslim] is not an error: it is not ours.
     fs::write(cwd.join("pyproject.toml"), "[project]\nname = \"app\"\n").unwrap();
-    let output = venvslim_in(&cwd, args);
+    let output = venvslim().current_dir(&cwd).args(args).run();
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
     let stale = format!("demo/__pycache__/core.{}.pyc", fx.cache_tag());
     assert_eq!(
@@ -1197,7 +1111,10 @@ fn config_defaults_to_pyproject_in_the_working_directory() {
     )
     .unwrap();
     let out2 = fx.path("out2");
-    let output = venvslim_in(&cwd, ["slim", root, "-o", out2.to_str().unwrap()]);
+    let output = venvslim()
+        .current_dir(&cwd)
+        .args(["slim", root, "-o", out2.to_str().unwrap()])
+        .run();
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
     assert_eq!(
         pyc_flags(&out2.join(&fx.sp_rel).join(&stale)),
@@ -1245,8 +1162,8 @@ fn config_file_with_unknown_key_is_a_usage_error_naming_it() {
 fn in_place_gives_the_same_tree_as_out_of_place() {
     let (a, b) = (Fixture::new(), Fixture::new());
     let out = a.path("out");
-    let report_a = slim_json(&a.root, Some(&out), &[]);
-    let report_b = slim_json(&b.root, None, &["--in-place"]);
+    let report_a = slim(&a.root, &out).report();
+    let report_b = slim_venv(&b.root).args(["--in-place"]).report();
     assert_eq!(report_a["actions"], report_b["actions"]);
     assert_eq!(
         listing(&out),
@@ -1283,7 +1200,7 @@ fn in_place_gives_the_same_tree_as_out_of_place() {
 /// change anywhere in the fixture's temp dir. Returns stderr.
 fn expect_usage_error(fx: &Fixture, args: &[&str]) -> String {
     let before = tree(fx.tmp.path(), Detail::Strict);
-    let output = venvslim(args);
+    let output = venvslim().args(args).run();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(
         output.status.code(),
@@ -1371,7 +1288,7 @@ fn empty_output_directory_is_accepted() {
     let fx = Fixture::new();
     let out = fx.path("out");
     fs::create_dir(&out).unwrap();
-    slim_json(&fx.root, Some(&out), &["--bytecode", "keep"]);
+    slim(&fx.root, &out).args(["--bytecode", "keep"]).report();
     assert!(out.join("pyvenv.cfg").is_file());
 }
 
@@ -1487,14 +1404,10 @@ fn error_missing_output() {
 fn fifo_is_a_reported_skip_and_the_rest_is_done() {
     let fx = Fixture::new();
     let fifo = fx.sp().join("demo/data/pipe");
-    let status = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo");
-    assert!(status.success());
+    TestCommand::new("mkfifo").arg(&fifo).ok();
     let before = tree(&fx.root, Detail::Strict);
     let out = fx.path("out");
-    let output = slim(&fx.root, Some(&out), &["--json"]);
+    let output = slim(&fx.root, &out).args(["--json"]).run();
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
     let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
     assert_eq!(report["failures"], serde_json::json!([]), "{report:#}");
@@ -1527,7 +1440,9 @@ fn fifo_is_a_reported_skip_and_the_rest_is_done() {
     check_record(&out, &fx.sp_rel, "demo-1.0.dist-info");
     assert_eq!(python_ok(&out, &fx.py, IMPORT_DEMO), "hello world\n42\n");
     // The text report lists it too.
-    let output = slim(&fx.root, Some(&fx.path("out2")), &["--bytecode", "keep"]);
+    let output = slim(&fx.root, &fx.path("out2"))
+        .args(["--bytecode", "keep"])
+        .run();
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
     assert!(
         String::from_utf8_lossy(&output.stdout).contains("demo/data/pipe"),
@@ -1556,11 +1471,9 @@ fn bare_site_packages_needs_python_version() {
     assert!(stderr.contains(sp.to_str().unwrap()), "{stderr}");
 
     let before = tree(&fx.root, Detail::Strict);
-    let report = slim_json(
-        &sp,
-        Some(&out),
-        &["--python-version", &fx.py, "--bytecode", "strip"],
-    );
+    let report = slim(&sp, &out)
+        .args(["--python-version", &fx.py, "--bytecode", "strip"])
+        .report();
     assert!(
         tree_diff(&before, &tree(&fx.root, Detail::Strict)).is_empty(),
         "the input was modified"
@@ -1593,7 +1506,7 @@ fn bare_site_packages_needs_python_version() {
 fn relative_venv_and_output_paths() {
     let fx = Fixture::new();
     let args = ["slim", "venv", "-o", "out", "--bytecode", "keep", "--json"];
-    let output = venvslim_in(fx.tmp.path(), args);
+    let output = venvslim().current_dir(fx.tmp.path()).args(args).run();
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let venv = report["venv"].as_str().unwrap();
@@ -1606,7 +1519,10 @@ fn relative_venv_and_output_paths() {
         &fx.path("out").join(&fx.sp_rel).join("demo/tests/test_x.py")
     ));
     // Inside the venv however it is spelled.
-    let output = venvslim_in(fx.tmp.path(), ["slim", "venv", "-o", "venv/../venv/slim"]);
+    let output = venvslim()
+        .current_dir(fx.tmp.path())
+        .args(["slim", "venv", "-o", "venv/../venv/slim"])
+        .run();
     assert_eq!(output.status.code(), Some(2), "{}", show(&output));
     assert!(!exists(&fx.root.join("slim")));
 }
@@ -1627,7 +1543,7 @@ fn in_place_never_edits_through_hardlinks_into_a_package_cache() {
         fs::hard_link(fx.sp().join(p), cache.join(i.to_string())).unwrap();
     }
     let before = tree(&cache, Detail::Content);
-    slim_json(&fx.root, None, &["--in-place"]);
+    slim_venv(&fx.root).args(["--in-place"]).report();
     let diff = tree_diff(&before, &tree(&cache, Detail::Content));
     assert!(
         diff.is_empty(),
@@ -1654,7 +1570,7 @@ fn removing_one_link_of_a_hardlinked_file_saves_no_bytes() {
     );
     fs::hard_link(&readme, &notes).unwrap();
     let out = fx.path("out");
-    let report = slim_json(&fx.root, Some(&out), &["--bytecode", "keep"]);
+    let report = slim(&fx.root, &out).args(["--bytecode", "keep"]).report();
     assert!(exists(&out.join(&fx.sp_rel).join("demo/static/notes.md")));
     let a = action(&report, &fx.rel("demo/README.md")).expect("README.md is removed");
     assert_eq!(
@@ -1670,8 +1586,12 @@ fn removing_one_link_of_a_hardlinked_file_saves_no_bytes() {
 #[test]
 fn dry_run_totals_are_the_real_run_totals_when_nothing_is_compiled() {
     let fx = Fixture::new();
-    let dry = slim_json(&fx.root, None, &["--dry-run", "--bytecode", "keep"]);
-    let real = slim_json(&fx.root, Some(&fx.path("out")), &["--bytecode", "keep"]);
+    let dry = slim_venv(&fx.root)
+        .args(["--dry-run", "--bytecode", "keep"])
+        .report();
+    let real = slim(&fx.root, &fx.path("out"))
+        .args(["--bytecode", "keep"])
+        .report();
     assert_eq!(real["totals"]["after_bytes"], unique_bytes(&fx.path("out")));
     assert_eq!(
         dry["totals"], real["totals"],
@@ -1707,8 +1627,10 @@ fn error_broken_interpreter_needs_bytecode_keep() {
     );
     assert!(stderr.contains(&name), "{stderr}");
     // keep and strip never run Python.
-    slim_json(&fx.root, Some(&out), &["--bytecode", "keep"]);
-    slim_json(&fx.root, Some(&fx.path("out2")), &["--bytecode", "strip"]);
+    slim(&fx.root, &out).args(["--bytecode", "keep"]).report();
+    slim(&fx.root, &fx.path("out2"))
+        .args(["--bytecode", "strip"])
+        .report();
     assert_eq!(fs::read(out.join(&name)).unwrap(), fs::read(&py).unwrap());
 }
 
@@ -1736,29 +1658,29 @@ fn redact(text: &str, fx: &Fixture) -> String {
 #[test]
 fn snapshot_dry_run_text() {
     let fx = Fixture::new();
-    let output = slim(&fx.root, Some(&fx.path("out")), &["--dry-run"]);
+    let output = slim(&fx.root, &fx.path("out")).args(["--dry-run"]).run();
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
     insta::assert_snapshot!(
         "dry_run_text",
-        redact(&String::from_utf8(output.stdout).unwrap(), &fx)
+        redact(&String::from_utf8(output.output.stdout).unwrap(), &fx)
     );
 }
 
 #[test]
 fn snapshot_dry_run_verbose_text() {
     let fx = Fixture::new();
-    let output = slim(&fx.root, None, &["-n", "-v"]);
+    let output = slim_venv(&fx.root).args(["-n", "-v"]).run();
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
     insta::assert_snapshot!(
         "dry_run_verbose_text",
-        redact(&String::from_utf8(output.stdout).unwrap(), &fx)
+        redact(&String::from_utf8(output.output.stdout).unwrap(), &fx)
     );
 }
 
 #[test]
 fn snapshot_dry_run_json() {
     let fx = Fixture::new();
-    let mut report = slim_json(&fx.root, Some(&fx.path("out")), &["--dry-run"]);
+    let mut report = slim(&fx.root, &fx.path("out")).args(["--dry-run"]).report();
     report["venv"] = "[VENV]".into();
     report["output"] = "[OUT]".into();
     report["elapsed_ms"] = "[ELAPSED]".into();
@@ -1767,9 +1689,9 @@ fn snapshot_dry_run_json() {
 
 #[test]
 fn snapshot_rules() {
-    let output = venvslim(["rules"]);
+    let output = venvslim().args(["rules"]).run();
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
-    let text = String::from_utf8(output.stdout).unwrap();
+    let text = String::from_utf8(output.output.stdout).unwrap();
     for id in [
         "bytecode.stale",
         "tests.dir",

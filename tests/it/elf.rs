@@ -5,14 +5,12 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+use crate::util::{python, repo_root, slim, venvslim, TestCommand};
 
 use serde_json::Value;
 use tempfile::TempDir;
-
-fn manifest() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// Build `names` with fixtures/elf/build.sh into a fresh temp dir; None (and a SKIP note)
 /// when gcc is missing.
@@ -23,55 +21,26 @@ fn build(names: &[&str]) -> Option<(TempDir, PathBuf)> {
     }
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("elf");
-    let out = Command::new("bash")
-        .arg(manifest().join("fixtures/elf/build.sh"))
+    TestCommand::new("bash")
+        .arg(repo_root().join("fixtures/elf/build.sh"))
         .arg(&dir)
         .args(names)
-        .output()
-        .expect("run build.sh");
-    assert!(
-        out.status.success(),
-        "build.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .ok();
     Some((tmp, dir))
-}
-
-fn venvslim<I, S>(args: I) -> Output
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<std::ffi::OsStr>,
-{
-    assert_cmd::Command::cargo_bin("venvslim")
-        .expect("binary")
-        .args(args)
-        .output()
-        .expect("run venvslim")
 }
 
 fn answer(lib: &Path) -> String {
     let code = "import ctypes, sys; print(ctypes.CDLL(sys.argv[1]).answer())";
-    let out = Command::new("python3")
-        .args(["-c", code])
-        .arg(lib)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{} does not load: {}",
-        lib.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    let out = python("python3").args(["-c", code]).arg(lib).ok();
+    out.stdout().trim().to_string()
 }
 
 fn section_names(lib: &Path) -> Vec<String> {
-    let out = Command::new("readelf")
+    let text = TestCommand::new("readelf")
         .arg("-SW")
         .arg(lib)
-        .output()
-        .expect("readelf");
-    let text = String::from_utf8_lossy(&out.stdout);
+        .run()
+        .stdout();
     text.lines()
         .filter_map(|l| l.split(']').nth(1))
         .filter_map(|rest| rest.split_whitespace().next())
@@ -87,7 +56,9 @@ fn strip_command_strips_in_place_and_the_library_still_works() {
     let lib = dir.join("libdbg.so");
     let before = fs::metadata(&lib).unwrap().len();
     assert!(section_names(&lib).iter().any(|n| n.starts_with(".debug_")));
-    let out = venvslim(["strip".as_ref(), "--json".as_ref(), lib.as_os_str()]);
+    let out = venvslim()
+        .args(["strip".as_ref(), "--json".as_ref(), lib.as_os_str()])
+        .run();
     assert!(
         out.status.success(),
         "{}",
@@ -122,13 +93,15 @@ fn strip_dry_run_changes_nothing_and_text_or_symlink_are_left_alone() {
     fs::write(&text, "not an ELF file, whatever its name says\n").unwrap();
     let link = tmp.path().join("link.so");
     std::os::unix::fs::symlink(&lib, &link).unwrap();
-    let out = venvslim([
-        "strip".as_ref(),
-        "-n".as_ref(),
-        lib.as_os_str(),
-        text.as_os_str(),
-        link.as_os_str(),
-    ]);
+    let out = venvslim()
+        .args([
+            "strip".as_ref(),
+            "-n".as_ref(),
+            lib.as_os_str(),
+            text.as_os_str(),
+            link.as_os_str(),
+        ])
+        .run();
     assert!(
         out.status.success(),
         "{}",
@@ -143,7 +116,7 @@ fn strip_dry_run_changes_nothing_and_text_or_symlink_are_left_alone() {
         original,
         "a dry run modified the library"
     );
-    let out = venvslim(["strip".as_ref(), link.as_os_str()]);
+    let out = venvslim().args(["strip".as_ref(), link.as_os_str()]).run();
     assert!(out.status.success());
     assert_eq!(
         fs::read(&lib).unwrap(),
@@ -161,7 +134,7 @@ fn strip_keeps_other_hardlinks_untouched() {
     let cache = tmp.path().join("cache.so");
     fs::hard_link(&lib, &cache).unwrap();
     let original = fs::read(&cache).unwrap();
-    let out = venvslim(["strip".as_ref(), lib.as_os_str()]);
+    let out = venvslim().args(["strip".as_ref(), lib.as_os_str()]).run();
     assert!(out.status.success());
     assert_eq!(
         fs::read(&cache).unwrap(),
@@ -188,20 +161,6 @@ fn venv_with(dir: &Path, libs: &[(&str, &Path)]) -> PathBuf {
     venv
 }
 
-fn slim(venv: &Path, out: &Path, extra: &[&str]) -> Value {
-    let mut args: Vec<std::ffi::OsString> =
-        vec!["slim".into(), venv.into(), "-o".into(), out.into()];
-    args.extend(
-        ["--json", "--bytecode", "keep"]
-            .iter()
-            .chain(extra)
-            .map(Into::into),
-    );
-    let o = venvslim(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).expect("json")
-}
-
 #[test]
 fn slim_strips_elf_by_content_and_leaves_fips_checked_libraries_alone() {
     let Some((tmp, dir)) = build(&["libdbg.so", "answer.o"]) else {
@@ -221,7 +180,10 @@ fn slim_strips_elf_by_content_and_leaves_fips_checked_libraries_alone() {
     let sp = venv.join("lib/python3.11/site-packages/pkg");
     fs::write(sp.join(".libfips.so.hmac"), "0123").unwrap();
     let out = tmp.path().join("out");
-    let report = slim(&venv, &out, &[]);
+    let report = slim(&venv, &out)
+        .args(["--bytecode", "keep"])
+        .arg("--json")
+        .json();
     let osp = out.join("lib/python3.11/site-packages/pkg");
     let size = |p: &Path| fs::metadata(p).unwrap().len();
     let original = size(&lib);
@@ -268,14 +230,22 @@ fn slim_elf_modes_debug_keeps_symtab_and_keep_changes_nothing() {
     let rel = "lib/python3.11/site-packages/pkg/_native.so";
 
     let debug_out = tmp.path().join("debug");
-    slim(&venv, &debug_out, &["--elf", "debug"]);
+    slim(&venv, &debug_out)
+        .args(["--bytecode", "keep"])
+        .args(["--elf", "debug"])
+        .arg("--json")
+        .json();
     let names = section_names(&debug_out.join(rel));
     assert!(names.iter().any(|n| n == ".symtab"), "{names:?}");
     assert!(!names.iter().any(|n| n.starts_with(".debug_")), "{names:?}");
     assert_eq!(answer(&debug_out.join(rel)), "42");
 
     let keep_out = tmp.path().join("keep");
-    let report = slim(&venv, &keep_out, &["--elf", "keep"]);
+    let report = slim(&venv, &keep_out)
+        .args(["--bytecode", "keep"])
+        .args(["--elf", "keep"])
+        .arg("--json")
+        .json();
     assert_eq!(
         fs::read(keep_out.join(rel)).unwrap(),
         fs::read(&lib).unwrap()
@@ -299,13 +269,15 @@ fn slim_in_place_strips_and_rewrites_record_hashes() {
     )
     .unwrap();
     fs::write(di.join("RECORD"), "pkg/__init__.py,,\npkg/_native.so,sha256=old,1\npkg-1.0.dist-info/METADATA,,\npkg-1.0.dist-info/RECORD,,\n").unwrap();
-    let out = venvslim([
-        "slim".as_ref(),
-        venv.as_os_str(),
-        "--in-place".as_ref(),
-        "--bytecode".as_ref(),
-        "keep".as_ref(),
-    ]);
+    let out = venvslim()
+        .args([
+            "slim".as_ref(),
+            venv.as_os_str(),
+            "--in-place".as_ref(),
+            "--bytecode".as_ref(),
+            "keep".as_ref(),
+        ])
+        .run();
     assert!(
         out.status.success(),
         "{}",

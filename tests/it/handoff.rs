@@ -5,22 +5,15 @@
 //! errors (exit 2, a `hint:`, nothing written); and the `venvslim dockerfile` snippet (insta).
 //! `tests/real_handoff.rs` runs real venvs this way in a distroless-like mount namespace.
 
-mod support;
-
-use support::show;
-
+use crate::util::{self, show, slim, unique_bytes, venvslim, Run};
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Output;
-use std::time::Duration;
 
 use serde_json::Value;
 use tempfile::TempDir;
 
-const TIMEOUT: Duration = Duration::from_secs(120);
 const EPOCH: i64 = 1_700_000_000;
 
 /// A fixture venv at `<tmp>/venv`; outputs go beside it.
@@ -33,7 +26,7 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let (tmp, root, py) = support::fixture_venv("venvslim-handoff-");
+        let (tmp, root, py) = util::fixture_venv("venvslim-handoff-");
         Fixture { tmp, root, py }
     }
 
@@ -67,40 +60,6 @@ impl Fixture {
     }
 }
 
-fn venvslim_env<I, S>(args: I, env: &[(&str, &str)]) -> Output
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let cwd = tempfile::tempdir().unwrap();
-    let mut cmd = assert_cmd::Command::cargo_bin("venvslim").expect("venvslim binary");
-    cmd.args(args)
-        .current_dir(cwd.path())
-        .env_remove("SOURCE_DATE_EPOCH")
-        .timeout(TIMEOUT);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run venvslim")
-}
-
-fn slim(venv: &Path, out: &Path, args: &[&str]) -> Output {
-    let mut all: Vec<&OsStr> = vec![OsStr::new("slim"), venv.as_os_str(), OsStr::new("-o")];
-    all.push(out.as_os_str());
-    all.extend(args.iter().map(OsStr::new));
-    venvslim_env(all, &[])
-}
-
-fn slim_json(venv: &Path, out: &Path, args: &[&str]) -> Value {
-    let mut args = args.to_vec();
-    args.push("--json");
-    let o = slim(venv, out, &args);
-    assert_eq!(o.status.code(), Some(0), "{args:?}:\n{}", show(&o));
-    let r: Value = serde_json::from_slice(&o.stdout).expect("JSON");
-    assert_eq!(r["failures"], Value::Array(vec![]), "{r:#}");
-    r
-}
-
 /// Path -> (mode, mtime, inode, content or link target) of everything below `root`.
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
     walkdir::WalkDir::new(root)
@@ -122,18 +81,7 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
         .collect()
 }
 
-/// Bytes of the regular files below `root`, each inode once (as a layer stores them).
-fn unique_bytes(root: &Path) -> u64 {
-    let mut seen = std::collections::BTreeSet::new();
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .map(|e| e.unwrap().path().symlink_metadata().unwrap())
-        .filter(|m| m.is_file() && seen.insert((m.dev(), m.ino())))
-        .map(|m| m.len())
-        .sum()
-}
-
-fn usage_error(o: &Output, needle: &str) {
+fn usage_error(o: &Run, needle: &str) {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{}", show(o));
     assert!(err.contains(needle) && err.contains("hint:"), "{err}");
@@ -146,11 +94,9 @@ fn prefix_and_python_rewrite_scripts_cfg_links_record_and_bytecode() {
     let before = snapshot(&fx.root);
     let out = fx.path("out");
     let python = format!("/usr/bin/python{}", fx.py);
-    let r = slim_json(
-        &fx.root,
-        &out,
-        &["--prefix", "/app/venv", "--python", &python],
-    );
+    let r = slim(&fx.root, &out)
+        .args(["--prefix", "/app/venv", "--python", &python])
+        .report();
     assert_eq!(snapshot(&fx.root), before, "the input venv was modified");
 
     let demo = fs::read_to_string(out.join("bin/demo")).unwrap();
@@ -215,8 +161,8 @@ fn prefix_and_python_rewrite_scripts_cfg_links_record_and_bytecode() {
     );
 
     // A dry run shows the same rewrites and writes nothing.
-    let o = venvslim_env(
-        [
+    let o = venvslim()
+        .args([
             "slim",
             fx.root.to_str().unwrap(),
             "-n",
@@ -224,9 +170,8 @@ fn prefix_and_python_rewrite_scripts_cfg_links_record_and_bytecode() {
             "/app/venv",
             "--python",
             &python,
-        ],
-        &[],
-    );
+        ])
+        .run();
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
         text.contains("would rewrite bin/demo: shebang -> #!/app/venv/bin/python"),
@@ -245,11 +190,9 @@ fn prefix_without_python_warns_about_a_foreign_interpreter() {
     let link = fx.root.join(format!("bin/python{}", fx.py));
     fs::remove_file(&link).unwrap();
     std::os::unix::fs::symlink(format!("/usr/local/bin/python{}", fx.py), &link).unwrap();
-    let o = slim(
-        &fx.root,
-        &fx.path("out"),
-        &["--prefix", "/venv", "--bytecode", "keep"],
-    );
+    let o = slim(&fx.root, &fx.path("out"))
+        .args(["--prefix", "/venv", "--bytecode", "keep"])
+        .run();
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -257,18 +200,16 @@ fn prefix_without_python_warns_about_a_foreign_interpreter() {
         "{text}"
     );
     assert!(text.contains("hint: pass --python"), "{text}");
-    let o = slim(
-        &fx.root,
-        &fx.path("out2"),
-        &[
+    let o = slim(&fx.root, &fx.path("out2"))
+        .args([
             "--prefix",
             "/venv",
             "--bytecode",
             "keep",
             "--python",
             "/usr/bin/python3",
-        ],
-    );
+        ])
+        .run();
     assert!(
         !String::from_utf8_lossy(&o.stdout).contains("warning:"),
         "{}",
@@ -281,37 +222,44 @@ fn usage_errors_write_nothing() {
     let fx = Fixture::new();
     let out = fx.path("out");
     usage_error(
-        &slim(&fx.root, &out, &["--python", "/usr/bin/python3.2"]),
+        &slim(&fx.root, &out)
+            .args(["--python", "/usr/bin/python3.2"])
+            .run(),
         "is Python 3.2",
     );
     usage_error(
-        &slim(&fx.root, &out, &["--prefix", "venv"]),
+        &slim(&fx.root, &out).args(["--prefix", "venv"]).run(),
         "not an absolute path",
     );
     usage_error(
-        &slim(&fx.root, &out, &["--keep-bin", "nope"]),
+        &slim(&fx.root, &out).args(["--keep-bin", "nope"]).run(),
         "no such script",
     );
-    usage_error(&slim(&fx.root, &out, &["--chmod", "a*w"]), "--chmod");
     usage_error(
-        &slim(&fx.root, &out, &["--mtime", "yesterday"]),
+        &slim(&fx.root, &out).args(["--chmod", "a*w"]).run(),
+        "--chmod",
+    );
+    usage_error(
+        &slim(&fx.root, &out).args(["--mtime", "yesterday"]).run(),
         "not a Unix time",
     );
-    let o = venvslim_env(
-        [
+    let o = venvslim()
+        .args([
             "slim",
             fx.root.to_str().unwrap(),
             "-o",
             out.to_str().unwrap(),
-        ],
-        &[("SOURCE_DATE_EPOCH", "x")],
-    );
+        ])
+        .env("SOURCE_DATE_EPOCH", "x")
+        .run();
     usage_error(&o, "SOURCE_DATE_EPOCH");
     let lic = fx.path("lic");
     fs::create_dir(&lic).unwrap();
     fs::write(lic.join("x"), "").unwrap();
     usage_error(
-        &slim(&fx.root, &out, &["--licenses-dir", lic.to_str().unwrap()]),
+        &slim(&fx.root, &out)
+            .args(["--licenses-dir", lic.to_str().unwrap()])
+            .run(),
         "not empty",
     );
     assert!(!out.exists());
@@ -322,7 +270,7 @@ fn keep_bin_keeps_named_scripts_and_python_links() {
     let fx = Fixture::new();
     fx.pip_style_scripts();
     let out = fx.path("out");
-    let r = slim_json(&fx.root, &out, &["--keep-bin", "demo"]);
+    let r = slim(&fx.root, &out).args(["--keep-bin", "demo"]).report();
     let mut names: Vec<String> = fs::read_dir(out.join("bin"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -347,16 +295,14 @@ fn sbom_and_licences_of_shipped_distributions() {
         fx.path("legal/licenses"),
         fx.path("legal/sbom.json"),
     );
-    let r = slim_json(
-        &fx.root,
-        &out,
-        &[
+    let r = slim(&fx.root, &out)
+        .args([
             "--licenses-dir",
             lic.to_str().unwrap(),
             "--sbom",
             sbom.to_str().unwrap(),
-        ],
-    );
+        ])
+        .report();
     let doc: Value = serde_json::from_slice(&fs::read(&sbom).unwrap()).unwrap();
     assert_eq!(doc["specVersion"], "1.5");
     let comps = doc["components"].as_array().unwrap();
@@ -374,16 +320,14 @@ fn sbom_and_licences_of_shipped_distributions() {
     assert_eq!(r["handoff"]["sbom"]["components"], 1);
     // Inside OUT: written into the tree before it is published.
     let out2 = fx.path("out2");
-    slim_json(
-        &fx.root,
-        &out2,
-        &[
+    slim(&fx.root, &out2)
+        .args([
             "--licenses-dir",
             out2.join("licenses").to_str().unwrap(),
             "--sbom",
             out2.join("sbom.json").to_str().unwrap(),
-        ],
-    );
+        ])
+        .report();
     assert!(
         out2.join("licenses/demo-1.0/licenses/LICENSE").is_file()
             && out2.join("sbom.json").is_file()
@@ -396,15 +340,15 @@ fn mtimes_modes_and_chmod() {
     let data = fx.sp().join("demo/static/app.js");
     fs::set_permissions(&data, fs::Permissions::from_mode(0o6775)).unwrap();
     let out = fx.path("out");
-    let o = venvslim_env(
-        [
+    let o = venvslim()
+        .args([
             "slim",
             fx.root.to_str().unwrap(),
             "-o",
             out.to_str().unwrap(),
-        ],
-        &[("SOURCE_DATE_EPOCH", &EPOCH.to_string())],
-    );
+        ])
+        .env("SOURCE_DATE_EPOCH", EPOCH.to_string())
+        .run();
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     for e in walkdir::WalkDir::new(&out) {
         let m = e.unwrap().path().symlink_metadata().unwrap();
@@ -425,11 +369,9 @@ fn mtimes_modes_and_chmod() {
     );
 
     let ro = fx.path("ro");
-    slim_json(
-        &fx.root,
-        &ro,
-        &["--chmod", "a-w", "--mtime", &EPOCH.to_string()],
-    );
+    slim(&fx.root, &ro)
+        .args(["--chmod", "a-w", "--mtime", &EPOCH.to_string()])
+        .report();
     for e in walkdir::WalkDir::new(&ro) {
         let m = e.unwrap().path().symlink_metadata().unwrap();
         if !m.file_type().is_symlink() {
@@ -438,11 +380,9 @@ fn mtimes_modes_and_chmod() {
     }
     // Same input, same options: the same tree, byte for byte, mtimes and modes included.
     let again = fx.path("again");
-    slim_json(
-        &fx.root,
-        &again,
-        &["--chmod", "a-w", "--mtime", &EPOCH.to_string()],
-    );
+    slim(&fx.root, &again)
+        .args(["--chmod", "a-w", "--mtime", &EPOCH.to_string()])
+        .report();
     let strip_ino = |m: BTreeMap<PathBuf, String>| -> BTreeMap<PathBuf, String> {
         m.into_iter()
             .map(|(k, v)| {
@@ -465,7 +405,7 @@ fn dedupe_hardlinks_identical_files() {
     );
     filetime::set_file_mtime(data.join("c.json"), t).unwrap();
     let out = fx.path("out");
-    let r = slim_json(&fx.root, &out, &["--dedupe"]);
+    let r = slim(&fx.root, &out).args(["--dedupe"]).report();
     let d = out.join(format!("lib/python{}/site-packages/demo/data", fx.py));
     let ino = |n: &str| fs::metadata(d.join(n)).unwrap().ino();
     assert_eq!(ino("a.json"), ino("c.json"));
@@ -479,7 +419,7 @@ fn dedupe_hardlinks_identical_files() {
     );
     // What the report says it saved is what the tree no longer stores.
     let plain = fx.path("plain");
-    slim_json(&fx.root, &plain, &[]);
+    slim(&fx.root, &plain).report();
     let saved = unique_bytes(&plain) - unique_bytes(&out);
     assert!(saved > fs::metadata(d.join("a.json")).unwrap().len());
     assert_eq!(
@@ -503,8 +443,8 @@ fn in_place_relocates_through_temporary_files() {
     fx.pip_style_scripts();
     let ino = fs::metadata(fx.root.join("bin/demo")).unwrap().ino();
     let python = format!("/usr/bin/python{}", fx.py);
-    let o = venvslim_env(
-        [
+    let o = venvslim()
+        .args([
             "slim",
             fx.root.to_str().unwrap(),
             "--in-place",
@@ -512,9 +452,8 @@ fn in_place_relocates_through_temporary_files() {
             "/venv",
             "--python",
             &python,
-        ],
-        &[],
-    );
+        ])
+        .run();
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let demo = fs::read_to_string(fx.root.join("bin/demo")).unwrap();
     assert!(
@@ -534,11 +473,14 @@ fn in_place_relocates_through_temporary_files() {
 
 #[test]
 fn dockerfile_snippets() {
-    let o = venvslim_env(["dockerfile"], &[]);
+    let o = venvslim().args(["dockerfile"]).run();
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    insta::assert_snapshot!("dockerfile_default", String::from_utf8(o.stdout).unwrap());
-    let o = venvslim_env(
-        [
+    insta::assert_snapshot!(
+        "dockerfile_default",
+        String::from_utf8(o.output.stdout).unwrap()
+    );
+    let o = venvslim()
+        .args([
             "dockerfile",
             "--keep-bin",
             "uvicorn",
@@ -557,13 +499,15 @@ fn dockerfile_snippets() {
             "a-w",
             "--sbom",
             "/slim/sbom.cdx.json",
-        ],
-        &[],
-    );
+        ])
+        .run();
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    insta::assert_snapshot!("dockerfile_options", String::from_utf8(o.stdout).unwrap());
+    insta::assert_snapshot!(
+        "dockerfile_options",
+        String::from_utf8(o.output.stdout).unwrap()
+    );
     usage_error(
-        &venvslim_env(["dockerfile", "--prefix", "venv"], &[]),
+        &venvslim().args(["dockerfile", "--prefix", "venv"]).run(),
         "absolute",
     );
 }

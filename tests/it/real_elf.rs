@@ -20,18 +20,15 @@
 //! built with its C extension here (no compiler, no Python headers, no libyaml-dev) that part is
 //! skipped with a loud note, the rest still runs.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use crate::util::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use support::*;
 
 const SLIM_TIMEOUT: Duration = Duration::from_secs(1800);
 const PY_TIMEOUT: Duration = Duration::from_secs(300);
@@ -43,19 +40,16 @@ const LOCK: &str = "elf_wheels";
 
 /// `TREE/bin/python -I -B ARGS` from `cwd`, with no PYTHON* / VIRTUAL_ENV variables and
 /// single-threaded BLAS (two trees' checks must not fight over two cores).
-fn py(tree: &Path, args: &[&str], cwd: &Path) -> Output {
-    let mut cmd = Command::new(tree.join("bin/python"));
-    cmd.args(["-I", "-B"]).args(args).current_dir(cwd);
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        if k.starts_with("PYTHON") || k == "VIRTUAL_ENV" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("OPENBLAS_NUM_THREADS", "1")
+fn py(tree: &Path, args: &[&str], cwd: &Path) -> Run {
+    python(tree.join("bin/python"))
+        .args(["-I", "-B"])
+        .args(args)
+        .current_dir(cwd)
+        .env("OPENBLAS_NUM_THREADS", "1")
         .env("OMP_NUM_THREADS", "1")
-        .env("POLARS_MAX_THREADS", "1");
-    run_with_timeout(cmd, PY_TIMEOUT)
+        .env("POLARS_MAX_THREADS", "1")
+        .timeout(PY_TIMEOUT)
+        .run()
 }
 
 /// Loads every ELF file of site-packages in one process and prints JSON. `libs`: `ctypes.CDLL`
@@ -323,13 +317,12 @@ fn from_source_pin() -> String {
 /// it cannot be built with the extension on this machine; failures are not cached.
 fn pyyaml_source_wheel() -> Result<PathBuf, String> {
     let pin = from_source_pin();
-    let ident = Command::new("python3")
+    let ident = python("python3")
         .args([
             "-c",
             "import sys; print(sys.version); print(sys.base_prefix)",
         ])
-        .output()
-        .expect("run python3");
+        .run();
     let mut h = Sha256::new();
     h.update(pin.as_bytes());
     h.update(&ident.stdout);
@@ -364,7 +357,7 @@ fn pyyaml_source_wheel() -> Result<PathBuf, String> {
         "elf_real_wheels: building {pin} from source into {}",
         dir.display()
     );
-    let mut cmd = Command::new("python3");
+    let mut cmd = python("python3");
     // `--no-binary NAME`, not `:all:`: the build requirements (setuptools, Cython) stay wheels.
     let name = pin
         .split(['=', '<', '>', '~', '!'])
@@ -384,9 +377,8 @@ fn pyyaml_source_wheel() -> Result<PathBuf, String> {
     .args(["--disable-pip-version-check", "--no-input", "-q", "-w"])
     .arg(&dir)
     .arg(&pin)
-    .env_remove("PYTHONPATH")
-    .env_remove("PYTHONHOME");
-    let out = run_with_timeout(cmd, Duration::from_secs(900));
+    .timeout(Duration::from_secs(900));
+    let out = cmd.run();
     let fail = |why: String| {
         let _ = fs::remove_dir_all(&dir);
         Err(why)
@@ -401,15 +393,14 @@ fn pyyaml_source_wheel() -> Result<PathBuf, String> {
         return fail(format!("`pip wheel` wrote no wheel into {}", dir.display()));
     };
     // A pure-Python wheel (py3-none-any) means setup.py could not compile against libyaml.
-    let names = Command::new("python3")
+    let names = python("python3")
         .args([
             "-c",
             "import sys, zipfile; print('\\n'.join(zipfile.ZipFile(sys.argv[1]).namelist()))",
         ])
         .arg(&whl)
-        .output()
-        .expect("list wheel");
-    let names = String::from_utf8_lossy(&names.stdout);
+        .run()
+        .stdout();
     if !names
         .lines()
         .any(|n| n.starts_with("yaml/_yaml.") && n.ends_with(".so"))
@@ -610,27 +601,11 @@ fn default_slim_keeps_every_real_wheel_elf_loading_and_working() {
 
     // Slim with defaults.
     let t_slim = Instant::now();
-    let mut cmd = assert_cmd::Command::cargo_bin("venvslim").expect("venvslim binary");
-    let output = cmd
-        .arg("slim")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .arg("--json")
+    let report = slim(&src, &out)
         .current_dir(&cwd)
         .timeout(SLIM_TIMEOUT)
-        .output()
-        .expect("run venvslim");
+        .report();
     let slim_secs = t_slim.elapsed().as_secs_f64();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "venvslim slim failed:\n{}",
-        show(&output)
-    );
-    let report: Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{}", show(&output)));
-    assert_eq!(report["failures"], Value::Array(vec![]), "report.failures");
     let elf = &report["elf"];
     assert_eq!(
         elf["skipped"],

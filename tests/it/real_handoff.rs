@@ -12,46 +12,19 @@
 //!
 //! Linux and root only (`unshare -m` + `mount`); without root each test prints a SKIP note.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
 
+use crate::util::*;
 use serde_json::Value;
-use support::*;
 
 /// Debian 12's Python: the interpreter gcr.io/distroless/python3-debian12 ships.
 const FINAL_PYTHON: &str = "/usr/bin/python3.11";
 const MTIME: &str = "1700000000";
 const TIMEOUT: Duration = Duration::from_secs(600);
-
-fn slim(venv: &Path, out: &Path, args: &[&str]) -> Value {
-    let cwd = scratch("cwd-");
-    let mut cmd = assert_cmd::Command::cargo_bin("venvslim").expect("venvslim binary");
-    cmd.arg("slim")
-        .arg(venv)
-        .arg("-o")
-        .arg(out)
-        .arg("--json")
-        .args(args)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .current_dir(cwd.path())
-        .timeout(Duration::from_secs(1800));
-    let output = cmd.output().expect("run venvslim");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "slim {args:?}:\n{}",
-        show(&output)
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
-    assert_eq!(report["failures"], Value::Array(vec![]), "{report:#}");
-    report
-}
 
 /// An existing directory to hide under a tmpfs inside the namespace, so the tree can live at
 /// `<it>/venv` without creating anything on the host.
@@ -63,54 +36,32 @@ fn mount_point() -> Option<&'static str> {
 
 /// `sys.base_prefix` of the venv's interpreter: the builder's Python installation.
 fn builder_prefix(venv: &Path) -> PathBuf {
-    let out = Command::new(venv.join("bin/python"))
+    let out = python(venv.join("bin/python"))
         .args(["-I", "-c", "import sys; print(sys.base_prefix)"])
-        .output()
-        .expect("run the venv's python");
-    assert!(out.status.success(), "{}", show(&out));
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+        .ok();
+    PathBuf::from(out.stdout().trim())
 }
 
 /// Run `argv` where each of `hide` is covered by an empty read-only tmpfs, and `tree` is mounted
 /// read-only at `<dir>/venv` over a tmpfs on `dir`: the final image, as far as paths go.
-fn distroless_run(tree: &Path, dir: &str, hide: &[&Path], argv: &[&str]) -> Output {
+fn distroless_run(tree: &Path, dir: &str, hide: &[&Path], argv: &[&str]) -> Run {
     const SCRIPT: &str = r#"set -e
 tree="$1"; dir="$2"; shift 2
 while [ "$1" != -- ]; do mount -t tmpfs -o ro tmpfs "$1"; shift; done; shift
 mount -t tmpfs tmpfs "$dir" && mkdir "$dir/venv"
 mount --bind "$tree" "$dir/venv" && mount -o remount,bind,ro "$dir/venv" && mount -o remount,ro "$dir"
 exec "$@""#;
-    let mut cmd = Command::new("unshare");
-    cmd.args(["-m", "sh", "-c", SCRIPT, "sh"])
+    TestCommand::new("unshare")
+        .args(["-m", "sh", "-c", SCRIPT, "sh"])
         .arg(tree)
         .arg(dir)
         .args(hide)
         .arg("--")
         .args(argv)
-        .current_dir("/");
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        if k.starts_with("PYTHON") || k == "VIRTUAL_ENV" {
-            cmd.env_remove(k);
-        }
-    }
-    run_with_timeout(cmd, TIMEOUT)
-}
-
-fn removed_paths(report: &Value) -> BTreeSet<String> {
-    report["actions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|a| matches!(a["action"].as_str(), Some("remove" | "move")))
-        .filter_map(|a| a["path"].as_str().map(str::to_string))
-        .collect()
-}
-
-fn is_removed(removed: &BTreeSet<String>, rel: &str) -> bool {
-    Path::new(rel)
-        .ancestors()
-        .any(|p| removed.contains(p.to_str().unwrap_or_default()))
+        .current_dir("/")
+        .clean_python_env()
+        .timeout(TIMEOUT)
+        .run()
 }
 
 /// Files below `root` whose bytes contain `needle`.
@@ -139,18 +90,16 @@ fn web_runs_from_a_distroless_layout_with_another_python() {
     let prefix = format!("{dir}/venv");
     let tmp = scratch("handoff-web-");
     let out = tmp.path().join("slim");
-    let report = slim(
-        &venv,
-        &out,
-        &[
+    let report = slim(&venv, &out)
+        .args([
             "--prefix",
             &prefix,
             "--python",
             FINAL_PYTHON,
             "--mtime",
             MTIME,
-        ],
-    );
+        ])
+        .report();
 
     // Every rewrite is reported: each console script, pyvenv.cfg, the python links.
     let h = &report["handoff"];
@@ -357,7 +306,7 @@ fn jupyter_twice_identical_sbom_complete_and_dedupe_measured() {
         let mut args: Vec<&str> = common.to_vec();
         args.extend(extra);
         args.extend(["--sbom", path_str(&sbom), "--licenses-dir", path_str(&lic)]);
-        let report = slim(&venv, &out, &args);
+        let report = slim(&venv, &out).args(&args).report();
         (out, report)
     };
     let (a, ra) = run("a", &["--dedupe"]);
@@ -388,7 +337,7 @@ fn jupyter_twice_identical_sbom_complete_and_dedupe_measured() {
         "{lic} licence directories for {n} distributions"
     );
 
-    let (with, without) = (regular_file_bytes(&a), regular_file_bytes(&plain));
+    let (with, without) = (unique_bytes(&a), unique_bytes(&plain));
     let d = &ra["handoff"]["dedupe"];
     eprintln!(
         "dedupe on jupyter: {} -> {} bytes ({:.1} MiB saved, {:.1}%), {} files hardlinked in {} groups; original venv {} bytes",
@@ -398,7 +347,7 @@ fn jupyter_twice_identical_sbom_complete_and_dedupe_measured() {
         100.0 * (without - with) as f64 / without as f64,
         d["linked"],
         d["groups"],
-        regular_file_bytes(&venv)
+        unique_bytes(&venv)
     );
     assert!(with < without, "dedupe saved nothing");
     assert_eq!(d["saved_bytes"].as_u64(), Some(without - with), "{d}");

@@ -10,62 +10,19 @@
 //!
 //! Linux and root only (`unshare -m` + `mount`); without root each test prints a SKIP note.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::util::*;
 use serde_json::Value;
-use support::*;
 
-const SLIM_TIMEOUT: Duration = Duration::from_secs(1800);
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
 // ---------------------------------------------------------------------------------------------
 // Running venvslim
 // ---------------------------------------------------------------------------------------------
-
-/// `venvslim slim VENV [-o OUT] --json ARGS...`, run from an empty directory (so no
-/// `pyproject.toml` with a `[tool.venvslim]` table is picked up): asserts exit status 0 and returns
-/// the JSON report.
-fn slim(venv: &Path, out: Option<&Path>, args: &[&str]) -> Value {
-    let mut cmd = assert_cmd::Command::cargo_bin("venvslim").expect("venvslim binary");
-    cmd.arg("slim").arg(venv);
-    if let Some(out) = out {
-        cmd.arg("-o").arg(out);
-    }
-    let cwd = scratch("cwd-");
-    cmd.arg("--json")
-        .args(args)
-        .current_dir(cwd.path())
-        .timeout(SLIM_TIMEOUT);
-    let start = Instant::now();
-    let output = cmd.output().expect("run venvslim");
-    eprintln!(
-        "venvslim slim {} {args:?}: {:.1}s, {}",
-        venv.display(),
-        start.elapsed().as_secs_f64(),
-        output.status
-    );
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "venvslim slim {} {args:?} failed:\n{}",
-        venv.display(),
-        show(&output)
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "venvslim --json printed no JSON object ({e}):\n{}",
-            show(&output)
-        )
-    });
-    assert!(report.is_object(), "report is not an object: {report}");
-    report
-}
 
 /// Checks every report must pass: fields and types of the contract, no failures, every action's
 /// path relative and present in the venv it was planned on (`planned_on`: the venv, or for an
@@ -150,56 +107,6 @@ fn check_report(report: &Value, venv: &Path, planned_on: &Path, out: Option<&Pat
             "dist must be a string or null: {a}"
         );
     }
-}
-
-/// Paths (relative to the venv root) that the report says are gone from their place: removed or
-/// moved. A path is covered if it or one of its parent directories is listed.
-fn removed_paths(report: &Value) -> BTreeSet<String> {
-    report["actions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|a| matches!(a["action"].as_str(), Some("remove" | "move")))
-        .filter_map(|a| {
-            a["path"]
-                .as_str()
-                .map(|s| s.trim_end_matches('/').to_string())
-        })
-        .collect()
-}
-
-/// Whether `rel` (relative to `venv`) is gone on purpose: it or a parent directory is reported
-/// removed or moved, or it is a directory all of whose files are (reports list files one by one).
-fn is_gone_on_purpose(venv: &Path, removed: &BTreeSet<String>, rel: &str) -> bool {
-    if is_removed(removed, rel) {
-        return true;
-    }
-    let dir = venv.join(rel);
-    dir.is_dir()
-        && walkdir::WalkDir::new(&dir)
-            .into_iter()
-            .filter_map(Result::ok)
-            .filter(|e| !e.file_type().is_dir())
-            .all(|e| {
-                is_removed(
-                    removed,
-                    path_str(e.path().strip_prefix(venv).expect("under venv")),
-                )
-            })
-}
-
-fn is_removed(removed: &BTreeSet<String>, rel: &str) -> bool {
-    let mut p = Some(Path::new(rel));
-    while let Some(cur) = p {
-        if cur.as_os_str().is_empty() {
-            break;
-        }
-        if removed.contains(cur.to_str().unwrap_or_default()) {
-            return true;
-        }
-        p = cur.parent();
-    }
-    false
 }
 
 /// What the report removed must really be gone from OUT (pycs aside: `compile` writes new ones at
@@ -335,36 +242,15 @@ fn count_pycs(root: &Path) -> usize {
 // Running things in the read-only namespace
 // ---------------------------------------------------------------------------------------------
 
-/// `tests/support/checks/<name>.py` run by `AT/bin/python -I -B` with `tree` mounted on `at`.
-fn run_check(tree: &Path, at: &Path, name: &str, tmp: &Path) -> Output {
-    let script = repo_root()
-        .join("tests/support/checks")
-        .join(format!("{name}.py"));
-    let python = at.join("bin/python");
-    fs::create_dir_all(tmp).expect("mkdir check tmp");
-    ro_run_timeout(
-        tree,
-        at,
-        &[
-            path_str(&python),
-            "-I",
-            "-B",
-            path_str(&script),
-            path_str(tmp),
-        ],
-        SCRIPT_TIMEOUT,
-    )
-}
-
 /// The check script passes on the original and prints the same summary on the slim tree.
 fn check_behaviour_same(venv: &Path, out: &Path, name: &str, tmp: &Path) {
-    let before = run_check(venv, venv, name, &tmp.join("before"));
+    let before = run_check(venv, venv, name, &tmp.join("before"), &[]);
     assert!(
         before.status.success(),
         "check {name} fails on the ORIGINAL venv (test bug):\n{}",
         show(&before)
     );
-    let after = run_check(out, venv, name, &tmp.join("after"));
+    let after = run_check(out, venv, name, &tmp.join("after"), &[]);
     assert!(
         after.status.success(),
         "check {name} fails on the slimmed venv:\n{}",
@@ -497,7 +383,7 @@ fn default_slim_keeps_working(name: &str, must_run: &[(&str, &str)]) {
     let out = scratch.path().join("out");
 
     let hash_before = tree_hash(&venv);
-    let report = slim(&venv, Some(&out), &[]);
+    let report = slim(&venv, &out).arg("--json").json();
     assert_eq!(
         tree_hash(&venv),
         hash_before,
@@ -508,7 +394,7 @@ fn default_slim_keeps_working(name: &str, must_run: &[(&str, &str)]) {
     check_removed_are_gone(&report, &out);
     check_symlinks_kept(&venv, &out, &report);
 
-    let (size_before, size_after) = (regular_file_bytes(&venv), regular_file_bytes(&out));
+    let (size_before, size_after) = (unique_bytes(&venv), unique_bytes(&out));
     eprintln!("{name}: {size_before} -> {size_after} bytes in regular files");
     assert!(
         size_after < size_before,
@@ -564,7 +450,7 @@ fn numpy_pandas_default_slim_imports_everything_computes_and_compiles_nothing_at
 /// (`COPY --exclude=**/__pycache__ --exclude=**/*.dist-info --exclude=!**/*.dist-info/LICENSE*`,
 /// see `docker_recipe_copy`), which also has no pyc and less metadata: the saving must come from
 /// what venvslim removes or rewrites beyond that (tests, stubs, sources of C, debug info, ...). Sizes
-/// are `regular_file_bytes`: apparent sizes of regular files, each inode once. And it still works.
+/// are `unique_bytes`: apparent sizes of regular files, each inode once. And it still works.
 fn strip_beats_recipe(name: &str) {
     if !require_ro_namespace(name) {
         return;
@@ -572,7 +458,10 @@ fn strip_beats_recipe(name: &str) {
     let venv = real_venv(name);
     let scratch = scratch(&format!("{name}-strip-"));
     let (out, recipe) = (scratch.path().join("out"), scratch.path().join("recipe"));
-    let report = slim(&venv, Some(&out), &["--bytecode", "strip"]);
+    let report = slim(&venv, &out)
+        .args(["--bytecode", "strip"])
+        .arg("--json")
+        .json();
     check_report(&report, &venv, &venv, Some(&out), false);
     assert_eq!(
         count_pycs(&out),
@@ -581,9 +470,9 @@ fn strip_beats_recipe(name: &str) {
     );
     docker_recipe_copy(&venv, &recipe);
     let (orig, strip, naive) = (
-        regular_file_bytes(&venv),
-        regular_file_bytes(&out),
-        regular_file_bytes(&recipe),
+        unique_bytes(&venv),
+        unique_bytes(&out),
+        unique_bytes(&recipe),
     );
     eprintln!(
         "{name}: original {orig} B, docker recipe {naive} B ({:.1}%), venvslim --bytecode strip {strip} B ({:.1}%)",
@@ -649,7 +538,7 @@ fn jupyter_events_docker_recipe_breaks_metadata_users() {
         Value::Bool(true),
         "jupyter_events must import in the original venv"
     );
-    let o = run_check(&venv, &venv, name, &scratch.path().join("orig-check"));
+    let o = run_check(&venv, &venv, name, &scratch.path().join("orig-check"), &[]);
     assert!(
         o.status.success(),
         "check script fails on the original venv:\n{}",
@@ -669,7 +558,13 @@ fn jupyter_events_docker_recipe_breaks_metadata_users() {
         "expected the Docker recipe to break `import jupyter_events` with a metadata error, got {}",
         naive["top_level"]["jupyter_events"]
     );
-    let o = run_check(&recipe, &venv, name, &scratch.path().join("recipe-check"));
+    let o = run_check(
+        &recipe,
+        &venv,
+        name,
+        &scratch.path().join("recipe-check"),
+        &[],
+    );
     assert!(
         !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("PackageNotFoundError"),
         "expected the check script to fail on the recipe's tree with PackageNotFoundError:\n{}",
@@ -699,7 +594,7 @@ fn jupyter_events_venvslim_keeps_metadata_users_working() {
         ("strip", &["--bytecode", "strip"][..]),
     ] {
         let out = scratch.path().join(label);
-        let report = slim(&venv, Some(&out), args);
+        let report = slim(&venv, &out).args(args).arg("--json").json();
         check_report(&report, &venv, &venv, Some(&out), false);
         let after = probe(&out, &venv);
         let removed = removed_paths(&report);
@@ -734,7 +629,7 @@ fn web_dry_run_writes_nothing_and_plans_the_actions_of_the_real_run() {
     let scratch = scratch("web-dry-run-");
     let out = scratch.path().join("out");
     let hash_before = tree_hash(&venv);
-    let dry = slim(&venv, Some(&out), &["--dry-run"]);
+    let dry = slim(&venv, &out).args(["--dry-run"]).arg("--json").json();
     assert!(
         fs::symlink_metadata(&out).is_err(),
         "--dry-run created OUT {}",
@@ -743,7 +638,7 @@ fn web_dry_run_writes_nothing_and_plans_the_actions_of_the_real_run() {
     assert_eq!(tree_hash(&venv), hash_before, "--dry-run modified VENV");
     check_report(&dry, &venv, &venv, Some(&out), true);
 
-    let real = slim(&venv, Some(&out), &[]);
+    let real = slim(&venv, &out).arg("--json").json();
     check_report(&real, &venv, &venv, Some(&out), false);
     let (da, ra) = (
         dry["actions"].as_array().expect("actions"),
@@ -788,9 +683,9 @@ fn web_in_place_on_a_copy_matches_out_of_place_and_keeps_working() {
     copy_tree(&venv, &copy);
     let out = scratch.path().join("out");
 
-    let in_place = slim(&copy, None, &["--in-place"]);
+    let in_place = slim_venv(&copy).args(["--in-place"]).arg("--json").json();
     check_report(&in_place, &copy, &venv, None, false);
-    let out_of_place = slim(&venv, Some(&out), &[]);
+    let out_of_place = slim(&venv, &out).arg("--json").json();
     assert_eq!(
         in_place["actions"], out_of_place["actions"],
         "--in-place and out-of-place runs on identical trees report different actions"
@@ -836,8 +731,8 @@ fn web_in_place_on_a_copy_matches_out_of_place_and_keeps_working() {
     // The copy's console scripts still point at the cached venv (a venv is not relocatable), so the
     // behaviour check runs the copy's python directly.
     let tmp = scratch.path().join("check");
-    let b = run_check(&venv, &venv, name, &tmp.join("before"));
-    let a = run_check(&copy, &copy, name, &tmp.join("after"));
+    let b = run_check(&venv, &venv, name, &tmp.join("before"), &[]);
+    let a = run_check(&copy, &copy, name, &tmp.join("after"), &[]);
     assert!(
         b.status.success() && a.status.success(),
         "check web:\noriginal {}\nin-place {}",
@@ -892,7 +787,7 @@ fn web_stale_pycs_are_recompiled_as_unchecked_hash_naming_the_original_venv_path
     );
 
     let out = scratch.path().join("out");
-    let report = slim(&venv, Some(&out), &[]);
+    let report = slim(&venv, &out).arg("--json").json();
     check_report(&report, &venv, &venv, Some(&out), false);
     check_compiled_everything(&venv, &out);
     let after = probe(&out, &venv);

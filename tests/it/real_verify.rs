@@ -2,25 +2,9 @@
 //! `tests/support`): no false alarms on untouched copies, and a breakage forced through a rule
 //! is found, attributed to its distribution, and repaired.
 
-mod support;
-
 use std::path::Path;
-use std::process::Output;
 
-use serde_json::Value;
-use support::*;
-
-fn venvslim(args: &[&std::ffi::OsStr]) -> Output {
-    assert_cmd::Command::cargo_bin("venvslim")
-        .expect("binary")
-        .args(args)
-        .output()
-        .expect("run venvslim")
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("no JSON ({e}):\n{}", show(out)))
-}
+use crate::util::*;
 
 /// An untouched copy of every real venv verifies clean against its original, deeply: no false
 /// alarms, or nobody would trust a real one.
@@ -37,15 +21,17 @@ fn untouched_copies_have_no_regressions() {
         let scratch = scratch(&format!("verify-copy-{name}-"));
         let copy = scratch.path().join("venv");
         copy_tree(&venv, &copy);
-        let out = venvslim(&[
-            "verify".as_ref(),
-            copy.as_os_str(),
-            "--against".as_ref(),
-            venv.as_os_str(),
-            "--deep".as_ref(),
-            "--json".as_ref(),
-        ]);
-        let report = json(&out);
+        let out = venvslim()
+            .args(&[
+                "verify".as_ref(),
+                copy.as_os_str(),
+                "--against".as_ref(),
+                venv.as_os_str(),
+                "--deep".as_ref(),
+                "--json".as_ref(),
+            ])
+            .run();
+        let report = out.json();
         assert_eq!(out.status.code(), Some(0), "{name}: {report:#}");
         assert_eq!(
             report["regressions"].as_array().map(Vec::len),
@@ -67,24 +53,28 @@ fn forced_django_breakage_is_found_and_repaired() {
     let venv = real_venv("django");
     let scratch = scratch("verify-django-");
     let broken = scratch.path().join("broken");
-    let out = venvslim(&[
-        "slim".as_ref(),
-        venv.as_os_str(),
-        "-o".as_ref(),
-        broken.as_os_str(),
-        "--remove".as_ref(),
-        "django/test/**".as_ref(),
-    ]);
+    let out = venvslim()
+        .args(&[
+            "slim".as_ref(),
+            venv.as_os_str(),
+            "-o".as_ref(),
+            broken.as_os_str(),
+            "--remove".as_ref(),
+            "django/test/**".as_ref(),
+        ])
+        .run();
     assert!(out.status.success(), "{}", show(&out));
-    let out = venvslim(&[
-        "verify".as_ref(),
-        broken.as_os_str(),
-        "--against".as_ref(),
-        venv.as_os_str(),
-        "--deep".as_ref(),
-        "--json".as_ref(),
-    ]);
-    let report = json(&out);
+    let out = venvslim()
+        .args(&[
+            "verify".as_ref(),
+            broken.as_os_str(),
+            "--against".as_ref(),
+            venv.as_os_str(),
+            "--deep".as_ref(),
+            "--json".as_ref(),
+        ])
+        .run();
+    let report = out.json();
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -100,17 +90,19 @@ fn forced_django_breakage_is_found_and_repaired() {
     );
 
     let fixed = scratch.path().join("fixed");
-    let out = venvslim(&[
-        "slim".as_ref(),
-        venv.as_os_str(),
-        "-o".as_ref(),
-        fixed.as_os_str(),
-        "--remove".as_ref(),
-        "django/test/**".as_ref(),
-        "--verify".as_ref(),
-        "--json".as_ref(),
-    ]);
-    let report = json(&out);
+    let out = venvslim()
+        .args(&[
+            "slim".as_ref(),
+            venv.as_os_str(),
+            "-o".as_ref(),
+            fixed.as_os_str(),
+            "--remove".as_ref(),
+            "django/test/**".as_ref(),
+            "--verify".as_ref(),
+            "--json".as_ref(),
+        ])
+        .run();
+    let report = out.json();
     assert_eq!(out.status.code(), Some(0), "{report:#}");
     let v = &report["verify"];
     assert!(!v["found"].as_array().expect("found").is_empty(), "{v:#}");
@@ -139,13 +131,15 @@ fn forced_django_breakage_is_found_and_repaired() {
         .join("django/test/client.py")
         .is_file());
     // What verify said, independently: the repaired tree passes.
-    let out = venvslim(&[
-        "verify".as_ref(),
-        fixed.as_os_str(),
-        "--against".as_ref(),
-        venv.as_os_str(),
-        "--deep".as_ref(),
-    ]);
+    let out = venvslim()
+        .args(&[
+            "verify".as_ref(),
+            fixed.as_os_str(),
+            "--against".as_ref(),
+            venv.as_os_str(),
+            "--deep".as_ref(),
+        ])
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     check_record_lists_existing_files(&fixed.join(site_packages_rel(&venv)));
 }

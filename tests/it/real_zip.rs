@@ -14,44 +14,16 @@
 //!
 //! Linux and root only (`unshare -m` + `mount`); without root each test prints a SKIP note.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
-use std::process::Output;
-use std::time::Duration;
 
+use crate::util::*;
 use serde_json::Value;
-use support::*;
 
 const ARCHIVE: &str = "_venvslim_pure.zip";
 /// A zone far from UTC (+14): a timestamp pyc in a zip would go stale under it.
 const OTHER_TZ: &str = "Pacific/Kiritimati";
-
-/// `venvslim slim VENV -o OUT --json ARGS...` from an empty directory; asserts exit 0.
-fn slim(venv: &Path, out: &Path, args: &[&str]) -> Value {
-    let cwd = scratch("zip-cwd-");
-    let output = assert_cmd::Command::cargo_bin("venvslim")
-        .expect("venvslim binary")
-        .arg("slim")
-        .arg(venv)
-        .arg("-o")
-        .arg(out)
-        .arg("--json")
-        .args(args)
-        .current_dir(cwd.path())
-        .timeout(Duration::from_secs(1800))
-        .output()
-        .expect("run venvslim");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "venvslim {args:?}:\n{}",
-        show(&output)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON report")
-}
 
 /// `probe.py --deep` on `tree` mounted read-only at `at`, with `env` (`TZ=...`) set.
 fn probe_env(tree: &Path, at: &Path, env: &[&str]) -> Value {
@@ -74,24 +46,7 @@ fn probe_env(tree: &Path, at: &Path, env: &[&str]) -> Value {
         tree.display(),
         show(&out)
     );
-    serde_json::from_slice(&out.stdout).expect("probe JSON")
-}
-
-/// The check script, run by the venv's python with `env`, on `tree` mounted at `at`.
-fn run_check(tree: &Path, at: &Path, name: &str, tmp: &Path, env: &[&str]) -> Output {
-    let script = repo_root().join(format!("tests/support/checks/{name}.py"));
-    let python = at.join("bin/python");
-    fs::create_dir_all(tmp).expect("mkdir");
-    let mut argv: Vec<&str> = vec!["env"];
-    argv.extend(env);
-    argv.extend([
-        path_str(&python),
-        "-I",
-        "-B",
-        path_str(&script),
-        path_str(tmp),
-    ]);
-    ro_run_timeout(tree, at, &argv, Duration::from_secs(120))
+    out.json()
 }
 
 /// Module files in `after` as they were on disk: `<sp>/<archive>/pkg/mod.pyc` -> `<sp>/pkg/mod.py`,
@@ -116,30 +71,6 @@ fn unzip_paths(after: &Value) -> Value {
     v
 }
 
-/// Paths the report removed, moved or zipped (relative to the venv root).
-fn gone_paths(report: &Value) -> BTreeSet<String> {
-    let actions = report["actions"].as_array().into_iter().flatten();
-    let removed = actions
-        .filter(|a| matches!(a["action"].as_str(), Some("remove" | "move")))
-        .filter_map(|a| a["path"].as_str().map(str::to_string));
-    removed.collect()
-}
-
-fn is_gone(venv: &Path, gone: &BTreeSet<String>, rel: &str) -> bool {
-    let covered = |p: &str| {
-        Path::new(p)
-            .ancestors()
-            .any(|a| gone.contains(a.to_str().unwrap_or("")))
-    };
-    covered(rel)
-        || venv.join(rel).is_dir()
-            && walkdir::WalkDir::new(venv.join(rel))
-                .into_iter()
-                .filter_map(Result::ok)
-                .filter(|e| !e.file_type().is_dir())
-                .all(|e| covered(path_str(e.path().strip_prefix(venv).expect("under venv"))))
-}
-
 fn file_count(root: &Path) -> usize {
     walkdir::WalkDir::new(root)
         .into_iter()
@@ -151,7 +82,7 @@ fn file_count(root: &Path) -> usize {
 /// Zipped tree vs original: everything that worked works, nothing compiles, every zipped module
 /// came from its unchecked-hash pyc in the archive.
 fn zip_problems(venv: &Path, report: &Value, before: &Value, after: &Value) -> Vec<String> {
-    let gone = gone_paths(report);
+    let gone = removed_paths(report);
     let dropped: BTreeSet<String> = ["pip", "setuptools", "wheel"]
         .iter()
         .filter(|d| before["dists"].get(**d).is_some() && after["dists"].get(**d).is_none())
@@ -160,7 +91,7 @@ fn zip_problems(venv: &Path, report: &Value, before: &Value, after: &Value) -> V
     let mut problems = compare_probes(
         before,
         &unzip_paths(after),
-        &|p| is_gone(venv, &gone, p),
+        &|p| is_gone_on_purpose(venv, &gone, p),
         &dropped,
         true,
     );
@@ -191,9 +122,15 @@ fn zipped_keeps_working(name: &str, expect_zipped: &[&str], expect_on_disk: &[&s
         dir.path().join("default"),
     );
     let hash_before = tree_hash(&venv);
-    let report = slim(&venv, &zipped, &["--zip-pure"]);
-    slim(&venv, &again, &["--zip-pure"]);
-    slim(&venv, &default, &[]);
+    let report = slim(&venv, &zipped)
+        .args(["--zip-pure"])
+        .arg("--json")
+        .json();
+    slim(&venv, &again)
+        .args(["--zip-pure"])
+        .arg("--json")
+        .json();
+    slim(&venv, &default).arg("--json").json();
     assert_eq!(tree_hash(&venv), hash_before, "venvslim modified VENV");
 
     // What was zipped and what stayed, as the report says and as the tree shows.
@@ -252,9 +189,9 @@ fn zipped_keeps_working(name: &str, expect_zipped: &[&str], expect_on_disk: &[&s
     );
 
     let (orig_b, def_b, zip_b) = (
-        regular_file_bytes(&venv),
-        regular_file_bytes(&default),
-        regular_file_bytes(&zipped),
+        unique_bytes(&venv),
+        unique_bytes(&default),
+        unique_bytes(&zipped),
     );
     let (orig_f, def_f, zip_f) = (file_count(&venv), file_count(&default), file_count(&zipped));
     eprintln!(
@@ -398,7 +335,10 @@ fn verify_takes_a_broken_distribution_out_of_the_zip() {
     text.push_str("\n\ndef _where():\n    return __spec__.submodule_search_locations[0]\n\n\nimport os as _os\n\n\n\n\n_DATA = _os.path.join(_where(), 'here.txt')\nwith open(_DATA) as _f:\n    _f.read()\n");
     fs::write(&init, text).expect("write");
     let out = dir.path().join("out");
-    let report = slim(&venv, &out, &["--zip-pure", "--verify"]);
+    let report = slim(&venv, &out)
+        .args(["--zip-pure", "--verify"])
+        .arg("--json")
+        .json();
     let unzipped = &report["zip"]["written"]["unzipped"];
     assert!(
         unzipped
@@ -436,15 +376,14 @@ fn verify_takes_a_broken_distribution_out_of_the_zip() {
 }
 
 fn zip_names(archive: &Path) -> Vec<String> {
-    let out = std::process::Command::new("python3")
+    python("python3")
         .args([
             "-c",
             "import sys, zipfile; print('\\n'.join(zipfile.ZipFile(sys.argv[1]).namelist()))",
         ])
         .arg(archive)
-        .output()
-        .expect("python3");
-    String::from_utf8_lossy(&out.stdout)
+        .ok()
+        .stdout()
         .lines()
         .map(str::to_string)
         .collect()

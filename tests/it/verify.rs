@@ -8,25 +8,12 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use venvslim::report::progress::Progress;
+
+use crate::util::{is_root, python, scratch, target_dir, TestCommand};
 use venvslim::verify::{self, Options, Outcome};
-
-fn scratch(prefix: &str) -> tempfile::TempDir {
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    fs::create_dir_all(&base).unwrap();
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in(base)
-        .unwrap()
-}
-
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
 
 fn no_ro() -> Options {
     Options {
@@ -43,12 +30,10 @@ struct Venv {
 impl Venv {
     fn new(dir: &Path) -> Venv {
         let root = dir.join("venv");
-        let ok = Command::new("python3")
+        python("python3")
             .args(["-m", "venv", "--without-pip"])
             .arg(&root)
-            .status()
-            .expect("run python3 -m venv");
-        assert!(ok.success());
+            .ok();
         let lib = fs::read_dir(root.join("lib"))
             .unwrap()
             .next()
@@ -115,13 +100,11 @@ impl Venv {
 
     /// A copy (`cp -a`: symlinks stay links) beside the original.
     fn copy(&self, to: &Path) -> Venv {
-        let ok = Command::new("cp")
+        TestCommand::new("cp")
             .arg("-a")
             .arg(&self.root)
             .arg(to)
-            .status()
-            .unwrap();
-        assert!(ok.success());
+            .ok();
         let rel = self.sp.strip_prefix(&self.root).unwrap();
         Venv {
             root: to.to_path_buf(),
@@ -153,11 +136,10 @@ fn basic(dir: &Path) -> Venv {
         "",
     );
     // A real extension module, borrowed from the interpreter's own lib-dynload.
-    let out = Command::new("python3")
+    let out = python("python3")
         .args(["-c", "import _csv; print(_csv.__file__)"])
-        .output()
-        .unwrap();
-    let ext = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+        .ok();
+    let ext = PathBuf::from(out.stdout().trim());
     fs::copy(&ext, v.sp.join("beta").join(ext.file_name().unwrap())).unwrap();
     v.dist(
         "gamma",
@@ -483,10 +465,7 @@ fn restore_puts_back_what_the_plan_removed_and_repair_fixes_the_regression() {
 #[test]
 #[ignore]
 fn time_probe_on_real_venvs() {
-    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let target = target_dir();
     let mut venvs = vec![target.join("bench-venvs/datasci")];
     if let Ok(rd) = fs::read_dir(target.join("test-venvs")) {
         venvs.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
@@ -514,12 +493,9 @@ fn time_probe_on_real_venvs() {
     }
 }
 
-/// Cached real venvs (built by tests/real_venvs.rs and benches/make_venv.sh), if any.
+/// Cached real venvs (built by the `real_*` tests and benches/make_venv.sh), if any.
 fn real_venvs() -> Vec<PathBuf> {
-    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let target = target_dir();
     let mut venvs = vec![target.join("bench-venvs/datasci")];
     if let Ok(rd) = fs::read_dir(target.join("test-venvs")) {
         venvs.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()));

@@ -6,13 +6,9 @@
 //! (sorted, directory entries, `name.pyc` beside `name.py`, unchecked-hash, co_filename), RECORD,
 //! the report, the options, and that the zipped tree imports with its own interpreter.
 
-mod support;
-
-use support::show;
-
+use crate::util::{self, python, show, slim, venvslim};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 use tempfile::TempDir;
@@ -44,7 +40,7 @@ fn add_dist(sp: &Path, name: &str, files: &[(&str, &str)]) {
 
 impl Fixture {
     fn new() -> Fixture {
-        let (tmp, root, py) = support::fixture_venv("venvslim-zip-");
+        let (tmp, root, py) = util::fixture_venv("venvslim-zip-");
         let sp_rel = Path::new("lib")
             .join(format!("python{py}"))
             .join("site-packages");
@@ -88,50 +84,14 @@ impl Fixture {
     }
 }
 
-/// Run venvslim from an empty directory (so no ./pyproject.toml is read by accident), or `cwd`.
-fn venvslim(args: &[&std::ffi::OsStr], cwd: Option<&Path>) -> Output {
-    let empty = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_venvslim"))
-        .args(args)
-        .current_dir(cwd.unwrap_or(empty.path()))
-        .output()
-        .unwrap()
-}
-
-fn slim(fx: &Fixture, out: &Path, extra: &[&str]) -> Value {
-    let mut args: Vec<&std::ffi::OsStr> = vec![
-        "slim".as_ref(),
-        fx.root.as_os_str(),
-        "-o".as_ref(),
-        out.as_os_str(),
-        "--json".as_ref(),
-    ];
-    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
-    let o = venvslim(&args, None);
-    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
-fn python(fx: &Fixture, tree: &Path, code: &str) -> Output {
-    let _ = fx;
-    Command::new(tree.join("bin/python"))
-        .args(["-I", "-B", "-c", code])
-        .env_remove("PYTHONPATH")
-        .output()
-        .unwrap()
-}
-
 /// `(name, flags, co_filename)` of every entry, read by the fixture's Python.
 fn archive_listing(archive: &Path) -> Vec<String> {
     let code = "import marshal, sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nfor i in z.infolist():\n    d = z.read(i) if i.filename.endswith('.pyc') else b''\n    print(i.filename, i.date_time, oct(i.external_attr >> 16), i.compress_type, int.from_bytes(d[4:8], 'little') if d else '-', marshal.loads(d[16:]).co_filename if d else '-')\n";
-    let o = Command::new("python3")
+    python("python3")
         .args(["-c", code])
         .arg(archive)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", show(&o));
-    String::from_utf8(o.stdout)
-        .unwrap()
+        .ok()
+        .stdout()
         .lines()
         .map(str::to_string)
         .collect()
@@ -150,7 +110,10 @@ fn names(z: &Value, key: &str) -> Vec<String> {
 fn zips_pure_distributions_and_keeps_the_rest_on_disk_with_evidence() {
     let fx = Fixture::new();
     let out = fx.path("out");
-    let report = slim(&fx, &out, &["--zip-pure"]);
+    let report = slim(&fx.root, &out)
+        .args(["--zip-pure"])
+        .arg("--json")
+        .json();
     let z = &report["zip"];
     assert_eq!(names(z, "dists"), ["nspure", "purepkg", "single"]);
     assert_eq!(names(z, "refused"), ["demo", "nsnative", "reader"]);
@@ -241,7 +204,9 @@ fn zips_pure_distributions_and_keeps_the_rest_on_disk_with_evidence() {
     let code = "import purepkg, purepkg.sub.mod, single, nsp.pure, nsp.native, importlib.metadata as md\n\
                 print(purepkg.greeting(), purepkg.sub.mod.VALUE, single.f(), nsp.pure.NAME, nsp.native.NAME)\n\
                 print(type(purepkg.__loader__).__name__, md.version('purepkg'), md.packages_distributions()['purepkg'])\n";
-    let o = python(&fx, &out, code);
+    let o = python(&out.join("bin/python"))
+        .args(["-I", "-B", "-c", code])
+        .run();
     assert!(o.status.success(), "{}", show(&o));
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
@@ -255,8 +220,14 @@ fn zips_pure_distributions_and_keeps_the_rest_on_disk_with_evidence() {
 fn same_input_same_archive_and_the_input_is_untouched() {
     let fx = Fixture::new();
     let before = tree_state(&fx.root);
-    slim(&fx, &fx.path("a"), &["--zip-pure"]);
-    slim(&fx, &fx.path("b"), &["--zip-pure"]);
+    slim(&fx.root, &fx.path("a"))
+        .args(["--zip-pure"])
+        .arg("--json")
+        .json();
+    slim(&fx.root, &fx.path("b"))
+        .args(["--zip-pure"])
+        .arg("--json")
+        .json();
     assert_eq!(tree_state(&fx.root), before, "the input venv changed");
     let read = |o: &str| fs::read(fx.path(o).join(&fx.sp_rel).join(ARCHIVE)).unwrap();
     assert!(read("a") == read("b"), "two runs wrote different archives");
@@ -285,8 +256,8 @@ fn sourceless_exclude_and_dry_run() {
     let fx = Fixture::new();
     let out = fx.path("out");
     let dry = {
-        let o = venvslim(
-            &[
+        let o = venvslim()
+            .args(&[
                 "slim".as_ref(),
                 fx.root.as_os_str(),
                 "-o".as_ref(),
@@ -295,12 +266,11 @@ fn sourceless_exclude_and_dry_run() {
                 "--zip-pure".as_ref(),
                 "--zip-exclude".as_ref(),
                 "Single".as_ref(),
-            ],
-            None,
-        );
+            ])
+            .run();
         assert_eq!(o.status.code(), Some(0), "{}", show(&o));
         assert!(!out.exists(), "a dry run wrote OUT");
-        String::from_utf8(o.stdout).unwrap()
+        String::from_utf8(o.output.stdout).unwrap()
     };
     assert!(dry.contains("will zip 2 distributions"), "{dry}");
     assert!(
@@ -313,11 +283,10 @@ fn sourceless_exclude_and_dry_run() {
     );
     assert!(dry.contains("    PYTHONPATH="), "{dry}");
 
-    let report = slim(
-        &fx,
-        &out,
-        &["--zip-pure", "--zip-sourceless", "--zip-exclude", "single"],
-    );
+    let report = slim(&fx.root, &out)
+        .args(["--zip-pure", "--zip-sourceless", "--zip-exclude", "single"])
+        .arg("--json")
+        .json();
     assert_eq!(names(&report["zip"], "dists"), ["nspure", "purepkg"]);
     let listing = archive_listing(&out.join(&fx.sp_rel).join(ARCHIVE));
     assert!(
@@ -336,11 +305,14 @@ fn sourceless_exclude_and_dry_run() {
         out.join(&fx.sp_rel).join("single.py").exists(),
         "excluded single.py is not on disk"
     );
-    let o = python(
-        &fx,
-        &out,
-        "import purepkg.sub.mod, single; print(purepkg.sub.mod.VALUE, purepkg.greeting())",
-    );
+    let o = python(&out.join("bin/python"))
+        .args([
+            "-I",
+            "-B",
+            "-c",
+            "import purepkg.sub.mod, single; print(purepkg.sub.mod.VALUE, purepkg.greeting())",
+        ])
+        .run();
     assert!(
         o.status.success() && String::from_utf8_lossy(&o.stdout) == "42 hello from the zip\n",
         "{}",
@@ -356,15 +328,15 @@ fn in_place_and_the_pyproject_key() {
         "[tool.venvslim]\nzip = true\nzip-exclude = [\"nspure\"]\n",
     )
     .unwrap();
-    let o = venvslim(
-        &[
+    let o = venvslim()
+        .current_dir(fx.tmp.path())
+        .args(&[
             "slim".as_ref(),
             fx.root.as_os_str(),
             "--in-place".as_ref(),
             "--json".as_ref(),
-        ],
-        Some(fx.tmp.path()),
-    );
+        ])
+        .run();
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(names(&report["zip"], "dists"), ["purepkg", "single"]);
@@ -381,11 +353,14 @@ fn in_place_and_the_pyproject_key() {
         }),
         "temporary files left in site-packages"
     );
-    let o = python(
-        &fx,
-        &fx.root,
-        "import purepkg, single; print(purepkg.greeting())",
-    );
+    let o = python(&fx.root.join("bin/python"))
+        .args([
+            "-I",
+            "-B",
+            "-c",
+            "import purepkg, single; print(purepkg.greeting())",
+        ])
+        .run();
     assert!(o.status.success(), "{}", show(&o));
 }
 
@@ -406,7 +381,7 @@ fn usage_errors_exit_2_with_a_hint_and_write_nothing() {
             out.as_os_str(),
         ];
         all.extend(args.iter().map(|a| std::ffi::OsStr::new(*a)));
-        let o = venvslim(&all, None);
+        let o = venvslim().args(&all).run();
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", show(&o));
         assert!(err.contains("hint:"), "{args:?}: {err}");
@@ -417,18 +392,17 @@ fn usage_errors_exit_2_with_a_hint_and_write_nothing() {
 #[test]
 fn snapshot_zip_dry_run_text() {
     let fx = Fixture::new();
-    let o = venvslim(
-        &[
+    let o = venvslim()
+        .args(&[
             "slim".as_ref(),
             fx.root.as_os_str(),
             "-n".as_ref(),
             "--zip-pure".as_ref(),
             "--verbose".as_ref(),
-        ],
-        None,
-    );
+        ])
+        .run();
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    let text = String::from_utf8(o.stdout).unwrap();
+    let text = String::from_utf8(o.output.stdout).unwrap();
     let start = text.find("  will zip").expect("zip section");
     let end = text[start..].find("\n\n").map_or(text.len(), |e| start + e);
     let canonical = fx.root.canonicalize().unwrap();

@@ -10,23 +10,17 @@ use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 
 use serde_json::Value;
 
-use crate::common::{is_root, names, skip, slim, staging_left, venvslim};
-use crate::support::{fixture_venv, show, tree_hash};
+use crate::util::{
+    fixture_venv, is_root, names, path_str, show, site_packages, skip, slim, staging_left,
+    tree_hash, venvslim, venvslim_bin, Run, TestCommand,
+};
 
 const ROOT_LICENCE: &str = "root LICENSE text of demo\n";
 const SECOND_CLAIM: &str = "licence of a second dist-info claiming demo 1.0\n";
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 test path")
-}
-
-fn site_packages(venv: &Path, py: &str) -> PathBuf {
-    venv.join(format!("lib/python{py}/site-packages"))
-}
 
 /// Relative path and content of every file and link under `root`, sorted (links as `-> target`).
 fn files(root: &Path) -> Vec<(String, String)> {
@@ -72,9 +66,9 @@ impl Outputs {
     fn args(&self) -> Vec<String> {
         vec![
             "--licenses-dir".into(),
-            s(&self.lic).into(),
+            path_str(&self.lic).into(),
             "--sbom".into(),
-            s(&self.sbom).into(),
+            path_str(&self.sbom).into(),
         ]
     }
 
@@ -99,14 +93,13 @@ fn disk_full_writes_no_sbom_and_no_licences() {
     let script = r#"mount -t tmpfs -o size=8k tmpfs "$1" || exit 99
 "$2" slim "$3" -o "$1/out" --sbom "$4/sb.json" --licenses-dir "$4/lic"; rc=$?
 echo "listing: $(ls -A "$1")"; exit $rc"#;
-    let bin = Path::new(env!("CARGO_BIN_EXE_venvslim"));
-    let out = Command::new("unshare")
+    let bin = venvslim_bin();
+    let out = TestCommand::new("unshare")
         .args(["-m", "--propagation", "private", "sh", "-c", script, "sh"])
         .args([&mnt, bin, &venv, &side])
         .env_remove("VENVSLIM_FAULT_AFTER")
         .env_remove("VENVSLIM_FAULT_STOP")
-        .output()
-        .expect("run unshare");
+        .run();
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("OUT was not written"), "{}", show(&out));
@@ -129,12 +122,14 @@ fn unreadable_file_writes_no_sbom_and_no_licences() {
     let mut cmd = if is_root() {
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
         fs::set_permissions(&side, fs::Permissions::from_mode(0o777)).unwrap();
-        let mut c = Command::new("setpriv");
+        let mut c = TestCommand::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(env!("CARGO_BIN_EXE_venvslim"));
+            .arg(venvslim_bin())
+            // nobody cannot enter a fresh scratch directory (mode 0700, root's)
+            .current_dir("/");
         c
     } else {
-        Command::new(env!("CARGO_BIN_EXE_venvslim"))
+        venvslim()
     };
     let o = Outputs::in_dir(&side);
     let out = cmd
@@ -146,8 +141,7 @@ fn unreadable_file_writes_no_sbom_and_no_licences() {
         .args(o.args())
         .env_remove("VENVSLIM_FAULT_AFTER")
         .env_remove("VENVSLIM_FAULT_STOP")
-        .output()
-        .expect("run venvslim");
+        .run();
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("OUT was not written"),
@@ -159,14 +153,11 @@ fn unreadable_file_writes_no_sbom_and_no_licences() {
 
 /// Start a hand-off run that stops at fault point `n`; returns it and what the point was.
 fn stopped_at(venv: &Path, o: &Outputs, extra: &[&str], n: u32) -> (Child, String) {
-    let mut child = venvslim()
-        .arg("slim")
-        .arg(venv)
-        .arg("-o")
-        .arg(&o.out)
+    let mut child = slim(venv, &o.out)
         .args(o.args())
         .args(extra)
         .env("VENVSLIM_FAULT_STOP", n.to_string())
+        .command()
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -182,16 +173,11 @@ fn stopped_at(venv: &Path, o: &Outputs, extra: &[&str], n: u32) -> (Child, Strin
 
 /// How many fault points a run passes.
 fn count_points(venv: &Path, o: &Outputs, extra: &[&str]) -> u32 {
-    let out = venvslim()
-        .arg("slim")
-        .arg(venv)
-        .arg("-o")
-        .arg(&o.out)
+    let out = slim(venv, &o.out)
         .args(o.args())
         .args(extra)
         .env("VENVSLIM_FAULT_AFTER", "count")
-        .output()
-        .unwrap();
+        .run();
     assert!(out.status.success(), "{}", show(&out));
     String::from_utf8_lossy(&out.stderr)
         .lines()
@@ -273,15 +259,10 @@ fn killed_at_any_point_the_outputs_are_absent_or_complete_and_a_rerun_converges(
         let dir = tmp.path().join(format!("at{n}"));
         fs::create_dir(&dir).unwrap();
         let o = Outputs::in_dir(&dir);
-        let run = venvslim()
-            .arg("slim")
-            .arg(&venv)
-            .arg("-o")
-            .arg(&o.out)
+        let run = slim(&venv, &o.out)
             .args(o.args())
             .env("VENVSLIM_FAULT_AFTER", n.to_string())
-            .output()
-            .unwrap();
+            .run();
         let by_kill =
             std::os::unix::process::ExitStatusExt::signal(&run.status) == Some(libc::SIGKILL);
         assert!(by_kill || run.status.success(), "point {n}: {}", show(&run));
@@ -312,11 +293,7 @@ fn killed_at_any_point_the_outputs_are_absent_or_complete_and_a_rerun_converges(
             );
             fs::remove_file(&o.sbom).unwrap();
         }
-        let rerun = slim(
-            &venv,
-            &o.out,
-            &o.args().iter().map(String::as_str).collect::<Vec<_>>(),
-        );
+        let rerun = slim(&venv, &o.out).args(o.args()).run();
         assert!(rerun.status.success(), "point {n}: {}", show(&rerun));
         assert_eq!(files(&o.out), want.0, "point {n}: the rerun's OUT differs");
         assert_eq!(
@@ -350,13 +327,10 @@ fn sigterm_during_a_long_copy_leaves_no_staging() {
     }
     let out = tmp.path().join("out");
     for n in [200, 400] {
-        let mut child = venvslim()
-            .arg("slim")
-            .arg(&venv)
-            .arg("-o")
-            .arg(&out)
+        let mut child = slim(&venv, &out)
             .args(["--bytecode", "keep"])
             .env("VENVSLIM_FAULT_STOP", n.to_string())
+            .command()
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -385,7 +359,7 @@ fn add_root_licence(venv: &Path, py: &str) {
     fs::write(di.join("LICENSE"), ROOT_LICENCE).unwrap();
 }
 
-fn json_report(out: &Output) -> Value {
+fn json_report(out: &Run) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", show(out)))
 }
 
@@ -424,17 +398,15 @@ fn licences_with_one_basename_both_survive() {
         fs::read_to_string(site_packages(&venv, &py).join("demo-1.0.dist-info/licenses/LICENSE"))
             .unwrap();
     let o = Outputs::in_dir(tmp.path());
-    let out = slim(
-        &venv,
-        &o.out,
-        &[
+    let out = slim(&venv, &o.out)
+        .args([
             "--dist-info",
             "strip",
             "--licenses-dir",
-            s(&o.lic),
+            path_str(&o.lic),
             "--json",
-        ],
-    );
+        ])
+        .run();
     assert!(out.status.success(), "{}", show(&out));
     let report = json_report(&out);
     let at = |p: &str| fs::read_to_string(o.out.join(p)).ok();
@@ -498,17 +470,15 @@ fn a_second_dist_info_claiming_the_same_name_keeps_its_licences_in_place() {
     fs::write(sp.join("zzz.py"), "X = 1\n").unwrap();
     fs::write(z.join("RECORD"), "zzz.py,,\n").unwrap();
     let o = Outputs::in_dir(tmp.path());
-    let out = slim(
-        &venv,
-        &o.out,
-        &[
+    let out = slim(&venv, &o.out)
+        .args([
             "--dist-info",
             "strip",
             "--licenses-dir",
-            s(&o.lic),
+            path_str(&o.lic),
             "--json",
-        ],
-    );
+        ])
+        .run();
     assert!(out.status.success(), "{}", show(&out));
     let report = json_report(&out);
     let rel_sp = sp.strip_prefix(&venv).unwrap();
@@ -534,11 +504,9 @@ fn a_second_dist_info_claiming_the_same_name_keeps_its_licences_in_place() {
             .any(|w| w.contains("zzz-1.0.dist-info") && w.contains("demo-1.0.dist-info")),
         "{w:?}"
     );
-    let text = slim(
-        &venv,
-        &tmp.path().join("out2"),
-        &["--dist-info", "strip", "-n"],
-    );
+    let text = slim(&venv, &tmp.path().join("out2"))
+        .args(["--dist-info", "strip", "-n"])
+        .run();
     assert!(
         String::from_utf8_lossy(&text.stdout).contains("zzz-1.0.dist-info"),
         "{}",
@@ -555,7 +523,9 @@ fn a_licence_never_overwrites_a_file_of_the_venv() {
     fs::create_dir_all(&taken).unwrap();
     fs::write(taken.join("LICENSE"), "precious\n").unwrap();
     let o = Outputs::in_dir(tmp.path());
-    let out = slim(&venv, &o.out, &["--dist-info", "strip", "--json"]);
+    let out = slim(&venv, &o.out)
+        .args(["--dist-info", "strip", "--json"])
+        .run();
     assert!(out.status.success(), "{}", show(&out));
     let report = json_report(&out);
     assert_eq!(
@@ -584,11 +554,9 @@ fn a_licence_link_to_a_sibling_licence_moves_with_strip() {
     symlink("licenses/LICENSE", di.join("LICENSE")).unwrap();
     let mit = fs::read_to_string(di.join("licenses/LICENSE")).unwrap();
     let o = Outputs::in_dir(tmp.path());
-    let out = slim(
-        &venv,
-        &o.out,
-        &["--dist-info", "strip", "--licenses-dir", s(&o.lic)],
-    );
+    let out = slim(&venv, &o.out)
+        .args(["--dist-info", "strip", "--licenses-dir", path_str(&o.lic)])
+        .run();
     assert!(out.status.success(), "{}", show(&out));
     let link = o.out.join("licenses/demo-1.0/LICENSE");
     assert!(fs::symlink_metadata(&link)
@@ -620,7 +588,7 @@ fn a_pyvenv_cfg_link_cannot_be_relocated() {
         vec!["--python", python.as_str()],
     ] {
         let out_dir = tmp.path().join("out");
-        let out = slim(&venv, &out_dir, &args);
+        let out = slim(&venv, &out_dir).args(&args).run();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", show(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -633,7 +601,7 @@ fn a_pyvenv_cfg_link_cannot_be_relocated() {
     }
     assert_eq!(tree_hash(&venv), before);
     // Nothing to rewrite, nothing refused.
-    let out = slim(&venv, &tmp.path().join("plain"), &[]);
+    let out = slim(&venv, &tmp.path().join("plain")).run();
     assert!(out.status.success(), "{}", show(&out));
 }
 
@@ -653,11 +621,9 @@ fn sbom_purls_of_rejected_names_are_percent_encoded() {
     fs::write(site_packages(&venv, &py).join("advz.py"), "X = 1\n").unwrap();
     fs::write(d.join("RECORD"), "advz.py,,\n").unwrap();
     let sbom = tmp.path().join("sb.json");
-    let out = slim(
-        &venv,
-        &tmp.path().join("out"),
-        &["--sbom", s(&sbom), "--json"],
-    );
+    let out = slim(&venv, &tmp.path().join("out"))
+        .args(["--sbom", path_str(&sbom), "--json"])
+        .run();
     assert!(out.status.success(), "{}", show(&out));
     let doc: Value = serde_json::from_slice(&fs::read(&sbom).unwrap()).unwrap();
     let purls: Vec<&str> = doc["components"]
@@ -688,7 +654,9 @@ fn sbom_purls_of_rejected_names_are_percent_encoded() {
 fn the_text_report_says_where_the_tree_will_live() {
     let (tmp, venv, _) = fixture_venv("safety-ho-text-");
     let lic = tmp.path().join("lic");
-    let out = slim(&venv, &tmp.path().join("out"), &["--licenses-dir", s(&lic)]);
+    let out = slim(&venv, &tmp.path().join("out"))
+        .args(["--licenses-dir", path_str(&lic)])
+        .run();
     assert!(out.status.success(), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout
@@ -696,7 +664,7 @@ fn the_text_report_says_where_the_tree_will_live() {
         .find(|l| l.contains("hand-off:"))
         .unwrap_or_else(|| panic!("{}", show(&out)));
     assert!(
-        line.trim_end().ends_with(s(&venv)),
+        line.trim_end().ends_with(path_str(&venv)),
         "the line names where the tree lives: {line:?}"
     );
 }
@@ -712,7 +680,7 @@ fn in_place_sigterm_then_a_rerun_completes_licences_and_sbom() {
     let fresh = |name: &str| {
         let v = tmp.path().join(name).join("venv");
         fs::create_dir(tmp.path().join(name)).unwrap();
-        crate::support::copy_tree(&venv, &v);
+        crate::util::copy_tree(&venv, &v);
         v
     };
     let side = tmp.path().join("side");
@@ -734,8 +702,7 @@ fn in_place_sigterm_then_a_rerun_completes_licences_and_sbom() {
         &fresh("count"),
         Some(("VENVSLIM_FAULT_AFTER", "count".into())),
     )
-    .output()
-    .unwrap();
+    .run();
     assert!(counted.status.success(), "{}", show(&counted));
     assert!(o.lic.join("demo-1.0/licenses/LICENSE").is_file() && o.sbom.is_file());
     let k: u32 = String::from_utf8_lossy(&counted.stderr)
@@ -751,6 +718,7 @@ fn in_place_sigterm_then_a_rerun_completes_licences_and_sbom() {
         let _ = fs::remove_file(&o.sbom);
         let v = fresh(&format!("v{n}"));
         let mut child = run(&v, Some(("VENVSLIM_FAULT_STOP", n.to_string())))
+            .command()
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -768,7 +736,7 @@ fn in_place_sigterm_then_a_rerun_completes_licences_and_sbom() {
         assert!(status.code() == Some(143) || by_default, "{line}: {status}");
         interrupted +=
             usize::from(!o.lic.join("demo-1.0/licenses/LICENSE").is_file() || !o.sbom.is_file());
-        let rerun = run(&v, None).output().unwrap();
+        let rerun = run(&v, None).run();
         assert!(rerun.status.success(), "{line}, rerun: {}", show(&rerun));
         assert_eq!(
             fs::read(o.lic.join("demo-1.0/licenses/LICENSE"))

@@ -18,51 +18,20 @@ use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use sha2::{Digest, Sha256};
 
-use crate::support::{self, copy_tree, show};
+use crate::util::{self, copy_tree, python, show, slim_venv, venvslim};
 
-fn venvslim(args: &[&std::ffi::OsStr], fault: Option<&str>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_venvslim"));
-    c.args(args)
-        .env_remove("VENVSLIM_FAULT_AFTER")
-        .env_remove("SOURCE_DATE_EPOCH");
-    if let Some(f) = fault {
-        c.env("VENVSLIM_FAULT_AFTER", f);
-    }
-    c.output().expect("run venvslim")
-}
-
-/// `slim VENV --in-place --zip-pure`, killed at the Nth fault point when `fault` says so.
-fn slim(venv: &Path, fault: Option<&str>) -> Output {
-    venvslim(
-        &[
-            "slim".as_ref(),
-            venv.as_os_str(),
-            "--in-place".as_ref(),
-            "--zip-pure".as_ref(),
-        ],
-        fault,
-    )
-}
-
-fn verify_against(tree: &Path, pristine: &Path) -> Output {
-    venvslim(
-        &[
-            "verify".as_ref(),
-            tree.as_os_str(),
-            "--against".as_ref(),
-            pristine.as_os_str(),
-        ],
-        None,
-    )
-}
+/// The in-place run every test here interrupts and reruns.
+const IN_PLACE: [&str; 2] = ["--in-place", "--zip-pure"];
 
 /// Fault points an uninterrupted run passes.
 fn count_points(venv: &Path) -> u64 {
-    let o = slim(venv, Some("count"));
+    let o = slim_venv(venv)
+        .args(IN_PLACE)
+        .env("VENVSLIM_FAULT_AFTER", "count")
+        .run();
     assert!(o.status.success(), "{}", show(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     err.lines()
@@ -156,30 +125,23 @@ fn add_pure_dist(sp: &Path) {
 
 /// The fixture venv plus the pure distribution, in `dir/pristine`.
 fn fixture_pristine(dir: &Path) -> PathBuf {
-    let (_tmp, root, _) = support::fixture_venv("venvslim-inplace-");
+    let (_tmp, root, _) = util::fixture_venv("venvslim-inplace-");
     let pristine = dir.join("pristine");
     copy_tree(&root, &pristine);
-    add_pure_dist(&pristine.join(support::site_packages_rel(&pristine)));
+    add_pure_dist(&pristine.join(util::site_packages_rel(&pristine)));
     pristine
 }
 
 /// `python3 -m venv` (real pip; setuptools uninstalled) plus the pure distribution, in `dir/pristine`.
 fn pip_pristine(dir: &Path) -> PathBuf {
     let pristine = dir.join("pristine");
-    let o = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&pristine)
-        .output()
-        .expect("run python3 -m venv");
-    assert!(o.status.success(), "{}", show(&o));
+    python("python3").args(["-m", "venv"]).arg(&pristine).ok();
     // Half the files and the same code paths: pip alone is enough.
-    let o = Command::new(pristine.join("bin/python"))
+    python(pristine.join("bin/python"))
         .args(["-m", "pip", "uninstall", "-q", "-y", "setuptools"])
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-        .output()
-        .expect("run pip");
-    assert!(o.status.success(), "{}", show(&o));
-    add_pure_dist(&pristine.join(support::site_packages_rel(&pristine)));
+        .ok();
+    add_pure_dist(&pristine.join(util::site_packages_rel(&pristine)));
     pristine
 }
 
@@ -196,7 +158,7 @@ fn fresh(pristine: &Path, dir: &Path) -> PathBuf {
 /// Every `*.dist-info` directory in site-packages still has its METADATA: importlib.metadata
 /// never sees a distribution without a name, even before the rerun.
 fn assert_no_nameless_dist_info(venv: &Path, n: u64) {
-    let sp = venv.join(support::site_packages_rel(venv));
+    let sp = venv.join(util::site_packages_rel(venv));
     for e in fs::read_dir(&sp).expect("read site-packages") {
         let e = e.expect("entry");
         let name = e.file_name().to_string_lossy().into_owned();
@@ -207,15 +169,6 @@ fn assert_no_nameless_dist_info(venv: &Path, n: u64) {
             );
         }
     }
-}
-
-/// `python -I -c code` with the venv's own interpreter.
-fn python(venv: &Path, code: &str) -> Output {
-    Command::new(venv.join("bin/python"))
-        .args(["-I", "-c", code])
-        .env_remove("PYTHONPATH")
-        .output()
-        .expect("run the venv's python")
 }
 
 /// N to kill at: the first and last six points, and evenly spread over 1..=K; all when few.
@@ -233,10 +186,15 @@ fn converges(pristine: &Path, dir: &Path) {
     let run = fresh(pristine, dir);
     let k = count_points(&run);
     let reference = tree_state(&run);
-    let o = verify_against(&run, pristine);
+    let o = venvslim()
+        .arg("verify")
+        .arg(&run)
+        .arg("--against")
+        .arg(pristine)
+        .run();
     assert!(o.status.success(), "uninterrupted run: {}", show(&o));
     // Past the last point the run is over: running again changes nothing.
-    let o = slim(&run, None);
+    let o = slim_venv(&run).args(IN_PLACE).run();
     assert_eq!(o.status.code(), Some(0), "second run: {}", show(&o));
     let got = tree_state(&run);
     assert!(
@@ -248,7 +206,10 @@ fn converges(pristine: &Path, dir: &Path) {
     assert!(picks.len() >= 20, "only {k} fault points");
     for n in picks {
         let run = fresh(pristine, dir);
-        let o = slim(&run, Some(&n.to_string()));
+        let o = slim_venv(&run)
+            .args(IN_PLACE)
+            .env("VENVSLIM_FAULT_AFTER", n.to_string())
+            .run();
         assert_eq!(
             o.status.signal(),
             Some(9),
@@ -256,7 +217,7 @@ fn converges(pristine: &Path, dir: &Path) {
             show(&o)
         );
         assert_no_nameless_dist_info(&run, n);
-        let o = slim(&run, None);
+        let o = slim_venv(&run).args(IN_PLACE).run();
         assert_eq!(
             o.status.code(),
             Some(0),
@@ -269,7 +230,12 @@ fn converges(pristine: &Path, dir: &Path) {
             "killed at point {n} of {k}, then rerun: not the uninterrupted run's tree\n{}",
             state_diff(&reference, &got)
         );
-        let o = verify_against(&run, pristine);
+        let o = venvslim()
+            .arg("verify")
+            .arg(&run)
+            .arg("--against")
+            .arg(pristine)
+            .run();
         assert!(
             o.status.success(),
             "killed at point {n}, rerun, verify: {}",
@@ -280,14 +246,14 @@ fn converges(pristine: &Path, dir: &Path) {
 
 #[test]
 fn fixture_venv_converges_after_a_kill_at_any_point() {
-    let dir = support::scratch("inplace-fixture-");
+    let dir = util::scratch("inplace-fixture-");
     let pristine = fixture_pristine(dir.path());
     converges(&pristine, dir.path());
 }
 
 #[test]
 fn real_pip_venv_converges_after_a_kill_at_any_point() {
-    let dir = support::scratch("inplace-pip-");
+    let dir = util::scratch("inplace-pip-");
     let pristine = pip_pristine(dir.path());
     converges(&pristine, dir.path());
 }
@@ -296,9 +262,9 @@ fn real_pip_venv_converges_after_a_kill_at_any_point() {
 /// what was left on disk and replace the good one: modules lost for good, exit 0.
 #[test]
 fn zip_pure_killed_while_removing_zipped_files_loses_no_module() {
-    let dir = support::scratch("inplace-zip-kill-");
+    let dir = util::scratch("inplace-zip-kill-");
     let pristine = fixture_pristine(dir.path());
-    let sp = support::site_packages_rel(&pristine);
+    let sp = util::site_packages_rel(&pristine);
     let run = fresh(&pristine, dir.path());
     let k = count_points(&run);
     let want = tree_state(&run);
@@ -308,7 +274,10 @@ fn zip_pure_killed_while_removing_zipped_files_loses_no_module() {
     let mut hit = None;
     for n in (1..=k).rev() {
         let run = fresh(&pristine, dir.path());
-        let o = slim(&run, Some(&n.to_string()));
+        let o = slim_venv(&run)
+            .args(IN_PLACE)
+            .env("VENVSLIM_FAULT_AFTER", n.to_string())
+            .run();
         assert_eq!(o.status.signal(), Some(9), "{}", show(&o));
         let pkg = run.join(&sp).join("purepkg");
         if run.join(&sp).join("_venvslim_pure.zip").is_file()
@@ -320,14 +289,16 @@ fn zip_pure_killed_while_removing_zipped_files_loses_no_module() {
         }
     }
     let n = hit.expect("no kill point falls between removing two zipped files");
-    let o = slim(&run, None);
+    let o = slim_venv(&run).args(IN_PLACE).run();
     assert_eq!(
         o.status.code(),
         Some(0),
         "rerun after point {n}: {}",
         show(&o)
     );
-    let o = python(&run, code);
+    let o = python(&run.join("bin/python"))
+        .args(["-I", "-c", code])
+        .run();
     assert!(
         o.status.success() && String::from_utf8_lossy(&o.stdout) == "42 hello from the zip\n",
         "after a kill at point {n} and a rerun, the zipped package is broken: {}",
@@ -341,7 +312,7 @@ fn zip_pure_killed_while_removing_zipped_files_loses_no_module() {
 /// (importlib.metadata lists a distribution named None) and ~100 empty directories.
 #[test]
 fn killed_while_pip_is_removed_leaves_no_nameless_distribution_or_empty_directory() {
-    let dir = support::scratch("inplace-pip-kill-");
+    let dir = util::scratch("inplace-pip-kill-");
     let pristine = pip_pristine(dir.path());
     let run = fresh(&pristine, dir.path());
     let k = count_points(&run);
@@ -349,20 +320,20 @@ fn killed_while_pip_is_removed_leaves_no_nameless_distribution_or_empty_director
     for i in 1..=3 {
         let n = k * i / 4;
         let run = fresh(&pristine, dir.path());
-        let o = slim(&run, Some(&n.to_string()));
+        let o = slim_venv(&run)
+            .args(IN_PLACE)
+            .env("VENVSLIM_FAULT_AFTER", n.to_string())
+            .run();
         assert_eq!(o.status.signal(), Some(9), "{}", show(&o));
         assert_no_nameless_dist_info(&run, n);
-        let o = slim(&run, None);
+        let o = slim_venv(&run).args(IN_PLACE).run();
         assert_eq!(
             o.status.code(),
             Some(0),
             "rerun after point {n}: {}",
             show(&o)
         );
-        let o = python(
-            &run,
-            "import importlib.metadata as m; print(sorted(str(d.metadata['Name']) for d in m.distributions()))",
-        );
+        let o = python(&run.join("bin/python")).args(["-I", "-c", "import importlib.metadata as m; print(sorted(str(d.metadata['Name']) for d in m.distributions()))"]).run();
         assert!(
             o.status.success() && String::from_utf8_lossy(&o.stdout) == "['purepkg']\n",
             "after a kill at point {n} and a rerun: {}",
@@ -380,45 +351,42 @@ fn killed_while_pip_is_removed_leaves_no_nameless_distribution_or_empty_director
 /// A half-slimmed tree cannot be planned: `--dry-run` says so (exit 2) and changes nothing.
 #[test]
 fn a_dry_run_of_an_interrupted_tree_exits_2_and_changes_nothing() {
-    let dir = support::scratch("inplace-dry-");
+    let dir = util::scratch("inplace-dry-");
     let pristine = fixture_pristine(dir.path());
     let run = fresh(&pristine, dir.path());
     let k = count_points(&run);
     let run = fresh(&pristine, dir.path());
-    let o = slim(&run, Some(&(k - 3).to_string()));
+    let o = slim_venv(&run)
+        .args(IN_PLACE)
+        .env("VENVSLIM_FAULT_AFTER", (k - 3).to_string())
+        .run();
     assert_eq!(o.status.signal(), Some(9), "{}", show(&o));
-    let before = support::tree_hash(&run);
-    let o = venvslim(
-        &[
+    let before = util::tree_hash(&run);
+    let o = venvslim()
+        .args(&[
             "slim".as_ref(),
             run.as_os_str(),
             "--in-place".as_ref(),
             "--dry-run".as_ref(),
-        ],
-        None,
-    );
+        ])
+        .run();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     assert!(
         err.contains("interrupted") && err.contains("hint:"),
         "{err}"
     );
-    assert_eq!(
-        support::tree_hash(&run),
-        before,
-        "a dry run changed the tree"
-    );
+    assert_eq!(util::tree_hash(&run), before, "a dry run changed the tree");
     // A copy of a half-slimmed venv would be half-slimmed too: refused, nothing written.
     let out = dir.path().join("copy");
-    let o = venvslim(
-        &[
+    let o = venvslim()
+        .args(&[
             "slim".as_ref(),
             run.as_os_str(),
             "-o".as_ref(),
             out.as_os_str(),
-        ],
-        None,
-    );
+        ])
+        .run();
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("--in-place"),
@@ -426,18 +394,14 @@ fn a_dry_run_of_an_interrupted_tree_exits_2_and_changes_nothing() {
         show(&o)
     );
     assert!(!out.exists());
-    assert_eq!(
-        support::tree_hash(&run),
-        before,
-        "the copy changed the tree"
-    );
+    assert_eq!(util::tree_hash(&run), before, "the copy changed the tree");
 }
 
 /// The venv is untrusted and a wheel can ship a file named like the journal: its steps stay
 /// inside the venv (no `..`, no absolute path, no symlinked directory on the way).
 #[test]
 fn a_forged_journal_cannot_reach_outside_the_venv() {
-    let dir = support::scratch("inplace-forged-");
+    let dir = util::scratch("inplace-forged-");
     let pristine = fixture_pristine(dir.path());
     let outside = dir.path().join("outside");
     fs::create_dir(&outside).expect("mkdir");
@@ -450,11 +414,11 @@ fn a_forged_journal_cannot_reach_outside_the_venv() {
             format!("{header}\n{bad}\nend\n"),
         )
         .expect("write");
-        let before = support::tree_hash(&run);
-        let o = slim(&run, None);
+        let before = util::tree_hash(&run);
+        let o = slim_venv(&run).args(IN_PLACE).run();
         assert_eq!(o.status.code(), Some(2), "{bad}: {}", show(&o));
         assert!(String::from_utf8_lossy(&o.stderr).contains("hint:"));
-        assert_eq!(support::tree_hash(&run), before, "{bad}: the tree changed");
+        assert_eq!(util::tree_hash(&run), before, "{bad}: the tree changed");
     }
     let run = fresh(&pristine, dir.path());
     std::os::unix::fs::symlink(&outside, run.join("link")).expect("symlink");
@@ -470,16 +434,15 @@ fn a_forged_journal_cannot_reach_outside_the_venv() {
         ),
     )
     .expect("write");
-    let o = venvslim(
-        &[
+    let o = venvslim()
+        .args(&[
             "slim".as_ref(),
             run.as_os_str(),
             "--in-place".as_ref(),
             "--licenses-dir".as_ref(),
             licenses.as_os_str(),
-        ],
-        None,
-    );
+        ])
+        .run();
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert_eq!(
         fs::read_to_string(outside.join("victim")).ok().as_deref(),
@@ -501,7 +464,7 @@ fn a_forged_journal_cannot_reach_outside_the_venv() {
 /// link in the licence directory made the rerun overwrite its target with a venv file.
 #[test]
 fn a_forged_journal_never_writes_through_or_over_a_licence_path() {
-    let dir = support::scratch("inplace-forged-licence-");
+    let dir = util::scratch("inplace-forged-licence-");
     let pristine = fixture_pristine(dir.path());
     let victim = dir.path().join("victim");
     fs::write(&victim, "VICTIM").expect("write");
@@ -521,16 +484,15 @@ fn a_forged_journal_never_writes_through_or_over_a_licence_path() {
             format!("{header}\nlicense pyvenv.cfg demo-1.0/LICENSE\nend\n"),
         )
         .expect("write");
-        let o = venvslim(
-            &[
+        let o = venvslim()
+            .args(&[
                 "slim".as_ref(),
                 run.as_os_str(),
                 "--in-place".as_ref(),
                 "--licenses-dir".as_ref(),
                 licenses.as_os_str(),
-            ],
-            None,
-        );
+            ])
+            .run();
         assert_ne!(o.status.code(), Some(0), "{}", show(&o));
         assert_eq!(
             fs::read_to_string(&victim).expect("read"),
@@ -549,7 +511,7 @@ fn a_forged_journal_never_writes_through_or_over_a_licence_path() {
 #[test]
 fn a_second_in_place_run_of_the_same_venv_is_refused() {
     use std::os::fd::AsRawFd;
-    let dir = support::scratch("inplace-lock-");
+    let dir = util::scratch("inplace-lock-");
     let pristine = fixture_pristine(dir.path());
     let run = fresh(&pristine, dir.path());
     let held = fs::File::open(&run).expect("open the venv root");
@@ -558,8 +520,8 @@ fn a_second_in_place_run_of_the_same_venv_is_refused() {
         unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
         0
     );
-    let before = support::tree_hash(&run);
-    let o = slim(&run, None);
+    let before = util::tree_hash(&run);
+    let o = slim_venv(&run).args(IN_PLACE).run();
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("another venvslim"),
@@ -567,12 +529,12 @@ fn a_second_in_place_run_of_the_same_venv_is_refused() {
         show(&o)
     );
     assert_eq!(
-        support::tree_hash(&run),
+        util::tree_hash(&run),
         before,
         "the refused run changed the tree"
     );
     drop(held);
-    let o = slim(&run, None);
+    let o = slim_venv(&run).args(IN_PLACE).run();
     assert!(o.status.success(), "{}", show(&o));
 }
 
@@ -580,12 +542,12 @@ fn a_second_in_place_run_of_the_same_venv_is_refused() {
 /// copies it: the copy is made from where the move put it (it failed with exit 1 before).
 #[test]
 fn in_place_strip_with_a_licence_dir_copies_the_moved_licence() {
-    let dir = support::scratch("inplace-strip-licences-");
+    let dir = util::scratch("inplace-strip-licences-");
     let pristine = fixture_pristine(dir.path());
     let run = fresh(&pristine, dir.path());
     let licenses = dir.path().join("lic");
-    let o = venvslim(
-        &[
+    let o = venvslim()
+        .args(&[
             "slim".as_ref(),
             run.as_os_str(),
             "--in-place".as_ref(),
@@ -593,9 +555,8 @@ fn in_place_strip_with_a_licence_dir_copies_the_moved_licence() {
             "strip".as_ref(),
             "--licenses-dir".as_ref(),
             licenses.as_os_str(),
-        ],
-        None,
-    );
+        ])
+        .run();
     assert!(o.status.success(), "{}", show(&o));
     assert!(
         licenses.join("demo-1.0/licenses/LICENSE").is_file(),
@@ -609,21 +570,21 @@ fn in_place_strip_with_a_licence_dir_copies_the_moved_licence() {
 /// before: found by a second adversarial pass), and the rerun gives the uninterrupted tree.
 #[test]
 fn dist_info_strip_never_leaves_a_dist_info_without_metadata() {
-    let dir = support::scratch("inplace-strip-kill-");
+    let dir = util::scratch("inplace-strip-kill-");
     let pristine = fixture_pristine(dir.path());
     let strip = |venv: &Path, fault: Option<&str>| {
-        venvslim(
-            &[
-                "slim".as_ref(),
-                venv.as_os_str(),
-                "--in-place".as_ref(),
-                "--dist-info".as_ref(),
-                "strip".as_ref(),
-                "--bytecode".as_ref(),
-                "sourceless".as_ref(),
-            ],
-            fault,
-        )
+        let mut c = slim_venv(venv);
+        c.args([
+            "--in-place",
+            "--dist-info",
+            "strip",
+            "--bytecode",
+            "sourceless",
+        ]);
+        if let Some(f) = fault {
+            c.env("VENVSLIM_FAULT_AFTER", f);
+        }
+        c.run()
     };
     let run = fresh(&pristine, dir.path());
     let o = strip(&run, Some("count"));
@@ -651,7 +612,7 @@ fn dist_info_strip_never_leaves_a_dist_info_without_metadata() {
 /// the inode of the staging directory its run made, which a shipped one cannot match.
 #[test]
 fn a_forged_staging_directory_cannot_dictate_the_sbom() {
-    let dir = support::scratch("inplace-forged-sbom-");
+    let dir = util::scratch("inplace-forged-sbom-");
     let pristine = fixture_pristine(dir.path());
     let run = fresh(&pristine, dir.path());
     fs::create_dir_all(run.join(".venvslim-staging/tree")).expect("mkdir");
@@ -663,16 +624,15 @@ fn a_forged_staging_directory_cannot_dictate_the_sbom() {
         fs::write(run.join(".venvslim-journal"), journal).expect("write");
         let sbom = dir.path().join("sbom.json");
         let _ = fs::remove_file(&sbom);
-        let o = venvslim(
-            &[
+        let o = venvslim()
+            .args(&[
                 "slim".as_ref(),
                 run.as_os_str(),
                 "--in-place".as_ref(),
                 "--sbom".as_ref(),
                 sbom.as_os_str(),
-            ],
-            None,
-        );
+            ])
+            .run();
         let written = fs::read_to_string(&sbom).unwrap_or_default();
         assert!(!written.contains("forged"), "{journal:?}: {}", show(&o));
         assert!(

@@ -11,19 +11,10 @@ use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::support::{self, show};
-
-fn venvslim(cwd: &Path, args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_venvslim"))
-        .args(args)
-        .current_dir(cwd)
-        .env("CI", "1")
-        .output()
-        .expect("run venvslim")
-}
+use crate::util::{self, python, show, venvslim};
 
 /// A directory full of modules that, if imported, append their name to `marker`: the stdlib
 /// names venvslim's Python children import (the compile driver, the version probe, verify's
@@ -48,7 +39,7 @@ fn planted_ran(marker: &Path) -> String {
 
 #[test]
 fn code_in_the_working_directory_never_runs() {
-    let (tmp, venv, _) = support::fixture_venv("venvslim-interp-cwd-");
+    let (tmp, venv, _) = util::fixture_venv("venvslim-interp-cwd-");
     let cwd = tmp.path().join("cwd");
     let marker = tmp.path().join("marker");
     plant(&cwd, &marker);
@@ -72,7 +63,11 @@ fn code_in_the_working_directory_never_runs() {
         ("verify", vec!["verify".as_ref(), venv.as_os_str()]),
     ];
     for (what, args) in runs {
-        let out = venvslim(&cwd, &args);
+        let out = venvslim()
+            .current_dir(&cwd)
+            .env("CI", "1")
+            .args(&args)
+            .run();
         assert_eq!(
             planted_ran(&marker),
             "",
@@ -91,7 +86,7 @@ fn code_in_the_working_directory_never_runs() {
 /// The fixture with `bin/python3.11` replaced by a link to nowhere (`bin/python3` and
 /// `bin/python` link to it, so they dangle too). PATH still has a working `python3.11`.
 fn dangling_interpreter(prefix: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let (tmp, venv, py) = support::fixture_venv(prefix);
+    let (tmp, venv, py) = util::fixture_venv(prefix);
     let link = venv.join(format!("bin/python{py}"));
     fs::remove_file(&link).expect("remove bin/pythonX.Y");
     let target = tmp.path().join("gone/python");
@@ -119,7 +114,11 @@ fn a_dangling_bin_python_stops_the_run_with_nothing_written() {
         ),
         ("verify", vec!["verify".as_ref(), venv.as_os_str()]),
     ] {
-        let out = venvslim(tmp.path(), &args);
+        let out = venvslim()
+            .current_dir(tmp.path())
+            .env("CI", "1")
+            .args(&args)
+            .run();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{what}:\n{}", show(&out));
         assert!(
@@ -131,32 +130,34 @@ fn a_dangling_bin_python_stops_the_run_with_nothing_written() {
         assert!(!out_dir.exists(), "{what} wrote {}", out_dir.display());
     }
     // Keep and strip need no interpreter: they still work.
-    let out = venvslim(
-        tmp.path(),
-        &[
+    let out = venvslim()
+        .current_dir(tmp.path())
+        .env("CI", "1")
+        .args(&[
             "slim".as_ref(),
             venv.as_os_str(),
             "-n".as_ref(),
             "--bytecode".as_ref(),
             "keep".as_ref(),
-        ],
-    );
+        ])
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 }
 
 #[test]
 fn a_venv_without_any_bin_python_does_not_borrow_one_from_path() {
-    let (tmp, venv, _) = support::fixture_venv("venvslim-interp-nopython-");
+    let (tmp, venv, _) = util::fixture_venv("venvslim-interp-nopython-");
     for e in fs::read_dir(venv.join("bin")).expect("read bin") {
         let e = e.expect("bin entry");
         if e.file_name().to_string_lossy().starts_with("python") {
             fs::remove_file(e.path()).expect("remove python link");
         }
     }
-    let out = venvslim(
-        tmp.path(),
-        &["slim".as_ref(), venv.as_os_str(), "-n".as_ref()],
-    );
+    let out = venvslim()
+        .current_dir(tmp.path())
+        .env("CI", "1")
+        .args(&["slim".as_ref(), venv.as_os_str(), "-n".as_ref()])
+        .run();
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     let bin = venv.join("bin");
@@ -172,42 +173,30 @@ fn a_venv_without_any_bin_python_does_not_borrow_one_from_path() {
 fn installers_only_venv() -> &'static Path {
     static VENV: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     let (_, venv) = VENV.get_or_init(|| {
-        let tmp = support::scratch("interp-installers-");
+        let tmp = util::scratch("interp-installers-");
         let venv = tmp.path().join("venv");
-        let out = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .env_remove("PYTHONPATH")
-            .env_remove("PYTHONHOME")
-            .output()
-            .expect("run python3 -m venv");
-        assert!(out.status.success(), "python3 -m venv:\n{}", show(&out));
+        python("python3").args(["-m", "venv"]).arg(&venv).ok();
         (tmp, venv)
     });
     venv
 }
 
-fn slim_ok(cwd: &Path, args: &[&std::ffi::OsStr]) -> Output {
-    let out = venvslim(cwd, args);
-    assert_eq!(out.status.code(), Some(0), "{args:?}:\n{}", show(&out));
-    out
-}
-
 #[test]
 fn a_venv_with_nothing_left_stays_a_venv() {
     let venv = installers_only_venv();
-    let sp = support::site_packages_rel(venv);
-    let tmp = support::scratch("interp-empty-");
+    let sp = util::site_packages_rel(venv);
+    let tmp = util::scratch("interp-empty-");
     let out = tmp.path().join("out");
-    slim_ok(
-        tmp.path(),
-        &[
+    venvslim()
+        .current_dir(tmp.path())
+        .env("CI", "1")
+        .args(&[
             "slim".as_ref(),
             venv.as_os_str(),
             "-o".as_ref(),
             out.as_os_str(),
-        ],
-    );
+        ])
+        .ok();
     assert!(out.join(&sp).is_dir(), "the output has no {}", sp.display());
     let names: Vec<_> = fs::read_dir(out.join(&sp))
         .expect("read site-packages")
@@ -225,48 +214,60 @@ fn a_venv_with_nothing_left_stays_a_venv() {
     }
     // Its own output is a venv venvslim accepts, slims and verifies.
     let again = tmp.path().join("again");
-    slim_ok(
-        tmp.path(),
-        &[
+    venvslim()
+        .current_dir(tmp.path())
+        .env("CI", "1")
+        .args(&[
             "slim".as_ref(),
             out.as_os_str(),
             "-o".as_ref(),
             again.as_os_str(),
-        ],
-    );
-    slim_ok(tmp.path(), &["verify".as_ref(), out.as_os_str()]);
+        ])
+        .ok();
+    venvslim()
+        .current_dir(tmp.path())
+        .env("CI", "1")
+        .args(&["verify".as_ref(), out.as_os_str()])
+        .ok();
     // --verify on the way: exit 0, not 2 after writing the output.
     let verified = tmp.path().join("verified");
-    slim_ok(
-        tmp.path(),
-        &[
+    venvslim()
+        .current_dir(tmp.path())
+        .env("CI", "1")
+        .args(&[
             "slim".as_ref(),
             venv.as_os_str(),
             "-o".as_ref(),
             verified.as_os_str(),
             "--verify".as_ref(),
-        ],
-    );
+        ])
+        .ok();
     assert!(verified.join(&sp).is_dir());
 }
 
 #[test]
 fn a_venv_emptied_in_place_stays_a_venv() {
     let venv = installers_only_venv();
-    let sp = support::site_packages_rel(venv);
-    let tmp = support::scratch("interp-empty-inplace-");
+    let sp = util::site_packages_rel(venv);
+    let tmp = util::scratch("interp-empty-inplace-");
     let copy = tmp.path().join("venv");
-    support::copy_tree(venv, &copy);
-    slim_ok(
-        tmp.path(),
-        &["slim".as_ref(), copy.as_os_str(), "--in-place".as_ref()],
-    );
+    util::copy_tree(venv, &copy);
+    venvslim()
+        .current_dir(tmp.path())
+        .env("CI", "1")
+        .args(&["slim".as_ref(), copy.as_os_str(), "--in-place".as_ref()])
+        .ok();
     assert!(copy.join(&sp).is_dir(), "in place removed {}", sp.display());
-    slim_ok(
-        tmp.path(),
-        &["slim".as_ref(), copy.as_os_str(), "--in-place".as_ref()],
-    );
-    slim_ok(tmp.path(), &["verify".as_ref(), copy.as_os_str()]);
+    venvslim()
+        .current_dir(tmp.path())
+        .env("CI", "1")
+        .args(&["slim".as_ref(), copy.as_os_str(), "--in-place".as_ref()])
+        .ok();
+    venvslim()
+        .current_dir(tmp.path())
+        .env("CI", "1")
+        .args(&["verify".as_ref(), copy.as_os_str()])
+        .ok();
 }
 
 /// Whether process `pid` is gone or a zombie (dead, not yet reaped by its new parent).
@@ -281,7 +282,7 @@ fn dead(pid: &str) -> bool {
 
 #[test]
 fn python_children_die_when_venvslim_is_killed() {
-    let (tmp, venv, py) = support::fixture_venv("venvslim-interp-orphan-");
+    let (tmp, venv, py) = util::fixture_venv("venvslim-interp-orphan-");
     let pidfile = tmp.path().join("worker.pid");
     // A module whose import says who imports it, then hangs (verify's timeout is an hour).
     fs::write(
@@ -292,10 +293,11 @@ fn python_children_die_when_venvslim_is_killed() {
         ),
     )
     .expect("write hang_forever.py");
-    let mut slim = Command::new(env!("CARGO_BIN_EXE_venvslim"))
+    let mut slim = venvslim()
         .arg("verify")
         .arg(&venv)
         .args(["--timeout", "3600"])
+        .command()
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -356,7 +358,7 @@ fn plant_home(venv: &Path, py: &str, marker: &Path) {
 
 #[test]
 fn a_pyvenv_cfg_home_inside_the_venv_runs_nothing() {
-    let (tmp, venv, py) = support::fixture_venv("safety-home-");
+    let (tmp, venv, py) = util::fixture_venv("safety-home-");
     let marker = tmp.path().join("marker");
     plant_home(&venv, &py, &marker);
     let out = tmp.path().join("out");
@@ -369,24 +371,27 @@ fn a_pyvenv_cfg_home_inside_the_venv_runs_nothing() {
             out.as_os_str(),
         ],
     ] {
-        let r = venvslim(tmp.path(), &args);
+        let r = venvslim()
+            .current_dir(tmp.path())
+            .env("CI", "1")
+            .args(&args)
+            .run();
         assert!(r.status.success(), "{args:?}: {}", show(&r));
         assert!(!marker.exists(), "{args:?}: planted code ran: {}", show(&r));
     }
     // A venv made with --copies has its interpreter inside: its pyvenv.cfg is read, so a `home`
     // inside the venv is refused.
     let copies = tmp.path().join("copies");
-    let made = Command::new("python3")
+    python("python3")
         .args(["-m", "venv", "--copies", "--without-pip"])
         .arg(&copies)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", show(&made));
+        .ok();
     plant_home(&copies, &py, &marker);
-    let r = venvslim(
-        tmp.path(),
-        &[OsStr::new("slim"), copies.as_os_str(), OsStr::new("-n")],
-    );
+    let r = venvslim()
+        .current_dir(tmp.path())
+        .env("CI", "1")
+        .args(&[OsStr::new("slim"), copies.as_os_str(), OsStr::new("-n")])
+        .run();
     assert_eq!(r.status.code(), Some(2), "{}", show(&r));
     assert!(
         String::from_utf8_lossy(&r.stderr).contains("inside the venv"),
@@ -400,16 +405,17 @@ fn a_pyvenv_cfg_home_inside_the_venv_runs_nothing() {
 /// is a link is not followed (its target was read, and a TOML error echoed a line of it).
 #[test]
 fn a_pyproject_link_in_the_working_directory_is_not_read() {
-    let (tmp, venv, _) = support::fixture_venv("safety-pyproject-link-");
+    let (tmp, venv, _) = util::fixture_venv("safety-pyproject-link-");
     let secret = tmp.path().join("shadow");
     fs::write(&secret, "root:$6$SECRETHASH:19000:0:99999:7:::\n").unwrap();
     let cwd = tmp.path().join("context");
     fs::create_dir(&cwd).unwrap();
     symlink(&secret, cwd.join("pyproject.toml")).unwrap();
-    let r = venvslim(
-        &cwd,
-        &[OsStr::new("slim"), venv.as_os_str(), OsStr::new("-n")],
-    );
+    let r = venvslim()
+        .current_dir(&cwd)
+        .env("CI", "1")
+        .args(&[OsStr::new("slim"), venv.as_os_str(), OsStr::new("-n")])
+        .run();
     assert_eq!(r.status.code(), Some(2), "{}", show(&r));
     let all = format!(
         "{}{}",

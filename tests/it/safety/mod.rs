@@ -4,10 +4,6 @@
 //! (`outplace`), the hand-off outputs and licences (`handoff`), and convergence after a kill in
 //! place (`inplace`).
 
-#[path = "../support/mod.rs"]
-mod support;
-
-mod common;
 mod handoff;
 mod inplace;
 mod interp;

@@ -8,12 +8,14 @@ use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
 use sha2::{Digest, Sha256};
 
-use crate::common::{is_root, skip, slim, staging_left, venvslim};
-use crate::support::{fixture_venv, show, tree_hash};
+use crate::util::{
+    fixture_venv, is_root, show, skip, slim, staging_left, tree_hash, venvslim, venvslim_bin, Run,
+    TestCommand,
+};
 
 /// Everything a tree holds but mtimes (which a rerun legitimately changes for new pycs): per entry
 /// its path, type, mode, link target and content hash.
@@ -47,13 +49,12 @@ fn content(root: &Path) -> Vec<String> {
 }
 
 /// Run `script` as root in a private mount namespace with `sh -c script sh ARGS...`.
-fn in_namespace(script: &str, args: &[&Path]) -> Output {
-    Command::new("unshare")
+fn in_namespace(script: &str, args: &[&Path]) -> Run {
+    TestCommand::new("unshare")
         .args(["-m", "--propagation", "private", "sh", "-c", script, "sh"])
         .args(args)
         .env_remove("VENVSLIM_FAULT_AFTER")
-        .output()
-        .expect("run unshare")
+        .run()
 }
 
 /// Issue 11, case 6: a full disk used to publish OUT with half its files and exit 1.
@@ -64,7 +65,7 @@ fn disk_full_publishes_nothing() {
     }
     let (tmp, venv, _) = fixture_venv("safety-enospc-");
     let full = tmp.path().join("full");
-    let out = slim(&venv, &full, &["--zip-pure"]);
+    let out = slim(&venv, &full).args(["--zip-pure"]).run();
     assert!(out.status.success(), "{}", show(&out));
     // Half the pages the files need (tmpfs gives each file whole pages; directories take none).
     let pages: u64 = walkdir::WalkDir::new(&full)
@@ -81,7 +82,7 @@ fn disk_full_publishes_nothing() {
 "$2" slim "$3" -o "$1/out" --zip-pure; rc=$?
 echo "listing: $(ls -A "$1")"; exit $rc"#
     );
-    let bin = Path::new(env!("CARGO_BIN_EXE_venvslim"));
+    let bin = venvslim_bin();
     let out = in_namespace(&script, &[&mnt, bin, &venv]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -111,12 +112,12 @@ fn unreadable_file_publishes_nothing() {
         // Root reads anything: run as nobody, with the tree readable and outdir writable.
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
         fs::set_permissions(&outdir, fs::Permissions::from_mode(0o777)).unwrap();
-        let mut c = Command::new("setpriv");
+        let mut c = TestCommand::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(env!("CARGO_BIN_EXE_venvslim"));
+            .arg(venvslim_bin());
         c
     } else {
-        Command::new(env!("CARGO_BIN_EXE_venvslim"))
+        venvslim()
     };
     // keep: no interpreter to run (nobody may not reach it); the copy is what is tested.
     let out = cmd
@@ -126,8 +127,7 @@ fn unreadable_file_publishes_nothing() {
         .arg(outdir.join("out"))
         .args(["--bytecode", "keep"])
         .env_remove("VENVSLIM_FAULT_AFTER")
-        .output()
-        .expect("run venvslim");
+        .run();
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -147,7 +147,7 @@ fn mount_point_out_is_refused_before_any_work() {
         return skip("mount_point_out_is_refused_before_any_work", "needs root");
     }
     let (tmp, venv, _) = fixture_venv("safety-mnt-");
-    let bin = Path::new(env!("CARGO_BIN_EXE_venvslim"));
+    let bin = venvslim_bin();
     for mount in ["mount -t tmpfs tmpfs \"$1\"", "mount --bind \"$1\" \"$1\""] {
         let out_dir = tmp.path().join("out");
         fs::create_dir(&out_dir).unwrap();
@@ -179,16 +179,13 @@ echo "inside: $(ls -A "$1")"; echo "beside: $(ls -A "$(dirname "$1")" | grep ven
 fn concurrent_runs_into_one_out_leave_one_tree_and_no_staging() {
     let (tmp, venv, _) = fixture_venv("safety-race-");
     let reference = tmp.path().join("reference");
-    let out = slim(&venv, &reference, &[]);
+    let out = slim(&venv, &reference).run();
     assert!(out.status.success(), "{}", show(&out));
     for round in 0..3 {
         let target = tmp.path().join(format!("out{round}"));
         let spawn = || {
-            venvslim()
-                .arg("slim")
-                .arg(&venv)
-                .arg("-o")
-                .arg(&target)
+            slim(&venv, &target)
+                .command()
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -212,12 +209,9 @@ fn concurrent_runs_into_one_out_leave_one_tree_and_no_staging() {
 
 /// Start a slim that stops at fault point `n`, wait until it says so, and return it.
 fn stopped_at(venv: &Path, out: &Path, n: u32) -> std::process::Child {
-    let mut child = venvslim()
-        .arg("slim")
-        .arg(venv)
-        .arg("-o")
-        .arg(out)
+    let mut child = slim(venv, out)
         .env("VENVSLIM_FAULT_STOP", n.to_string())
+        .command()
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -259,14 +253,7 @@ fn sigterm_and_sigint_remove_the_staging_directory() {
 fn a_rerun_removes_staging_left_by_a_killed_run_and_says_so() {
     let (tmp, venv, _) = fixture_venv("safety-stale-");
     let out = tmp.path().join("out");
-    let killed = venvslim()
-        .arg("slim")
-        .arg(&venv)
-        .arg("-o")
-        .arg(&out)
-        .env("VENVSLIM_FAULT_AFTER", "15")
-        .output()
-        .unwrap();
+    let killed = slim(&venv, &out).env("VENVSLIM_FAULT_AFTER", "15").run();
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&killed.status),
         Some(libc::SIGKILL),
@@ -275,7 +262,7 @@ fn a_rerun_removes_staging_left_by_a_killed_run_and_says_so() {
     );
     let left = staging_left(tmp.path());
     assert_eq!(left.len(), 1, "the killed run's staging: {left:?}");
-    let rerun = slim(&venv, &out, &["--json"]);
+    let rerun = slim(&venv, &out).args(["--json"]).run();
     assert!(rerun.status.success(), "{}", show(&rerun));
     let report: serde_json::Value = serde_json::from_slice(&rerun.stdout).unwrap();
     let removed = report["stale_staging_removed"].as_array().expect("listed");
@@ -286,15 +273,10 @@ fn a_rerun_removes_staging_left_by_a_killed_run_and_says_so() {
 
 /// How many fault points a run passes (debug builds count them on request).
 fn count_points(venv: &Path, out: &Path, extra: &[&str]) -> u32 {
-    let out = venvslim()
-        .arg("slim")
-        .arg(venv)
-        .arg("-o")
-        .arg(out)
+    let out = slim(venv, out)
         .args(extra)
         .env("VENVSLIM_FAULT_AFTER", "count")
-        .output()
-        .unwrap();
+        .run();
     assert!(out.status.success(), "{}", show(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     stderr
@@ -331,15 +313,10 @@ fn killed_at_any_point_out_is_absent_or_complete_and_a_rerun_converges() {
         let dir = tmp.path().join(format!("at{n}"));
         fs::create_dir(&dir).unwrap();
         let out = dir.join("out");
-        let run = venvslim()
-            .arg("slim")
-            .arg(&venv)
-            .arg("-o")
-            .arg(&out)
+        let run = slim(&venv, &out)
             .args(flags)
             .env("VENVSLIM_FAULT_AFTER", n.to_string())
-            .output()
-            .unwrap();
+            .run();
         let by_kill =
             std::os::unix::process::ExitStatusExt::signal(&run.status) == Some(libc::SIGKILL);
         assert!(by_kill || run.status.success(), "point {n}: {}", show(&run));
@@ -349,7 +326,7 @@ fn killed_at_any_point_out_is_absent_or_complete_and_a_rerun_converges() {
             assert_eq!(content(&out), want, "point {n}: OUT published incomplete");
             fs::remove_dir_all(&out).unwrap();
         }
-        let rerun = slim(&venv, &out, &flags);
+        let rerun = slim(&venv, &out).args(&flags).run();
         assert!(rerun.status.success(), "point {n}: {}", show(&rerun));
         assert_eq!(content(&out), want, "point {n}: the rerun differs");
         assert_eq!(staging_left(&dir), Vec::<String>::new(), "point {n}");

@@ -6,29 +6,15 @@
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use crate::support::{fixture_venv, show, tree_hash};
+use crate::util::{
+    fixture_venv, path_str, show, site_packages, tree_hash, venvslim, venvslim_bin, Run,
+    TestCommand,
+};
 
 const SECRET: &str = "top secret: builder credentials\n";
 const PRECIOUS: &str = "precious, must not be overwritten\n";
 const HOSTILE: &str = "licence text chosen by the venv\n";
-
-fn venvslim(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_venvslim"))
-        .current_dir(cwd)
-        .args(args)
-        .output()
-        .expect("run venvslim")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 test path")
-}
-
-fn site_packages(venv: &Path, py: &str) -> PathBuf {
-    venv.join(format!("lib/python{py}/site-packages"))
-}
 
 /// A distribution whose METADATA says `name` and `version`, with a licence file.
 fn hostile_dist(sp: &Path, dir: &str, name: &str, version: &str) -> PathBuf {
@@ -63,18 +49,10 @@ fn files_holding(root: &Path, needle: &str) -> Vec<PathBuf> {
     found
 }
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// The hostile licence text exists nowhere under `base` but in the venv and in OUT's copy of its
 /// dist-info (kept in place), and the precious file (the write's target had the path escaped) is
 /// untouched.
-fn assert_contained(base: &Path, venv: &Path, precious: &Path, out: &Output) {
+fn assert_contained(base: &Path, venv: &Path, precious: &Path, out: &Run) {
     assert_eq!(
         fs::read_to_string(precious).unwrap(),
         PRECIOUS,
@@ -106,22 +84,22 @@ fn metadata_version_with_dotdot_cannot_move_licences_dir() {
     let precious = t.path().join("victim/LICENSE");
     fs::write(&precious, PRECIOUS).unwrap();
     let (out, lic) = (t.path().join("out"), t.path().join("lic"));
-    let r = venvslim(
-        t.path(),
-        &[
+    let r = venvslim()
+        .current_dir(t.path())
+        .args(&[
             "slim",
-            s(&venv),
+            path_str(&venv),
             "-o",
-            s(&out),
+            path_str(&out),
             "--licenses-dir",
-            s(&lic),
+            path_str(&lic),
             "--json",
-        ],
-    );
+        ])
+        .run();
     assert_contained(t.path(), &venv, &precious, &r);
     assert!(r.status.code() == Some(0), "{}", show(&r));
     assert!(
-        stdout(&r).contains("evil-1.0.dist-info"),
+        r.stdout().contains("evil-1.0.dist-info"),
         "the skipped distribution is reported\n{}",
         show(&r)
     );
@@ -143,13 +121,20 @@ fn metadata_name_with_dotdot_cannot_move_licences_dir() {
     let precious = t.path().join("victim/y-1.0/LICENSE");
     fs::write(&precious, PRECIOUS).unwrap();
     let (out, lic) = (t.path().join("out"), t.path().join("lic"));
-    let r = venvslim(
-        t.path(),
-        &["slim", s(&venv), "-o", s(&out), "--licenses-dir", s(&lic)],
-    );
+    let r = venvslim()
+        .current_dir(t.path())
+        .args(&[
+            "slim",
+            path_str(&venv),
+            "-o",
+            path_str(&out),
+            "--licenses-dir",
+            path_str(&lic),
+        ])
+        .run();
     assert_contained(t.path(), &venv, &precious, &r);
     assert!(r.status.code() == Some(0), "{}", show(&r));
-    assert!(stdout(&r).contains("evil-1.0.dist-info"), "{}", show(&r));
+    assert!(r.stdout().contains("evil-1.0.dist-info"), "{}", show(&r));
 }
 
 #[test]
@@ -162,13 +147,20 @@ fn metadata_version_with_dotdot_cannot_move_licences_out_of_out_with_strip() {
     let precious = t.path().join("victim/LICENSE");
     fs::write(&precious, PRECIOUS).unwrap();
     let out = t.path().join("out");
-    let r = venvslim(
-        t.path(),
-        &["slim", s(&venv), "-o", s(&out), "--dist-info", "strip"],
-    );
+    let r = venvslim()
+        .current_dir(t.path())
+        .args(&[
+            "slim",
+            path_str(&venv),
+            "-o",
+            path_str(&out),
+            "--dist-info",
+            "strip",
+        ])
+        .run();
     assert_contained(t.path(), &venv, &precious, &r);
     assert!(r.status.code() == Some(0), "{}", show(&r));
-    assert!(stdout(&r).contains("evil-1.0.dist-info"), "{}", show(&r));
+    assert!(r.stdout().contains("evil-1.0.dist-info"), "{}", show(&r));
     // Kept in place, not moved.
     let rel = d.strip_prefix(&venv).unwrap().join("licenses/LICENSE");
     assert_eq!(
@@ -189,18 +181,18 @@ fn metadata_version_with_dotdot_cannot_move_licences_out_of_the_venv_in_place() 
     fs::create_dir(t.path().join("victim")).unwrap();
     let precious = t.path().join("victim/LICENSE");
     fs::write(&precious, PRECIOUS).unwrap();
-    let r = venvslim(
-        t.path(),
-        &[
+    let r = venvslim()
+        .current_dir(t.path())
+        .args(&[
             "slim",
-            s(&venv),
+            path_str(&venv),
             "--in-place",
             "--dist-info",
             "strip",
             "--bytecode",
             "keep",
-        ],
-    );
+        ])
+        .run();
     assert_contained(t.path(), &venv, &precious, &r);
     assert!(r.status.code() == Some(0), "{}", show(&r));
 }
@@ -215,10 +207,17 @@ fn a_link_in_the_tree_cannot_carry_moved_licences_out() {
     fs::create_dir(&elsewhere).unwrap();
     symlink(&elsewhere, venv.join("licenses")).unwrap();
     let out = t.path().join("out");
-    let r = venvslim(
-        t.path(),
-        &["slim", s(&venv), "-o", s(&out), "--dist-info", "strip"],
-    );
+    let r = venvslim()
+        .current_dir(t.path())
+        .args(&[
+            "slim",
+            path_str(&venv),
+            "-o",
+            path_str(&out),
+            "--dist-info",
+            "strip",
+        ])
+        .run();
     assert!(
         fs::read_dir(&elsewhere).unwrap().next().is_none(),
         "wrote through the link into {}\n{}",
@@ -245,10 +244,17 @@ fn licence_link_to_a_secret_is_not_read_with_dist_info_strip() {
     let d = hostile_dist(&sp, "sneaky-1.0.dist-info", "sneaky", "1.0");
     symlink(&secret, d.join("licenses/COPYING")).unwrap();
     let out = t.path().join("out");
-    let r = venvslim(
-        t.path(),
-        &["slim", s(&venv), "-o", s(&out), "--dist-info", "strip"],
-    );
+    let r = venvslim()
+        .current_dir(t.path())
+        .args(&[
+            "slim",
+            path_str(&venv),
+            "-o",
+            path_str(&out),
+            "--dist-info",
+            "strip",
+        ])
+        .run();
     assert_eq!(
         files_holding(&out, SECRET),
         Vec::<PathBuf>::new(),
@@ -263,7 +269,7 @@ fn licence_link_to_a_secret_is_not_read_with_dist_info_strip() {
     assert!(out.join("licenses/sneaky-1.0/licenses/LICENSE").is_file());
     assert!(r.status.code() == Some(0), "{}", show(&r));
     assert!(
-        stdout(&r).contains("COPYING"),
+        r.stdout().contains("COPYING"),
         "the skipped link is reported\n{}",
         show(&r)
     );
@@ -278,10 +284,17 @@ fn licence_link_to_a_secret_is_reported_with_licenses_dir() {
     let d = hostile_dist(&sp, "sneaky-1.0.dist-info", "sneaky", "1.0");
     symlink("../../../../../../secret", d.join("licenses/COPYING")).unwrap();
     let (out, lic) = (t.path().join("out"), t.path().join("lic"));
-    let r = venvslim(
-        t.path(),
-        &["slim", s(&venv), "-o", s(&out), "--licenses-dir", s(&lic)],
-    );
+    let r = venvslim()
+        .current_dir(t.path())
+        .args(&[
+            "slim",
+            path_str(&venv),
+            "-o",
+            path_str(&out),
+            "--licenses-dir",
+            path_str(&lic),
+        ])
+        .run();
     assert_eq!(
         files_holding(&lic, SECRET),
         Vec::<PathBuf>::new(),
@@ -295,7 +308,7 @@ fn licence_link_to_a_secret_is_reported_with_licenses_dir() {
         show(&r)
     );
     assert!(
-        stdout(&r).contains("COPYING"),
+        r.stdout().contains("COPYING"),
         "the skipped link is reported\n{}",
         show(&r)
     );
@@ -311,10 +324,17 @@ fn licence_link_inside_the_tree_moves_as_a_link() {
     fs::write(sp.join("linked/NOTICE"), "a notice\n").unwrap();
     symlink("../../linked/NOTICE", d.join("licenses/NOTICE")).unwrap();
     let out = t.path().join("out");
-    let r = venvslim(
-        t.path(),
-        &["slim", s(&venv), "-o", s(&out), "--dist-info", "strip"],
-    );
+    let r = venvslim()
+        .current_dir(t.path())
+        .args(&[
+            "slim",
+            path_str(&venv),
+            "-o",
+            path_str(&out),
+            "--dist-info",
+            "strip",
+        ])
+        .run();
     assert!(r.status.code() == Some(0), "{}", show(&r));
     let moved = out.join("licenses/linked-1.0/licenses/NOTICE");
     let md = fs::symlink_metadata(&moved).unwrap_or_else(|e| panic!("{e}\n{}", show(&r)));
@@ -325,9 +345,9 @@ fn licence_link_inside_the_tree_moves_as_a_link() {
 // --- 4. path checks can be bypassed ----------------------------------------------------------
 
 /// A refused output: exit 2, a message naming the path with a hint, the venv untouched.
-fn assert_refused(venv: &Path, before: &str, r: &Output, names: &str) {
+fn assert_refused(venv: &Path, before: &str, r: &Run, names: &str) {
     assert_eq!(r.status.code(), Some(2), "{}", show(r));
-    let err = stderr(r);
+    let err = r.stderr();
     assert!(err.contains(names) && err.contains("hint:"), "{}", show(r));
     assert_eq!(tree_hash(venv), before, "the venv changed\n{}", show(r));
 }
@@ -336,7 +356,10 @@ fn assert_refused(venv: &Path, before: &str, r: &Output, names: &str) {
 fn output_through_a_missing_dir_and_dotdot_into_the_venv_is_refused() {
     let (t, venv, _) = fixture_venv("paths-o-dotdot");
     let before = tree_hash(&venv);
-    let r = venvslim(t.path(), &["slim", "venv", "-o", "nx/../venv/sub"]);
+    let r = venvslim()
+        .current_dir(t.path())
+        .args(&["slim", "venv", "-o", "nx/../venv/sub"])
+        .run();
     assert_refused(&venv, &before, &r, "nx/../venv/sub");
     assert!(!t.path().join("nx").exists());
 }
@@ -345,10 +368,10 @@ fn output_through_a_missing_dir_and_dotdot_into_the_venv_is_refused() {
 fn sbom_through_a_missing_dir_and_dotdot_into_the_venv_is_refused() {
     let (t, venv, _) = fixture_venv("paths-sbom-dotdot");
     let before = tree_hash(&venv);
-    let r = venvslim(
-        t.path(),
-        &["slim", "venv", "-o", "out", "--sbom", "nx/../venv/x.json"],
-    );
+    let r = venvslim()
+        .current_dir(t.path())
+        .args(&["slim", "venv", "-o", "out", "--sbom", "nx/../venv/x.json"])
+        .run();
     assert_refused(&venv, &before, &r, "nx/../venv/x.json");
     assert!(!t.path().join("out").exists());
 }
@@ -357,17 +380,17 @@ fn sbom_through_a_missing_dir_and_dotdot_into_the_venv_is_refused() {
 fn licenses_dir_through_a_missing_dir_and_dotdot_into_the_venv_is_refused() {
     let (t, venv, _) = fixture_venv("paths-lic-dotdot");
     let before = tree_hash(&venv);
-    let r = venvslim(
-        t.path(),
-        &[
+    let r = venvslim()
+        .current_dir(t.path())
+        .args(&[
             "slim",
             "venv",
             "-o",
             "out",
             "--licenses-dir",
             "nx/../venv/lic",
-        ],
-    );
+        ])
+        .run();
     assert_refused(&venv, &before, &r, "nx/../venv/lic");
     assert!(!t.path().join("out").exists());
 }
@@ -377,10 +400,10 @@ fn sbom_through_a_dangling_link_into_the_venv_is_refused() {
     let (t, venv, _) = fixture_venv("paths-sbom-dangling");
     symlink(venv.join("x.json"), t.path().join("sbom.json")).unwrap();
     let before = tree_hash(&venv);
-    let r = venvslim(
-        t.path(),
-        &["slim", "venv", "-o", "out", "--sbom", "sbom.json"],
-    );
+    let r = venvslim()
+        .current_dir(t.path())
+        .args(&["slim", "venv", "-o", "out", "--sbom", "sbom.json"])
+        .run();
     assert_refused(&venv, &before, &r, "sbom.json");
     assert!(!venv.join("x.json").exists());
 }
@@ -390,10 +413,10 @@ fn licenses_dir_through_a_link_to_the_venv_is_refused() {
     let (t, venv, _) = fixture_venv("paths-lic-link");
     symlink(&venv, t.path().join("v")).unwrap();
     let before = tree_hash(&venv);
-    let r = venvslim(
-        t.path(),
-        &["slim", "venv", "-o", "out", "--licenses-dir", "v/lic"],
-    );
+    let r = venvslim()
+        .current_dir(t.path())
+        .args(&["slim", "venv", "-o", "out", "--licenses-dir", "v/lic"])
+        .run();
     assert_refused(&venv, &before, &r, "v/lic");
 }
 
@@ -404,7 +427,10 @@ fn bench_keep_refused(prefix: &str, keep: &str, setup: impl FnOnce(&Path, &Path)
     let before = tree_hash(&venv);
     let args = ["bench", "venv", "--strategies", "none", "--rounds", "1"];
     let more = ["--no-verify", "--run", "true", "--keep", keep];
-    let r = venvslim(t.path(), &[&args[..], &more[..]].concat());
+    let r = venvslim()
+        .current_dir(t.path())
+        .args(&[&args[..], &more[..]].concat())
+        .run();
     assert_refused(&venv, &before, &r, keep);
 }
 
@@ -427,16 +453,16 @@ fn in_place_licenses_dir_through_a_link_in_the_venv_is_refused() {
     fs::create_dir(&elsewhere).unwrap();
     symlink(&elsewhere, venv.join("share-link")).unwrap();
     let before = tree_hash(&venv);
-    let r = venvslim(
-        t.path(),
-        &[
+    let r = venvslim()
+        .current_dir(t.path())
+        .args(&[
             "slim",
             "venv",
             "--in-place",
             "--licenses-dir",
             "venv/share-link/lic",
-        ],
-    );
+        ])
+        .run();
     assert_refused(&venv, &before, &r, "venv/share-link/lic");
     assert!(fs::read_dir(&elsewhere).unwrap().next().is_none());
 }
@@ -466,9 +492,9 @@ fn bytecode_is_never_written_through_a_pycache_link() {
         .enumerate()
     {
         let out = tmp.path().join(format!("out{i}"));
-        let mut args = vec!["slim", s(&venv), "-o", s(&out)];
+        let mut args = vec!["slim", path_str(&venv), "-o", path_str(&out)];
         args.extend(flags);
-        let r = venvslim(tmp.path(), &args);
+        let r = venvslim().current_dir(tmp.path()).args(&args).run();
         assert!(r.status.success(), "{flags:?}: {}", show(&r));
         assert_eq!(
             fs::read_dir(&outside).unwrap().count(),
@@ -480,7 +506,9 @@ fn bytecode_is_never_written_through_a_pycache_link() {
         // Sourceless pycs go beside their sources, where no link is in the way.
         let sourceless = flags.contains(&"sourceless");
         assert!(
-            sourceless || stdout(&r).contains("a symlink is in the way of its bytecode"),
+            sourceless
+                || r.stdout()
+                    .contains("a symlink is in the way of its bytecode"),
             "{flags:?}: not reported: {}",
             show(&r)
         );
@@ -492,11 +520,15 @@ fn bytecode_is_never_written_through_a_pycache_link() {
     // In place: a copy of the venv, whose links still point at the outside directory and at the
     // original venv's data.
     let copy = tmp.path().join("inplace");
-    crate::support::copy_tree(&venv, &copy);
-    let r = venvslim(tmp.path(), &["slim", s(&copy), "--in-place"]);
+    crate::util::copy_tree(&venv, &copy);
+    let r = venvslim()
+        .current_dir(tmp.path())
+        .args(&["slim", path_str(&copy), "--in-place"])
+        .run();
     assert!(r.status.success(), "in place: {}", show(&r));
     assert!(
-        stdout(&r).contains("a symlink is in the way of its bytecode"),
+        r.stdout()
+            .contains("a symlink is in the way of its bytecode"),
         "{}",
         show(&r)
     );
@@ -523,7 +555,7 @@ fn outputs_through_a_bind_mount_of_the_venv_are_refused() {
     let alias = tmp.path().join("alias");
     fs::create_dir(&alias).unwrap();
     let before = tree_hash(&venv);
-    let bin = env!("CARGO_BIN_EXE_venvslim");
+    let bin = path_str(venvslim_bin());
     for extra in [
         "-o \"$1/new\"",
         "-o \"$3/o1\" --sbom \"$1/s.json\"",
@@ -533,14 +565,13 @@ fn outputs_through_a_bind_mount_of_the_venv_are_refused() {
             r#"mount --bind "$2" "$1" || exit 99
 "$4" slim "$2" {extra}"#
         );
-        let r = Command::new("unshare")
+        let r = TestCommand::new("unshare")
             .args(["-m", "--propagation", "private", "sh", "-c", &script, "sh"])
-            .args([s(&alias), s(&venv), s(tmp.path()), bin])
-            .output()
-            .unwrap();
+            .args([path_str(&alias), path_str(&venv), path_str(tmp.path()), bin])
+            .run();
         assert_eq!(r.status.code(), Some(2), "{extra}: {}", show(&r));
         assert!(
-            stderr(&r).contains("inside the venv"),
+            r.stderr().contains("inside the venv"),
             "{extra}: {}",
             show(&r)
         );

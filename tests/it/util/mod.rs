@@ -1,17 +1,24 @@
-//! Shared helpers for the real-venv integration tests: build (once) and cache real venvs from the
-//! pinned locks in `tests/venvs/`, run commands with a slimmed tree bind-mounted read-only onto the
-//! original venv's path (as `COPY --from=builder /slim /venv` + `docker run --read-only` would), hash
-//! a tree to prove it was not touched, and reproduce the naive Docker recipe to compare against.
+//! What the integration tests share: running a program (`cmd`: one command builder that shows
+//! what ran when an expectation fails), reading a report (`report`), the hand-made fixture venv,
+//! real venvs built (once) and cached from the pinned locks in `tests/venvs/`, commands run with a
+//! slimmed tree bind-mounted read-only onto the original venv's path (as
+//! `COPY --from=builder /slim /venv` + `docker run --read-only` would), hashing a tree to prove
+//! it was not touched, and the naive Docker recipe to compare against.
 //!
 //! Linux only: the read-only mount needs `unshare -m` and `mount`, i.e. root (CI runs as root).
-#![allow(dead_code)] // each test binary uses a different subset
+
+mod cmd;
+mod report;
+mod selftest;
+
+pub use cmd::{python, show, slim, slim_venv, tail, venvslim, venvslim_bin, Run, TestCommand};
+pub use report::{actions, is_gone_on_purpose, is_removed, removed_paths};
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -43,6 +50,41 @@ pub fn scratch(prefix: &str) -> tempfile::TempDir {
         .expect("create scratch dir")
 }
 
+/// Whether the tests run as root (the read-only mount and ownership checks need it).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid(2) cannot fail and touches no memory.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A loud note for a test that cannot run here (it returns right after).
+pub fn skip(test: &str, why: &str) {
+    eprintln!("\n*** SKIP {test}: {why} ***\n");
+}
+
+/// Names in `dir` (not recursive), sorted.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Names in `dir` that are venvslim staging (or its trash).
+pub fn staging_left(dir: &Path) -> Vec<String> {
+    names(dir)
+        .into_iter()
+        .filter(|n| n.contains(".venvslim-"))
+        .collect()
+}
+
+/// `VENV/lib/pythonPY/site-packages`.
+pub fn site_packages(venv: &Path, py: &str) -> PathBuf {
+    venv.join(format!("lib/python{py}/site-packages"))
+}
+
+/// `p` as UTF-8 (test paths are).
 pub fn path_str(p: &Path) -> &str {
     p.to_str()
         .unwrap_or_else(|| panic!("non-UTF-8 path {}", p.display()))
@@ -57,19 +99,13 @@ pub fn path_str(p: &Path) -> &str {
 fn python_identity() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
     ID.get_or_init(|| {
-        let out = Command::new("python3")
+        python("python3")
             .args([
                 "-c",
                 "import sys; print(sys.version); print(sys.base_prefix)",
             ])
-            .output()
-            .expect("run python3 (must be on PATH)");
-        assert!(
-            out.status.success(),
-            "python3 failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("python3 output is UTF-8")
+            .ok()
+            .stdout()
     })
 }
 
@@ -152,22 +188,22 @@ pub fn real_venv(name: &str) -> PathBuf {
         venv.display(),
         lock_file.display()
     );
-    run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-    let python = venv.join("bin/python");
-    run_ok(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--no-input",
-            ])
-            .args(["--disable-pip-version-check", "-q", "-r"])
-            .arg(&lock_file),
-    );
-    run_ok(Command::new(&python).args(["-m", "pip", "check"]));
+    python("python3").args(["-m", "venv"]).arg(&venv).ok();
+    let venv_python = venv.join("bin/python");
+    python(&venv_python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--no-input",
+        ])
+        .args(["--disable-pip-version-check", "-q", "-r"])
+        .arg(&lock_file)
+        .timeout(PIP_TIMEOUT)
+        .ok();
+    python(&venv_python).args(["-m", "pip", "check"]).ok();
     let secs = start.elapsed().as_secs_f64();
     let mut m = File::create(&marker).expect("create marker");
     writeln!(m, "built in {secs:.1}s from {}", lock_file.display()).expect("write marker");
@@ -175,20 +211,8 @@ pub fn real_venv(name: &str) -> PathBuf {
     venv
 }
 
-fn run_ok(cmd: &mut Command) {
-    let out = cmd
-        .env_remove("PYTHONPATH")
-        .env_remove("PYTHONHOME")
-        .output()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+/// How long installing one lock from PyPI may take (the ELF wheels are ~800 MB).
+const PIP_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
 
 /// The venv's site-packages directory (`lib/pythonX.Y/site-packages`), relative to the venv root.
 pub fn site_packages_rel(venv: &Path) -> PathBuf {
@@ -220,66 +244,20 @@ pub const RO_TIMEOUT: Duration = Duration::from_secs(600);
 /// `PYTHON*` and `VIRTUAL_ENV` variables are removed from the child's environment.
 ///
 /// Panics if the command outlives `RO_TIMEOUT`. Call `require_ro_namespace()` first.
-pub fn ro_run(slim: &Path, at: &Path, argv: &[&str]) -> Output {
+pub fn ro_run(slim: &Path, at: &Path, argv: &[&str]) -> Run {
     ro_run_timeout(slim, at, argv, RO_TIMEOUT)
 }
 
-pub fn ro_run_timeout(slim: &Path, at: &Path, argv: &[&str], timeout: Duration) -> Output {
-    let mut cmd = Command::new("unshare");
+/// `ro_run` with another time limit.
+pub fn ro_run_timeout(slim: &Path, at: &Path, argv: &[&str], timeout: Duration) -> Run {
+    let mut cmd = TestCommand::new("unshare");
     cmd.args(["-m", "sh", "-c", RO_SCRIPT, "sh"])
         .arg(slim)
         .arg(at)
-        .args(argv);
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        if k.starts_with("PYTHON") || k == "VIRTUAL_ENV" {
-            cmd.env_remove(k);
-        }
-    }
-    run_with_timeout(cmd, timeout)
-}
-
-/// Spawn with piped stdout/stderr and null stdin; kill and panic after `timeout`.
-pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let mut so = child.stdout.take().expect("piped stdout");
-    let mut se = child.stderr.take().expect("piped stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = so.read_to_end(&mut b);
-        b
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = se.read_to_end(&mut b);
-        b
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for child") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stderr = t_err.join().unwrap_or_default();
-            panic!(
-                "{cmd:?} did not finish within {timeout:?}; stderr:\n{}",
-                String::from_utf8_lossy(&stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: t_out.join().unwrap_or_default(),
-        stderr: t_err.join().unwrap_or_default(),
-    }
+        .args(argv)
+        .clean_python_env()
+        .timeout(timeout);
+    cmd.run()
 }
 
 fn effective_uid() -> Option<u32> {
@@ -407,7 +385,7 @@ pub fn tree_hash(root: &Path) -> String {
 /// inode counted once (a hardlinked file is stored once in a layer tar), symlinks and directories
 /// not counted (their tar headers are the same few hundred bytes either way). Apparent size, not
 /// disk blocks, so the file system's block size does not decide the comparison.
-pub fn regular_file_bytes(root: &Path) -> u64 {
+pub fn unique_bytes(root: &Path) -> u64 {
     let mut seen = HashSet::new();
     let mut total = 0;
     for e in walk_sorted(root) {
@@ -447,7 +425,7 @@ pub fn tree_listing(root: &Path) -> Vec<String> {
 
 /// `cp -a SRC DST` (DST must not exist): a faithful copy, mtimes included.
 pub fn copy_tree(src: &Path, dst: &Path) {
-    run_ok(Command::new("cp").arg("-a").arg(src).arg(dst));
+    TestCommand::new("cp").arg("-a").arg(src).arg(dst).ok();
 }
 
 /// Copy a regular file (content, permissions, mtime) or a symlink (as a symlink). In-process: a
@@ -522,10 +500,31 @@ pub fn docker_recipe_copy(src: &Path, dst: &Path) {
 // ---------------------------------------------------------------------------------------------
 
 pub fn probe_py() -> PathBuf {
-    repo_root().join("tests/support/probe.py")
+    repo_root().join("tests/it/util/probe.py")
 }
 
-/// Run `tests/support/probe.py --deep` with `tree` mounted read-only onto `at` (use `tree == at` for
+/// Run `tests/it/util/checks/NAME.py TMP` (a real workload of venv NAME, printing a summary
+/// that must not change) with `tree` mounted read-only onto `at`, under `env` (`TZ=...`).
+pub fn run_check(tree: &Path, at: &Path, name: &str, tmp: &Path, env: &[&str]) -> Run {
+    let script = repo_root().join(format!("tests/it/util/checks/{name}.py"));
+    let python = at.join("bin/python");
+    fs::create_dir_all(tmp).expect("mkdir check tmp");
+    let mut argv: Vec<&str> = Vec::new();
+    if !env.is_empty() {
+        argv.push("env");
+        argv.extend(env);
+    }
+    argv.extend([
+        path_str(&python),
+        "-I",
+        "-B",
+        path_str(&script),
+        path_str(tmp),
+    ]);
+    ro_run_timeout(tree, at, &argv, Duration::from_secs(120))
+}
+
+/// Run `tests/it/util/probe.py --deep` with `tree` mounted read-only onto `at` (use `tree == at` for
 /// the original venv: it is then read-only too, so the probe can't write into the cache) and
 /// return its JSON.
 pub fn probe(tree: &Path, at: &Path) -> Value {
@@ -557,27 +556,6 @@ pub fn probe(tree: &Path, at: &Path) -> Value {
             tail(&String::from_utf8_lossy(&out.stdout), 2000)
         )
     })
-}
-
-pub fn tail(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut start = s.len() - max;
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
-}
-
-/// Text of an `Output` for failure messages.
-pub fn show(out: &Output) -> String {
-    format!(
-        "status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status,
-        tail(&String::from_utf8_lossy(&out.stdout), 3000),
-        tail(&String::from_utf8_lossy(&out.stderr), 3000)
-    )
 }
 
 /// Everything that worked in `before` and does not in `after`, as readable lines; empty if none.
@@ -793,16 +771,7 @@ pub fn fixture_venv(prefix: &str) -> (tempfile::TempDir, PathBuf, String) {
         .expect("tempdir");
     let root = tmp.path().join("venv");
     let script = repo_root().join("fixtures/make_fixture_venv.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(&root)
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "make_fixture_venv.py failed:\n{}",
-        show(&out)
-    );
+    python("python3").arg(&script).arg(&root).ok();
     let lib = fs::read_dir(root.join("lib"))
         .expect("the fixture's lib/")
         .filter_map(Result::ok)

@@ -1,14 +1,12 @@
-//! Tests of the helpers in `tests/support/` that the real-venv tests rely on: if `tree_hash` missed
+//! Tests of the helpers in `tests/it/util/` that the real-venv tests rely on: if `tree_hash` missed
 //! a change, or the read-only mount were writable, or the recipe copy kept what Docker drops, the
 //! real-venv tests would pass for the wrong reason. None of these runs venvslim.
-
-mod support;
 
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::time::{Duration, SystemTime};
 
-use support::*;
+use super::*;
 
 fn sample_tree(root: &std::path::Path) {
     fs::create_dir_all(root.join("pkg/__pycache__")).unwrap();
@@ -119,16 +117,16 @@ fn docker_recipe_copy_drops_pycache_and_all_dist_info_but_top_level_license_file
         "recipe copy kept or dropped the wrong things"
     );
     // Only regular files count, each once: __init__.py (6) + LICENSE.txt (3).
-    assert_eq!(regular_file_bytes(&dst), 9);
+    assert_eq!(unique_bytes(&dst), 9);
 }
 
 #[test]
-fn regular_file_bytes_counts_a_hardlinked_file_once() {
+fn unique_bytes_counts_a_hardlinked_file_once() {
     let d = scratch("support-size-");
     fs::write(d.path().join("a"), vec![0u8; 1000]).unwrap();
     fs::hard_link(d.path().join("a"), d.path().join("b")).unwrap();
     symlink("a", d.path().join("c")).unwrap();
-    assert_eq!(regular_file_bytes(d.path()), 1000);
+    assert_eq!(unique_bytes(d.path()), 1000);
 }
 
 #[test]
@@ -203,13 +201,11 @@ fn probe_detects_each_kind_of_breakage_in_a_real_venv() {
         }
     }
     // 3. django/__init__'s pyc is an unchecked-hash pyc whose code names another path.
-    let out = std::process::Command::new(venv.join("bin/python"))
+    python(venv.join("bin/python"))
         .args(["-c", "import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], dfile='/elsewhere/django/__init__.py', invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH, doraise=True)"])
         .arg(bsite.join("django/__init__.py"))
         .arg(bsite.join("django/__pycache__/__init__.cpython-311.pyc"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", show(&out));
+        .ok();
     // 4. asgiref's METADATA is gone (dist-info dir left: version() is None).
     fs::remove_file(dist_info("asgiref").join("METADATA")).unwrap();
     // 5. Django's entry points are gone.
