@@ -7,7 +7,7 @@
 //! exits 2 with a `hint:` and writes nothing, and the text output is pinned by insta snapshots.
 //! The fixture is small and hand-made so each trap (a test helper the package imports, a
 //! sourceless module, symlink loops, hardlinks, a non-UTF-8 name, a FIFO) is there on purpose;
-//! `tests/real_venvs.rs` covers venvs built by pip.
+//! `tests/it/real_venvs.rs` covers venvs built by pip.
 
 use crate::util::{self, actions, show, slim, slim_venv, unique_bytes, venvslim, TestCommand};
 use std::collections::{BTreeMap, BTreeSet};

@@ -3,7 +3,7 @@
 //! links, RECORD and bytecode; the warning about an interpreter a distroless image lacks;
 //! `--keep-bin`; licences and SBOM; mtimes, modes and `--chmod`; `--dedupe`; in place; usage
 //! errors (exit 2, a `hint:`, nothing written); and the `venvslim dockerfile` snippet (insta).
-//! `tests/real_handoff.rs` runs real venvs this way in a distroless-like mount namespace.
+//! `tests/it/real_handoff.rs` runs real venvs this way in a distroless-like mount namespace.
 
 use crate::util::{self, show, slim, unique_bytes, venvslim, Run};
 use std::collections::BTreeMap;

@@ -14,7 +14,7 @@
 //!   yaml with libyaml);
 //! - the debug-heavy files really shrink (uvloop, polars, the from-source yaml).
 //!
-//! The venv comes from `tests/venvs/elf_wheels.lock` via `support::real_venv` (cached under
+//! The venv comes from `tests/venvs/elf_wheels.lock` via `util::real_venv` (cached under
 //! `target/test-venvs/`, ~800 MB installed, built on the first run). PyYAML is built once into a cached
 //! wheel (`# from-source:` line of the lock) and installed into the test's copy; if it cannot be
 //! built with its C extension here (no compiler, no Python headers, no libyaml-dev) that part is
@@ -354,7 +354,7 @@ fn pyyaml_source_wheel() -> Result<PathBuf, String> {
     fs::create_dir_all(&dir).expect("mkdir pyyaml wheel dir");
     let start = Instant::now();
     eprintln!(
-        "elf_real_wheels: building {pin} from source into {}",
+        "real_elf: building {pin} from source into {}",
         dir.display()
     );
     let mut cmd = python("python3");
@@ -414,7 +414,7 @@ fn pyyaml_source_wheel() -> Result<PathBuf, String> {
     let mut m = File::create(&marker).expect("create marker");
     writeln!(m, "built {pin} in {:.1}s", start.elapsed().as_secs_f64()).expect("write marker");
     eprintln!(
-        "elf_real_wheels: built {} in {:.1}s",
+        "real_elf: built {} in {:.1}s",
         whl.display(),
         start.elapsed().as_secs_f64()
     );
@@ -535,7 +535,7 @@ fn default_slim_keeps_every_real_wheel_elf_loading_and_working() {
         }
         Err(why) => {
             eprintln!(
-                "\n*** SKIP the PyYAML-from-source part of elf_real_wheels: {why}\n*** \
+                "\n*** SKIP the PyYAML-from-source part of real_elf: {why}\n*** \
                  (numpy, scipy, pyarrow, polars, uvloop, psycopg2, pillow, opencv are still checked) ***\n"
             );
             false
@@ -557,7 +557,7 @@ fn default_slim_keeps_every_real_wheel_elf_loading_and_working() {
         format!("yaml/{so}")
     });
     eprintln!(
-        "elf_real_wheels: venv ready in {:.1}s",
+        "real_elf: venv ready in {:.1}s",
         t0.elapsed().as_secs_f64()
     );
 
@@ -803,7 +803,7 @@ fn default_slim_keeps_every_real_wheel_elf_loading_and_working() {
     );
 
     eprintln!(
-        "elf_real_wheels: {} ELF files, {stripped} stripped, {bytes_in} -> {bytes_out} bytes; {} imports and {} CDLLs \
+        "real_elf: {} ELF files, {stripped} stripped, {bytes_in} -> {bytes_out} bytes; {} imports and {} CDLLs \
          checked; slim {slim_secs:.1}s; test {:.1}s{}",
         before.elf.len(),
         imported,

@@ -145,7 +145,7 @@ fn web_runs_from_a_distroless_layout_with_another_python() {
     assert!(line.ends_with(&format!("{prefix} /usr")), "{line}");
 
     // The app: a FastAPI service on uvicorn + uvloop + SQLAlchemy, one request at a time.
-    let check = repo_root().join("tests/support/checks/web.py");
+    let check = repo_root().join("tests/it/util/checks/web.py");
     let app_tmp = tmp.path().join("app-tmp");
     fs::create_dir_all(&app_tmp).expect("app tmp");
     let app = distroless_run(

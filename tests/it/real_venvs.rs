@@ -2,11 +2,11 @@
 //! `target/test-venvs/`; the first run builds them, which needs PyPI).
 //!
 //! Every check runs the slimmed tree the way a container does: bind-mounted read-only onto the
-//! original venv's path (see `support::ro_run`), so console-script shebangs and `bin/python` resolve
+//! original venv's path (see `util::ro_run`), so console-script shebangs and `bin/python` resolve
 //! into it and no bytecode can be cached. The baseline is the original venv mounted read-only onto
-//! itself, probed the same way. What is compared comes from `tests/support/probe.py` (imports of
+//! itself, probed the same way. What is compared comes from `tests/it/util/probe.py` (imports of
 //! every module on disk, importlib.metadata, pyc validity) and from the per-venv scripts in
-//! `tests/support/checks/`, which assert real behaviour and print a summary that must not change.
+//! `tests/it/util/checks/`, which assert real behaviour and print a summary that must not change.
 //!
 //! Linux and root only (`unshare -m` + `mount`); without root each test prints a SKIP note.
 

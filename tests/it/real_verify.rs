@@ -1,5 +1,5 @@
 //! `venvslim verify` and `slim --verify` on real venvs (the cached pinned venvs of
-//! `tests/support`): no false alarms on untouched copies, and a breakage forced through a rule
+//! `tests/it/util`): no false alarms on untouched copies, and a breakage forced through a rule
 //! is found, attributed to its distribution, and repaired.
 
 use std::path::Path;

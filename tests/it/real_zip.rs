@@ -2,10 +2,10 @@
 //! (otel_web: FastAPI + uvicorn + OpenTelemetry; django; cli_tools: jinja2, click, rich, requests).
 //!
 //! Each zipped tree runs the way a container runs it: bind-mounted read-only onto the original
-//! venv's path (`support::ro_run`), so nothing can write a pyc. It must import everything the
-//! original imports (`tests/support/probe.py`, which sees into the archive), keep
+//! venv's path (`util::ro_run`), so nothing can write a pyc. It must import everything the
+//! original imports (`tests/it/util/probe.py`, which sees into the archive), keep
 //! importlib.metadata (versions, entry points, `files()`, `packages_distributions()`), run a real
-//! workload (`tests/support/checks/<name>.py`) with the same output, compile nothing at start-up
+//! workload (`tests/it/util/checks/<name>.py`) with the same output, compile nothing at start-up
 //! (the probe counts every compile of a module's source, zipimport's included, and checks that
 //! every module loaded from the archive came from an unchecked-hash `name.pyc` naming its path in
 //! the archive), all of it with `TZ` set to another zone too. Two runs give the same archive

@@ -2,7 +2,7 @@
 
 Run with the venv's own interpreter, isolated and without writing bytecode:
 
-    VENV/bin/python -I -B tests/support/probe.py VENV [--deep]
+    VENV/bin/python -I -B tests/it/util/probe.py VENV [--deep]
 
 `-I` drops PYTHONPATH, the user site and the script's directory from sys.path; the venv's
 site-packages stays on it, because a venv is found from the executable's pyvenv.cfg, not from the
