@@ -72,7 +72,7 @@ fn bench_json_chart_and_kept_trees() {
     );
     let out = venvslim()
         .env_remove("CI")
-        .args(&[
+        .args([
             "bench".as_ref(),
             venv.as_os_str(),
             "--rounds".as_ref(),
@@ -197,7 +197,7 @@ fn bench_text_table_and_scratch_removed() {
     let (tmp, venv) = fixture();
     let out = venvslim()
         .env_remove("CI")
-        .args(&[
+        .args([
             "bench".as_ref(),
             venv.as_os_str(),
             "--rounds".as_ref(),

@@ -931,7 +931,7 @@ fn keep_glob_protects_files_and_wins_over_remove() {
         "--remove",
         "demo/README.md",
     ];
-    let report = slim(&fx.root, &out).args(&args).report();
+    let report = slim(&fx.root, &out).args(args).report();
     let sp_out = out.join(&fx.sp_rel);
     for p in [
         "demo/tests/test_x.py",
@@ -1048,7 +1048,7 @@ fn config_file_tool_venvslim_is_read_and_flags_win() {
         "--keep",
         "demo/docs/**",
     ];
-    slim(&fx.root, &out).args(&args).report();
+    slim(&fx.root, &out).args(args).report();
     let sp_out = out.join(&fx.sp_rel);
     assert_eq!(
         pycs(&sp_out),

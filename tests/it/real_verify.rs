@@ -22,7 +22,7 @@ fn untouched_copies_have_no_regressions() {
         let copy = scratch.path().join("venv");
         copy_tree(&venv, &copy);
         let out = venvslim()
-            .args(&[
+            .args([
                 "verify".as_ref(),
                 copy.as_os_str(),
                 "--against".as_ref(),
@@ -54,7 +54,7 @@ fn forced_django_breakage_is_found_and_repaired() {
     let scratch = scratch("verify-django-");
     let broken = scratch.path().join("broken");
     let out = venvslim()
-        .args(&[
+        .args([
             "slim".as_ref(),
             venv.as_os_str(),
             "-o".as_ref(),
@@ -65,7 +65,7 @@ fn forced_django_breakage_is_found_and_repaired() {
         .run();
     assert!(out.status.success(), "{}", show(&out));
     let out = venvslim()
-        .args(&[
+        .args([
             "verify".as_ref(),
             broken.as_os_str(),
             "--against".as_ref(),
@@ -91,7 +91,7 @@ fn forced_django_breakage_is_found_and_repaired() {
 
     let fixed = scratch.path().join("fixed");
     let out = venvslim()
-        .args(&[
+        .args([
             "slim".as_ref(),
             venv.as_os_str(),
             "-o".as_ref(),
@@ -132,7 +132,7 @@ fn forced_django_breakage_is_found_and_repaired() {
         .is_file());
     // What verify said, independently: the repaired tree passes.
     let out = venvslim()
-        .args(&[
+        .args([
             "verify".as_ref(),
             fixed.as_os_str(),
             "--against".as_ref(),

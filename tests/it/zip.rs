@@ -204,7 +204,7 @@ fn zips_pure_distributions_and_keeps_the_rest_on_disk_with_evidence() {
     let code = "import purepkg, purepkg.sub.mod, single, nsp.pure, nsp.native, importlib.metadata as md\n\
                 print(purepkg.greeting(), purepkg.sub.mod.VALUE, single.f(), nsp.pure.NAME, nsp.native.NAME)\n\
                 print(type(purepkg.__loader__).__name__, md.version('purepkg'), md.packages_distributions()['purepkg'])\n";
-    let o = python(&out.join("bin/python"))
+    let o = python(out.join("bin/python"))
         .args(["-I", "-B", "-c", code])
         .run();
     assert!(o.status.success(), "{}", show(&o));
@@ -257,7 +257,7 @@ fn sourceless_exclude_and_dry_run() {
     let out = fx.path("out");
     let dry = {
         let o = venvslim()
-            .args(&[
+            .args([
                 "slim".as_ref(),
                 fx.root.as_os_str(),
                 "-o".as_ref(),
@@ -305,7 +305,7 @@ fn sourceless_exclude_and_dry_run() {
         out.join(&fx.sp_rel).join("single.py").exists(),
         "excluded single.py is not on disk"
     );
-    let o = python(&out.join("bin/python"))
+    let o = python(out.join("bin/python"))
         .args([
             "-I",
             "-B",
@@ -330,7 +330,7 @@ fn in_place_and_the_pyproject_key() {
     .unwrap();
     let o = venvslim()
         .current_dir(fx.tmp.path())
-        .args(&[
+        .args([
             "slim".as_ref(),
             fx.root.as_os_str(),
             "--in-place".as_ref(),
@@ -353,7 +353,7 @@ fn in_place_and_the_pyproject_key() {
         }),
         "temporary files left in site-packages"
     );
-    let o = python(&fx.root.join("bin/python"))
+    let o = python(fx.root.join("bin/python"))
         .args([
             "-I",
             "-B",
@@ -393,7 +393,7 @@ fn usage_errors_exit_2_with_a_hint_and_write_nothing() {
 fn snapshot_zip_dry_run_text() {
     let fx = Fixture::new();
     let o = venvslim()
-        .args(&[
+        .args([
             "slim".as_ref(),
             fx.root.as_os_str(),
             "-n".as_ref(),

@@ -296,7 +296,7 @@ fn zip_pure_killed_while_removing_zipped_files_loses_no_module() {
         "rerun after point {n}: {}",
         show(&o)
     );
-    let o = python(&run.join("bin/python"))
+    let o = python(run.join("bin/python"))
         .args(["-I", "-c", code])
         .run();
     assert!(
@@ -333,7 +333,7 @@ fn killed_while_pip_is_removed_leaves_no_nameless_distribution_or_empty_director
             "rerun after point {n}: {}",
             show(&o)
         );
-        let o = python(&run.join("bin/python")).args(["-I", "-c", "import importlib.metadata as m; print(sorted(str(d.metadata['Name']) for d in m.distributions()))"]).run();
+        let o = python(run.join("bin/python")).args(["-I", "-c", "import importlib.metadata as m; print(sorted(str(d.metadata['Name']) for d in m.distributions()))"]).run();
         assert!(
             o.status.success() && String::from_utf8_lossy(&o.stdout) == "['purepkg']\n",
             "after a kill at point {n} and a rerun: {}",
@@ -363,7 +363,7 @@ fn a_dry_run_of_an_interrupted_tree_exits_2_and_changes_nothing() {
     assert_eq!(o.status.signal(), Some(9), "{}", show(&o));
     let before = util::tree_hash(&run);
     let o = venvslim()
-        .args(&[
+        .args([
             "slim".as_ref(),
             run.as_os_str(),
             "--in-place".as_ref(),
@@ -380,7 +380,7 @@ fn a_dry_run_of_an_interrupted_tree_exits_2_and_changes_nothing() {
     // A copy of a half-slimmed venv would be half-slimmed too: refused, nothing written.
     let out = dir.path().join("copy");
     let o = venvslim()
-        .args(&[
+        .args([
             "slim".as_ref(),
             run.as_os_str(),
             "-o".as_ref(),
@@ -435,7 +435,7 @@ fn a_forged_journal_cannot_reach_outside_the_venv() {
     )
     .expect("write");
     let o = venvslim()
-        .args(&[
+        .args([
             "slim".as_ref(),
             run.as_os_str(),
             "--in-place".as_ref(),
@@ -485,7 +485,7 @@ fn a_forged_journal_never_writes_through_or_over_a_licence_path() {
         )
         .expect("write");
         let o = venvslim()
-            .args(&[
+            .args([
                 "slim".as_ref(),
                 run.as_os_str(),
                 "--in-place".as_ref(),
@@ -547,7 +547,7 @@ fn in_place_strip_with_a_licence_dir_copies_the_moved_licence() {
     let run = fresh(&pristine, dir.path());
     let licenses = dir.path().join("lic");
     let o = venvslim()
-        .args(&[
+        .args([
             "slim".as_ref(),
             run.as_os_str(),
             "--in-place".as_ref(),
@@ -625,7 +625,7 @@ fn a_forged_staging_directory_cannot_dictate_the_sbom() {
         let sbom = dir.path().join("sbom.json");
         let _ = fs::remove_file(&sbom);
         let o = venvslim()
-            .args(&[
+            .args([
                 "slim".as_ref(),
                 run.as_os_str(),
                 "--in-place".as_ref(),

@@ -133,7 +133,7 @@ fn a_dangling_bin_python_stops_the_run_with_nothing_written() {
     let out = venvslim()
         .current_dir(tmp.path())
         .env("CI", "1")
-        .args(&[
+        .args([
             "slim".as_ref(),
             venv.as_os_str(),
             "-n".as_ref(),
@@ -156,7 +156,7 @@ fn a_venv_without_any_bin_python_does_not_borrow_one_from_path() {
     let out = venvslim()
         .current_dir(tmp.path())
         .env("CI", "1")
-        .args(&["slim".as_ref(), venv.as_os_str(), "-n".as_ref()])
+        .args(["slim".as_ref(), venv.as_os_str(), "-n".as_ref()])
         .run();
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -190,7 +190,7 @@ fn a_venv_with_nothing_left_stays_a_venv() {
     venvslim()
         .current_dir(tmp.path())
         .env("CI", "1")
-        .args(&[
+        .args([
             "slim".as_ref(),
             venv.as_os_str(),
             "-o".as_ref(),
@@ -217,7 +217,7 @@ fn a_venv_with_nothing_left_stays_a_venv() {
     venvslim()
         .current_dir(tmp.path())
         .env("CI", "1")
-        .args(&[
+        .args([
             "slim".as_ref(),
             out.as_os_str(),
             "-o".as_ref(),
@@ -227,14 +227,14 @@ fn a_venv_with_nothing_left_stays_a_venv() {
     venvslim()
         .current_dir(tmp.path())
         .env("CI", "1")
-        .args(&["verify".as_ref(), out.as_os_str()])
+        .args(["verify".as_ref(), out.as_os_str()])
         .ok();
     // --verify on the way: exit 0, not 2 after writing the output.
     let verified = tmp.path().join("verified");
     venvslim()
         .current_dir(tmp.path())
         .env("CI", "1")
-        .args(&[
+        .args([
             "slim".as_ref(),
             venv.as_os_str(),
             "-o".as_ref(),
@@ -255,18 +255,18 @@ fn a_venv_emptied_in_place_stays_a_venv() {
     venvslim()
         .current_dir(tmp.path())
         .env("CI", "1")
-        .args(&["slim".as_ref(), copy.as_os_str(), "--in-place".as_ref()])
+        .args(["slim".as_ref(), copy.as_os_str(), "--in-place".as_ref()])
         .ok();
     assert!(copy.join(&sp).is_dir(), "in place removed {}", sp.display());
     venvslim()
         .current_dir(tmp.path())
         .env("CI", "1")
-        .args(&["slim".as_ref(), copy.as_os_str(), "--in-place".as_ref()])
+        .args(["slim".as_ref(), copy.as_os_str(), "--in-place".as_ref()])
         .ok();
     venvslim()
         .current_dir(tmp.path())
         .env("CI", "1")
-        .args(&["verify".as_ref(), copy.as_os_str()])
+        .args(["verify".as_ref(), copy.as_os_str()])
         .ok();
 }
 
@@ -390,7 +390,7 @@ fn a_pyvenv_cfg_home_inside_the_venv_runs_nothing() {
     let r = venvslim()
         .current_dir(tmp.path())
         .env("CI", "1")
-        .args(&[OsStr::new("slim"), copies.as_os_str(), OsStr::new("-n")])
+        .args([OsStr::new("slim"), copies.as_os_str(), OsStr::new("-n")])
         .run();
     assert_eq!(r.status.code(), Some(2), "{}", show(&r));
     assert!(
@@ -414,7 +414,7 @@ fn a_pyproject_link_in_the_working_directory_is_not_read() {
     let r = venvslim()
         .current_dir(&cwd)
         .env("CI", "1")
-        .args(&[OsStr::new("slim"), venv.as_os_str(), OsStr::new("-n")])
+        .args([OsStr::new("slim"), venv.as_os_str(), OsStr::new("-n")])
         .run();
     assert_eq!(r.status.code(), Some(2), "{}", show(&r));
     let all = format!(

@@ -326,7 +326,7 @@ fn killed_at_any_point_out_is_absent_or_complete_and_a_rerun_converges() {
             assert_eq!(content(&out), want, "point {n}: OUT published incomplete");
             fs::remove_dir_all(&out).unwrap();
         }
-        let rerun = slim(&venv, &out).args(&flags).run();
+        let rerun = slim(&venv, &out).args(flags).run();
         assert!(rerun.status.success(), "point {n}: {}", show(&rerun));
         assert_eq!(content(&out), want, "point {n}: the rerun differs");
         assert_eq!(staging_left(&dir), Vec::<String>::new(), "point {n}");

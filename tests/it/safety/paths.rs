@@ -86,7 +86,7 @@ fn metadata_version_with_dotdot_cannot_move_licences_dir() {
     let (out, lic) = (t.path().join("out"), t.path().join("lic"));
     let r = venvslim()
         .current_dir(t.path())
-        .args(&[
+        .args([
             "slim",
             path_str(&venv),
             "-o",
@@ -123,7 +123,7 @@ fn metadata_name_with_dotdot_cannot_move_licences_dir() {
     let (out, lic) = (t.path().join("out"), t.path().join("lic"));
     let r = venvslim()
         .current_dir(t.path())
-        .args(&[
+        .args([
             "slim",
             path_str(&venv),
             "-o",
@@ -149,7 +149,7 @@ fn metadata_version_with_dotdot_cannot_move_licences_out_of_out_with_strip() {
     let out = t.path().join("out");
     let r = venvslim()
         .current_dir(t.path())
-        .args(&[
+        .args([
             "slim",
             path_str(&venv),
             "-o",
@@ -183,7 +183,7 @@ fn metadata_version_with_dotdot_cannot_move_licences_out_of_the_venv_in_place() 
     fs::write(&precious, PRECIOUS).unwrap();
     let r = venvslim()
         .current_dir(t.path())
-        .args(&[
+        .args([
             "slim",
             path_str(&venv),
             "--in-place",
@@ -209,7 +209,7 @@ fn a_link_in_the_tree_cannot_carry_moved_licences_out() {
     let out = t.path().join("out");
     let r = venvslim()
         .current_dir(t.path())
-        .args(&[
+        .args([
             "slim",
             path_str(&venv),
             "-o",
@@ -246,7 +246,7 @@ fn licence_link_to_a_secret_is_not_read_with_dist_info_strip() {
     let out = t.path().join("out");
     let r = venvslim()
         .current_dir(t.path())
-        .args(&[
+        .args([
             "slim",
             path_str(&venv),
             "-o",
@@ -286,7 +286,7 @@ fn licence_link_to_a_secret_is_reported_with_licenses_dir() {
     let (out, lic) = (t.path().join("out"), t.path().join("lic"));
     let r = venvslim()
         .current_dir(t.path())
-        .args(&[
+        .args([
             "slim",
             path_str(&venv),
             "-o",
@@ -326,7 +326,7 @@ fn licence_link_inside_the_tree_moves_as_a_link() {
     let out = t.path().join("out");
     let r = venvslim()
         .current_dir(t.path())
-        .args(&[
+        .args([
             "slim",
             path_str(&venv),
             "-o",
@@ -358,7 +358,7 @@ fn output_through_a_missing_dir_and_dotdot_into_the_venv_is_refused() {
     let before = tree_hash(&venv);
     let r = venvslim()
         .current_dir(t.path())
-        .args(&["slim", "venv", "-o", "nx/../venv/sub"])
+        .args(["slim", "venv", "-o", "nx/../venv/sub"])
         .run();
     assert_refused(&venv, &before, &r, "nx/../venv/sub");
     assert!(!t.path().join("nx").exists());
@@ -370,7 +370,7 @@ fn sbom_through_a_missing_dir_and_dotdot_into_the_venv_is_refused() {
     let before = tree_hash(&venv);
     let r = venvslim()
         .current_dir(t.path())
-        .args(&["slim", "venv", "-o", "out", "--sbom", "nx/../venv/x.json"])
+        .args(["slim", "venv", "-o", "out", "--sbom", "nx/../venv/x.json"])
         .run();
     assert_refused(&venv, &before, &r, "nx/../venv/x.json");
     assert!(!t.path().join("out").exists());
@@ -382,7 +382,7 @@ fn licenses_dir_through_a_missing_dir_and_dotdot_into_the_venv_is_refused() {
     let before = tree_hash(&venv);
     let r = venvslim()
         .current_dir(t.path())
-        .args(&[
+        .args([
             "slim",
             "venv",
             "-o",
@@ -402,7 +402,7 @@ fn sbom_through_a_dangling_link_into_the_venv_is_refused() {
     let before = tree_hash(&venv);
     let r = venvslim()
         .current_dir(t.path())
-        .args(&["slim", "venv", "-o", "out", "--sbom", "sbom.json"])
+        .args(["slim", "venv", "-o", "out", "--sbom", "sbom.json"])
         .run();
     assert_refused(&venv, &before, &r, "sbom.json");
     assert!(!venv.join("x.json").exists());
@@ -415,7 +415,7 @@ fn licenses_dir_through_a_link_to_the_venv_is_refused() {
     let before = tree_hash(&venv);
     let r = venvslim()
         .current_dir(t.path())
-        .args(&["slim", "venv", "-o", "out", "--licenses-dir", "v/lic"])
+        .args(["slim", "venv", "-o", "out", "--licenses-dir", "v/lic"])
         .run();
     assert_refused(&venv, &before, &r, "v/lic");
 }
@@ -429,7 +429,7 @@ fn bench_keep_refused(prefix: &str, keep: &str, setup: impl FnOnce(&Path, &Path)
     let more = ["--no-verify", "--run", "true", "--keep", keep];
     let r = venvslim()
         .current_dir(t.path())
-        .args(&[&args[..], &more[..]].concat())
+        .args([&args[..], &more[..]].concat())
         .run();
     assert_refused(&venv, &before, &r, keep);
 }
@@ -455,7 +455,7 @@ fn in_place_licenses_dir_through_a_link_in_the_venv_is_refused() {
     let before = tree_hash(&venv);
     let r = venvslim()
         .current_dir(t.path())
-        .args(&[
+        .args([
             "slim",
             "venv",
             "--in-place",
@@ -523,7 +523,7 @@ fn bytecode_is_never_written_through_a_pycache_link() {
     crate::util::copy_tree(&venv, &copy);
     let r = venvslim()
         .current_dir(tmp.path())
-        .args(&["slim", path_str(&copy), "--in-place"])
+        .args(["slim", path_str(&copy), "--in-place"])
         .run();
     assert!(r.status.success(), "in place: {}", show(&r));
     assert!(
