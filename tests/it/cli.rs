@@ -9,7 +9,9 @@
 //! sourceless module, symlink loops, hardlinks, a non-UTF-8 name, a FIFO) is there on purpose;
 //! `tests/it/real_venvs.rs` covers venvs built by pip.
 
-use crate::util::{self, actions, show, slim, slim_venv, unique_bytes, venvslim, TestCommand};
+use crate::util::{
+    self, actions, show, slim, slim_venv, unique_bytes, venvslim, Fixture, TestCommand,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fs;
@@ -20,54 +22,11 @@ use std::path::{Component, Path, PathBuf};
 use base64::Engine;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tempfile::TempDir;
 use walkdir::WalkDir;
 
 // ---------------------------------------------------------------------------------------------
 // The fixture
 // ---------------------------------------------------------------------------------------------
-
-/// A fixture venv at `<tmp>/venv`; outputs go beside it.
-struct Fixture {
-    tmp: TempDir,
-    root: PathBuf,
-    /// `3.11`
-    py: String,
-    /// `lib/python3.11/site-packages`
-    sp_rel: PathBuf,
-}
-
-impl Fixture {
-    fn new() -> Fixture {
-        let (tmp, root, py) = util::fixture_venv("venvslim-cli-");
-        let sp_rel = PathBuf::from(format!("lib/python{py}/site-packages"));
-        Fixture {
-            tmp,
-            root,
-            py,
-            sp_rel,
-        }
-    }
-
-    /// `<tmp>/name`, beside the venv.
-    fn path(&self, name: &str) -> PathBuf {
-        self.tmp.path().join(name)
-    }
-
-    fn sp(&self) -> PathBuf {
-        self.root.join(&self.sp_rel)
-    }
-
-    /// `rel` (relative to site-packages) as a path relative to the venv root, as the JSON
-    /// report spells it.
-    fn rel(&self, sp_rel: &str) -> String {
-        self.sp_rel.join(sp_rel).to_str().unwrap().to_string()
-    }
-
-    fn cache_tag(&self) -> String {
-        format!("cpython-{}", self.py.replace('.', ""))
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Running venvslim
@@ -320,7 +279,7 @@ for pyc in sorted(sp.rglob('__pycache__/*.pyc')):
 
 #[test]
 fn input_is_never_modified_out_of_place() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let before = tree(&fx.root, Detail::Strict);
     let runs: &[&[&str]] = &[
         &[],
@@ -405,7 +364,7 @@ fn input_is_never_modified_out_of_place() {
 
 #[test]
 fn default_run_removes_junk_and_keeps_what_the_runtime_reads() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let out = fx.path("out");
     let report = slim(&fx.root, &out).report();
     let (sp_in, sp_out) = (fx.sp(), out.join(&fx.sp_rel));
@@ -662,7 +621,7 @@ fn default_run_removes_junk_and_keeps_what_the_runtime_reads() {
 
 #[test]
 fn dry_run_json_lists_the_actions_of_the_real_run_and_writes_nothing() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let (dry_out, real_out) = (fx.path("dry"), fx.path("real"));
     let before = tree(fx.tmp.path(), Detail::Strict);
     let dry = slim(&fx.root, &dry_out).args(["--dry-run"]).report();
@@ -689,7 +648,7 @@ fn dry_run_json_lists_the_actions_of_the_real_run_and_writes_nothing() {
 
 #[test]
 fn bytecode_strip_leaves_only_the_sourceless_module() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let out = fx.path("out");
     let report = slim(&fx.root, &out).args(["--bytecode", "strip"]).report();
     let sp_out = out.join(&fx.sp_rel);
@@ -713,7 +672,7 @@ fn bytecode_strip_leaves_only_the_sourceless_module() {
 
 #[test]
 fn bytecode_keep_leaves_pycs_untouched() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let out = fx.path("out");
     let report = slim(&fx.root, &out).args(["--bytecode", "keep"]).report();
     let (sp_in, sp_out) = (fx.sp(), out.join(&fx.sp_rel));
@@ -748,7 +707,7 @@ fn bytecode_keep_leaves_pycs_untouched() {
 /// (or a read-only start-up recompiles it).
 #[test]
 fn bytecode_keep_pycs_follow_their_sources() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let tag = fx.cache_tag();
     let sp = fx.sp();
     let files = [
@@ -790,7 +749,7 @@ fn bytecode_keep_pycs_follow_their_sources() {
 
 #[test]
 fn bytecode_sourceless_ships_pycs_beside_where_sources_were() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let out = fx.path("out");
     let report = slim(&fx.root, &out)
         .args(["--bytecode", "sourceless"])
@@ -836,7 +795,7 @@ fn bytecode_sourceless_ships_pycs_beside_where_sources_were() {
 
 #[test]
 fn dist_info_strip_moves_licences_out() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let out = fx.path("out");
     let report = slim(&fx.root, &out).args(["--dist-info", "strip"]).report();
     let sp_out = out.join(&fx.sp_rel);
@@ -860,7 +819,7 @@ fn dist_info_strip_moves_licences_out() {
 
 #[test]
 fn dist_info_licenses_keeps_metadata_header_and_licences() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let out = fx.path("out");
     slim(&fx.root, &out)
         .args(["--dist-info", "licenses"])
@@ -892,7 +851,7 @@ fn dist_info_licenses_keeps_metadata_header_and_licences() {
 
 #[test]
 fn dist_info_keep_keeps_every_file_as_it_was() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let out = fx.path("out");
     let report = slim(&fx.root, &out).args(["--dist-info", "keep"]).report();
     let di = fx.sp_rel.join("demo-1.0.dist-info");
@@ -919,7 +878,7 @@ fn dist_info_keep_keeps_every_file_as_it_was() {
 
 #[test]
 fn keep_glob_protects_files_and_wins_over_remove() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let out = fx.path("out");
     let args = [
         "--keep",
@@ -955,7 +914,7 @@ fn keep_glob_protects_files_and_wins_over_remove() {
 
 #[test]
 fn remove_glob_removes_files_and_whole_directories() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let out = fx.path("out");
     let report = slim(&fx.root, &out)
         .args(["--remove", "demo/core.py", "--remove", "demo/static"])
@@ -986,7 +945,7 @@ fn remove_glob_removes_files_and_whole_directories() {
 
 #[test]
 fn keep_package_with_matching_specifier_leaves_the_distribution_untouched() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let out = fx.path("out");
     let report = slim(&fx.root, &out)
         .args(["--keep-package", "demo>=1"])
@@ -1020,7 +979,7 @@ fn keep_package_with_matching_specifier_leaves_the_distribution_untouched() {
 
 #[test]
 fn keep_package_with_other_versions_does_not_match() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let default = slim(&fx.root, &fx.path("default")).report();
     let report = slim(&fx.root, &fx.path("out"))
         .args(["--keep-package", "demo<1"])
@@ -1033,7 +992,7 @@ fn keep_package_with_other_versions_does_not_match() {
 
 #[test]
 fn config_file_tool_venvslim_is_read_and_flags_win() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let config = fx.path("pyproject.toml");
     fs::write(
         &config,
@@ -1090,7 +1049,7 @@ fn config_file_tool_venvslim_is_read_and_flags_win() {
 
 #[test]
 fn config_defaults_to_pyproject_in_the_working_directory() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let cwd = fx.path("project");
     fs::create_dir(&cwd).unwrap();
     let (root, out) = (fx.root.to_str().unwrap(), fx.path("out"));
@@ -1125,7 +1084,7 @@ fn config_defaults_to_pyproject_in_the_working_directory() {
 
 #[test]
 fn config_file_with_unknown_key_is_a_usage_error_naming_it() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let config = fx.path("pyproject.toml");
     fs::write(
         &config,
@@ -1160,7 +1119,7 @@ fn config_file_with_unknown_key_is_a_usage_error_naming_it() {
 
 #[test]
 fn in_place_gives_the_same_tree_as_out_of_place() {
-    let (a, b) = (Fixture::new(), Fixture::new());
+    let (a, b) = (Fixture::new("venvslim-cli-"), Fixture::new("venvslim-cli-"));
     let out = a.path("out");
     let report_a = slim(&a.root, &out).report();
     let report_b = slim_venv(&b.root).args(["--in-place"]).report();
@@ -1232,7 +1191,7 @@ fn expect_usage_error(fx: &Fixture, args: &[&str]) -> String {
 
 #[test]
 fn error_missing_venv() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let (missing, out) = (fx.path("no-such-venv"), fx.path("out"));
     let stderr = expect_usage_error(
         &fx,
@@ -1248,7 +1207,7 @@ fn error_missing_venv() {
 
 #[test]
 fn error_not_a_venv() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let (dir, out) = (fx.path("just-a-dir"), fx.path("out"));
     fs::create_dir(&dir).unwrap();
     fs::write(dir.join("notes.txt"), "hello\n").unwrap();
@@ -1264,7 +1223,7 @@ fn error_not_a_venv() {
 
 #[test]
 fn error_output_not_empty() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let out = fx.path("out");
     fs::create_dir(&out).unwrap();
     fs::write(out.join("precious.txt"), "mine\n").unwrap();
@@ -1285,7 +1244,7 @@ fn error_output_not_empty() {
 
 #[test]
 fn empty_output_directory_is_accepted() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let out = fx.path("out");
     fs::create_dir(&out).unwrap();
     slim(&fx.root, &out).args(["--bytecode", "keep"]).report();
@@ -1294,7 +1253,7 @@ fn empty_output_directory_is_accepted() {
 
 #[test]
 fn error_output_inside_venv() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let out = fx.root.join("slim");
     let stderr = expect_usage_error(
         &fx,
@@ -1325,7 +1284,7 @@ fn error_output_inside_venv() {
 
 #[test]
 fn error_bad_glob() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let out = fx.path("out");
     let stderr = expect_usage_error(
         &fx,
@@ -1355,7 +1314,7 @@ fn error_bad_glob() {
 
 #[test]
 fn error_bad_keep_package_spec() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let out = fx.path("out");
     let root = fx.root.to_str().unwrap();
     let stderr = expect_usage_error(
@@ -1386,7 +1345,7 @@ fn error_bad_keep_package_spec() {
 
 #[test]
 fn error_missing_output() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let stderr = expect_usage_error(&fx, &["slim", fx.root.to_str().unwrap()]);
     assert!(
         stderr.contains("-o") || stderr.contains("--output"),
@@ -1402,7 +1361,7 @@ fn error_missing_output() {
 /// A FIFO is not copied: a reported skip (issue 11: FIFOs and devices stay what they are), not
 /// a failure, since out of place a failure now stops the whole run.
 fn fifo_is_a_reported_skip_and_the_rest_is_done() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let fifo = fx.sp().join("demo/data/pipe");
     TestCommand::new("mkfifo").arg(&fifo).ok();
     let before = tree(&fx.root, Detail::Strict);
@@ -1460,7 +1419,7 @@ fn fifo_is_a_reported_skip_and_the_rest_is_done() {
 
 #[test]
 fn bare_site_packages_needs_python_version() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let sp = fx.sp();
     let out = fx.path("out");
     let stderr = expect_usage_error(
@@ -1504,7 +1463,7 @@ fn bare_site_packages_needs_python_version() {
 
 #[test]
 fn relative_venv_and_output_paths() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let args = ["slim", "venv", "-o", "out", "--bytecode", "keep", "--json"];
     let output = venvslim().current_dir(fx.tmp.path()).args(args).run();
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
@@ -1529,7 +1488,7 @@ fn relative_venv_and_output_paths() {
 
 #[test]
 fn in_place_never_edits_through_hardlinks_into_a_package_cache() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     // uv installs by hardlinking from its cache: the cache must come out as it went in.
     let cache = fx.path("cache");
     fs::create_dir(&cache).unwrap();
@@ -1561,7 +1520,7 @@ fn in_place_never_edits_through_hardlinks_into_a_package_cache() {
 
 #[test]
 fn removing_one_link_of_a_hardlinked_file_saves_no_bytes() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     // demo/README.md (removed by docs.files) and demo/static/notes.md (kept) are one inode,
     // and README.md comes first in path order.
     let (readme, notes) = (
@@ -1585,7 +1544,7 @@ fn removing_one_link_of_a_hardlinked_file_saves_no_bytes() {
 
 #[test]
 fn dry_run_totals_are_the_real_run_totals_when_nothing_is_compiled() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let dry = slim_venv(&fx.root)
         .args(["--dry-run", "--bytecode", "keep"])
         .report();
@@ -1601,7 +1560,7 @@ fn dry_run_totals_are_the_real_run_totals_when_nothing_is_compiled() {
 
 #[test]
 fn error_broken_interpreter_needs_bytecode_keep() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let py = fx.root.join(format!("bin/python{}", fx.py));
     fs::remove_file(&py).unwrap();
     fs::write(&py, "#!/bin/sh\necho 'this python is broken' >&2\nexit 3\n").unwrap();
@@ -1657,7 +1616,7 @@ fn redact(text: &str, fx: &Fixture) -> String {
 
 #[test]
 fn snapshot_dry_run_text() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let output = slim(&fx.root, &fx.path("out")).args(["--dry-run"]).run();
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
     insta::assert_snapshot!(
@@ -1668,7 +1627,7 @@ fn snapshot_dry_run_text() {
 
 #[test]
 fn snapshot_dry_run_verbose_text() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let output = slim_venv(&fx.root).args(["-n", "-v"]).run();
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
     insta::assert_snapshot!(
@@ -1679,7 +1638,7 @@ fn snapshot_dry_run_verbose_text() {
 
 #[test]
 fn snapshot_dry_run_json() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-cli-");
     let mut report = slim(&fx.root, &fx.path("out")).args(["--dry-run"]).report();
     report["venv"] = "[VENV]".into();
     report["output"] = "[OUT]".into();

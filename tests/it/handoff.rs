@@ -5,59 +5,34 @@
 //! errors (exit 2, a `hint:`, nothing written); and the `venvslim dockerfile` snippet (insta).
 //! `tests/it/real_handoff.rs` runs real venvs this way in a distroless-like mount namespace.
 
-use crate::util::{self, show, slim, unique_bytes, venvslim, Run};
+use crate::util::{show, slim, unique_bytes, venvslim, Fixture, Run};
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use tempfile::TempDir;
 
 const EPOCH: i64 = 1_700_000_000;
 
-/// A fixture venv at `<tmp>/venv`; outputs go beside it.
-struct Fixture {
-    tmp: TempDir,
-    root: PathBuf,
-    /// `3.11`
-    py: String,
-}
-
-impl Fixture {
-    fn new() -> Fixture {
-        let (tmp, root, py) = util::fixture_venv("venvslim-handoff-");
-        Fixture { tmp, root, py }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.tmp.path().join(name)
-    }
-
-    fn sp(&self) -> PathBuf {
-        self.root
-            .join(format!("lib/python{}/site-packages", self.py))
-    }
-
-    /// The venv's scripts name it by its real path, as pip writes them (the fixture's say
-    /// `/venv`): bin/demo as a plain shebang, bin/longname as pip's sh trampoline.
-    fn pip_style_scripts(&self) {
-        let root = self.root.canonicalize().unwrap();
-        let body =
-            "# -*- coding: utf-8 -*-\nimport sys\nfrom demo.core import main\nsys.exit(main())\n";
-        let demo = format!("#!{}/bin/python{}\n{body}", root.display(), self.py);
-        fs::write(self.root.join("bin/demo"), demo).unwrap();
-        let long = format!(
-            "#!/bin/sh\n'''exec' \"{}/bin/python\" \"$0\" \"$@\"\n' '''\n{body}",
-            root.display()
-        );
-        fs::write(self.root.join("bin/longname"), long).unwrap();
-        fs::set_permissions(
-            self.root.join("bin/longname"),
-            fs::Permissions::from_mode(0o755),
-        )
-        .unwrap();
-    }
+/// The venv's scripts name it by its real path, as pip writes them (the fixture's say
+/// `/venv`): bin/demo as a plain shebang, bin/longname as pip's sh trampoline.
+fn pip_style_scripts(fx: &Fixture) {
+    let root = fx.root.canonicalize().unwrap();
+    let body =
+        "# -*- coding: utf-8 -*-\nimport sys\nfrom demo.core import main\nsys.exit(main())\n";
+    let demo = format!("#!{}/bin/python{}\n{body}", root.display(), fx.py);
+    fs::write(fx.root.join("bin/demo"), demo).unwrap();
+    let long = format!(
+        "#!/bin/sh\n'''exec' \"{}/bin/python\" \"$0\" \"$@\"\n' '''\n{body}",
+        root.display()
+    );
+    fs::write(fx.root.join("bin/longname"), long).unwrap();
+    fs::set_permissions(
+        fx.root.join("bin/longname"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
 }
 
 /// Path -> (mode, mtime, inode, content or link target) of everything below `root`.
@@ -89,8 +64,8 @@ fn usage_error(o: &Run, needle: &str) {
 
 #[test]
 fn prefix_and_python_rewrite_scripts_cfg_links_record_and_bytecode() {
-    let fx = Fixture::new();
-    fx.pip_style_scripts();
+    let fx = Fixture::new("venvslim-handoff-");
+    pip_style_scripts(&fx);
     let before = snapshot(&fx.root);
     let out = fx.path("out");
     let python = format!("/usr/bin/python{}", fx.py);
@@ -186,7 +161,7 @@ fn prefix_and_python_rewrite_scripts_cfg_links_record_and_bytecode() {
 
 #[test]
 fn prefix_without_python_warns_about_a_foreign_interpreter() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-handoff-");
     let link = fx.root.join(format!("bin/python{}", fx.py));
     fs::remove_file(&link).unwrap();
     std::os::unix::fs::symlink(format!("/usr/local/bin/python{}", fx.py), &link).unwrap();
@@ -219,7 +194,7 @@ fn prefix_without_python_warns_about_a_foreign_interpreter() {
 
 #[test]
 fn usage_errors_write_nothing() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-handoff-");
     let out = fx.path("out");
     usage_error(
         &slim(&fx.root, &out)
@@ -267,8 +242,8 @@ fn usage_errors_write_nothing() {
 
 #[test]
 fn keep_bin_keeps_named_scripts_and_python_links() {
-    let fx = Fixture::new();
-    fx.pip_style_scripts();
+    let fx = Fixture::new("venvslim-handoff-");
+    pip_style_scripts(&fx);
     let out = fx.path("out");
     let r = slim(&fx.root, &out).args(["--keep-bin", "demo"]).report();
     let mut names: Vec<String> = fs::read_dir(out.join("bin"))
@@ -289,7 +264,7 @@ fn keep_bin_keeps_named_scripts_and_python_links() {
 
 #[test]
 fn sbom_and_licences_of_shipped_distributions() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-handoff-");
     let (out, lic, sbom) = (
         fx.path("out"),
         fx.path("legal/licenses"),
@@ -336,7 +311,7 @@ fn sbom_and_licences_of_shipped_distributions() {
 
 #[test]
 fn mtimes_modes_and_chmod() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-handoff-");
     let data = fx.sp().join("demo/static/app.js");
     fs::set_permissions(&data, fs::Permissions::from_mode(0o6775)).unwrap();
     let out = fx.path("out");
@@ -397,7 +372,7 @@ fn mtimes_modes_and_chmod() {
 
 #[test]
 fn dedupe_hardlinks_identical_files() {
-    let fx = Fixture::new();
+    let fx = Fixture::new("venvslim-handoff-");
     let data = fx.sp().join("demo/data");
     fs::copy(data.join("a.json"), data.join("c.json")).unwrap();
     let t = filetime::FileTime::from_last_modification_time(
@@ -439,8 +414,8 @@ fn dedupe_hardlinks_identical_files() {
 
 #[test]
 fn in_place_relocates_through_temporary_files() {
-    let fx = Fixture::new();
-    fx.pip_style_scripts();
+    let fx = Fixture::new("venvslim-handoff-");
+    pip_style_scripts(&fx);
     let ino = fs::metadata(fx.root.join("bin/demo")).unwrap().ino();
     let python = format!("/usr/bin/python{}", fx.py);
     let o = venvslim()

@@ -6,20 +6,13 @@
 //! (sorted, directory entries, `name.pyc` beside `name.py`, unchecked-hash, co_filename), RECORD,
 //! the report, the options, and that the zipped tree imports with its own interpreter.
 
-use crate::util::{self, python, show, slim, venvslim};
+use crate::util::{python, show, slim, venvslim, Fixture};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
-use tempfile::TempDir;
 
 const ARCHIVE: &str = "_venvslim_pure.zip";
-
-struct Fixture {
-    tmp: TempDir,
-    root: PathBuf,
-    sp_rel: PathBuf,
-}
 
 /// Files of one distribution, relative to site-packages, and its name.
 fn add_dist(sp: &Path, name: &str, files: &[(&str, &str)]) {
@@ -38,50 +31,42 @@ fn add_dist(sp: &Path, name: &str, files: &[(&str, &str)]) {
     fs::write(sp.join(&di).join("RECORD"), record).unwrap();
 }
 
-impl Fixture {
-    fn new() -> Fixture {
-        let (tmp, root, py) = util::fixture_venv("venvslim-zip-");
-        let sp_rel = Path::new("lib")
-            .join(format!("python{py}"))
-            .join("site-packages");
-        let sp = root.join(&sp_rel);
-        add_dist(&sp, "purepkg", &[
+/// The fixture venv plus one distribution per case (see the module doc).
+fn zip_fixture() -> Fixture {
+    let fx = Fixture::new("venvslim-zip-");
+    let sp = fx.sp();
+    add_dist(&sp, "purepkg", &[
             ("purepkg/__init__.py", "from importlib.resources import files\n\ndef greeting():\n    return files(__package__).joinpath('data/greeting.txt').read_text().strip()\n"),
             ("purepkg/sub/__init__.py", ""),
             ("purepkg/sub/mod.py", "VALUE = 42\n"),
             ("purepkg/data/greeting.txt", "hello from the zip\n"),
         ]);
-        add_dist(
-            &sp,
-            "nspure",
-            &[("nsp/pure/__init__.py", "NAME = 'pure portion'\n")],
-        );
-        add_dist(
-            &sp,
-            "nsnative",
-            &[
-                ("nsp/native/__init__.py", "NAME = 'native portion'\n"),
-                (
-                    "nsp/native/_speed.cpython-311-x86_64-linux-gnu.so",
-                    "\x7fELF not really",
-                ),
-            ],
-        );
-        add_dist(&sp, "reader", &[(
+    add_dist(
+        &sp,
+        "nspure",
+        &[("nsp/pure/__init__.py", "NAME = 'pure portion'\n")],
+    );
+    add_dist(
+        &sp,
+        "nsnative",
+        &[
+            ("nsp/native/__init__.py", "NAME = 'native portion'\n"),
+            (
+                "nsp/native/_speed.cpython-311-x86_64-linux-gnu.so",
+                "\x7fELF not really",
+            ),
+        ],
+    );
+    add_dist(&sp, "reader", &[(
             "reader/__init__.py",
             "import os\nHERE = os.path.dirname(__file__)\nDATA = open(os.path.join(HERE, 'data.txt')).read()\n",
         ), ("reader/data.txt", "on disk\n")]);
-        add_dist(
-            &sp,
-            "single",
-            &[("single.py", "def f():\n    return 'single'\n")],
-        );
-        Fixture { tmp, root, sp_rel }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.tmp.path().join(name)
-    }
+    add_dist(
+        &sp,
+        "single",
+        &[("single.py", "def f():\n    return 'single'\n")],
+    );
+    fx
 }
 
 /// `(name, flags, co_filename)` of every entry, read by the fixture's Python.
@@ -108,7 +93,7 @@ fn names(z: &Value, key: &str) -> Vec<String> {
 
 #[test]
 fn zips_pure_distributions_and_keeps_the_rest_on_disk_with_evidence() {
-    let fx = Fixture::new();
+    let fx = zip_fixture();
     let out = fx.path("out");
     let report = slim(&fx.root, &out)
         .args(["--zip-pure"])
@@ -218,7 +203,7 @@ fn zips_pure_distributions_and_keeps_the_rest_on_disk_with_evidence() {
 
 #[test]
 fn same_input_same_archive_and_the_input_is_untouched() {
-    let fx = Fixture::new();
+    let fx = zip_fixture();
     let before = tree_state(&fx.root);
     slim(&fx.root, &fx.path("a"))
         .args(["--zip-pure"])
@@ -253,7 +238,7 @@ fn tree_state(root: &Path) -> Vec<String> {
 
 #[test]
 fn sourceless_exclude_and_dry_run() {
-    let fx = Fixture::new();
+    let fx = zip_fixture();
     let out = fx.path("out");
     let dry = {
         let o = venvslim()
@@ -322,7 +307,7 @@ fn sourceless_exclude_and_dry_run() {
 
 #[test]
 fn in_place_and_the_pyproject_key() {
-    let fx = Fixture::new();
+    let fx = zip_fixture();
     fs::write(
         fx.path("pyproject.toml"),
         "[tool.venvslim]\nzip = true\nzip-exclude = [\"nspure\"]\n",
@@ -366,7 +351,7 @@ fn in_place_and_the_pyproject_key() {
 
 #[test]
 fn usage_errors_exit_2_with_a_hint_and_write_nothing() {
-    let fx = Fixture::new();
+    let fx = zip_fixture();
     let out = fx.path("out");
     for args in [
         &["--zip-sourceless"][..],
@@ -391,7 +376,7 @@ fn usage_errors_exit_2_with_a_hint_and_write_nothing() {
 
 #[test]
 fn snapshot_zip_dry_run_text() {
-    let fx = Fixture::new();
+    let fx = zip_fixture();
     let o = venvslim()
         .args([
             "slim".as_ref(),

@@ -173,17 +173,12 @@ fn stopped_at(venv: &Path, o: &Outputs, extra: &[&str], n: u32) -> (Child, Strin
 
 /// How many fault points a run passes.
 fn count_points(venv: &Path, o: &Outputs, extra: &[&str]) -> u32 {
-    let out = slim(venv, &o.out)
+    slim(venv, &o.out)
         .args(o.args())
         .args(extra)
         .env("VENVSLIM_FAULT_AFTER", "count")
-        .run();
-    assert!(out.status.success(), "{}", show(&out));
-    String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .find_map(|l| l.strip_prefix("venvslim: fault points passed: "))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no fault count in {}", show(&out)))
+        .run()
+        .fault_points()
 }
 
 fn sigterm(child: &Child) {
@@ -703,13 +698,8 @@ fn in_place_sigterm_then_a_rerun_completes_licences_and_sbom() {
         Some(("VENVSLIM_FAULT_AFTER", "count".into())),
     )
     .run();
-    assert!(counted.status.success(), "{}", show(&counted));
+    let k = counted.fault_points();
     assert!(o.lic.join("demo-1.0/licenses/LICENSE").is_file() && o.sbom.is_file());
-    let k: u32 = String::from_utf8_lossy(&counted.stderr)
-        .lines()
-        .find_map(|l| l.strip_prefix("venvslim: fault points passed: "))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no count: {}", show(&counted)));
     let want_lic = fs::read(o.lic.join("demo-1.0/licenses/LICENSE")).unwrap();
     let want_sbom = fs::read(&o.sbom).unwrap();
     let mut interrupted = 0;

@@ -32,12 +32,7 @@ fn count_points(venv: &Path) -> u64 {
         .args(IN_PLACE)
         .env("VENVSLIM_FAULT_AFTER", "count")
         .run();
-    assert!(o.status.success(), "{}", show(&o));
-    let err = String::from_utf8_lossy(&o.stderr);
-    err.lines()
-        .find_map(|l| l.strip_prefix("venvslim: fault points passed: "))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no point count on stderr:\n{err}"))
+    u64::from(o.fault_points())
 }
 
 /// One line per entry under `root`, sorted (see the module doc for what is compared).
@@ -587,13 +582,7 @@ fn dist_info_strip_never_leaves_a_dist_info_without_metadata() {
         c.run()
     };
     let run = fresh(&pristine, dir.path());
-    let o = strip(&run, Some("count"));
-    assert!(o.status.success(), "{}", show(&o));
-    let k: u64 = String::from_utf8_lossy(&o.stderr)
-        .lines()
-        .find_map(|l| l.strip_prefix("venvslim: fault points passed: "))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("a point count");
+    let k = u64::from(strip(&run, Some("count")).fault_points());
     let want = tree_state(&run);
     for n in 1..=k {
         let run = fresh(&pristine, dir.path());

@@ -273,17 +273,11 @@ fn a_rerun_removes_staging_left_by_a_killed_run_and_says_so() {
 
 /// How many fault points a run passes (debug builds count them on request).
 fn count_points(venv: &Path, out: &Path, extra: &[&str]) -> u32 {
-    let out = slim(venv, out)
+    slim(venv, out)
         .args(extra)
         .env("VENVSLIM_FAULT_AFTER", "count")
-        .run();
-    assert!(out.status.success(), "{}", show(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("venvslim: fault points passed: "))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no fault count in {}", show(&out)))
+        .run()
+        .fault_points()
 }
 
 /// At least `want` distinct points spread evenly over 1..=k (all of them when k is small).

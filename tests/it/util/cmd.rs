@@ -207,6 +207,17 @@ impl Run {
         String::from_utf8_lossy(&self.output.stderr).into_owned()
     }
 
+    /// How many fault points a debug build passed, run with `VENVSLIM_FAULT_AFTER=count`: it must
+    /// exit 0 and say so on stderr.
+    pub fn fault_points(&self) -> u32 {
+        self.assert_code(0);
+        self.stderr()
+            .lines()
+            .find_map(|l| l.strip_prefix("venvslim: fault points passed: "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no fault point count on stderr:\n{self}"))
+    }
+
     /// Stdout as JSON (a failed parse shows the run).
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.output.stdout)

@@ -761,6 +761,52 @@ pub fn normalize_dist(name: &str) -> String {
     out
 }
 
+/// The hand-made fixture venv at `<tmp>/venv`, in a fresh temp dir; outputs of a test go beside
+/// it, inside the dir (`path`).
+pub struct Fixture {
+    pub tmp: tempfile::TempDir,
+    pub root: PathBuf,
+    /// `3.11`
+    pub py: String,
+    /// `lib/python3.11/site-packages`
+    pub sp_rel: PathBuf,
+}
+
+impl Fixture {
+    /// A fresh fixture in a temp dir named `prefix...`.
+    pub fn new(prefix: &str) -> Fixture {
+        let (tmp, root, py) = fixture_venv(prefix);
+        let sp_rel = PathBuf::from(format!("lib/python{py}/site-packages"));
+        Fixture {
+            tmp,
+            root,
+            py,
+            sp_rel,
+        }
+    }
+
+    /// `<tmp>/name`, beside the venv.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// The venv's site-packages.
+    pub fn sp(&self) -> PathBuf {
+        self.root.join(&self.sp_rel)
+    }
+
+    /// `rel` (relative to site-packages) as a path relative to the venv root, as the JSON
+    /// report spells it.
+    pub fn rel(&self, sp_rel: &str) -> String {
+        path_str(&self.sp_rel.join(sp_rel)).to_string()
+    }
+
+    /// `cpython-311`
+    pub fn cache_tag(&self) -> String {
+        format!("cpython-{}", self.py.replace('.', ""))
+    }
+}
+
 /// The hand-made fixture venv (`fixtures/make_fixture_venv.py`, run by the `python3` on PATH) at
 /// `<tmp>/venv`, in a fresh temp dir named `prefix...`; returns the dir, the venv and its
 /// Python's `X.Y`. Outputs of a test go beside the venv, inside the dir.
