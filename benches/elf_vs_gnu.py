@@ -46,105 +46,16 @@ JOBS = int(os.environ.get("JOBS", "2"))
 GNU_STRIP = os.environ.get("GNU_STRIP", "/usr/bin/strip")
 CHECK_TIMEOUT = 300
 
-# ---------------------------------------------------------------------------------------------
-# Workloads: each is run as `TREE/bin/python -I -B -c CODE` with a scratch dir as cwd; it must
+# Workloads: one script per package in benches/elf_workloads/ (the ELF real-wheel test runs the
+# same files). Each is run as `TREE/bin/python -I -B -c CODE` with a scratch dir as cwd; it must
 # exit 0 and print one line starting with "ok".
-# ---------------------------------------------------------------------------------------------
+WORKLOADS_DIR = Path(__file__).resolve().parent / "elf_workloads"
 
-WORKLOADS = {
-    "numpy": r"""
-import numpy as np
-rng = np.random.default_rng(0)
-a = rng.random((300, 300))
-b = a @ a.T + 300 * np.eye(300)
-inv = np.linalg.inv(b)
-assert np.allclose(b @ inv, np.eye(300), atol=1e-8), "inv(b) @ b != I"
-print("ok numpy", np.__version__, float(np.trace(inv)))
-""",
-    "scipy": r"""
-import numpy as np, scipy, scipy.linalg, scipy.optimize
-rng = np.random.default_rng(1)
-m = rng.random((120, 80))
-u, s, vt = scipy.linalg.svd(m, full_matrices=False)
-assert np.allclose(u @ np.diag(s) @ vt, m), "svd does not reconstruct"
-r = scipy.optimize.minimize(scipy.optimize.rosen, [1.3, 0.7, 0.8, 1.9, 1.2], method="BFGS")
-assert r.success and np.allclose(r.x, 1.0, atol=1e-4), r
-root = scipy.optimize.brentq(lambda x: x**3 - 2, 0, 2)
-assert abs(root - 2 ** (1 / 3)) < 1e-10
-print("ok scipy", scipy.__version__, round(float(s[0]), 6))
-""",
-    "pyarrow": r"""
-import os, tempfile, pyarrow as pa, pyarrow.parquet as pq, pyarrow.compute as pc
-t = pa.table({"k": ["a", "b", "a", "c"] * 250, "v": list(range(1000))})
-with tempfile.TemporaryDirectory() as d:
-    p = os.path.join(d, "t.parquet")
-    pq.write_table(t, p, compression="zstd")
-    back = pq.read_table(p)
-assert back.equals(t), "parquet round trip changed the table"
-assert pc.sum(back["v"]).as_py() == 499500
-print("ok pyarrow", pa.__version__, back.num_rows)
-""",
-    "polars": r"""
-import polars as pl
-df = pl.DataFrame({"k": ["a", "b", "a", "c", "b", "a"], "v": [1, 2, 3, 4, 5, 6]})
-g = df.group_by("k").agg(pl.col("v").sum().alias("s")).sort("k")
-assert g.to_dict(as_series=False) == {"k": ["a", "b", "c"], "s": [10, 7, 4]}, g
-lz = pl.LazyFrame({"x": list(range(10000))}).filter(pl.col("x") % 7 == 0).select(pl.col("x").sum()).collect()
-assert lz.item() == sum(x for x in range(10000) if x % 7 == 0)
-print("ok polars", pl.__version__)
-""",
-    "uvloop": r"""
-import asyncio, uvloop
-async def main():
-    fut = asyncio.get_running_loop().create_future()
-    asyncio.get_running_loop().call_later(0.01, fut.set_result, 21)
-    return 2 * await fut
-loop = uvloop.new_event_loop()
-try:
-    assert type(loop).__module__.startswith("uvloop"), type(loop)
-    assert loop.run_until_complete(main()) == 42
-finally:
-    loop.close()
-print("ok uvloop", uvloop.__version__)
-""",
-    "psycopg2-binary": r"""
-import psycopg2, psycopg2.extensions as ext
-assert ext.adapt("O'Reilly").getquoted() == b"'O''Reilly'"
-assert ext.adapt([1, 2]).getquoted() == b"ARRAY[1,2]"
-assert psycopg2.__libpq_version__ >= 90000, psycopg2.__libpq_version__
-print("ok psycopg2", psycopg2.__version__.split()[0], psycopg2.__libpq_version__)
-""",
-    "pillow": r"""
-import io
-from PIL import Image
-im = Image.new("RGB", (256, 256))
-im.putdata([(x, y, (x * y) % 256) for y in range(256) for x in range(256)])
-small = im.resize((64, 48), Image.Resampling.LANCZOS)
-for fmt in ("PNG", "JPEG", "WEBP"):
-    buf = io.BytesIO()
-    small.save(buf, fmt)
-    back = Image.open(io.BytesIO(buf.getvalue()))
-    back.load()
-    assert back.size == (64, 48) and back.format == fmt, (fmt, back.size, back.format)
-print("ok pillow", Image.__version__ if hasattr(Image, "__version__") else "")
-""",
-    "opencv-python-headless": r"""
-import numpy as np, cv2
-a = np.zeros((64, 64), np.float32)
-a[32, 32] = 1.0
-b = cv2.GaussianBlur(a, (7, 7), 1.5)
-assert b.shape == (64, 64) and abs(float(b.sum()) - 1.0) < 1e-4 and 0 < b[32, 32] < 1 and b[30, 30] > 0
-print("ok cv2", cv2.__version__)
-""",
-    "pyyaml": r"""
-import yaml
-assert yaml.__with_libyaml__, "yaml has no libyaml: _yaml extension missing"
-doc = "a: 1\nb: [x, y]\nc: {d: 2.5}\n"
-assert yaml.load(doc, Loader=yaml.CLoader) == {"a": 1, "b": ["x", "y"], "c": {"d": 2.5}}
-assert yaml.dump({"k": [1, 2]}, Dumper=yaml.CDumper) == "k:\n- 1\n- 2\n"
-print("ok yaml", yaml.__version__)
-""",
-}
+
+def load_workloads():
+    """{package: code} of every benches/elf_workloads/PACKAGE.py, in name order."""
+    return {p.stem: p.read_text() for p in sorted(WORKLOADS_DIR.glob("*.py"))}
+
 
 # One load check, run in a subprocess of TREE/bin/python: `import MODULE` or `ctypes.CDLL(PATH)`;
 # then, if MUST_MAP is given (a path relative to site-packages), that file must be mapped in the
@@ -659,7 +570,7 @@ def main():
     # ---- workloads ----
     log("workloads")
     workloads = {}
-    for pkg, code in WORKLOADS.items():
+    for pkg, code in load_workloads().items():
         workloads[pkg] = {}
         for tag, tree in (("orig", venv), ("gnu", A), ("ours", B)):
             ok, out, why = run_py(tree, ["-c", code], cwd)

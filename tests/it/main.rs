@@ -1,0 +1,26 @@
+//! The integration tests: one test binary, one module per area, all running the real `venvslim`
+//! binary through `util::venvslim()` (or, for `verify`, the library on real trees). One binary
+//! links once and shares one `util`, so every helper has one copy and every failure prints the
+//! same account of what ran (see `util/cmd.rs`).
+//!
+//! - `cli`: `slim` on the small hand-made fixture venv: options, RECORD, usage errors, snapshots.
+//! - `zip`, `handoff`, `elf`, `bench`, `verify`: one feature each, on hand-made trees.
+//! - `safety`: the promises of docs/safety.md under attack and under faults.
+//! - `real_*`: real venvs built with pip from the locks in `tests/venvs/`, cached in
+//!   `target/test-venvs/` (the first run builds them, which needs PyPI); Linux and root for the
+//!   read-only mount namespace, else a SKIP note.
+
+mod util;
+
+mod bench;
+mod cli;
+mod elf;
+mod handoff;
+mod real_elf;
+mod real_handoff;
+mod real_venvs;
+mod real_verify;
+mod real_zip;
+mod safety;
+mod verify;
+mod zip;
