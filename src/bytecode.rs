@@ -18,9 +18,12 @@ use rayon::prelude::*;
 
 use crate::venv::{PythonVersion, Venv};
 
+/// The venv's own interpreter, probed once: what compiles the kept sources.
 #[derive(Debug, Clone)]
 pub struct Interpreter {
+    /// The interpreter's real path (the venv's link resolved), never found on PATH.
     pub path: PathBuf,
+    /// Its version, which must be the venv's.
     pub version: PythonVersion,
     /// `sys.implementation.cache_tag`, e.g. `cpython-311`.
     pub cache_tag: String,
@@ -31,8 +34,11 @@ pub struct Interpreter {
 /// One source to compile: read `src`, write `cfile`, record `dfile` as co_filename.
 #[derive(Debug, Clone)]
 pub struct Job {
+    /// The source to read.
     pub src: PathBuf,
+    /// Where the pyc goes.
     pub cfile: PathBuf,
+    /// The path recorded as co_filename (where the source will be at run time).
     pub dfile: PathBuf,
 }
 

@@ -20,10 +20,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     max_term_width = 100
 )]
 pub struct Cli {
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The subcommands; each variant's doc comment is its `--help` text.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write a slimmed copy of a venv (or slim it in place).
@@ -77,6 +79,7 @@ pub enum Command {
     Dockerfile(DockerfileArgs),
 }
 
+/// `venvslim slim`: the venv, where the result goes, and the options of this run.
 #[derive(Debug, Args)]
 pub struct SlimArgs {
     /// The venv to slim: a directory with pyvenv.cfg, a `--user` prefix, or a bare site-packages
@@ -255,6 +258,7 @@ fn epoch_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, 
     }))
 }
 
+/// `venvslim dockerfile`: the stages' images and files, and the options the builder slims with.
 #[derive(Debug, Args)]
 pub struct DockerfileArgs {
     /// The builder stage's base image.
@@ -280,6 +284,7 @@ pub struct DockerfileArgs {
     pub options: SlimOptions,
 }
 
+/// `venvslim bench`: the venv, the strategies, and what to measure and write.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// The venv to compare strategies on (never modified).
@@ -335,6 +340,8 @@ pub struct BenchArgs {
     Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize,
 )]
 #[serde(rename_all = "kebab-case")]
+// Each value is described in its flag's help; a doc comment on a variant would print it twice.
+#[allow(missing_docs)]
 pub enum BytecodeMode {
     #[default]
     Compile,
@@ -343,6 +350,7 @@ pub enum BytecodeMode {
     Sourceless,
 }
 
+/// `venvslim verify`: the tree to check and what to check it against.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The venv to check (a slimmed tree works at any path).
@@ -372,6 +380,7 @@ pub struct VerifyArgs {
     pub json: bool,
 }
 
+/// `venvslim strip`: the files and how much to strip.
 #[derive(Debug, Args)]
 pub struct StripArgs {
     /// ELF files to strip in place. Symlinks are refused (name the file they point to); a
@@ -397,6 +406,8 @@ pub struct StripArgs {
     Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize,
 )]
 #[serde(rename_all = "kebab-case")]
+// Each value is described in its flag's help; a doc comment on a variant would print it twice.
+#[allow(missing_docs)]
 pub enum ElfMode {
     #[default]
     Unneeded,
@@ -420,6 +431,8 @@ impl ElfMode {
     Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize,
 )]
 #[serde(rename_all = "kebab-case")]
+// Each value is described in its flag's help; a doc comment on a variant would print it twice.
+#[allow(missing_docs)]
 pub enum DistInfoMode {
     #[default]
     Minimal,

@@ -16,32 +16,46 @@ use walkdir::WalkDir;
 
 use crate::error::PathError;
 
+/// What an entry is, from lstat (a link is never followed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// A regular file.
     File,
+    /// A directory.
     Dir,
+    /// A symbolic link (its own size is the length of its target).
     Symlink,
     /// FIFOs, sockets, devices: never expected in a venv; reported, not copied.
     Other,
 }
 
+/// One path of the tree, with the lstat facts every later pass needs (read once, here).
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// Relative to the tree's root.
     pub path: PathBuf,
+    /// File, directory, link or other.
     pub kind: Kind,
     /// Apparent size in bytes (symlinks: length of the target).
     pub size: u64,
+    /// Device and inode: one file under several names (hardlinks) is counted and copied once.
     pub dev: u64,
+    /// See `dev`.
     pub ino: u64,
+    /// Number of hardlinks.
     pub nlink: u64,
+    /// Permission bits and file type, as lstat gives them.
     pub mode: u32,
+    /// Owner, kept on copies when run as root.
     pub uid: u32,
+    /// Group, kept on copies when run as root.
     pub gid: u32,
+    /// Modification time: seconds and nanoseconds since the epoch.
     pub mtime: (i64, i64),
 }
 
 impl Entry {
+    /// A regular file.
     pub fn is_file(&self) -> bool {
         self.kind == Kind::File
     }
@@ -51,6 +65,7 @@ impl Entry {
     }
 }
 
+/// The whole tree, walked once: every entry sorted by path, and what could not be read.
 #[derive(Debug, Default)]
 pub struct Inventory {
     /// Sorted by path (component-wise, so a directory precedes its contents).
@@ -166,6 +181,7 @@ impl Inventory {
             .collect()
     }
 
+    /// The entry at `rel` (relative to the root), by binary search.
     pub fn find(&self, rel: &Path) -> Option<&Entry> {
         self.entries
             .binary_search_by(|e| e.path.as_path().cmp(rel))

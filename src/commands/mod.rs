@@ -12,7 +12,8 @@ pub mod verify;
 /// What a run ended with, for the exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    /// Done, nothing failed (exit 0).
     Ok,
-    /// Finished, but some paths failed (listed in the report).
+    /// Finished, but some paths failed or a check found breakage (listed in the report; exit 1).
     Failures,
 }
