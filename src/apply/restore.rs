@@ -1,17 +1,18 @@
-//! `slim --verify`: give the distributions that broke back what the plan took from them.
+//! `slim --verify`, the writing half: put back in OUT what the plan took from the distributions
+//! that broke. `verify` decides which actions and ELF files that is (`verify::Restore`, indices
+//! into the plan); this undoes them, and shares `fix_dirs` with `unzip` (zip.rs).
 //!
-//! The plan is data, so the repair is exact: every action of a broken distribution that removed,
-//! moved or rewrote a file is undone by copying the original from the input venv (same relative
-//! path, mode, owner when we may, mtime), and every ELF file of it the engine stripped is copied
-//! back too. Restoring per distribution rather than per file is deliberate: which file a failing
-//! import needed is unknowable from outside (an `open(__file__/..)`, a computed import), and a
-//! distribution is the unit the report and `--keep-package` speak in.
+//! The plan is data, so the repair is exact: every removal, move or METADATA rewrite asked for
+//! is undone by copying the original from the input venv (same relative path, mode, owner when
+//! we may, mtime), through a temporary file renamed over the destination; every stripped ELF
+//! file asked for is copied back too. What is already right in OUT is left alone, so restoring
+//! twice changes nothing.
 //!
 //! What this does not do: RECORD files are left as they are (the caller rewrites them, with the
 //! restored files listed again); nothing is ever written into the input venv; a removed path
 //! that the run wrote anew (a stale pyc replaced by a recompiled one) keeps the new file.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use super::{replace_file, set_meta};
 use crate::inventory::{Entry, Kind};
 use crate::plan::{ActionKind, Plan};
 use crate::rules::Rewrite;
@@ -38,18 +40,13 @@ pub struct Restored {
     pub dist: String,
 }
 
-/// Undo, in `out`, every removal, move and METADATA rewrite the plan made for the
-/// distributions in `dists` (normalized names), and every ELF strip of their files.
-pub fn restore(plan: &Plan, out: &Path, dists: &BTreeSet<String>) -> Result<Vec<Restored>> {
+/// Undo, in `out`, the plan's `actions` (indices into `plan.actions`: removals, moves, METADATA
+/// rewrites) and put back the original bytes of the stripped ELF files `elf` (inventory
+/// indices). Returns what was put back, sorted by path.
+pub fn restore(plan: &Plan, out: &Path, actions: &[usize], elf: &[usize]) -> Result<Vec<Restored>> {
     refuse_input(plan, out)?;
-    let wanted: Vec<bool> = plan
-        .dists
-        .iter()
-        .map(|d| dists.contains(&d.normalized))
-        .collect();
-    let is_wanted = |d: Option<usize>| d.is_some_and(|d| wanted[d]);
     let mut done = Vec::new();
-    for a in plan.actions.iter().filter(|a| is_wanted(a.dist)) {
+    for a in actions.iter().map(|&a| &plan.actions[a]) {
         let e = &plan.inv.entries[a.entry];
         let put = match &a.kind {
             ActionKind::Remove | ActionKind::RemoveAfterCompile => {
@@ -75,9 +72,9 @@ pub fn restore(plan: &Plan, out: &Path, dists: &BTreeSet<String>) -> Result<Vec<
             });
         }
     }
-    for &i in &plan.elf {
+    for &i in elf {
         let e = &plan.inv.entries[i];
-        let Some(d) = plan.own.owner(&e.path).filter(|&d| wanted[d]) else {
+        let Some(d) = plan.own.owner(&e.path) else {
             continue;
         };
         if !unchanged(plan, e, out)? && put_back(plan, e, out)? {
@@ -88,7 +85,7 @@ pub fn restore(plan: &Plan, out: &Path, dists: &BTreeSet<String>) -> Result<Vec<
             });
         }
     }
-    fix_dirs(plan, out, &done);
+    fix_dirs(plan, out, done.iter().map(|r| r.path.as_path()));
     done.sort_by(|a, b| a.path.cmp(&b.path));
     done.dedup();
     Ok(done)
@@ -111,6 +108,7 @@ fn refuse_input(plan: &Plan, out: &Path) -> Result<()> {
 /// Copy one original entry into `out`. Ok(false) for what is never copied (FIFOs, devices).
 fn put_back(plan: &Plan, e: &Entry, out: &Path) -> Result<bool> {
     let (src, dst) = (plan.venv.root.join(&e.path), out.join(&e.path));
+    crate::fault::point("restore a file from the input");
     if let Some(parent) = dst.parent() {
         fs::create_dir_all(parent)
             .with_context(|| format!("cannot create `{}`", parent.display()))?;
@@ -136,7 +134,7 @@ fn put_back(plan: &Plan, e: &Entry, out: &Path) -> Result<bool> {
             }
             std::os::unix::fs::symlink(&target, &dst)
                 .with_context(|| format!("cannot create link `{}`", dst.display()))?;
-            crate::apply::set_meta(&dst, e);
+            set_meta(&dst, e);
         }
         Kind::Other => return Ok(false),
     }
@@ -145,12 +143,13 @@ fn put_back(plan: &Plan, e: &Entry, out: &Path) -> Result<bool> {
 
 /// Through a temporary file beside the destination, renamed over it: never a half-written file.
 fn copy_file(src: &Path, dst: &Path, e: &Entry) -> std::io::Result<()> {
-    crate::apply::replace_file(dst, e, |tmp| fs::copy(src, tmp).map(drop))
+    replace_file(dst, e, |tmp| fs::copy(src, tmp).map(drop))
 }
 
 /// Delete the moved copy (a licence under `licenses/`) and the directories it leaves empty.
 fn remove_moved(out: &Path, to: &Path) -> Result<()> {
     let moved = out.join(to);
+    crate::fault::point("remove a moved licence");
     match fs::remove_file(&moved) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -164,28 +163,22 @@ fn remove_moved(out: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Directories that received restored entries get their original mode and mtime back (writing
-/// into them changed the mtime; `create_dir_all` gave new ones the default mode).
-fn fix_dirs(plan: &Plan, out: &Path, done: &[Restored]) {
+/// Directories that received restored entries (relative paths) get the input's mode, owner and
+/// mtime back, deepest first (writing into them changed the mtime; `create_dir_all` gave new
+/// ones the default mode). For `restore` and for `unzip`.
+pub(super) fn fix_dirs<'a>(plan: &Plan, out: &Path, restored: impl IntoIterator<Item = &'a Path>) {
     let mut dirs: BTreeSet<&Path> = BTreeSet::new();
-    for r in done {
-        dirs.extend(
-            r.path
-                .ancestors()
-                .skip(1)
-                .filter(|d| !d.as_os_str().is_empty()),
-        );
+    for p in restored {
+        dirs.extend(p.ancestors().skip(1).filter(|d| !d.as_os_str().is_empty()));
     }
-    let mut seen = HashSet::new();
     for dir in dirs.into_iter().rev() {
-        let Some(e) = plan.inv.find(dir) else {
+        let Some(e) = plan.inv.find(dir).filter(|e| e.kind == Kind::Dir) else {
             continue;
         };
-        if e.kind == Kind::Dir && seen.insert(dir) {
-            let path = out.join(dir);
-            let _ = fs::set_permissions(&path, fs::Permissions::from_mode(e.mode & 0o7777));
-            crate::apply::set_meta(&path, e);
-        }
+        let path = out.join(dir);
+        crate::fault::point("restore a directory's mode and mtime");
+        let _ = fs::set_permissions(&path, fs::Permissions::from_mode(e.mode & 0o7777));
+        set_meta(&path, e);
     }
 }
 
