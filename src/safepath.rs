@@ -239,6 +239,12 @@ fn push_components(todo: &mut Vec<OsString>, p: &Path) {
     todo.extend(names.into_iter().rev());
 }
 
+/// Serialize a path as a string even when it is not UTF-8 (lossy), so `--json` never fails on
+/// a strange file name. Here, below every module whose data is serialized.
+pub fn lossy_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

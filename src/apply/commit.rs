@@ -10,10 +10,9 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use super::journal::{self, Journal, Op, JOURNAL, SBOM, STAGING, TREE};
-use super::{Failure, HandoffOutcome};
+use super::{Failure, HandoffOutcome, Progress};
 use crate::fault::point;
 use crate::handoff::Options;
-use crate::report::progress::Progress;
 
 pub(super) struct Finished {
     pub failures: Vec<Failure>,
@@ -22,7 +21,12 @@ pub(super) struct Finished {
 
 /// Step 3: run every step of the journal (again), remove the staging directory, run the last
 /// pass, remove the journal.
-pub(super) fn finish(root: &Path, opts: &Options, j: &Journal, progress: &Progress) -> Finished {
+pub(super) fn finish(
+    root: &Path,
+    opts: &Options,
+    j: &Journal,
+    progress: &dyn Progress,
+) -> Finished {
     progress.phase("finishing", j.ops.len() as u64);
     let failures = Mutex::new(Vec::new());
     let fail = |path: &Path, err: String| {

@@ -31,13 +31,12 @@ use rayon::prelude::*;
 use super::commit::finish;
 use super::journal::{self, Journal, Op, JOURNAL, SBOM, STAGING, TREE};
 use super::post::{compile, rewrite_records};
-use super::{set_meta, take, write_new, Failure, HandoffOutcome, Outcome, Writer};
+use super::{set_meta, take, write_new, Failure, HandoffOutcome, Outcome, Progress, Writer};
 use crate::bytecode::Interpreter;
 use crate::fault::point;
 use crate::handoff::Options;
 use crate::inventory::Kind;
 use crate::plan::{ActionKind, Plan};
-use crate::report::progress::Progress;
 use crate::rules::Rewrite;
 
 /// What a rerun did when it found the journal of an interrupted run.
@@ -103,7 +102,7 @@ pub fn discard_leftovers(root: &Path) -> Result<()> {
 }
 
 /// Finish the interrupted run whose journal is `j`, with the rerun's hand-off options.
-pub fn resume(root: &Path, opts: &Options, j: Journal, progress: &Progress) -> Resumed {
+pub fn resume(root: &Path, opts: &Options, j: Journal, progress: &dyn Progress) -> Resumed {
     let fin = finish(root, opts, &j, progress);
     let mut failures = j.failures;
     failures.extend(fin.failures);
@@ -119,7 +118,7 @@ pub fn resume(root: &Path, opts: &Options, j: Journal, progress: &Progress) -> R
 pub(super) fn apply(
     plan: &Plan,
     interp: Option<&Interpreter>,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<Outcome> {
     let root = &plan.venv.root;
     let staging = root.join(STAGING);

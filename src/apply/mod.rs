@@ -19,7 +19,6 @@ use anyhow::{bail, Result};
 use crate::bytecode::Interpreter;
 use crate::inventory::Kind;
 use crate::plan::{Plan, Totals};
-use crate::report::progress::Progress;
 use crate::settings::Target;
 
 mod commit;
@@ -46,9 +45,30 @@ use post::{compile, remove_sourceless, rewrite_records};
 pub use restore::{restore, Restored, ELF_RULE};
 pub use zip::{unzip, ZipOutcome};
 
+/// How far a long run has got, for whoever shows it: apply (and bench) only say so, they never
+/// print; report/progress.rs draws the terminal bar. `Sync`: the copy reports from its threads.
+pub trait Progress: Sync {
+    /// Start a phase of `len` steps (0: a message only).
+    fn phase(&self, msg: &str, len: u64);
+    fn set_message(&self, msg: &str);
+    fn inc(&self, n: u64);
+    /// The run is over: clear whatever shows it.
+    fn finish(&self);
+}
+
+/// Progress nobody watches.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn phase(&self, _: &str, _: u64) {}
+    fn set_message(&self, _: &str) {}
+    fn inc(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Failure {
-    #[serde(serialize_with = "crate::report::lossy_path")]
+    #[serde(serialize_with = "crate::safepath::lossy_path")]
     pub path: PathBuf,
     pub error: String,
 }
@@ -89,8 +109,8 @@ struct Writer<'a> {
     failures: Mutex<Vec<Failure>>,
     skipped: Mutex<Vec<Failure>>,
     elf: Mutex<Vec<(PathBuf, crate::elf::Verdict)>>,
-    /// A terminal progress bar (hidden unless a person is watching).
-    progress: Progress,
+    /// Where to say how far the run is (a terminal bar, or nothing).
+    progress: &'a dyn Progress,
     /// Hand-off outputs staged outside OUT, in publishing order.
     staged: Mutex<Vec<extras::Staged>>,
 }
@@ -109,14 +129,14 @@ impl<'a> Writer<'a> {
             failures: Mutex::default(),
             skipped: Mutex::default(),
             elf: Mutex::default(),
-            progress: Progress::hidden(),
+            progress: &NoProgress,
             staged: Mutex::default(),
         }
     }
 
     /// The same writer, reporting to `progress`.
-    fn with_progress(mut self, progress: &Progress) -> Writer<'a> {
-        self.progress = progress.clone();
+    fn with_progress(mut self, progress: &'a dyn Progress) -> Writer<'a> {
+        self.progress = progress;
         self
     }
 
@@ -159,7 +179,7 @@ pub fn apply(
     plan: &Plan,
     target: &Target,
     interp: Option<&Interpreter>,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<Outcome> {
     match target {
         Target::PlanOnly => bail!("nothing to apply without an output"),

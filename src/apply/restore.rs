@@ -32,7 +32,7 @@ pub const ELF_RULE: &str = "elf.strip";
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Restored {
     /// Relative to the tree's root.
-    #[serde(serialize_with = "crate::report::lossy_path")]
+    #[serde(serialize_with = "crate::safepath::lossy_path")]
     pub path: PathBuf,
     /// The id of the rule that had removed or changed it.
     pub rule: &'static str,

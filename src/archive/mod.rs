@@ -129,7 +129,7 @@ pub struct TopLevel {
     #[serde(skip)]
     pub dist: usize,
     /// Relative to the venv root.
-    #[serde(serialize_with = "crate::report::lossy_path")]
+    #[serde(serialize_with = "crate::safepath::lossy_path")]
     pub path: PathBuf,
     pub text: String,
 }

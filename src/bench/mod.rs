@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
+use crate::apply::Progress;
 use crate::cli::BenchArgs;
-use crate::report::progress::Progress;
 use crate::verify;
 use measure::Sizes;
 use startup::{Run, Starter};
@@ -86,7 +86,7 @@ pub struct Start {
 }
 
 /// Run the bench; the caller renders the result (`report::bench`).
-pub fn run(args: &BenchArgs, progress: &Progress) -> Result<Bench> {
+pub fn run(args: &BenchArgs, progress: &dyn Progress) -> Result<Bench> {
     let user = args
         .strategy
         .iter()
@@ -111,7 +111,7 @@ fn bench_in(
     venv: &crate::venv::Venv,
     strategies: &[Strategy],
     work: &Path,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Result<Bench> {
     let mut notes = Vec::new();
     let steps = strategies.len() as u64 * 3 + args.rounds as u64 + 2;
@@ -212,7 +212,7 @@ fn build_one(
     original: Option<&verify::Probe>,
     no_verify: bool,
     opts: &verify::Options,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> Outcome {
     let mut o = Outcome {
         name: s.name.clone(),
@@ -332,7 +332,7 @@ fn time_starts(
     work: &Path,
     outcomes: &mut [Outcome],
     rounds: usize,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) {
     progress.set_message("timing: warm-up");
     let mut live = Vec::new();

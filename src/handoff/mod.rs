@@ -25,7 +25,7 @@ use crate::dists::{header_value, metadata_header};
 use crate::inventory::{Inventory, Kind};
 use crate::rules::{distinfo, Ctx, Rule};
 use crate::safepath::read_nofollow;
-use crate::venv::Venv;
+use crate::venv::{is_python_link_name, Venv};
 pub use options::Options;
 use relocate::ScriptChange;
 
@@ -118,7 +118,7 @@ pub fn check(venv: &Venv, inv: &Inventory, opts: &Options) -> Result<()> {
             .iter()
             .filter(|e| e.path.parent() == Some(bin.as_path()) && e.kind != Kind::Dir)
             .map(|e| e.name())
-            .filter(|n| !relocate::is_python_link_name(n) && !n.starts_with("activate"))
+            .filter(|n| !is_python_link_name(n) && !n.starts_with("activate"))
             .collect();
         bail!(
             "--keep-bin {}: no such script in `{}`\nhint: scripts there: {}",
@@ -272,10 +272,7 @@ fn relocation(ctx: &Ctx, fates: &[EntryFate], opts: &Options, h: &mut HandoffPla
             let Ok(target) = fs::read_link(ctx.venv.root.join(&e.path)) else {
                 continue;
             };
-            let new = match (
-                &opts.python,
-                in_bin && relocate::is_python_link_name(e.name()),
-            ) {
+            let new = match (&opts.python, in_bin && is_python_link_name(e.name())) {
                 (Some(py), true) => Some(py.clone()),
                 _ => new_root.as_ref().and_then(|n| {
                     let t = target.as_os_str().as_encoded_bytes();
@@ -360,7 +357,7 @@ fn relocation(ctx: &Ctx, fates: &[EntryFate], opts: &Options, h: &mut HandoffPla
                 .iter()
                 .filter(|e| e.path.parent() == Some(b.as_path()))
             {
-                if e.kind == Kind::File && relocate::is_python_link_name(e.name()) {
+                if e.kind == Kind::File && is_python_link_name(e.name()) {
                     h.warnings.push(format!("{} is a copy of the interpreter, not a link (a `--copies` venv); it was left as it is and will not be the final image's Python\nhint: build the venv without --copies", e.path.display()));
                 }
             }

@@ -552,12 +552,6 @@ impl Report<'_> {
     }
 }
 
-/// Serialize a path as a string even when it is not UTF-8 (lossy), so `--json` never fails on
-/// a strange file name.
-pub fn lossy_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&path.to_string_lossy())
-}
-
 fn lossy_paths<S: serde::Serializer>(
     paths: &&[std::path::PathBuf],
     s: S,

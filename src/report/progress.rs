@@ -62,3 +62,19 @@ impl Progress {
         }
     }
 }
+
+/// What apply and bench tell, drawn here.
+impl crate::apply::Progress for Progress {
+    fn phase(&self, msg: &str, len: u64) {
+        Progress::phase(self, msg, len)
+    }
+    fn set_message(&self, msg: &str) {
+        Progress::set_message(self, msg)
+    }
+    fn inc(&self, n: u64) {
+        Progress::inc(self, n)
+    }
+    fn finish(&self) {
+        Progress::finish(self)
+    }
+}

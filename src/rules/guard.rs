@@ -20,7 +20,7 @@ use crate::inventory::Kind;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Rescue {
-    #[serde(serialize_with = "crate::report::lossy_path")]
+    #[serde(serialize_with = "crate::safepath::lossy_path")]
     pub path: PathBuf,
     pub rule: &'static str,
     pub reason: String,
