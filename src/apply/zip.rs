@@ -99,7 +99,9 @@ pub(super) fn build(w: &Writer, interp: &Interpreter, outcome: &mut Outcome) -> 
             }
         }
         crate::fault::point("write the archive");
-        let entries = install(w, &zp.archive, |tmp| archive::write_archive(tmp, members))?;
+        let entries = install(w, &zp.archive, |tmp| {
+            archive::write_archive(create(tmp)?, tmp, members)
+        })?;
         Ok((entries, compiled))
     })();
     let _ = fs::remove_dir_all(&scratch);
@@ -143,6 +145,11 @@ fn install<T>(w: &Writer, rel: &Path, fill: impl FnOnce(&Path) -> Result<T>) -> 
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// A new file for the archive to be written into (`install`'s temporary file).
+fn create(path: &Path) -> Result<fs::File> {
+    fs::File::create(path).with_context(|| format!("cannot create `{}`", path.display()))
 }
 
 /// A new `top_level.txt`, with the mode, owner and mtime of its METADATA.
@@ -222,7 +229,7 @@ pub fn unzip(
     }
     let archive = out.join(&zp.archive);
     let entries = install(&w, &zp.archive, |tmp| {
-        archive::rebuild_without(&archive, tmp, &|n: &str| gone.contains(n))
+        archive::rebuild_without(&archive, create(tmp)?, tmp, &|n: &str| gone.contains(n))
     })?;
     if entries == 0 {
         for p in [&zp.archive, &zp.pth] {
