@@ -8,7 +8,7 @@
 //! target. `probe` does that for one tree (read-only when it can, as in `docker run --read-only`);
 //! `regressions` compares the original's probe with the slim tree's and keeps only what broke;
 //! `restore::decide` says what the plan took from the distributions that broke, for apply to put
-//! back (this module reads trees and runs Python; it never writes into them).
+//! back (this module reads trees and runs Python; writing them back is apply's).
 //!
 //! Files: `probe.py` (the worker, Python), `worker.rs` (one guarded worker process),
 //! `compare.rs` (regressions, problems), `restore.rs` (what to put back), `repair.rs` (the
