@@ -111,10 +111,18 @@ impl Plan {
             } else {
                 Default::default()
             };
-            let acts = make_actions(&ctx, verdicts, &compile, zip.as_ref());
-            let fates = entry_fates(&acts.0, &acts.1, &zipped);
+            let (actions, fate) = make_actions(&ctx, verdicts, &compile, zip.as_ref());
+            let fates = entry_fates(&actions, &fate, &zipped);
             let handoff = crate::handoff::plan(&ctx, &fates, &licences_kept);
-            (rescues, compile, elf, zip, licences_kept, acts, handoff)
+            (
+                rescues,
+                compile,
+                elf,
+                zip,
+                licences_kept,
+                (actions, fate),
+                handoff,
+            )
         };
         let mut plan = Plan {
             venv,
@@ -202,8 +210,9 @@ impl Plan {
     }
 
     /// Size of each rewritten RECORD before any bytecode is compiled (what a dry run can know).
-    /// Only the METADATA rewrites are counted in: the hashes of relocated scripts are left as
-    /// they were, as they always have been in this estimate.
+    /// Only the METADATA rewrites count here, not the relocated scripts (`rewritten` has both):
+    /// this estimate has always been made as if the hand-off changed nothing, and the dry-run
+    /// JSON keeps its bytes.
     fn record_estimates(&self) -> HashMap<usize, u64> {
         let gone = self.gone();
         let rewritten = self.rewritten_metadata().collect();
