@@ -2,18 +2,23 @@
 //!
 //! Built from the inventory and the rule verdicts: every removal, rewrite and move is an
 //! `Action` naming its path, rule and distribution, sorted by path so the same venv always gives
-//! the same plan (and the same JSON). Two passes run here after classification: the import
-//! guard (rules/guard.rs), and dist-info coherence (never a dist-info directory without
-//! METADATA); then, with `--zip-pure`, the choice of what goes into the archive
-//! (archive/select.rs). Reading METADATA to compute its header, and the kept files the zip
-//! selection scans, are the only I/O.
+//! the same plan (and the same JSON). The passes, in order, each given what it needs (the
+//! classification context `Ctx` and the verdicts so far), never a half-built `Plan`: the import
+//! guard (rules/guard.rs); dist-info coherence (never a dist-info directory without METADATA)
+//! and the licence checks; with `--zip-pure`, the choice of what goes into the archive
+//! (archive/select.rs); bytecode and ELF selection; the actions; and last the hand-off
+//! (handoff/mod.rs), which needs each entry's fate. Reading METADATA to compute its header, the
+//! kept files the zip selection scans, and the text files the hand-off may relocate are the
+//! only I/O.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::archive::ZipPlan;
 use crate::cli::{BytecodeMode, DistInfoMode};
 use crate::dists::{metadata_header, Dist, Ownership};
+use crate::handoff::EntryFate;
 use crate::inventory::{Inventory, Kind};
 use crate::rules::{self, distinfo, guard::Rescue, Ctx, Rewrite, Rule, Verdict};
 use crate::settings::Settings;
@@ -86,7 +91,7 @@ impl Plan {
         let own = Ownership::new(&dists, &venv.site_packages);
         let elf_mode = settings.elf.engine();
         let mut zipped = vec![false; inv.entries.len()];
-        let (verdicts, rescues, compile, (elf, elf_skipped), zip, licences_kept) = {
+        let (rescues, compile, (elf, elf_skipped), zip, licences_kept, (actions, fate), handoff) = {
             let ctx = Ctx::new(&venv, settings, &inv, &dists, &own);
             let mut verdicts = rules::classify(&ctx);
             let rescues = rules::guard::run(&ctx, &mut verdicts);
@@ -106,15 +111,26 @@ impl Plan {
             } else {
                 Default::default()
             };
-            (verdicts, rescues, compile, elf, zip, licences_kept)
+            let (actions, fate) = make_actions(&ctx, verdicts, &compile, zip.as_ref());
+            let fates = entry_fates(&actions, &fate, &zipped);
+            let handoff = crate::handoff::plan(&ctx, &fates, &licences_kept);
+            (
+                rescues,
+                compile,
+                elf,
+                zip,
+                licences_kept,
+                (actions, fate),
+                handoff,
+            )
         };
         let mut plan = Plan {
-            fate: vec![None; inv.entries.len()],
             venv,
             inv,
             dists,
             own,
-            actions: Vec::new(),
+            actions,
+            fate,
             rescues,
             compile,
             bytecode: settings.bytecode,
@@ -126,63 +142,10 @@ impl Plan {
             zip,
             zipped,
             licences_kept,
-            handoff: Default::default(),
+            handoff,
         };
-        plan.make_actions(verdicts);
-        plan.handoff = crate::handoff::plan(&plan, &settings.handoff, settings.dist_info);
+        plan.count_bytes();
         plan
-    }
-
-    fn make_actions(&mut self, verdicts: Vec<Verdict>) {
-        let sourceless: HashSet<&PathBuf> = if self.bytecode == BytecodeMode::Sourceless {
-            self.compile.iter().collect()
-        } else {
-            HashSet::new()
-        };
-        let mut actions = Vec::new();
-        for (i, (e, v)) in self.inv.entries.iter().zip(verdicts).enumerate() {
-            let dist = self.own.owner(&e.path);
-            let (kind, rule) = match v {
-                Verdict::Remove(rule) => (ActionKind::Remove, rule),
-                Verdict::Move(rule, to) => (ActionKind::Move(to), rule),
-                Verdict::Rewrite(rule, Rewrite::MetadataHeader) => {
-                    let (header, more) = metadata_header(
-                        &crate::safepath::read_nofollow(&self.venv.root.join(&e.path))
-                            .unwrap_or_default(),
-                    );
-                    if !more {
-                        continue;
-                    }
-                    (
-                        ActionKind::Rewrite(Rewrite::MetadataHeader, Some(header)),
-                        rule,
-                    )
-                }
-                Verdict::Rewrite(rule, Rewrite::Record) => {
-                    (ActionKind::Rewrite(Rewrite::Record, None), rule)
-                }
-                // --keep'd sources (Protected) stay even in sourceless mode.
-                Verdict::Keep if sourceless.contains(&e.path) => {
-                    (ActionKind::RemoveAfterCompile, &rules::bytecode::SOURCELESS)
-                }
-                // RECORD must not list zipped files, even with --dist-info keep.
-                Verdict::Keep if self.record_of_zipped(dist, &e.path) => (
-                    ActionKind::Rewrite(Rewrite::Record, None),
-                    &crate::archive::ZIPPED,
-                ),
-                Verdict::Keep | Verdict::Protected => continue,
-            };
-            self.fate[i] = Some(actions.len());
-            actions.push(Action {
-                entry: i,
-                kind,
-                rule,
-                bytes: 0,
-                dist,
-            });
-        }
-        self.actions = actions;
-        self.count_bytes();
     }
 
     /// Bytes each action saves, and the totals. A hardlinked inode is counted once, and its
@@ -246,17 +209,13 @@ impl Plan {
         }
     }
 
-    fn record_of_zipped(&self, dist: Option<usize>, path: &Path) -> bool {
-        match (dist, &self.zip) {
-            (Some(d), Some(z)) => z.is_zipped(d) && path == self.dists[d].dir.join("RECORD"),
-            _ => false,
-        }
-    }
-
     /// Size of each rewritten RECORD before any bytecode is compiled (what a dry run can know).
+    /// Only the METADATA rewrites count here, not the relocated scripts (`rewritten` has both):
+    /// this estimate has always been made as if the hand-off changed nothing, and the dry-run
+    /// JSON keeps its bytes.
     fn record_estimates(&self) -> HashMap<usize, u64> {
         let gone = self.gone();
-        let rewritten = self.rewritten();
+        let rewritten = self.rewritten_metadata().collect();
         self.actions
             .iter()
             .filter(|a| matches!(a.kind, ActionKind::Rewrite(Rewrite::Record, _)))
@@ -293,17 +252,18 @@ impl Plan {
             let h = (crate::record::hash(&t.new), t.new.len() as u64);
             (t.path.as_path(), h)
         });
-        self.actions
-            .iter()
-            .filter_map(|a| match &a.kind {
-                ActionKind::Rewrite(Rewrite::MetadataHeader, Some(bytes)) => Some((
-                    self.path(a),
-                    (crate::record::hash(bytes), bytes.len() as u64),
-                )),
-                _ => None,
-            })
-            .chain(relocated)
-            .collect()
+        self.rewritten_metadata().chain(relocated).collect()
+    }
+
+    /// Hash and size of rewritten METADATA files.
+    fn rewritten_metadata(&self) -> impl Iterator<Item = (&Path, (String, u64))> {
+        self.actions.iter().filter_map(|a| match &a.kind {
+            ActionKind::Rewrite(Rewrite::MetadataHeader, Some(bytes)) => Some((
+                self.path(a),
+                (crate::record::hash(bytes), bytes.len() as u64),
+            )),
+            _ => None,
+        })
     }
 
     pub fn path(&self, a: &Action) -> &Path {
@@ -353,6 +313,87 @@ impl Plan {
         }
         kept
     }
+}
+
+/// The actions, from the final verdicts: one per entry at most, in entry (path) order; and for
+/// each entry, its action (index into the actions), if any. Bytes are counted later, on the plan.
+fn make_actions(
+    ctx: &Ctx,
+    verdicts: Vec<Verdict>,
+    compile: &[PathBuf],
+    zip: Option<&ZipPlan>,
+) -> (Vec<Action>, Vec<Option<usize>>) {
+    let sourceless: HashSet<&PathBuf> = if ctx.settings.bytecode == BytecodeMode::Sourceless {
+        compile.iter().collect()
+    } else {
+        HashSet::new()
+    };
+    let record_of_zipped = |dist: Option<usize>, path: &Path| match (dist, zip) {
+        (Some(d), Some(z)) => z.is_zipped(d) && path == ctx.dists[d].dir.join("RECORD"),
+        _ => false,
+    };
+    let mut actions = Vec::new();
+    let mut fate = vec![None; ctx.inv.entries.len()];
+    for (i, (e, v)) in ctx.inv.entries.iter().zip(verdicts).enumerate() {
+        let dist = ctx.own.owner(&e.path);
+        let (kind, rule) = match v {
+            Verdict::Remove(rule) => (ActionKind::Remove, rule),
+            Verdict::Move(rule, to) => (ActionKind::Move(to), rule),
+            Verdict::Rewrite(rule, Rewrite::MetadataHeader) => {
+                let (header, more) = metadata_header(
+                    &crate::safepath::read_nofollow(&ctx.venv.root.join(&e.path))
+                        .unwrap_or_default(),
+                );
+                if !more {
+                    continue;
+                }
+                (
+                    ActionKind::Rewrite(Rewrite::MetadataHeader, Some(header)),
+                    rule,
+                )
+            }
+            Verdict::Rewrite(rule, Rewrite::Record) => {
+                (ActionKind::Rewrite(Rewrite::Record, None), rule)
+            }
+            // --keep'd sources (Protected) stay even in sourceless mode.
+            Verdict::Keep if sourceless.contains(&e.path) => {
+                (ActionKind::RemoveAfterCompile, &rules::bytecode::SOURCELESS)
+            }
+            // RECORD must not list zipped files, even with --dist-info keep.
+            Verdict::Keep if record_of_zipped(dist, &e.path) => (
+                ActionKind::Rewrite(Rewrite::Record, None),
+                &crate::archive::ZIPPED,
+            ),
+            Verdict::Keep | Verdict::Protected => continue,
+        };
+        fate[i] = Some(actions.len());
+        actions.push(Action {
+            entry: i,
+            kind,
+            rule,
+            bytes: 0,
+            dist,
+        });
+    }
+    (actions, fate)
+}
+
+/// Each entry's fate as the hand-off pass needs it: the rule of its action, and whether it
+/// leaves its place (removed, moved away or zipped, as `Plan::is_removed` says).
+fn entry_fates(actions: &[Action], fate: &[Option<usize>], zipped: &[bool]) -> Vec<EntryFate> {
+    fate.iter()
+        .zip(zipped)
+        .map(|(a, &z)| {
+            let action = a.map(|a| &actions[a]);
+            EntryFate {
+                rule: action.map(|a| a.rule),
+                gone: z
+                    || action.is_some_and(|a| {
+                        matches!(a.kind, ActionKind::Remove | ActionKind::Move(_))
+                    }),
+            }
+        })
+        .collect()
 }
 
 /// A dist-info directory whose METADATA goes must go whole: version() returns None for a

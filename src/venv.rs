@@ -272,6 +272,18 @@ pub fn interrupted_in_place(root: &Path) -> bool {
     fs::symlink_metadata(root.join(IN_PLACE_JOURNAL)).is_ok()
 }
 
+/// `python`, `python3`, `python3.11`: the links `python -m venv` makes to the interpreter
+/// (for the rules that keep them, and for relocation, which repoints them).
+pub fn is_python_link_name(name: &str) -> bool {
+    let Some(v) = name.strip_prefix("python") else {
+        return false;
+    };
+    v.is_empty()
+        || v.split('.').count() <= 2
+            && v.split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Versions X.Y for which `lib/pythonX.Y/site-packages` exists.
 fn lib_python_dirs(root: &Path) -> impl Iterator<Item = PythonVersion> + '_ {
     fs::read_dir(root.join("lib"))

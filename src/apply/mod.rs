@@ -5,6 +5,8 @@
 //! into the input venv. In place (in_place.rs), everything new is staged first and renamed over
 //! the original, so a hardlink into a package cache (uv's default) is never edited through, and
 //! a journal lets a rerun finish a killed run. A failure on one file is recorded and the run goes on (exit 1), as dua-cli does.
+//! After the run, `slim --verify` asks for its repairs here too: `restore` (restore.rs) and
+//! `unzip` (zip.rs) put back in OUT what `verify` decided to give back.
 
 use std::collections::HashSet;
 use std::fs;
@@ -29,6 +31,7 @@ mod handoff;
 mod in_place;
 mod journal;
 mod post;
+mod restore;
 mod staging;
 mod zip;
 
@@ -42,6 +45,7 @@ pub mod scratch;
 use copy::{copy_tree, write_new};
 pub(crate) use copy::{replace_file, set_meta};
 use post::{compile, remove_sourceless, rewrite_records};
+pub use restore::{restore, Restored, ELF_RULE};
 pub use zip::{unzip, ZipOutcome};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -97,7 +101,7 @@ struct Writer<'a> {
     failures: Mutex<Vec<Failure>>,
     skipped: Mutex<Vec<Failure>>,
     elf: Mutex<Vec<(PathBuf, crate::elf::Verdict)>>,
-    /// A terminal progress bar (hidden unless a person is watching).
+    /// Where to say how far the run is (a terminal bar, or nothing).
     progress: Progress,
     /// Hand-off outputs staged outside OUT, in publishing order.
     staged: Mutex<Vec<extras::Staged>>,

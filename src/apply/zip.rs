@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::{set_meta, Failure, Outcome, Writer};
+use super::restore::fix_dirs;
+use super::{set_meta, Failure, Outcome, Restored, Writer};
 use crate::archive::{self, inner_name, pyc_name, Content, Member, TopLevel};
 use crate::bytecode::{Interpreter, Job};
 use crate::error::at;
-use crate::inventory::Kind;
 use crate::plan::Plan;
 
 /// What the archive step did.
@@ -100,7 +100,9 @@ pub(super) fn build(w: &Writer, interp: &Interpreter, outcome: &mut Outcome) -> 
             }
         }
         crate::fault::point("write the archive");
-        let entries = install(w, &zp.archive, |tmp| archive::write_archive(tmp, members))?;
+        let entries = install(w, &zp.archive, |tmp| {
+            archive::write_archive(create(tmp)?, tmp, members)
+        })?;
         Ok((entries, compiled))
     })();
     // The scratch directory lies in the tree being written: left there, it would ship.
@@ -150,6 +152,11 @@ fn install<T>(w: &Writer, rel: &Path, fill: impl FnOnce(&Path) -> Result<T>) -> 
     result
 }
 
+/// A new file for the archive to be written into (`install`'s temporary file).
+fn create(path: &Path) -> Result<fs::File> {
+    fs::File::create(path).with_context(|| format!("cannot create `{}`", path.display()))
+}
+
 /// A new `top_level.txt`, with the mode, owner and mtime of its METADATA.
 fn write_top_level(w: &Writer, t: &TopLevel) {
     crate::fault::point("write top_level.txt");
@@ -163,17 +170,18 @@ fn write_top_level(w: &Writer, t: &TopLevel) {
     }
 }
 
-/// `slim --verify`: take the distributions `dists` (normalized) out of the archive in the
-/// finished tree `out`: their files are copied back from the input, compiled into `__pycache__`
-/// with `interp`, and the archive is rebuilt without them (removed with its `.pth` when nothing
-/// is left). Returns the restored paths with their distribution. The caller rewrites RECORD.
+/// `slim --verify`: take the distributions `dists` (indices into `plan.dists`, as `verify`
+/// decided) out of the archive in the finished tree `out`: their files are copied back from the
+/// input, compiled into `__pycache__` with `interp`, and the archive is rebuilt without them
+/// (removed with its `.pth` when nothing is left). Returns what was put back, sorted by path.
+/// The caller rewrites RECORD.
 pub fn unzip(
     plan: &Plan,
     out: &Path,
-    dists: &BTreeSet<String>,
+    dists: &[usize],
     interp: Option<&Interpreter>,
     outcome: &mut Outcome,
-) -> Result<Vec<(PathBuf, String)>> {
+) -> Result<Vec<Restored>> {
     let Some(zp) = plan.zip.as_ref() else {
         return Ok(Vec::new());
     };
@@ -185,11 +193,8 @@ pub fn unzip(
     let take: HashSet<usize> = zp
         .dists
         .iter()
-        .filter(|d| {
-            let n = &plan.dists[d.dist].normalized;
-            dists.contains(n) && !done.contains(n)
-        })
         .map(|d| d.dist)
+        .filter(|d| dists.contains(d) && !done.contains(&plan.dists[*d].normalized))
         .collect();
     if take.is_empty() {
         return Ok(Vec::new());
@@ -216,7 +221,7 @@ pub fn unzip(
         }
         restored.push((e.path.clone(), plan.dists[d].normalized.clone()));
     }
-    fix_dirs(plan, out, &restored)?;
+    fix_dirs(plan, out, restored.iter().map(|(p, _)| p.as_path()))?;
     if let Some(interp) = interp {
         let sources: Vec<PathBuf> = restored
             .iter()
@@ -229,7 +234,7 @@ pub fn unzip(
     }
     let archive = out.join(&zp.archive);
     let entries = install(&w, &zp.archive, |tmp| {
-        archive::rebuild_without(&archive, tmp, &|n: &str| gone.contains(n))
+        archive::rebuild_without(&archive, create(tmp)?, tmp, &|n: &str| gone.contains(n))
     })?;
     if entries == 0 {
         for p in [&zp.archive, &zp.pth] {
@@ -249,24 +254,14 @@ pub fn unzip(
     z.unzipped
         .extend(take.iter().map(|&d| plan.dists[d].normalized.clone()));
     restored.sort();
-    Ok(restored)
+    Ok(restored
+        .into_iter()
+        .map(|(path, dist)| Restored {
+            path,
+            rule: archive::ZIPPED.id,
+            dist,
+        })
+        .collect())
 }
 
 fn drop_len(_: u64) {}
-
-/// Directories created for restored files get the input's mode, owner and mtime.
-fn fix_dirs(plan: &Plan, out: &Path, restored: &[(PathBuf, String)]) -> Result<()> {
-    let mut dirs: BTreeSet<&Path> = BTreeSet::new();
-    for (p, _) in restored {
-        dirs.extend(p.ancestors().skip(1).filter(|d| !d.as_os_str().is_empty()));
-    }
-    for dir in dirs.into_iter().rev() {
-        if let Some(e) = plan.inv.find(dir).filter(|e| e.kind == Kind::Dir) {
-            let path = out.join(dir);
-            fs::set_permissions(&path, fs::Permissions::from_mode(e.mode & 0o7777))
-                .map_err(at("chmod", &path))?;
-            set_meta(&path, e)?;
-        }
-    }
-    Ok(())
-}

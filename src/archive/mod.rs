@@ -11,8 +11,9 @@
 //!
 //! Files: `select.rs` decides which distributions go (pure: part of the plan, so `--dry-run`
 //! shows each refusal with its evidence), `scan.rs` is the static scan for file access, and
-//! `write.rs` writes the deterministic archive (sorted entries, fixed timestamps and permissions,
-//! an explicit entry for every directory, which namespace packages need).
+//! `write.rs` encodes the deterministic archive (sorted entries, fixed timestamps and permissions,
+//! an explicit entry for every directory, which namespace packages need) into a file apply
+//! creates.
 
 mod scan;
 mod select;

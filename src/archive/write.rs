@@ -1,4 +1,6 @@
-//! Write the archive: same input, same bytes.
+//! Write the archive: same input, same bytes. Into a file apply has created (apply/zip.rs, a
+//! temporary file it renames into place): this module encodes, it never creates or replaces a
+//! file.
 //!
 //! Entries are sorted by name; every directory gets its own entry (zipimport finds a PEP 420
 //! namespace portion such as `opentelemetry/` only through one, before Python 3.14); every entry
@@ -58,16 +60,16 @@ fn directories<'a>(names: impl Iterator<Item = &'a str>) -> BTreeSet<String> {
     dirs
 }
 
-/// Write `members` and a directory entry for each of their ancestors to `dest`, sorted by name.
-/// Returns the number of entries written. A name given twice keeps its last member.
-pub fn write_archive(dest: &Path, members: Vec<Member>) -> Result<usize> {
+/// Write `members` and a directory entry for each of their ancestors to `out`, the new file
+/// `dest` (named in errors), sorted by name. Returns the number of entries written. A name given
+/// twice keeps its last member.
+pub fn write_archive(out: File, dest: &Path, members: Vec<Member>) -> Result<usize> {
     let files: BTreeMap<String, Content> =
         members.into_iter().map(|m| (m.name, m.content)).collect();
     let dirs = directories(files.keys().map(String::as_str));
     let mut all: Vec<(&str, Option<&Content>)> = dirs.iter().map(|d| (d.as_str(), None)).collect();
     all.extend(files.iter().map(|(n, c)| (n.as_str(), Some(c))));
     all.sort_by(|a, b| a.0.cmp(b.0));
-    let out = File::create(dest).with_context(|| format!("cannot create `{}`", dest.display()))?;
     let mut zip = ZipWriter::new(BufWriter::new(out));
     for (name, content) in &all {
         let result = match content {
@@ -108,10 +110,15 @@ pub fn read_names(archive: &Path) -> Result<Vec<String>> {
     })
 }
 
-/// Copy `src` to `dest` without the files `drop` says, and without the directories left empty;
-/// entries are copied byte for byte (compressed data, timestamps) in their order. Returns the
-/// number of entries written.
-pub fn rebuild_without(src: &Path, dest: &Path, drop: &dyn Fn(&str) -> bool) -> Result<usize> {
+/// Copy the archive `src` to `out`, the new file `dest` (named in errors), without the files
+/// `drop` says, and without the directories left empty; entries are copied byte for byte
+/// (compressed data, timestamps) in their order. Returns the number of entries written.
+pub fn rebuild_without(
+    src: &Path,
+    out: File,
+    dest: &Path,
+    drop: &dyn Fn(&str) -> bool,
+) -> Result<usize> {
     let file = File::open(src).with_context(|| format!("cannot open `{}`", src.display()))?;
     let mut zip =
         ZipArchive::new(file).with_context(|| format!("`{}` is not a zip", src.display()))?;
@@ -131,7 +138,6 @@ pub fn rebuild_without(src: &Path, dest: &Path, drop: &dyn Fn(&str) -> bool) -> 
             !drop(n)
         }
     };
-    let out = File::create(dest).with_context(|| format!("cannot create `{}`", dest.display()))?;
     let mut w = ZipWriter::new(BufWriter::new(out));
     let mut written = 0;
     for (i, name) in names.iter().enumerate() {
@@ -165,6 +171,10 @@ pub fn rebuild_without(src: &Path, dest: &Path, drop: &dyn Fn(&str) -> bool) -> 
 mod tests {
     use super::*;
 
+    fn create(p: &Path) -> File {
+        File::create(p).unwrap()
+    }
+
     fn members(dir: &Path) -> Vec<Member> {
         std::fs::write(dir.join("src.py"), "x = 1\n").unwrap();
         vec![
@@ -187,7 +197,7 @@ mod tests {
     fn sorted_with_explicit_directories_and_fixed_metadata() {
         let t = tempfile::tempdir().unwrap();
         let a = t.path().join("a.zip");
-        assert_eq!(write_archive(&a, members(t.path())).unwrap(), 5);
+        assert_eq!(write_archive(create(&a), &a, members(t.path())).unwrap(), 5);
         let mut zip = ZipArchive::new(File::open(&a).unwrap()).unwrap();
         let names: Vec<String> = (0..zip.len())
             .map(|i| zip.name_for_index(i).unwrap().to_string())
@@ -223,14 +233,14 @@ mod tests {
     fn same_input_same_bytes_whatever_the_order_or_mtime() {
         let t = tempfile::tempdir().unwrap();
         let (a, b) = (t.path().join("a.zip"), t.path().join("b.zip"));
-        write_archive(&a, members(t.path())).unwrap();
+        write_archive(create(&a), &a, members(t.path())).unwrap();
         let mut m = members(t.path());
         m.reverse();
         let src = t.path().join("src.py");
         let f = File::options().write(true).open(&src).unwrap();
         f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000))
             .unwrap();
-        write_archive(&b, m).unwrap();
+        write_archive(create(&b), &b, m).unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     }
 
@@ -238,13 +248,13 @@ mod tests {
     fn rebuild_drops_files_and_emptied_directories() {
         let t = tempfile::tempdir().unwrap();
         let (a, b) = (t.path().join("a.zip"), t.path().join("b.zip"));
-        write_archive(&a, members(t.path())).unwrap();
-        let n = rebuild_without(&a, &b, &|n: &str| n.starts_with("ns/")).unwrap();
+        write_archive(create(&a), &a, members(t.path())).unwrap();
+        let n = rebuild_without(&a, create(&b), &b, &|n: &str| n.starts_with("ns/")).unwrap();
         assert_eq!(n, 1);
         assert_eq!(read_names(&b).unwrap(), ["top.py"]);
         // Dropping nothing copies every entry byte for byte.
         let c = t.path().join("c.zip");
-        rebuild_without(&a, &c, &|_: &str| false).unwrap();
+        rebuild_without(&a, create(&c), &c, &|_: &str| false).unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&c).unwrap());
     }
 }

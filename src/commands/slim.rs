@@ -15,7 +15,7 @@ use crate::plan::Plan;
 use crate::report::Report;
 use crate::settings::{Settings, Target};
 use crate::venv::Venv;
-use crate::{apply, archive, bytecode, handoff, progress, report, verify};
+use crate::{apply, bytecode, handoff, progress, report, verify};
 
 /// `venvslim slim`: run the whole pipeline with validated settings.
 pub fn run(settings: &Settings) -> Result<Status> {
@@ -98,30 +98,26 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
     };
     let repair = match (&original, output, outcome.as_mut()) {
         (Some(original), Some(out), Some(outcome)) => 'verify: {
-            let mut unzip = |dists: &std::collections::BTreeSet<String>| {
-                let back = apply::unzip(&plan, out, dists, interp.as_ref(), outcome)?;
-                Ok(back
-                    .into_iter()
-                    .map(|(path, dist)| verify::Restored {
-                        path,
-                        rule: archive::ZIPPED.id,
-                        dist,
-                    })
-                    .collect())
+            // verify decides what to give back; apply writes it.
+            let mut put_back = |what: &verify::Restore| {
+                let mut back = apply::unzip(&plan, out, &what.unzip, interp.as_ref(), outcome)?;
+                back.extend(apply::restore(&plan, out, &what.actions, &what.elf)?);
+                Ok(back)
             };
             progress.phase("verify: probing the output", 0);
             // OUT is published by now: a verify that cannot finish is a failure of this run
             // (exit 1, said in the report), never exit 2, which promises nothing was written.
-            let repair = match verify::repair_with(&plan, out, original, &verify_opts, &mut unzip) {
-                Ok(repair) => repair,
-                Err(e) => {
-                    outcome.failures.push(apply::Failure {
-                        path: out.to_path_buf(),
-                        error: format!("written, but verify could not finish: {e:#}"),
-                    });
-                    break 'verify None;
-                }
-            };
+            let repair =
+                match verify::repair_with(&plan, out, original, &verify_opts, &mut put_back) {
+                    Ok(repair) => repair,
+                    Err(e) => {
+                        outcome.failures.push(apply::Failure {
+                            path: out.to_path_buf(),
+                            error: format!("written, but verify could not finish: {e:#}"),
+                        });
+                        break 'verify None;
+                    }
+                };
             if !repair.restored.is_empty() {
                 let restored: Vec<std::path::PathBuf> =
                     repair.restored.iter().map(|r| r.path.clone()).collect();

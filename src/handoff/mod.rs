@@ -4,7 +4,9 @@
 //! and hardened metadata (mtimes, modes), deduplication and the Dockerfile snippet.
 //!
 //! This module decides, as data (`HandoffPlan`, part of the `Plan` a dry run prints); `apply/`
-//! writes. Reading the few text files that may name the venv's path (bin/ scripts, pyvenv.cfg,
+//! writes. Its planning pass (`plan`) runs last among the plan's passes, because what it
+//! relocates and which licences it gathers depend on what the actions leave: it takes the
+//! classification context and each entry's fate (`EntryFate`), never the plan being built. Reading the few text files that may name the venv's path (bin/ scripts, pyvenv.cfg,
 //! `share/`, `.pth`) and METADATA headers is the only I/O here.
 
 pub mod dockerfile;
@@ -19,11 +21,10 @@ use anyhow::{bail, Result};
 use crate::cli::DistInfoMode;
 use crate::dists::{header_value, metadata_header};
 use crate::inventory::{Inventory, Kind};
-use crate::plan::Plan;
-use crate::rules::distinfo;
+use crate::rules::{distinfo, Ctx, Rule};
 use crate::safepath::read_nofollow;
 use crate::settings::handoff::Options;
-use crate::venv::Venv;
+use crate::venv::{is_python_link_name, Venv};
 use relocate::ScriptChange;
 
 /// A text file rewritten because it names the venv's old path or interpreter.
@@ -34,6 +35,20 @@ pub struct TextRewrite {
     pub new: Vec<u8>,
     /// What changed, one line each, for the report.
     pub changes: Vec<String>,
+}
+
+/// What the plan does to one inventory entry, as far as the hand-off needs to know: the rule of
+/// its action, if it has one, and whether it leaves its place (removed, moved away or zipped).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EntryFate {
+    pub rule: Option<&'static Rule>,
+    pub gone: bool,
+}
+
+impl EntryFate {
+    fn by(&self, rule: &Rule) -> bool {
+        self.rule.is_some_and(|r| std::ptr::eq(r, rule))
+    }
 }
 
 /// A symlink pointed somewhere else.
@@ -101,7 +116,7 @@ pub fn check(venv: &Venv, inv: &Inventory, opts: &Options) -> Result<()> {
             .iter()
             .filter(|e| e.path.parent() == Some(bin.as_path()) && e.kind != Kind::Dir)
             .map(|e| e.name())
-            .filter(|n| !relocate::is_python_link_name(n) && !n.starts_with("activate"))
+            .filter(|n| !is_python_link_name(n) && !n.starts_with("activate"))
             .collect();
         bail!(
             "--keep-bin {}: no such script in `{}`\nhint: scripts there: {}",
@@ -147,38 +162,41 @@ fn pyvenv_cfg_is_a_file(venv: &Venv, inv: &Inventory, opts: &Options) -> Result<
     }
 }
 
-/// Decide every hand-off change for a built plan.
-pub fn plan(p: &Plan, opts: &Options, dist_info: DistInfoMode) -> HandoffPlan {
+/// Decide every hand-off change, once the plan's actions are known: `fates` holds one element
+/// per inventory entry; `licences_kept` are the licences that stay in their dist-info because
+/// their destination is taken (the plan's `licence_destinations_taken` pass), to warn about.
+pub fn plan(ctx: &Ctx, fates: &[EntryFate], licences_kept: &[(PathBuf, PathBuf)]) -> HandoffPlan {
+    let opts = &ctx.settings.handoff;
+    let dist_info = ctx.settings.dist_info;
     let mut h = HandoffPlan {
         opts: opts.clone(),
         ..HandoffPlan::default()
     };
-    relocation(p, opts, &mut h);
-    let shipped = shipped_dists(p, dist_info);
+    relocation(ctx, fates, opts, &mut h);
+    let shipped = shipped_dists(ctx, fates, dist_info);
     if opts.licenses_dir.is_some() {
-        h.licenses = licence_files(p, &shipped, &mut h.warnings);
+        h.licenses = licence_files(ctx, &shipped, &mut h.warnings);
     }
-    let moves_licences = dist_info == DistInfoMode::Strip
-        || p.actions
-            .iter()
-            .any(|a| std::ptr::eq(a.rule, &distinfo::WHOLE_DIR));
+    let moves_licences =
+        dist_info == DistInfoMode::Strip || fates.iter().any(|f| f.by(&distinfo::WHOLE_DIR));
     if opts.licenses_dir.is_some() || moves_licences {
-        unsafe_names(p, &shipped, &mut h.warnings);
+        unsafe_names(ctx, &shipped, &mut h.warnings);
     }
-    for (licence, to) in &p.licences_kept {
+    for (licence, to) in licences_kept {
         h.warnings.push(format!(
             "{}: not moved, `{}` is already in the venv and a licence never overwrites a file; it stays in its dist-info",
             licence.display(),
             to.display()
         ));
     }
-    for a in p
-        .actions
+    for (e, _) in ctx
+        .inv
+        .entries
         .iter()
-        .filter(|a| std::ptr::eq(a.rule, &distinfo::LINK_OUTSIDE))
+        .zip(fates)
+        .filter(|(_, f)| f.by(&distinfo::LINK_OUTSIDE))
     {
-        let e = &p.inv.entries[a.entry];
-        let target = fs::read_link(p.venv.root.join(&e.path)).unwrap_or_default();
+        let target = fs::read_link(ctx.venv.root.join(&e.path)).unwrap_or_default();
         h.warnings.push(format!(
             "{}: a licence link to `{}`, outside the tree: not moved, not followed; it goes with its dist-info",
             e.path.display(),
@@ -187,7 +205,7 @@ pub fn plan(p: &Plan, opts: &Options, dist_info: DistInfoMode) -> HandoffPlan {
     }
     if opts.sbom.is_some() {
         for &d in &shipped {
-            let dist = &p.dists[d];
+            let dist = &ctx.dists[d];
             if let Err(why) = crate::safepath::dist_dir_name(&dist.name, &dist.version) {
                 h.warnings.push(format!(
                     "{}: {why}; it is listed in the SBOM as it says, with its purl percent-encoded",
@@ -198,8 +216,8 @@ pub fn plan(p: &Plan, opts: &Options, dist_info: DistInfoMode) -> HandoffPlan {
         let comps: Vec<sbom::Component> = shipped
             .iter()
             .map(|&d| {
-                let dist = &p.dists[d];
-                let meta = read_nofollow(&p.venv.root.join(&dist.dir).join("METADATA"))
+                let dist = &ctx.dists[d];
+                let meta = read_nofollow(&ctx.venv.root.join(&dist.dir).join("METADATA"))
                     .unwrap_or_default();
                 let (header, _) = metadata_header(&meta);
                 let header = String::from_utf8_lossy(&header);
@@ -212,7 +230,7 @@ pub fn plan(p: &Plan, opts: &Options, dist_info: DistInfoMode) -> HandoffPlan {
             .collect();
         let subject = match &opts.prefix {
             Some(prefix) => prefix.display().to_string(),
-            None => p
+            None => ctx
                 .venv
                 .root
                 .file_name()
@@ -234,28 +252,25 @@ fn old_roots(venv: &Venv) -> Vec<Vec<u8>> {
     olds
 }
 
-fn relocation(p: &Plan, opts: &Options, h: &mut HandoffPlan) {
-    let olds = old_roots(&p.venv);
+fn relocation(ctx: &Ctx, fates: &[EntryFate], opts: &Options, h: &mut HandoffPlan) {
+    let olds = old_roots(ctx.venv);
     let new_root = opts
         .prefix
         .as_ref()
         .map(|x| x.as_os_str().as_encoded_bytes().to_vec())
         .filter(|n| !olds.contains(n));
-    let bin = p.venv.bin.clone();
-    let sp = &p.venv.site_packages;
-    for (i, e) in p.inv.entries.iter().enumerate() {
-        if p.is_removed(i) || p.fate[i].is_some() {
+    let bin = ctx.venv.bin.clone();
+    let sp = &ctx.venv.site_packages;
+    for (e, f) in ctx.inv.entries.iter().zip(fates) {
+        if f.gone || f.rule.is_some() {
             continue;
         }
         let in_bin = bin.as_deref().is_some_and(|b| e.path.parent() == Some(b));
         if e.kind == Kind::Symlink {
-            let Ok(target) = fs::read_link(p.venv.root.join(&e.path)) else {
+            let Ok(target) = fs::read_link(ctx.venv.root.join(&e.path)) else {
                 continue;
             };
-            let new = match (
-                &opts.python,
-                in_bin && relocate::is_python_link_name(e.name()),
-            ) {
+            let new = match (&opts.python, in_bin && is_python_link_name(e.name())) {
                 (Some(py), true) => Some(py.clone()),
                 _ => new_root.as_ref().and_then(|n| {
                     let t = target.as_os_str().as_encoded_bytes();
@@ -280,7 +295,7 @@ fn relocation(p: &Plan, opts: &Options, h: &mut HandoffPlan) {
             if opts.python.is_none() && new_root.is_none() {
                 continue;
             }
-            let text = read_nofollow(&p.venv.root.join(&e.path)).unwrap_or_default();
+            let text = read_nofollow(&ctx.venv.root.join(&e.path)).unwrap_or_default();
             let text = String::from_utf8_lossy(&text);
             if let Some((new, changes)) = relocate::rewrite_pyvenv_cfg(
                 &text,
@@ -303,7 +318,7 @@ fn relocation(p: &Plan, opts: &Options, h: &mut HandoffPlan) {
         if !(outside_sp && !sp.as_os_str().is_empty() || pth) || e.size > 1 << 20 {
             continue;
         }
-        let Ok(text) = read_nofollow(&p.venv.root.join(&e.path)) else {
+        let Ok(text) = read_nofollow(&ctx.venv.root.join(&e.path)) else {
             continue;
         };
         if text.contains(&0) {
@@ -330,17 +345,17 @@ fn relocation(p: &Plan, opts: &Options, h: &mut HandoffPlan) {
         }
     }
     if let (Some(_), None) = (&opts.prefix, &opts.python) {
-        interpreter_warning(p, h);
+        interpreter_warning(ctx.venv, h);
     }
     if opts.python.is_some() {
         if let Some(b) = &bin {
-            for e in p
+            for e in ctx
                 .inv
                 .entries
                 .iter()
                 .filter(|e| e.path.parent() == Some(b.as_path()))
             {
-                if e.kind == Kind::File && relocate::is_python_link_name(e.name()) {
+                if e.kind == Kind::File && is_python_link_name(e.name()) {
                     h.warnings.push(format!("{} is a copy of the interpreter, not a link (a `--copies` venv); it was left as it is and will not be the final image's Python\nhint: build the venv without --copies", e.path.display()));
                 }
             }
@@ -349,12 +364,12 @@ fn relocation(p: &Plan, opts: &Options, h: &mut HandoffPlan) {
 }
 
 /// Without --python: say when the venv's interpreter lives where a distroless image has none.
-fn interpreter_warning(p: &Plan, h: &mut HandoffPlan) {
-    let root = &p.venv.root;
-    let from_link = p.venv.bin.as_ref().and_then(|b| {
+fn interpreter_warning(venv: &Venv, h: &mut HandoffPlan) {
+    let root = &venv.root;
+    let from_link = venv.bin.as_ref().and_then(|b| {
         relocate::resolve_python_link(&root.join(b).join("python"), |at| fs::read_link(at).ok())
     });
-    let (what, interp) = match (from_link, p.venv.cfg.get("home")) {
+    let (what, interp) = match (from_link, venv.cfg.get("home")) {
         (Some(l), _) => ("bin/python points to", l),
         (None, Some(home)) => ("pyvenv.cfg's home is", PathBuf::from(home)),
         (None, None) => return,
@@ -363,39 +378,38 @@ fn interpreter_warning(p: &Plan, h: &mut HandoffPlan) {
         h.warnings.push(format!(
             "{what} `{}` ({why}), which a distroless image does not have: the tree will not start there\nhint: pass --python with the final image's interpreter, e.g. --python /usr/bin/python{} for gcr.io/distroless/python3-debian12",
             interp.display(),
-            p.venv.python
+            venv.python
         ));
     }
 }
 
 /// Distributions the output ships: some file of theirs stays, or (with `--dist-info strip`)
 /// their dist-info went by that choice and their code stays.
-fn shipped_dists(p: &Plan, dist_info: DistInfoMode) -> Vec<usize> {
-    let mut kept = vec![false; p.dists.len()];
-    for (i, e) in p.inv.entries.iter().enumerate() {
+fn shipped_dists(ctx: &Ctx, fates: &[EntryFate], dist_info: DistInfoMode) -> Vec<usize> {
+    let mut kept = vec![false; ctx.dists.len()];
+    for (e, f) in ctx.inv.entries.iter().zip(fates) {
         if e.kind == Kind::Dir {
             continue;
         }
-        if let Some(d) = p.own.owner(&e.path) {
-            let stays = !p.is_removed(i)
+        if let Some(d) = ctx.own.owner(&e.path) {
+            let stays = !f.gone
                 || (dist_info == DistInfoMode::Strip
                     && e.name() == "METADATA"
-                    && p.fate[i].is_some_and(|a| {
-                        p.actions[a].rule.category == crate::rules::Category::DistInfo
-                    }));
+                    && f.rule
+                        .is_some_and(|r| r.category == crate::rules::Category::DistInfo));
             kept[d] |= stays;
         }
     }
-    (0..p.dists.len()).filter(|&d| kept[d]).collect()
+    (0..ctx.dists.len()).filter(|&d| kept[d]).collect()
 }
 
 /// Say which distributions keep their licences in place because their METADATA name or version
 /// cannot be a directory name (`Version: 1.0/../../etc`), or because an earlier dist-info
 /// claims the same name and version (`distinfo::licence_dir`).
-fn unsafe_names(p: &Plan, shipped: &[usize], warnings: &mut Vec<String>) {
+fn unsafe_names(ctx: &Ctx, shipped: &[usize], warnings: &mut Vec<String>) {
     for &d in shipped {
-        let dist = &p.dists[d];
-        if let Err(why) = distinfo::licence_dir(&p.dists, d) {
+        let dist = &ctx.dists[d];
+        if let Err(why) = distinfo::licence_dir(ctx.dists, d) {
             warnings.push(format!(
                 "{}: {why}, so its licence files were not gathered or moved (they stay in the dist-info)\nhint: the venv's metadata is damaged or hostile; reinstall this distribution from a trusted wheel",
                 dist.dir.display()
@@ -408,17 +422,17 @@ fn unsafe_names(p: &Plan, shipped: &[usize], warnings: &mut Vec<String>) {
 /// and links whose target is a regular file in the tree (resolved lexically; the file itself is
 /// then read, never the link). A link out of the tree is skipped with a warning.
 fn licence_files(
-    p: &Plan,
+    ctx: &Ctx,
     shipped: &[usize],
     warnings: &mut Vec<String>,
 ) -> Vec<(PathBuf, PathBuf)> {
     let mut out = Vec::new();
     for &d in shipped {
-        let dist = &p.dists[d];
-        let Ok(dir_name) = distinfo::licence_dir(&p.dists, d) else {
+        let dist = &ctx.dists[d];
+        let Ok(dir_name) = distinfo::licence_dir(ctx.dists, d) else {
             continue; // reported by unsafe_names
         };
-        for e in p.inv.entries.iter() {
+        for e in ctx.inv.entries.iter() {
             if !matches!(e.kind, Kind::File | Kind::Symlink) {
                 continue;
             }
@@ -441,11 +455,11 @@ fn licence_files(
                 continue;
             }
             let src = if e.kind == Kind::Symlink {
-                let target = fs::read_link(p.venv.root.join(&e.path)).ok();
+                let target = fs::read_link(ctx.venv.root.join(&e.path)).ok();
                 let inside = target
                     .as_deref()
                     .and_then(|t| crate::safepath::link_in_tree(&e.path, t))
-                    .filter(|t| p.inv.find(t).is_some_and(|t| t.kind == Kind::File));
+                    .filter(|t| ctx.inv.find(t).is_some_and(|t| t.kind == Kind::File));
                 match inside {
                     Some(t) => t,
                     None => {

@@ -6,6 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::venv::is_python_link_name;
+
 /// Bytes that may continue a path name: an old root followed by one of these is another path
 /// (`/venv2` is not `/venv`).
 fn is_name_byte(b: u8) -> bool {
@@ -160,17 +162,6 @@ pub fn rewrite_pyvenv_cfg(
         }
     }
     (!changes.is_empty()).then(|| (out.into_bytes(), changes))
-}
-
-/// `python`, `python3`, `python3.11`: the links `python -m venv` makes to the interpreter.
-pub fn is_python_link_name(name: &str) -> bool {
-    let Some(v) = name.strip_prefix("python") else {
-        return false;
-    };
-    v.is_empty()
-        || v.split('.').count() <= 2
-            && v.split('.')
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The version a path like `/usr/bin/python3.11` names, if it names one (`3.11`).

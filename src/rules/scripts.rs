@@ -3,7 +3,7 @@
 //! kept scripts' shebangs go through them.
 
 use super::{Category, Ctx, Guard, Item, Rule, Verdict};
-use crate::handoff::relocate::is_python_link_name;
+use crate::venv::is_python_link_name;
 
 /// A console script in bin/ that `--keep-bin` did not name.
 pub static NOT_KEPT: Rule = Rule {

@@ -7,10 +7,11 @@
 //! importlib.metadata (`version()`, entry point groups), and resolve every console script's
 //! target. `probe` does that for one tree (read-only when it can, as in `docker run --read-only`);
 //! `regressions` compares the original's probe with the slim tree's and keeps only what broke;
-//! `restore` puts back what the plan took from the distributions that broke.
+//! `restore::decide` says what the plan took from the distributions that broke, for apply to put
+//! back (this module reads trees and runs Python; writing them back is apply's).
 //!
 //! Files: `probe.py` (the worker, Python), `worker.rs` (one guarded worker process),
-//! `compare.rs` (regressions, problems), `restore.rs` (putting files back), `repair.rs` (the
+//! `compare.rs` (regressions, problems), `restore.rs` (what to put back), `repair.rs` (the
 //! probe-restore-probe loop of `slim --verify`).
 
 mod compare;
@@ -26,9 +27,10 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+pub use crate::apply::{Restored, ELF_RULE};
 pub use compare::{problems, regressions, Regression};
-pub use repair::{repair, repair_with, Repair, Unzip, MAX_ROUNDS};
-pub use restore::{restore, Restored, ELF_RULE};
+pub use repair::{repair, repair_with, PutBack, Repair, MAX_ROUNDS};
+pub use restore::{decide, restore, Restore};
 
 use crate::venv::{Venv, VenvKind};
 use worker::{Launch, Reply, Worker};

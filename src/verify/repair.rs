@@ -4,13 +4,17 @@
 //! lost a module *and* its data file fails on the first only), and a regression's suspects are a
 //! best guess from its error message. So the loop goes on while each round restores something
 //! new, at most `MAX_ROUNDS` times; what still fails after that is reported, not hidden.
+//!
+//! Each round decides what to give back here (`restore::decide`) and has the caller write it
+//! (`PutBack`, which the command gives: `apply::unzip` and `apply::restore`).
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::Result;
 
-use super::{probe, regressions, restore, Options, Probe, Regression, Restored};
+use super::restore::{decide, Restore};
+use super::{probe, regressions, Options, Probe, Regression, Restored};
 use crate::plan::Plan;
 
 /// Probes of the slim tree at most (the first finds, the others check a repair).
@@ -33,24 +37,28 @@ pub struct Repair {
     pub last: Probe,
 }
 
-/// Takes suspects (normalized names) out of the `--zip-pure` archive, back onto disk; returns
-/// what it put back. Given by the caller, which owns the archive step (apply).
-pub type Unzip<'a> = dyn FnMut(&BTreeSet<String>) -> Result<Vec<Restored>> + 'a;
+/// Writes what a round decided to give back into the tree, and returns what it put back. Given
+/// by the caller, because apply is the only code that writes: `apply::unzip` for
+/// `Restore::unzip` first, then `apply::restore` for the actions and ELF files.
+pub type PutBack<'a> = dyn FnMut(&Restore) -> Result<Vec<Restored>> + 'a;
 
 /// Probe `out` (the tree `plan` was applied to), compare with `original` (the input venv's
-/// probe), restore the suspects' files from the input, and probe again. RECORD files of
-/// restored distributions are left as the run wrote them: the caller rewrites them afterwards.
+/// probe), restore the suspects' files from the input with `apply::restore` (not the
+/// `--zip-pure` archive), and probe again. RECORD files of restored distributions are left as
+/// the run wrote them: the caller rewrites them afterwards.
 pub fn repair(plan: &Plan, out: &Path, original: &Probe, opts: &Options) -> Result<Repair> {
-    repair_with(plan, out, original, opts, &mut |_| Ok(Vec::new()))
+    repair_with(plan, out, original, opts, &mut |what| {
+        crate::apply::restore(plan, out, &what.actions, &what.elf)
+    })
 }
 
-/// `repair`, taking zipped suspects out of the `--zip-pure` archive with `unzip` first.
+/// `repair`, with the caller writing what each round decided (`put_back`).
 pub fn repair_with(
     plan: &Plan,
     out: &Path,
     original: &Probe,
     opts: &Options,
-    unzip: &mut Unzip,
+    put_back: &mut PutBack,
 ) -> Result<Repair> {
     let mut last = probe(out, opts)?;
     let found = regressions(original, &last);
@@ -67,8 +75,7 @@ pub fn repair_with(
         if want.is_empty() {
             break; // nothing new to try
         }
-        restored.extend(unzip(&want)?);
-        restored.extend(restore(plan, out, &want)?);
+        restored.extend(put_back(&decide(plan, &want))?);
         restored_dists.extend(want);
         last = probe(out, opts)?;
         remaining = regressions(original, &last);

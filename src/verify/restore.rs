@@ -1,232 +1,73 @@
-//! `slim --verify`: give the distributions that broke back what the plan took from them.
+//! `slim --verify`: decide what to give back to the distributions that broke. Deciding only:
+//! apply writes it (`apply::unzip`, then `apply::restore`), called by the command.
 //!
 //! The plan is data, so the repair is exact: every action of a broken distribution that removed,
-//! moved or rewrote a file is undone by copying the original from the input venv (same relative
-//! path, mode, owner when we may, mtime), and every ELF file of it the engine stripped is copied
-//! back too. Restoring per distribution rather than per file is deliberate: which file a failing
-//! import needed is unknowable from outside (an `open(__file__/..)`, a computed import), and a
-//! distribution is the unit the report and `--keep-package` speak in.
-//!
-//! What this does not do: RECORD files are left as they are (the caller rewrites them, with the
-//! restored files listed again); nothing is ever written into the input venv; a removed path
-//! that the run wrote anew (a stale pyc replaced by a recompiled one) keeps the new file.
+//! moved or rewrote a file is undone, every ELF file of it the engine stripped is put back, and
+//! its files in the `--zip-pure` archive are taken out. Restoring per distribution rather than per
+//! file is deliberate: which file a failing import needed is unknowable from outside (an
+//! `open(__file__/..)`, a computed import), and a distribution is the unit the report and
+//! `--keep-package` speak in. RECORD rewrites are not undone: the caller rewrites RECORD once the
+//! files are back.
 
-use std::collections::{BTreeSet, HashSet};
-use std::fs;
-use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
+use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 
-use crate::inventory::{Entry, Kind};
+use crate::apply::Restored;
 use crate::plan::{ActionKind, Plan};
 use crate::rules::Rewrite;
 
-/// The rule id reported for an ELF file whose original bytes were put back (stripping is not a
-/// table rule: it is `--elf`).
-pub const ELF_RULE: &str = "elf.strip";
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Restored {
-    /// Relative to the tree's root.
-    #[serde(serialize_with = "crate::jsonpath::lossy_path")]
-    pub path: PathBuf,
-    /// The id of the rule that had removed or changed it.
-    pub rule: &'static str,
-    /// The distribution it belongs to (normalized).
-    pub dist: String,
+/// What to give back to some distributions, as indices into the plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Restore {
+    /// Distributions to take out of the `--zip-pure` archive (indices into `plan.dists`).
+    pub unzip: Vec<usize>,
+    /// Actions to undo (indices into `plan.actions`, in plan order): removals, moves and
+    /// METADATA rewrites.
+    pub actions: Vec<usize>,
+    /// Files the ELF engine stripped, to put back (inventory indices, as in `plan.elf`).
+    pub elf: Vec<usize>,
 }
 
-/// Undo, in `out`, every removal, move and METADATA rewrite the plan made for the
-/// distributions in `dists` (normalized names), and every ELF strip of their files.
-pub fn restore(plan: &Plan, out: &Path, dists: &BTreeSet<String>) -> Result<Vec<Restored>> {
-    refuse_input(plan, out)?;
+/// What the plan took from the distributions `dists` (normalized names).
+pub fn decide(plan: &Plan, dists: &BTreeSet<String>) -> Restore {
     let wanted: Vec<bool> = plan
         .dists
         .iter()
         .map(|d| dists.contains(&d.normalized))
         .collect();
     let is_wanted = |d: Option<usize>| d.is_some_and(|d| wanted[d]);
-    let mut done = Vec::new();
-    for a in plan.actions.iter().filter(|a| is_wanted(a.dist)) {
-        let e = &plan.inv.entries[a.entry];
-        let put = match &a.kind {
-            ActionKind::Remove | ActionKind::RemoveAfterCompile => {
-                !exists(&out.join(&e.path)) && put_back(plan, e, out)?
-            }
-            ActionKind::Move(to) => {
-                let undone = exists(&out.join(&e.path)) && !exists(&out.join(to));
-                let put = !undone && put_back(plan, e, out)?;
-                remove_moved(out, to)?;
-                put
-            }
-            ActionKind::Rewrite(Rewrite::MetadataHeader, _) => {
-                !unchanged(plan, e, out)? && put_back(plan, e, out)?
-            }
-            // Rewritten by the caller once the restored files are back.
-            ActionKind::Rewrite(Rewrite::Record, _) => false,
-        };
-        if let (true, false, Some(d)) = (put, e.kind == Kind::Dir, a.dist) {
-            done.push(Restored {
-                path: e.path.clone(),
-                rule: a.rule.id,
-                dist: plan.dists[d].normalized.clone(),
-            });
-        }
+    Restore {
+        unzip: plan
+            .zip
+            .iter()
+            .flat_map(|z| &z.dists)
+            .map(|z| z.dist)
+            .filter(|&d| wanted[d])
+            .collect(),
+        actions: (0..plan.actions.len())
+            .filter(|&a| is_wanted(plan.actions[a].dist))
+            .filter(|&a| {
+                !matches!(
+                    plan.actions[a].kind,
+                    ActionKind::Rewrite(Rewrite::Record, _)
+                )
+            })
+            .collect(),
+        elf: plan
+            .elf
+            .iter()
+            .copied()
+            .filter(|&i| is_wanted(plan.own.owner(&plan.inv.entries[i].path)))
+            .collect(),
     }
-    for &i in &plan.elf {
-        let e = &plan.inv.entries[i];
-        let Some(d) = plan.own.owner(&e.path).filter(|&d| wanted[d]) else {
-            continue;
-        };
-        if !unchanged(plan, e, out)? && put_back(plan, e, out)? {
-            done.push(Restored {
-                path: e.path.clone(),
-                rule: ELF_RULE,
-                dist: plan.dists[d].normalized.clone(),
-            });
-        }
-    }
-    fix_dirs(plan, out, &done)?;
-    done.sort_by(|a, b| a.path.cmp(&b.path));
-    done.dedup();
-    Ok(done)
 }
 
-/// `out` must be another tree than the input (an in-place run has nothing left to restore from).
-fn refuse_input(plan: &Plan, out: &Path) -> Result<()> {
-    let real =
-        fs::canonicalize(out).with_context(|| format!("cannot resolve `{}`", out.display()))?;
-    if real.starts_with(&plan.venv.root) {
-        bail!(
-            "`{}` is the input venv `{}` (or inside it): there is no original left to restore from\nhint: restore needs an out-of-place run (-o OUT)",
-            out.display(),
-            plan.venv.root.display()
-        );
-    }
-    Ok(())
-}
-
-/// Copy one original entry into `out`. Ok(false) for what is never copied (FIFOs, devices).
-fn put_back(plan: &Plan, e: &Entry, out: &Path) -> Result<bool> {
-    let (src, dst) = (plan.venv.root.join(&e.path), out.join(&e.path));
-    if let Some(parent) = dst.parent() {
-        fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create `{}`", parent.display()))?;
-    }
-    match e.kind {
-        Kind::Dir => {
-            fs::create_dir_all(&dst)
-                .with_context(|| format!("cannot create `{}`", dst.display()))?;
-        }
-        Kind::File => copy_file(&src, &dst, e).with_context(|| {
-            format!(
-                "cannot restore `{}` from `{}`",
-                dst.display(),
-                src.display()
-            )
-        })?,
-        Kind::Symlink => {
-            let target = fs::read_link(&src)
-                .with_context(|| format!("cannot read link `{}`", src.display()))?;
-            if fs::symlink_metadata(&dst).is_ok() {
-                fs::remove_file(&dst)
-                    .with_context(|| format!("cannot replace `{}`", dst.display()))?;
-            }
-            std::os::unix::fs::symlink(&target, &dst)
-                .with_context(|| format!("cannot create link `{}`", dst.display()))?;
-            crate::apply::set_meta(&dst, e)?;
-        }
-        Kind::Other => return Ok(false),
-    }
-    Ok(true)
-}
-
-/// Through a temporary file beside the destination, renamed over it: never a half-written file.
-fn copy_file(src: &Path, dst: &Path, e: &Entry) -> std::io::Result<()> {
-    crate::apply::replace_file(dst, e, |tmp| fs::copy(src, tmp).map(drop))
-}
-
-/// Delete the moved copy (a licence under `licenses/`) and the directories it leaves empty.
-fn remove_moved(out: &Path, to: &Path) -> Result<()> {
-    let moved = out.join(to);
-    match fs::remove_file(&moved) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot remove `{}`", moved.display())),
-    }
-    for dir in to.ancestors().skip(1).filter(|d| !d.as_os_str().is_empty()) {
-        if fs::remove_dir(out.join(dir)).is_err() {
-            break; // not empty: something else lives there
-        }
-    }
-    Ok(())
-}
-
-/// Directories that received restored entries get their original mode and mtime back (writing
-/// into them changed the mtime; `create_dir_all` gave new ones the default mode).
-fn fix_dirs(plan: &Plan, out: &Path, done: &[Restored]) -> Result<()> {
-    let mut dirs: BTreeSet<&Path> = BTreeSet::new();
-    for r in done {
-        dirs.extend(
-            r.path
-                .ancestors()
-                .skip(1)
-                .filter(|d| !d.as_os_str().is_empty()),
-        );
-    }
-    let mut seen = HashSet::new();
-    for dir in dirs.into_iter().rev() {
-        let Some(e) = plan.inv.find(dir) else {
-            continue;
-        };
-        if e.kind == Kind::Dir && seen.insert(dir) {
-            let path = out.join(dir);
-            fs::set_permissions(&path, fs::Permissions::from_mode(e.mode & 0o7777))
-                .map_err(crate::error::at("chmod", &path))?;
-            crate::apply::set_meta(&path, e)?;
-        }
-    }
-    Ok(())
-}
-
-fn exists(path: &Path) -> bool {
-    fs::symlink_metadata(path).is_ok()
-}
-
-/// Whether `out` already holds the original bytes of `e` (restored before, or never changed).
-fn unchanged(plan: &Plan, e: &Entry, out: &Path) -> Result<bool> {
-    let (src, dst) = (plan.venv.root.join(&e.path), out.join(&e.path));
-    same_bytes(&src, &dst).with_context(|| {
-        format!(
-            "cannot compare `{}` with `{}`",
-            dst.display(),
-            src.display()
-        )
-    })
-}
-
-/// Whether two files hold the same bytes (a missing `b` is not the same).
-fn same_bytes(a: &Path, b: &Path) -> std::io::Result<bool> {
-    let (ma, mb) = match (fs::metadata(a), fs::metadata(b)) {
-        (Ok(ma), Ok(mb)) => (ma, mb),
-        (Err(e), _) => return Err(e),
-        (_, Err(_)) => return Ok(false),
-    };
-    if ma.len() != mb.len() {
-        return Ok(false);
-    }
-    let (mut fa, mut fb) = (fs::File::open(a)?, fs::File::open(b)?);
-    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
-    loop {
-        let n = fa.read(&mut ba)?;
-        if n == 0 {
-            return Ok(true);
-        }
-        fb.read_exact(&mut bb[..n])?;
-        if ba[..n] != bb[..n] {
-            return Ok(false);
-        }
-    }
+/// Decide and put back the actions and ELF files of `dists` in `out` (not the archive: the
+/// command does that, with `apply::unzip`). For library callers and tests; `slim --verify`
+/// writes through `repair_with`'s caller.
+pub fn restore(plan: &Plan, out: &Path, dists: &BTreeSet<String>) -> Result<Vec<Restored>> {
+    let what = decide(plan, dists);
+    crate::apply::restore(plan, out, &what.actions, &what.elf)
 }
