@@ -3,7 +3,7 @@
 //! Why a type and not a formatted string: a `(PathBuf, String)` pair loses the error's kind
 //! (a caller cannot ask "was it EACCES?") and every site formats it its own way. `PathError`
 //! keeps the `io::Error` whole (its kind and OS code), the path apart from the message (lists
-//! print `path: reason`, sorted by path), and one wording: `cannot <op> `<path>`: <cause>` when
+//! print `path: reason`, sorted by path), and one wording: ``cannot <op> `<path>`: <cause>`` when
 //! it stands alone, `cannot <op>: <cause>` beside its path. The `ignore` crate's
 //! `Error::WithPath` is the model: the path is a field, the cause stays the original error.
 

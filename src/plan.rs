@@ -24,8 +24,10 @@ use crate::rules::{self, distinfo, guard::Rescue, Ctx, Rewrite, Rule, Verdict};
 use crate::settings::Settings;
 use crate::venv::Venv;
 
+/// What happens to one path.
 #[derive(Debug, Clone)]
 pub enum ActionKind {
+    /// Not copied (out of place) or deleted (in place).
     Remove,
     /// Remove once its bytecode has been written (`--bytecode sourceless`).
     RemoveAfterCompile,
@@ -36,41 +38,59 @@ pub enum ActionKind {
     Move(PathBuf),
 }
 
+/// One path's fate, with the rule that decided it: what `--dry-run` lists, what apply executes.
 #[derive(Debug, Clone)]
 pub struct Action {
     /// Index into the inventory.
     pub entry: usize,
+    /// What happens to it.
     pub kind: ActionKind,
+    /// The rule that decided it (its id, reason and evidence are reported).
     pub rule: &'static Rule,
     /// Bytes this saves (a file's size once per inode; a rewrite's shrinkage).
     pub bytes: u64,
+    /// The distribution that owns the path (index into `Plan::dists`), if any.
     pub dist: Option<usize>,
 }
 
+/// Size of a tree: bytes (each inode once) and files.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
 pub struct Totals {
+    /// Apparent bytes of regular files, each (dev, inode) once.
     pub bytes: u64,
+    /// Regular files.
     pub files: u64,
 }
 
+/// Everything a run will do, decided before anything is written: pure data, sorted, what a dry
+/// run prints and a real run executes.
 #[derive(Debug)]
 pub struct Plan {
+    /// The venv's layout.
     pub venv: Venv,
+    /// Every path of the input, walked once.
     pub inv: Inventory,
+    /// The installed distributions (from `*.dist-info`).
     pub dists: Vec<Dist>,
+    /// Which distribution owns which path.
     pub own: Ownership,
+    /// What happens to each path that does not stay as it is, sorted by path.
     pub actions: Vec<Action>,
     /// For each inventory entry, its action (index into `actions`), if any.
     pub fate: Vec<Option<usize>>,
+    /// Paths a rule would have removed and the import guard kept, with why.
     pub rescues: Vec<Rescue>,
     /// Sources to compile (relative to the root).
     pub compile: Vec<PathBuf>,
+    /// `--bytecode`: what happens to pycs.
     pub bytecode: BytecodeMode,
     /// ELF files to strip (inventory indices, sorted), and with which engine mode.
     pub elf: Vec<usize>,
+    /// The ELF engine's mode; None for `--elf keep`.
     pub elf_mode: Option<crate::elf::Mode>,
     /// ELF files left alone on purpose, and why (integrity-checked).
     pub elf_skipped: Vec<(usize, String)>,
+    /// The input's size.
     pub before: Totals,
     /// What is left before any bytecode is compiled.
     pub after: Totals,
@@ -86,6 +106,8 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Run the planning passes in order (classify, guard, bytecode, ELF, zip, actions, hand-off)
+    /// over the walked venv.
     pub fn build(venv: Venv, settings: &Settings, inv: Inventory) -> Plan {
         let dists = crate::dists::discover(&venv.root, &venv.site_packages, &inv);
         let own = Ownership::new(&dists, &venv.site_packages);
@@ -266,6 +288,7 @@ impl Plan {
         })
     }
 
+    /// The path an action applies to (relative to the root).
     pub fn path(&self, a: &Action) -> &Path {
         &self.inv.entries[a.entry].path
     }

@@ -28,6 +28,7 @@ pub struct HandoffOutcome {
     pub modes_changed: u64,
     /// Entries given the fixed mtime.
     pub mtimes_set: u64,
+    /// `--dedupe`: files replaced by hardlinks, and bytes saved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dedupe: Option<super::finalize::Dedupe>,
 }

@@ -48,10 +48,13 @@ use post::{compile, remove_sourceless, rewrite_records};
 pub use restore::{restore, Restored, ELF_RULE};
 pub use zip::{unzip, ZipOutcome};
 
+/// One path that could not be done as planned, and why: listed in the report (exit 1).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Failure {
+    /// The path (relative to the root where it is in the tree).
     #[serde(serialize_with = "crate::jsonpath::lossy_path")]
     pub path: PathBuf,
+    /// What went wrong, in words.
     pub error: String,
 }
 
@@ -65,8 +68,10 @@ impl Failure {
     }
 }
 
+/// What a real run did, for the report and the exit status.
 #[derive(Debug, Default)]
 pub struct Outcome {
+    /// Paths that failed (the run goes on; exit 1).
     pub failures: Vec<Failure>,
     /// Bytecode written, relative to the root.
     pub compiled: Vec<PathBuf>,
@@ -179,6 +184,8 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// Execute `plan`: into a staging directory published as OUT (all or nothing), or in place
+/// through the journal; compile bytecode with `interp`; report progress to `progress`.
 pub fn apply(
     plan: &Plan,
     target: &Target,

@@ -29,6 +29,7 @@ use crate::rules::Rewrite;
 /// table rule: it is `--elf`).
 pub const ELF_RULE: &str = "elf.strip";
 
+/// One file verify asked for and apply put back, with the rule that had removed it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Restored {
     /// Relative to the tree's root.

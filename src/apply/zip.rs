@@ -28,6 +28,7 @@ use crate::plan::Plan;
 pub struct ZipOutcome {
     /// Entries in the archive (directories, files, pycs).
     pub entries: usize,
+    /// The archive's size on disk.
     pub archive_bytes: u64,
     /// Files moved into it.
     pub files: usize,

@@ -32,6 +32,7 @@ use relocate::ScriptChange;
 pub struct TextRewrite {
     /// Relative to the root.
     pub path: PathBuf,
+    /// The file's new bytes.
     pub new: Vec<u8>,
     /// What changed, one line each, for the report.
     pub changes: Vec<String>,
@@ -41,7 +42,9 @@ pub struct TextRewrite {
 /// its action, if it has one, and whether it leaves its place (removed, moved away or zipped).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EntryFate {
+    /// The rule of the entry's action, if it has one.
     pub rule: Option<&'static Rule>,
+    /// Whether the entry leaves its place (removed, moved away or zipped).
     pub gone: bool,
 }
 
@@ -54,17 +57,25 @@ impl EntryFate {
 /// A symlink pointed somewhere else.
 #[derive(Debug, Clone)]
 pub struct LinkRewrite {
+    /// The link, relative to the root.
     pub path: PathBuf,
+    /// Where it pointed.
     pub old: PathBuf,
+    /// Where it will point.
     pub new: PathBuf,
 }
 
+/// What the final image needs from this tree, decided as data: part of the `Plan`, written by
+/// apply.
 #[derive(Debug, Default)]
 pub struct HandoffPlan {
     /// The options, for apply (where the tree will live, mtimes, modes, extra outputs).
     pub opts: Options,
+    /// Text files rewritten for the new location or interpreter, sorted by path.
     pub texts: Vec<TextRewrite>,
+    /// Links pointed elsewhere, sorted by path.
     pub links: Vec<LinkRewrite>,
+    /// What would stop the tree from starting in the final image, for the report.
     pub warnings: Vec<String>,
     /// Licence files to gather: (source relative to the venv root, destination relative to
     /// --licenses-dir).
@@ -74,12 +85,14 @@ pub struct HandoffPlan {
 }
 
 impl HandoffPlan {
+    /// The rewrite of the text file at `rel`, if it has one.
     pub fn text(&self, rel: &Path) -> Option<&TextRewrite> {
         self.texts
             .binary_search_by(|t| t.path.as_path().cmp(rel))
             .ok()
             .map(|i| &self.texts[i])
     }
+    /// The new target of the link at `rel`, if it gets one.
     pub fn link(&self, rel: &Path) -> Option<&LinkRewrite> {
         self.links
             .binary_search_by(|l| l.path.as_path().cmp(rel))
