@@ -91,18 +91,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Write through a temporary file and rename, as py_compile does, with the source's mode.
-fn write_pyc(cfile: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    if let Some(dir) = cfile.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = cfile.with_extension("pyc.venvslim-tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode & 0o666))?;
-    std::fs::rename(&tmp, cfile)
-}
-
 /// Find and run the venv's interpreter once; its version must be the venv's.
 pub fn probe(venv: &Venv) -> Result<Interpreter> {
     let hint = "hint: --bytecode keep or --bytecode strip do not need to run Python";
@@ -242,20 +230,20 @@ impl Interpreter {
     /// to `cfile` with only the 16-byte header changed. The code object must also name `dfile`
     /// as its file (a venv copied elsewhere after install carries its old path). The code
     /// object is the one this interpreter compiled, so the result is what compiling again would
-    /// give, for the cost of a copy. Returns false (nothing written) when it cannot be reused.
+    /// give, for the cost of a copy: the new pyc's bytes and the source's mode, for apply to write.
+    /// None when it cannot be reused.
     pub fn reuse(
         &self,
         src: &Path,
         old_pyc: &Path,
-        cfile: &Path,
         dfile: &Path,
-    ) -> std::io::Result<bool> {
+    ) -> std::io::Result<Option<(Vec<u8>, u32)>> {
         use std::os::unix::fs::MetadataExt;
         let Ok(old) = std::fs::read(old_pyc) else {
-            return Ok(false);
+            return Ok(None);
         };
         if old.len() < 16 || old[..4] != self.magic {
-            return Ok(false);
+            return Ok(None);
         }
         let meta = std::fs::metadata(src)?;
         let source = std::fs::read(src)?;
@@ -270,15 +258,14 @@ impl Interpreter {
             _ => false,
         };
         if !valid || !contains(&old[16..], dfile.as_os_str().as_encoded_bytes()) {
-            return Ok(false);
+            return Ok(None);
         }
         let mut pyc = Vec::with_capacity(old.len());
         pyc.extend_from_slice(&self.magic);
         pyc.extend_from_slice(&1u32.to_le_bytes());
         pyc.extend_from_slice(&hash);
         pyc.extend_from_slice(&old[16..]);
-        write_pyc(cfile, &pyc, meta.mode())?;
-        Ok(true)
+        Ok(Some((pyc, meta.mode())))
     }
 
     /// Compile all jobs in parallel batches; one result per job, in order.
@@ -405,29 +392,27 @@ mod tests {
         old.extend_from_slice(b"CODE\x00/venv/lib/m.py\x00");
         let old_pyc = t.path().join("old.pyc");
         std::fs::write(&old_pyc, &old).unwrap();
-        let out = t.path().join("__pycache__/m.cpython-311.pyc");
         let dfile = Path::new("/venv/lib/m.py");
         assert!(
-            !interp()
-                .reuse(&src, &old_pyc, &out, Path::new("/elsewhere/m.py"))
-                .unwrap(),
+            interp()
+                .reuse(&src, &old_pyc, Path::new("/elsewhere/m.py"))
+                .unwrap()
+                .is_none(),
             "compiled for another path"
         );
-        assert!(interp().reuse(&src, &old_pyc, &out, dfile).unwrap());
-        let new = std::fs::read(&out).unwrap();
+        let (new, mode) = interp().reuse(&src, &old_pyc, dfile).unwrap().unwrap();
+        assert_eq!(mode, m.mode(), "the source's mode");
         assert_eq!(&new[4..8], &1u32.to_le_bytes(), "unchecked-hash flags");
         assert_eq!(&new[8..16], &interp().source_hash(b"x = 1\n"));
         assert_eq!(&new[16..], b"CODE\x00/venv/lib/m.py\x00");
-        let other = t.path().join("other.pyc");
         // Another interpreter's magic is not reused.
         let mut foreign = old.clone();
         foreign[0] ^= 1;
         std::fs::write(&old_pyc, &foreign).unwrap();
-        assert!(!interp().reuse(&src, &old_pyc, &other, dfile).unwrap());
+        assert!(interp().reuse(&src, &old_pyc, dfile).unwrap().is_none());
         // A different size (the source changed since) is not reused.
         std::fs::write(&old_pyc, &old).unwrap();
         std::fs::write(&src, "x = 12\n").unwrap();
-        assert!(!interp().reuse(&src, &old_pyc, &other, dfile).unwrap());
-        assert!(!other.exists());
+        assert!(interp().reuse(&src, &old_pyc, dfile).unwrap().is_none());
     }
 }

@@ -94,9 +94,10 @@ pub(super) fn compile_sources(
                 crate::fault::point("write a re-headered pyc");
                 // Not reused for any reason (a read or write error included): compiled below,
                 // where a failure is reported.
-                interp
-                    .reuse(&src, &old, &job.cfile, &job.dfile)
-                    .unwrap_or(false)
+                match interp.reuse(&src, &old, &job.dfile) {
+                    Ok(Some((pyc, mode))) => write_pyc(&job.cfile, &pyc, mode).is_ok(),
+                    _ => false,
+                }
             }
         })
         .collect();
@@ -249,4 +250,16 @@ fn top_level_row(plan: &crate::plan::Plan, t: &crate::archive::TopLevel) -> Stri
         &crate::record::hash(t.text.as_bytes()),
         &t.text.len().to_string(),
     ])
+}
+
+/// Write through a temporary file and rename, as py_compile does, with the source's mode.
+fn write_pyc(cfile: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = cfile.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = cfile.with_extension("pyc.venvslim-tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode & 0o666))?;
+    std::fs::rename(&tmp, cfile)
 }
