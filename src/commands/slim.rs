@@ -4,6 +4,7 @@
 //! journal is finished first (`finish_interrupted`), never planned over.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Result};
@@ -97,37 +98,9 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
         )?)
     };
     let repair = match (&original, output, outcome.as_mut()) {
-        (Some(original), Some(out), Some(outcome)) => 'verify: {
-            // verify decides what to give back; apply writes it.
-            let mut put_back = |what: &verify::Restore| {
-                let mut back = apply::unzip(&plan, out, &what.unzip, interp.as_ref(), outcome)?;
-                back.extend(apply::restore(&plan, out, &what.actions, &what.elf)?);
-                Ok(back)
-            };
+        (Some(original), Some(out), Some(outcome)) => {
             progress.phase("verify: probing the output", 0);
-            // OUT is published by now: a verify that cannot finish is a failure of this run
-            // (exit 1, said in the report), never exit 2, which promises nothing was written.
-            let repair =
-                match verify::repair_with(&plan, out, original, &verify_opts, &mut put_back) {
-                    Ok(repair) => repair,
-                    Err(e) => {
-                        outcome.failures.push(apply::Failure {
-                            path: out.to_path_buf(),
-                            error: format!("written, but verify could not finish: {e:#}"),
-                        });
-                        break 'verify None;
-                    }
-                };
-            if !repair.restored.is_empty() {
-                let restored: Vec<std::path::PathBuf> =
-                    repair.restored.iter().map(|r| r.path.clone()).collect();
-                let failed = apply::refresh_records(&plan, out, outcome, &restored);
-                outcome.failures.extend(failed);
-                let failed = apply::refinalize(&plan, out, outcome);
-                outcome.failures.extend(failed);
-                outcome.after = apply::measure(out);
-            }
-            Some(repair)
+            verify_and_repair(&plan, out, original, &verify_opts, interp.as_ref(), outcome)
         }
         _ => None,
     };
@@ -155,6 +128,47 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
     } else {
         Status::Failures
     })
+}
+
+/// `slim --verify`, after OUT is published: probe it against the input's probe; verify decides
+/// what to give back, apply writes it (out of the zip, then the files), and RECORD, the final
+/// pass and the totals are brought up to date. A verify that cannot finish is a failure of this
+/// run (exit 1, said in the report), never exit 2, which promises nothing was written.
+fn verify_and_repair(
+    plan: &Plan,
+    out: &Path,
+    original: &verify::Probe,
+    opts: &verify::Options,
+    interp: Option<&bytecode::Interpreter>,
+    outcome: &mut apply::Outcome,
+) -> Option<verify::Repair> {
+    let repaired = {
+        let mut put_back = |what: &verify::Restore| {
+            let mut back = apply::unzip(plan, out, &what.unzip, interp, outcome)?;
+            back.extend(apply::restore(plan, out, &what.actions, &what.elf)?);
+            Ok(back)
+        };
+        verify::repair_with(plan, out, original, opts, &mut put_back)
+    };
+    let repair = match repaired {
+        Ok(repair) => repair,
+        Err(e) => {
+            outcome.failures.push(apply::Failure {
+                path: out.to_path_buf(),
+                error: format!("written, but verify could not finish: {e:#}"),
+            });
+            return None;
+        }
+    };
+    if !repair.restored.is_empty() {
+        let restored: Vec<PathBuf> = repair.restored.iter().map(|r| r.path.clone()).collect();
+        let failed = apply::refresh_records(plan, out, outcome, &restored);
+        outcome.failures.extend(failed);
+        let failed = apply::refinalize(plan, out, outcome);
+        outcome.failures.extend(failed);
+        outcome.after = apply::measure(out);
+    }
+    Some(repair)
 }
 
 /// In place: a journal means a run was killed half-way; finish it (planning from a
