@@ -1,22 +1,20 @@
 //! venvslim: slim a built Python virtualenv for the final stage of a container image.
 //!
-//! The pipeline, in one pass each: `venv` discovers the layout (pyvenv.cfg, Python version,
+//! The pipeline, in one pass each: `settings` checks the command line and `[tool.venvslim]`
+//! into one `Settings` before any work; `venv` discovers the layout (pyvenv.cfg, Python version,
 //! site-packages); `inventory` walks the tree once, in parallel, into a sorted list; `rules`
-//! classify every path (each rule carries its reason and evidence) and the import guard rescues
-//! modules kept code imports; `plan` turns verdicts into sorted actions (pure data, which
-//! `--dry-run` prints); `apply` is the only code that writes: it copies what is kept (or removes
-//! in place), compiles bytecode with the venv's own interpreter, writes the `--zip-pure` archive
-//! (`archive`: what goes in is decided in the plan), rewrites RECORD; `report` is the only code
-//! that prints. With the hand-off options, `handoff` adds to the plan what the final image needs
-//! (relocated scripts, pyvenv.cfg and links, licences, an SBOM), and apply ends with a last pass
-//! over the finished tree (dedupe, normalised modes, fixed mtimes).
+//! classify every path (each rule carries its reason and evidence) and the import guard keeps
+//! modules kept code imports; `plan` runs the planning passes (the zip selection in `archive`,
+//! the hand-off in `handoff`) into sorted actions, pure data, which `--dry-run` prints; `apply`
+//! is the only code that writes: it copies what is kept (or removes in place, through a
+//! journal), compiles bytecode with the venv's own interpreter, writes the `--zip-pure` archive,
+//! the hand-off files and RECORD, and ends with a last pass over the finished tree (dedupe,
+//! modes, mtimes); `verify` probes the result and decides what to give back, which apply puts
+//! back; `report` is the only code that prints.
 //!
 //! `commands/` holds one file per subcommand (orchestration only); `main.rs` parses the command
-//! line and maps a command's `Status` to the exit status. docs/architecture.md draws the layers.
-//!
-//! `safepath` is where the venv's strings meet paths (checked names, joins and link targets,
-//! reads that never follow a link) and where output paths are resolved, once
-//! (`settings::output_path`).
+//! line and maps a command's `Status` to the exit status. `safepath` is where the venv's strings
+//! meet paths. docs/architecture.md draws the layers and says where new code goes.
 
 pub mod apply;
 pub mod archive;
