@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{python, repo_root, slim, venvslim, TestCommand};
+use crate::util::{python, repo_root, sha256_b64, slim, venvslim, TestCommand};
 
 use serde_json::Value;
 use tempfile::TempDir;
@@ -290,10 +290,7 @@ fn slim_in_place_strips_and_rewrites_record_hashes() {
         .lines()
         .find(|l| l.starts_with("pkg/_native.so,"))
         .expect("listed");
-    use base64::Engine;
-    use sha2::Digest;
-    let digest =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&stripped));
+    let digest = sha256_b64(&stripped);
     assert_eq!(
         line,
         format!("pkg/_native.so,sha256={digest},{}", stripped.len())

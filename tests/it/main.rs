@@ -3,7 +3,9 @@
 //! links once and shares one `util`, so every helper has one copy and every failure prints the
 //! same account of what ran (see `util/cmd.rs`).
 //!
-//! - `cli`: `slim` on the small hand-made fixture venv: options, RECORD, usage errors, snapshots.
+//! - `slim`: `slim` on the small hand-made fixture venv, a module per area: the default run and
+//!   the runs that must agree with it, `--bytecode`, `--dist-info`, `--keep`/`--remove`/
+//!   `--keep-package`, `[tool.venvslim]`, usage errors, odd inputs, snapshots of the text output.
 //! - `zip`, `handoff`, `elf`, `bench`, `verify`: one feature each, on hand-made trees.
 //! - `safety`: the promises of docs/safety.md under attack and under faults.
 //! - `real_*`: real venvs built with pip from the locks in `tests/venvs/`, cached in
@@ -16,7 +18,6 @@
 mod util;
 
 mod bench;
-mod cli;
 mod elf;
 mod handoff;
 mod real_elf;
@@ -25,5 +26,6 @@ mod real_venvs;
 mod real_verify;
 mod real_zip;
 mod safety;
+mod slim;
 mod verify;
 mod zip;

@@ -1,4 +1,4 @@
-//! `venvslim slim --zip-pure` on a small hand-made venv: the fixture of `tests/it/cli.rs`
+//! `venvslim slim --zip-pure` on a small hand-made venv: the fixture of `tests/it/slim/`
 //! (`fixtures/make_fixture_venv.py`, whose Python is the one running the tests) plus one
 //! distribution per case: a pure package with data read through importlib.resources, a PEP 420
 //! namespace split between a pure and a native distribution, a package that reads a file next to

@@ -1,14 +1,16 @@
 //! What the integration tests share, one copy each: running a program (`cmd`: one command
 //! builder that shows what ran when an expectation fails), reading a report (`report`), the
 //! hand-made fixture venv (here), real venvs built once and cached (`venvs`), running a tree the
-//! way a read-only container does (`ro`), trees on disk (`tree`: hash, size, copy, the Docker
-//! recipe), and probing what a venv can do (`probe`). `selftest` checks the helpers the real-venv
-//! tests rely on.
+//! way a read-only container does (`ro`), trees on disk (`tree`: hash, size, listing, what
+//! changed, copy, the Docker recipe), RECORD checked against the tree it lists (`record`), and
+//! probing what a venv can do (`probe`). `selftest` checks the helpers the real-venv tests rely
+//! on.
 //!
 //! Linux only: the read-only mount needs `unshare -m` and `mount`, i.e. root (CI runs as root).
 
 mod cmd;
 mod probe;
+mod record;
 mod report;
 mod ro;
 mod selftest;
@@ -17,7 +19,8 @@ mod venvs;
 
 pub use cmd::{python, show, slim, slim_venv, tail, venvslim, venvslim_bin, Run, TestCommand};
 pub use probe::*;
-pub use report::{actions, is_gone_on_purpose, is_removed, removed_paths};
+pub use record::*;
+pub use report::{action, actions, is_gone_on_purpose, is_removed, removed_paths};
 pub use ro::*;
 pub use tree::*;
 pub use venvs::*;

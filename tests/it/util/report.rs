@@ -13,6 +13,11 @@ pub fn actions(report: &Value) -> &Vec<Value> {
     report["actions"].as_array().expect("actions array")
 }
 
+/// The report's action on `path` (relative to the venv root, as the report spells it).
+pub fn action<'a>(report: &'a Value, path: &str) -> Option<&'a Value> {
+    actions(report).iter().find(|a| a["path"] == path)
+}
+
 /// Paths (relative to the venv root) that the report says are gone from their place: removed or
 /// moved. A path is covered if it or one of its parent directories is listed.
 pub fn removed_paths(report: &Value) -> BTreeSet<String> {

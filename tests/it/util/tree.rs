@@ -1,15 +1,19 @@
 //! Trees on disk: a hash that proves a tree was not touched, its size as an image layer holds it,
-//! a listing, a faithful copy, and the naive Docker recipe to compare venvslim against.
+//! a listing, a faithful copy, and the naive Docker recipe to compare venvslim against; a map of
+//! every entry to the detail a test needs (`tree`, `Detail`) and the difference of two such maps,
+//! the paths or pycs under a root, and a pyc's flags.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+use walkdir::WalkDir;
 
-use super::{hex, TestCommand};
+use super::{hex, sha256_b64, TestCommand};
 
 /// Entries under `root` (not following symlinks), sorted by path, root excluded.
 fn walk_sorted(root: &Path) -> impl Iterator<Item = walkdir::DirEntry> {
@@ -182,4 +186,120 @@ pub fn docker_recipe_copy(src: &Path, dst: &Path) {
     }
     assert!(!dst.exists(), "{} exists", dst.display());
     rec(src, dst);
+}
+
+/// How much of an entry `tree` describes.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Detail {
+    /// Kind, mode, and content or link target; bytecode only as "pyc" (it embeds its path).
+    Shape,
+    /// Shape with the full content of bytecode, and mtimes.
+    Content,
+    /// Content, plus owner, inode, link count and ctime, which any write, chmod, chown, utime
+    /// or (hard)link changes.
+    Strict,
+}
+
+/// Every entry below `root` (not followed through symlinks), described to `detail`.
+pub fn tree(root: &Path, detail: Detail) -> BTreeMap<PathBuf, String> {
+    let mut map = BTreeMap::new();
+    for e in WalkDir::new(root).follow_links(false).sort_by_file_name() {
+        let e = e.unwrap_or_else(|err| panic!("walk {}: {err}", root.display()));
+        let m = e.path().symlink_metadata().unwrap();
+        let ft = m.file_type();
+        let what = if ft.is_symlink() {
+            format!("link -> {:?}", fs::read_link(e.path()).unwrap())
+        } else if ft.is_dir() {
+            "dir".to_string()
+        } else if ft.is_file()
+            && detail == Detail::Shape
+            && e.path().extension() == Some(OsStr::new("pyc"))
+        {
+            "file pyc".to_string()
+        } else if ft.is_file() {
+            format!("file {}", sha256_b64(&fs::read(e.path()).unwrap()))
+        } else {
+            "other".to_string()
+        };
+        let mut desc = format!("{what} mode={:o}", m.mode());
+        if detail >= Detail::Content {
+            desc += &format!(" mtime={}.{}", m.mtime(), m.mtime_nsec());
+        }
+        if detail == Detail::Strict {
+            desc += &format!(
+                " uid={} gid={} ino={} nlink={} ctime={}.{}",
+                m.uid(),
+                m.gid(),
+                m.ino(),
+                m.nlink(),
+                m.ctime(),
+                m.ctime_nsec()
+            );
+        }
+        map.insert(e.path().strip_prefix(root).unwrap().to_path_buf(), desc);
+    }
+    map
+}
+
+/// Regular files below `root`.
+pub fn count_files(root: &Path) -> usize {
+    tree(root, Detail::Shape)
+        .values()
+        .filter(|d| d.starts_with("file "))
+        .count()
+}
+
+/// Differences between two trees, one line each (empty when equal).
+pub fn tree_diff(
+    before: &BTreeMap<PathBuf, String>,
+    after: &BTreeMap<PathBuf, String>,
+) -> Vec<String> {
+    let keys: BTreeSet<&PathBuf> = before.keys().chain(after.keys()).collect();
+    keys.into_iter()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .map(|k| format!("{k:?}: {:?} -> {:?}", before.get(k), after.get(k)))
+        .collect()
+}
+
+/// Paths (relative to `root`) of every entry, with `/` after directories.
+pub fn listing(root: &Path) -> BTreeSet<String> {
+    walk_sorted(root)
+        .map(|e| {
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if e.file_type().is_dir() {
+                rel + "/"
+            } else {
+                rel
+            }
+        })
+        .collect()
+}
+
+/// Regular files named `*.pyc` below `root`, relative to it.
+pub fn pycs(root: &Path) -> BTreeSet<String> {
+    listing(root)
+        .into_iter()
+        .filter(|p| p.ends_with(".pyc"))
+        .collect()
+}
+
+/// Whether anything (a dangling symlink too) is at `p`.
+pub fn exists(p: &Path) -> bool {
+    fs::symlink_metadata(p).is_ok()
+}
+
+/// PEP 552 flags word of a pyc: 1 = hash-based, unchecked.
+pub fn pyc_flags(path: &Path) -> u32 {
+    let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        bytes.len() >= 16,
+        "{} is too short for a pyc",
+        path.display()
+    );
+    u32::from_le_bytes(bytes[4..8].try_into().unwrap())
 }
