@@ -252,7 +252,10 @@ fn epoch_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, 
         Number(i64),
         Text(String),
     }
-    Ok(Some(match <Epoch as serde::Deserialize>::deserialize(d)? {
+    let epoch = <Epoch as serde::Deserialize>::deserialize(d).map_err(|_| {
+        serde::de::Error::custom("mtime must be a Unix time: an integer, or a string of one")
+    })?;
+    Ok(Some(match epoch {
         Epoch::Number(n) => n.to_string(),
         Epoch::Text(t) => t,
     }))

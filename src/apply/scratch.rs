@@ -64,7 +64,11 @@ impl Scratch {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
                 Err(e) => {
                     return Err(e).with_context(|| {
-                        format!("cannot create a scratch directory `{}`", dir.display())
+                        format!(
+                            "cannot create a scratch directory `{}`\nhint: `{}` must be an existing directory you can write (the temp directory is $TMPDIR, else /tmp)",
+                            dir.display(),
+                            base.display()
+                        )
                     })
                 }
             }

@@ -104,6 +104,11 @@ pub fn load(explicit: Option<&Path>) -> Result<SlimOptions> {
     let doc: Pyproject =
         toml::from_str(&text).with_context(|| format!("`{}` is not valid TOML", path.display()))?;
     match doc.tool.and_then(|t| t.venvslim) {
+        Some(table) if !table.is_table() => bail!(
+            "[tool.venvslim] in `{}` is not a table of keys (it is of type {})\nhint: write it as a [tool.venvslim] section of `key = value` lines",
+            path.display(),
+            table.type_str()
+        ),
         Some(table) => {
             let options: SlimOptions = table.try_into().with_context(|| {
                 format!(
@@ -112,6 +117,8 @@ pub fn load(explicit: Option<&Path>) -> Result<SlimOptions> {
                     keys().join(", ")
                 )
             })?;
+            super::handoff::check_file_values(&options)
+                .with_context(|| format!("bad [tool.venvslim] in `{}`", path.display()))?;
             Ok(relative_to(options, path.parent().unwrap_or(Path::new(""))))
         }
         None if explicit.is_some() => bail!("`{}` has no [tool.venvslim] table", path.display()),
@@ -219,6 +226,43 @@ mod tests {
     /// Every key is a flag of `slim` with the same name (but `zip`, for `--zip-pure`), and every
     /// flag of `SlimOptions` is a key: the file and the command line cannot drift apart.
     #[test]
+    fn file_values_are_checked_in_the_files_words() {
+        let t = tempfile::tempdir().unwrap();
+        let err = |text: &str| {
+            let p = write(t.path(), text);
+            format!("{:#}", load(Some(&p)).unwrap_err())
+        };
+        // A table written as an array is not read by position.
+        let e = err("[tool]\nvenvslim = [\"strip\"]\n");
+        assert!(e.contains("not a table of keys"), "{e}");
+        // Errors name the key and the file, never a flag nobody typed.
+        for (text, want) in [
+            (
+                "[tool.venvslim]\nmtime = -5\n",
+                "mtime `-5` is not a Unix time",
+            ),
+            (
+                "[tool.venvslim]\nmtime = 1.5\n",
+                "mtime must be a Unix time",
+            ),
+            (
+                "[tool.venvslim]\nprefix = \"venv\"\n",
+                "prefix = \"venv\" is not an absolute path",
+            ),
+            ("[tool.venvslim]\nchmod = \"9\"\n", "chmod = `9`"),
+        ] {
+            let e = err(text);
+            assert!(
+                e.contains(want) && e.contains("pyproject.toml"),
+                "{text}: {e}"
+            );
+            for flag in ["--mtime `", "--prefix `", "--chmod `", "Epoch"] {
+                assert!(!e.contains(flag), "{text}: {e}");
+            }
+        }
+    }
+
+    #[test]
     fn keys_are_the_flags() {
         let cmd = SlimOptions::augment_args(clap::Command::new("probe"));
         let flags: Vec<String> = cmd
@@ -276,15 +320,15 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let p = write(
             t.path(),
-            "[tool.venvslim]\nsbom = \"out/sbom.json\"\nlicenses-dir = \"/abs/lic\"\nprefix = \"venv\"\n",
+            "[tool.venvslim]\nsbom = \"out/sbom.json\"\nlicenses-dir = \"/abs/lic\"\nprefix = \"/app/venv\"\n",
         );
         let o = load(Some(&p)).unwrap();
         assert_eq!(o.sbom, Some(t.path().join("out/sbom.json")));
         assert_eq!(o.licenses_dir.as_deref(), Some(Path::new("/abs/lic")));
         assert_eq!(
             o.prefix.as_deref(),
-            Some(Path::new("venv")),
-            "a path in the image is not rebased (and is refused later as not absolute)"
+            Some(Path::new("/app/venv")),
+            "a path in the image is not rebased (a relative one is refused: see above)"
         );
         let o = slim_options(&["--sbom", "cli.json"]).combine(o);
         assert_eq!(

@@ -111,6 +111,24 @@ pub fn from_options(a: &SlimOptions, venv: &Path, target: &Target) -> Result<Opt
     })
 }
 
+/// The hand-off values of `[tool.venvslim]`, checked as the file gives them, so that an error
+/// names the key (and, by the caller's context, the file) rather than a flag nobody typed.
+pub(super) fn check_file_values(o: &SlimOptions) -> Result<()> {
+    for (key, p) in [("prefix", &o.prefix), ("python", &o.python)] {
+        if let Some(p) = p.as_deref().filter(|p| !p.is_absolute()) {
+            bail!("{key} = \"{}\" is not an absolute path\nhint: give the path as the final image sees it, e.g. {key} = \"{}\"", p.display(), if key == "prefix" { "/venv" } else { "/usr/bin/python3.11" });
+        }
+    }
+    if let Some(m) = &o.mtime {
+        parse_epoch(m, "mtime")?;
+    }
+    if let Some(c) = &o.chmod {
+        c.parse::<super::modes::Chmod>()
+            .map_err(|e| anyhow::anyhow!(e.to_string().replacen("--chmod", "chmod =", 1)))?;
+    }
+    Ok(())
+}
+
 fn parse_epoch(s: &str, what: &str) -> Result<i64> {
     s.trim()
         .parse::<i64>()
