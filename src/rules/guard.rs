@@ -8,7 +8,7 @@
 //! reach their own code through sys.path tricks a static scan does not follow. What the scan
 //! cannot see (dynamic imports of computed names) is the job of `venvslim verify`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -94,7 +94,7 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict]) -> Vec<Rescue> {
     if by_module.is_empty() && by_dist.is_empty() {
         return Vec::new();
     }
-    let dist_tops: BTreeMap<usize, HashSet<String>> =
+    let dist_tops: BTreeMap<usize, BTreeSet<String>> =
         by_dist.keys().map(|&d| (d, top_levels(ctx, d))).collect();
     let first: Vec<usize> = (0..entries.len())
         .filter(|&i| verdicts[i].is_kept() && scannable(ctx, i))
@@ -162,10 +162,11 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict]) -> Vec<Rescue> {
 }
 
 /// Top-level names of a distribution, plus `distutils` for setuptools on Python 3.12+ (where
-/// only setuptools' shim provides it).
-fn top_levels(ctx: &Ctx, dist: usize) -> HashSet<String> {
+/// only setuptools' shim provides it). Sorted: the report cites the first one imported, the
+/// same one on every run.
+fn top_levels(ctx: &Ctx, dist: usize) -> BTreeSet<String> {
     let d = &ctx.dists[dist];
-    let mut tops: HashSet<String> = d.top_levels.iter().cloned().collect();
+    let mut tops: BTreeSet<String> = d.top_levels.iter().cloned().collect();
     if d.normalized == "setuptools" {
         tops.insert("pkg_resources".into());
         tops.insert("_distutils_hack".into());

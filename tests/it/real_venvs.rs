@@ -803,3 +803,25 @@ fn web_stale_pycs_are_recompiled_as_unchecked_hash_naming_the_original_venv_path
         ),
     );
 }
+
+/// Same venv, same plan: the import guard's reasons included. A distribution kept because one of
+/// its several top-level names is imported (setuptools: `setuptools`, `pkg_resources`,
+/// `_distutils_hack`) once cited whichever name a hash set gave first, so two dry runs of one
+/// JupyterLab venv could differ.
+#[test]
+fn jupyter_dry_runs_are_identical_guard_reasons_included() {
+    let venv = real_venv("jupyter");
+    let plan = || {
+        let mut report = slim_venv(&venv).arg("-n").report();
+        report["elapsed_ms"] = Value::Null;
+        report
+    };
+    let first = plan();
+    assert!(
+        first["rescues"].as_array().is_some_and(|r| !r.is_empty()),
+        "the guard keeps something in this venv"
+    );
+    for _ in 0..4 {
+        assert_eq!(plan(), first, "a second dry run planned something else");
+    }
+}
