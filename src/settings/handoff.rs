@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use super::modes::Chmod;
 use super::{output_dir, output_path, Input, Target};
 use crate::cli::SlimOptions;
 
@@ -26,7 +27,7 @@ pub struct Options {
     /// Every mtime (--mtime, else SOURCE_DATE_EPOCH).
     pub mtime: Option<i64>,
     /// The permission change after normalising (`--chmod`).
-    pub chmod: Option<super::modes::Chmod>,
+    pub chmod: Option<Chmod>,
     /// Hardlink identical files (`--dedupe`).
     pub dedupe: bool,
 }
@@ -34,12 +35,8 @@ pub struct Options {
 /// Validate the hand-off options: absolute paths, a readable mtime and chmod, extra outputs that
 /// are new and outside the input (unless in place).
 pub fn from_options(a: &SlimOptions, venv: &Path, target: &Target) -> Result<Options> {
-    for (flag, p) in [("--prefix", &a.prefix), ("--python", &a.python)] {
-        if let Some(p) = p {
-            if !p.is_absolute() {
-                bail!("{flag} `{}` is not an absolute path\nhint: give the path as the final image sees it, e.g. {flag} {}", p.display(), if flag == "--prefix" { "/venv" } else { "/usr/bin/python3.11" });
-            }
-        }
+    if let Some((name, p, example)) = relative_image_path(a) {
+        bail!("--{name} `{}` is not an absolute path\nhint: give the path as the final image sees it, e.g. --{name} {example}", p.display());
     }
     let from_env = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
@@ -52,7 +49,7 @@ pub fn from_options(a: &SlimOptions, venv: &Path, target: &Target) -> Result<Opt
     let chmod = a
         .chmod
         .as_deref()
-        .map(str::parse::<super::modes::Chmod>)
+        .map(|c| Chmod::parse(c, "--chmod"))
         .transpose()?;
     let input = if *target == Target::InPlace {
         Input::Output
@@ -114,19 +111,31 @@ pub fn from_options(a: &SlimOptions, venv: &Path, target: &Target) -> Result<Opt
 /// The hand-off values of `[tool.venvslim]`, checked as the file gives them, so that an error
 /// names the key (and, by the caller's context, the file) rather than a flag nobody typed.
 pub(super) fn check_file_values(o: &SlimOptions) -> Result<()> {
-    for (key, p) in [("prefix", &o.prefix), ("python", &o.python)] {
-        if let Some(p) = p.as_deref().filter(|p| !p.is_absolute()) {
-            bail!("{key} = \"{}\" is not an absolute path\nhint: give the path as the final image sees it, e.g. {key} = \"{}\"", p.display(), if key == "prefix" { "/venv" } else { "/usr/bin/python3.11" });
-        }
+    if let Some((key, p, example)) = relative_image_path(o) {
+        bail!("{key} = \"{}\" is not an absolute path\nhint: give the path as the final image sees it, e.g. {key} = \"{example}\"", p.display());
     }
     if let Some(m) = &o.mtime {
         parse_epoch(m, "mtime")?;
     }
     if let Some(c) = &o.chmod {
-        c.parse::<super::modes::Chmod>()
-            .map_err(|e| anyhow::anyhow!(e.to_string().replacen("--chmod", "chmod =", 1)))?;
+        Chmod::parse(c, "chmod =")?;
     }
     Ok(())
+}
+
+/// The first path in the final image (`prefix`, `python`) that is not absolute: its option's
+/// name, the path, and an example of a good one.
+fn relative_image_path(o: &SlimOptions) -> Option<(&'static str, &Path, &'static str)> {
+    [
+        ("prefix", &o.prefix, "/venv"),
+        ("python", &o.python, "/usr/bin/python3.11"),
+    ]
+    .into_iter()
+    .find_map(|(name, p, example)| {
+        p.as_deref()
+            .filter(|p| !p.is_absolute())
+            .map(|p| (name, p, example))
+    })
 }
 
 fn parse_epoch(s: &str, what: &str) -> Result<i64> {

@@ -45,21 +45,29 @@ struct Perms {
 impl std::str::FromStr for Chmod {
     type Err = anyhow::Error;
     fn from_str(raw: &str) -> Result<Chmod> {
+        Chmod::parse(raw, "--chmod")
+    }
+}
+
+impl Chmod {
+    /// Parse `raw`; errors name it as `what` (`--chmod` on the command line, `chmod =` in
+    /// `[tool.venvslim]`).
+    pub fn parse(raw: &str, what: &str) -> Result<Chmod> {
         let s = raw.trim();
         let hint = "hint: write it as for Dockerfile `COPY --chmod`: octal (`755`, `0644`) or symbolic (`a-w`, `u=rwX,go=rX`)";
         if s.is_empty() {
-            bail!("--chmod is empty\n{hint}");
+            bail!("{what} is empty\n{hint}");
         }
         if s.chars().all(|c| c.is_ascii_digit()) {
             return match u32::from_str_radix(s, 8) {
                 Ok(m) if s.len() <= 4 && m <= 0o7777 => Ok(Chmod::Octal(m)),
-                _ => bail!("--chmod `{raw}` is not an octal mode of at most 4 digits 0-7\n{hint}"),
+                _ => bail!("{what} `{raw}` is not an octal mode of at most 4 digits 0-7\n{hint}"),
             };
         }
         s.split(',')
             .map(|c| {
                 parse_clause(c)
-                    .ok_or_else(|| anyhow::anyhow!("--chmod `{raw}`: cannot read `{c}`\n{hint}"))
+                    .ok_or_else(|| anyhow::anyhow!("{what} `{raw}`: cannot read `{c}`\n{hint}"))
             })
             .collect::<Result<Vec<_>>>()
             .map(Chmod::Symbolic)
