@@ -242,11 +242,7 @@ fn run(root: &Path, staged: &Path, op: &Op, moves: &[(&Path, &Path)]) -> std::io
         }
         Op::RemoveDir(d) => {
             let path = journal::under(root, d)?;
-            let name = d
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let hidden = path.with_file_name(format!(".{name}.venvslim-gone"));
+            let hidden = super::hidden_beside(&path, "gone");
             match fs::symlink_metadata(&path) {
                 Ok(m) if m.is_dir() => {
                     if exists(&hidden) {
@@ -315,11 +311,7 @@ fn copy_license(root: &Path, opts: &Options, src: &Path, dst: &Path) -> std::io:
 /// after removing what a killed run left there, and rename it onto `to`: never half a file,
 /// and a link at `to` is replaced, never followed.
 fn write_by_rename(to: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = to
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = to.with_file_name(format!(".{name}.venvslim-tmp"));
+    let tmp = super::hidden_beside(to, "tmp");
     if fs::symlink_metadata(&tmp).is_ok() {
         point("remove a half-written file");
         fs::remove_file(&tmp)?;

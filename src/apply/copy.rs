@@ -166,11 +166,7 @@ pub(crate) fn replace_file(
     like: &Entry,
     fill: impl FnOnce(&Path) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.venvslim-tmp"));
+    let tmp = super::hidden_beside(path, "tmp");
     let result = (|| {
         fill(&tmp)?;
         fs::set_permissions(&tmp, fs::Permissions::from_mode(like.mode & 0o7777))?;

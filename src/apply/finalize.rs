@@ -248,11 +248,7 @@ fn hash(path: &Path) -> Option<[u8; 32]> {
 
 /// Replace `path` by a hardlink of `target`: link to a temporary name beside it, rename over.
 fn relink(target: &Path, path: &Path) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.venvslim-link"));
+    let tmp = super::hidden_beside(path, "link");
     // A stale link of a killed run: if it cannot be removed, hard_link fails (EEXIST), reported.
     let _ = fs::remove_file(&tmp);
     fs::hard_link(target, &tmp)?;

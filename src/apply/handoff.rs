@@ -74,12 +74,7 @@ pub(super) fn relocate_in_place(w: &Writer) {
             continue;
         };
         let path = w.dst.join(&l.path);
-        let name = l
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = path.with_file_name(format!(".{name}.venvslim-tmp"));
+        let tmp = super::hidden_beside(&path, "tmp");
         crate::fault::point("write a relocated link");
         // A stale temp link of a killed run: if it cannot be removed, symlink() below fails
         // with EEXIST and that is reported.

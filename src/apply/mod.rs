@@ -48,6 +48,16 @@ use post::{compile, remove_sourceless, rewrite_records};
 pub use restore::{restore, Restored, ELF_RULE};
 pub use zip::{unzip, ZipOutcome};
 
+/// `.NAME.venvslim-TAG` beside `path` (named NAME): where a file is written, linked or moved
+/// aside before a rename, hidden and recognisable as ours.
+pub(crate) fn hidden_beside(path: &Path, tag: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.venvslim-{tag}"))
+}
+
 /// One path that could not be done as planned, and why: listed in the report (exit 1).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Failure {

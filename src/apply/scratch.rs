@@ -101,11 +101,7 @@ fn private_dir(dir: &Path) -> io::Result<()> {
 /// Write a report file the user asked for: rendered into a new file beside `path`, then renamed
 /// over it, so a reader never sees half of it and a failed render leaves no file.
 pub fn write_report_file(path: &Path, render: &dyn Fn(&mut File) -> io::Result<()>) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.venvslim-{}", std::process::id()));
+    let tmp = super::hidden_beside(path, &std::process::id().to_string());
     let written = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
