@@ -41,11 +41,6 @@ impl PathError {
         &self.path
     }
 
-    /// What was being done, e.g. "copy".
-    pub fn op(&self) -> &'static str {
-        self.op
-    }
-
     /// The underlying I/O error, with its kind and OS error code.
     pub fn io_error(&self) -> &io::Error {
         &self.source
