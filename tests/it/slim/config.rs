@@ -3,7 +3,7 @@
 //! is a usage error that lists every known one.
 
 use super::expect_usage_error;
-use crate::util::{exists, listing, pyc_flags, pycs, show, slim, venvslim, Fixture};
+use crate::util::{exists, listing, pyc_flags, pycs, slim, venvslim, Fixture};
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -77,8 +77,7 @@ fn config_defaults_to_pyproject_in_the_working_directory() {
     let args = ["slim", root, "-o", out.to_str().unwrap(), "--json"];
     // A pyproject.toml without [tool.venvslim] is not an error: it is not ours.
     fs::write(cwd.join("pyproject.toml"), "[project]\nname = \"app\"\n").unwrap();
-    let output = venvslim().current_dir(&cwd).args(args).run();
-    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    venvslim().current_dir(&cwd).args(args).ok();
     let stale = format!("demo/__pycache__/core.{}.pyc", fx.cache_tag());
     assert_eq!(
         pyc_flags(&out.join(&fx.sp_rel).join(&stale)),
@@ -91,11 +90,10 @@ fn config_defaults_to_pyproject_in_the_working_directory() {
     )
     .unwrap();
     let out2 = fx.path("out2");
-    let output = venvslim()
+    venvslim()
         .current_dir(&cwd)
         .args(["slim", root, "-o", out2.to_str().unwrap()])
-        .run();
-    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+        .ok();
     assert_eq!(
         pyc_flags(&out2.join(&fx.sp_rel).join(&stale)),
         0,
@@ -156,7 +154,7 @@ fn config_hand_off_keys_take_effect_flags_win_and_paths_are_relative_to_the_file
     .unwrap();
     let (root, out) = (fx.root.to_str().unwrap(), fx.path("out"));
     let config_arg = config.to_str().unwrap();
-    let output = venvslim()
+    venvslim()
         .current_dir(&cwd)
         .args([
             "slim",
@@ -166,8 +164,7 @@ fn config_hand_off_keys_take_effect_flags_win_and_paths_are_relative_to_the_file
             "--config",
             config_arg,
         ])
-        .run();
-    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+        .ok();
     assert_eq!(mtimes(&out), BTreeSet::from([1_700_000_000]), "mtime key");
     assert!(
         exists(&project.join("sbom.cdx.json")),
@@ -179,7 +176,7 @@ fn config_hand_off_keys_take_effect_flags_win_and_paths_are_relative_to_the_file
     );
 
     let out2 = fx.path("out2");
-    let output = venvslim()
+    venvslim()
         .current_dir(&cwd)
         .args([
             "slim",
@@ -193,8 +190,7 @@ fn config_hand_off_keys_take_effect_flags_win_and_paths_are_relative_to_the_file
             "--sbom",
             "cli.cdx.json",
         ])
-        .run();
-    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+        .ok();
     assert_eq!(
         mtimes(&out2),
         BTreeSet::from([1_600_000_000]),

@@ -24,8 +24,7 @@ fn fifo_is_a_reported_skip_and_the_rest_is_done() {
     TestCommand::new("mkfifo").arg(&fifo).ok();
     let before = tree(&fx.root, Detail::Strict);
     let out = fx.path("out");
-    let output = slim(&fx.root, &out).args(["--json"]).run();
-    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    let output = slim(&fx.root, &out).args(["--json"]).ok();
     let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
     assert_eq!(report["failures"], serde_json::json!([]), "{report:#}");
     let failures = report["skipped"].as_array().unwrap();
@@ -59,8 +58,7 @@ fn fifo_is_a_reported_skip_and_the_rest_is_done() {
     // The text report lists it too.
     let output = slim(&fx.root, &fx.path("out2"))
         .args(["--bytecode", "keep"])
-        .run();
-    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+        .ok();
     assert!(
         String::from_utf8_lossy(&output.stdout).contains("demo/data/pipe"),
         "{}",
@@ -119,8 +117,7 @@ fn bare_site_packages_needs_python_version() {
 fn relative_venv_and_output_paths() {
     let fx = Fixture::new("venvslim-slim-");
     let args = ["slim", "venv", "-o", "out", "--bytecode", "keep", "--json"];
-    let output = venvslim().current_dir(fx.tmp.path()).args(args).run();
-    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    let output = venvslim().current_dir(fx.tmp.path()).args(args).ok();
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let venv = report["venv"].as_str().unwrap();
     assert!(
