@@ -196,6 +196,16 @@ pub struct SlimOptions {
     #[arg(long, value_name = "NAME")]
     pub zip_exclude: Vec<String>,
 
+    /// Your own workload as the proof: run CMD (by `sh -c`, from the current directory, with
+    /// `$VENV` set to the tree's path) on VENV, then on OUT at the path it will live at, both
+    /// read-only as root, recording what it imports, opens and lists. It must pass on VENV first
+    /// (else exit 2, nothing written); whatever OUT misses comes back, the smallest set first
+    /// (the file, then its package, then its distribution), until CMD passes on OUT, or exit 1
+    /// with its output. Implies --verify. Repeatable. `--run '$VENV/bin/python smoke.py'`,
+    /// `--run '$VENV/bin/python -m pytest tests -x -q'`.
+    #[arg(long, value_name = "CMD")]
+    pub run: Vec<String>,
+
     /// The absolute path the tree will live at in the final image (`COPY --from=builder /slim
     /// /venv`): shebangs of bin/ scripts, pyvenv.cfg, absolute symlinks and other text files
     /// naming the venv's path are rewritten to it, and bytecode records it as its file names.

@@ -188,6 +188,16 @@ impl Inventory {
             .ok()
             .map(|i| &self.entries[i])
     }
+
+    /// The entries directly inside the directory `dir` (relative to the root; `""` is the
+    /// root), in order: one binary search, then the run of its descendants.
+    pub fn children<'a>(&'a self, dir: &'a Path) -> impl Iterator<Item = &'a Entry> + 'a {
+        let start = self.entries.partition_point(|e| e.path.as_path() <= dir);
+        self.entries[start..]
+            .iter()
+            .take_while(move |e| e.path.starts_with(dir))
+            .filter(move |e| e.path.parent() == Some(dir))
+    }
 }
 
 #[cfg(test)]

@@ -8,3 +8,11 @@ use std::path::Path;
 pub fn lossy_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&path.to_string_lossy())
 }
+
+/// `lossy_path` for a list of paths.
+pub fn lossy_paths<S: serde::Serializer>(
+    paths: &[std::path::PathBuf],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(paths.iter().map(|p| p.to_string_lossy()))
+}

@@ -10,7 +10,9 @@
 //! journal), compiles bytecode with the venv's own interpreter, writes the `--zip-pure` archive,
 //! the hand-off files and RECORD, and ends with a last pass over the finished tree (dedupe,
 //! modes, mtimes); `verify` probes the result and decides what to give back, which apply puts
-//! back; `report` is the only code that prints.
+//! back; `workload` runs the user's `--run` command on the input and the output with a
+//! recording hook and turns what it touched into findings for the same repair loop; `report`
+//! is the only code that prints.
 //!
 //! `commands/` holds one file per subcommand (orchestration only); `main.rs` parses the command
 //! line and maps a command's `Status` to the exit status. `safepath` is where the venv's strings
@@ -40,5 +42,6 @@ pub mod safepath;
 pub mod settings;
 pub mod venv;
 pub mod verify;
+pub mod workload;
 
 pub use commands::Status;

@@ -96,6 +96,19 @@ pub fn read_only(tree: &Path, at: &Path, program: impl AsRef<OsStr>) -> Command 
     cmd
 }
 
+/// Whether the read-only mount works here (root with `unshare -m`): mount `tree` (an empty
+/// directory will do) at `at` and check a write there fails.
+pub fn read_only_works(tree: &Path, at: &Path) -> bool {
+    read_only(tree, at, "sh")
+        .args(["-c", r#"! touch "$0/.venvslim-rw-probe" 2>/dev/null"#])
+        .arg(at)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// `interpreter -I` as a `child`, under a read-only mount of `tree` at `at` when `mount` is
 /// given. Arguments added to the returned command go to the interpreter.
 pub fn isolated(interpreter: &Path, mount: Option<(&Path, &Path)>) -> Command {

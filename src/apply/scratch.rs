@@ -84,6 +84,35 @@ impl Scratch {
     }
 }
 
+impl Scratch {
+    /// Write a new file `name` (a single component) in the scratch directory, with `bytes`:
+    /// `O_EXCL`, so nothing planted there is written through. The `--run` hook is written so.
+    pub fn put(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+        let path = self
+            .dir
+            .join(crate::safepath::component(name.as_ref()).map_err(anyhow::Error::msg)?);
+        let mut f = self.create(name)?;
+        io::Write::write_all(&mut f, bytes)
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        Ok(path)
+    }
+
+    /// Create a new file `name` (a single component) in the scratch directory, for a child
+    /// process to write into (a workload's output): `O_EXCL`, mode 0600.
+    pub fn create(&self, name: &str) -> Result<File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self
+            .dir
+            .join(crate::safepath::component(name.as_ref()).map_err(anyhow::Error::msg)?);
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot create `{}`", path.display()))
+    }
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         if self.remove {

@@ -160,7 +160,7 @@ fn bench_in(
         ));
     }
     let empty = Scratch::inside(work, "read-only-check")?;
-    let read_only = Starter::read_only_works(root, &empty.dir);
+    let read_only = crate::python::read_only_works(&empty.dir, root);
     drop(empty);
     if !read_only {
         notes.push("not root (or no `unshare -m`): starts ran on each tree in place, with -B for the default command, not on a read-only mount; a tree without pycs is not penalised as it is in a read-only container".to_string());

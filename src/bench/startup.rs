@@ -128,19 +128,6 @@ impl Starter {
             Err(format!("{status}: {}", last.trim()))
         }
     }
-
-    /// Whether the read-only mount works here (root with `unshare -m`): mount `tree` at the
-    /// venv's path and check a write fails.
-    pub fn read_only_works(at: &Path, tree: &Path) -> bool {
-        crate::python::read_only(tree, at, "sh")
-            .args(["-c", r#"! touch "$0/.venvslim-rw-probe" 2>/dev/null"#])
-            .arg(at)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    }
 }
 
 /// Median of the samples (the mean of the middle two for an even count).

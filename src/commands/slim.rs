@@ -16,7 +16,7 @@ use crate::plan::Plan;
 use crate::report::Report;
 use crate::settings::{Settings, Target};
 use crate::venv::Venv;
-use crate::{apply, bytecode, handoff, progress, report, verify};
+use crate::{apply, bytecode, handoff, progress, report, verify, workload};
 
 /// `venvslim slim`: run the whole pipeline with validated settings.
 pub fn run(settings: &Settings) -> Result<Status> {
@@ -78,6 +78,13 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
     } else {
         None
     };
+    // The user's workload must pass on the input first: that is what the output is held to.
+    let workloads = if settings.run.is_empty() {
+        None
+    } else {
+        progress.phase("run: the workload on the input", 0);
+        Some(run_on_input(settings, &venv.root)?)
+    };
     progress.phase("planning", 0);
     let plan = Plan::build(venv, settings, inv);
     if let Some(zip) = &plan.zip {
@@ -97,10 +104,28 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
             progress,
         )?)
     };
+    let mut runs = Vec::new();
     let repair = match (&original, output, outcome.as_mut()) {
         (Some(original), Some(out), Some(outcome)) => {
             progress.phase("verify: probing the output", 0);
-            verify_and_repair(&plan, out, original, &verify_opts, interp.as_ref(), outcome)
+            let at = settings
+                .handoff
+                .prefix
+                .as_deref()
+                .unwrap_or(&plan.venv.root);
+            verify_and_repair(
+                &plan,
+                Output {
+                    out,
+                    at,
+                    workloads: workloads.as_ref(),
+                },
+                original,
+                &verify_opts,
+                interp.as_ref(),
+                outcome,
+                &mut runs,
+            )
         }
         _ => None,
     };
@@ -112,6 +137,10 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
         dry_run: settings.dry_run,
         verbose: settings.verbose,
         verify: repair.as_ref(),
+        runs: workloads.as_ref().map(|w| report::Runs {
+            input: &w.input,
+            rounds: &runs,
+        }),
         elapsed: start.elapsed(),
     };
     let stdout = std::io::stdout();
@@ -122,7 +151,12 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
         report.text(&mut lock)?
     }
     lock.flush()?;
-    let unrepaired = repair.as_ref().is_some_and(|r| !r.remaining.is_empty());
+    let unrepaired = repair
+        .as_ref()
+        .is_some_and(|r| !r.remaining.is_empty() || !r.remaining_other.is_empty())
+        || runs
+            .last()
+            .is_some_and(|last| last.iter().any(|r| !r.passed));
     Ok(if report.failures().is_empty() && !unrepaired {
         Status::Ok
     } else {
@@ -136,11 +170,12 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
 /// run (exit 1, said in the report), never exit 2, which promises nothing was written.
 fn verify_and_repair(
     plan: &Plan,
-    out: &Path,
+    Output { out, at, workloads }: Output,
     original: &verify::Probe,
     opts: &verify::Options,
     interp: Option<&bytecode::Interpreter>,
     outcome: &mut apply::Outcome,
+    runs: &mut Vec<Vec<workload::Run>>,
 ) -> Option<verify::Repair> {
     let repaired = {
         let mut put_back = |what: &verify::Restore| {
@@ -148,7 +183,21 @@ fn verify_and_repair(
             back.extend(apply::restore(plan, out, &what.actions, &what.elf)?);
             Ok(back)
         };
-        verify::repair_with(plan, out, original, opts, &mut put_back)
+        let mut check = |done: &verify::Restore| -> Result<Vec<verify::Finding>> {
+            let Some(w) = workloads else {
+                return Ok(Vec::new());
+            };
+            let mut found = Vec::new();
+            let mut round = Vec::new();
+            for input in &w.input {
+                let run = w.runner.run(&input.command, out, at)?;
+                found.extend(workload::findings(plan, &input.record, &run, done));
+                round.push(run);
+            }
+            runs.push(round);
+            Ok(found)
+        };
+        verify::repair_with(plan, out, original, opts, &mut put_back, Some(&mut check))
     };
     let repair = match repaired {
         Ok(repair) => repair,
@@ -169,6 +218,50 @@ fn verify_and_repair(
         outcome.after = apply::measure(out);
     }
     Some(repair)
+}
+
+/// OUT, the path it will live at (where `--run` mounts it: `--prefix`, else the input's), and
+/// the workloads to run there.
+struct Output<'a> {
+    out: &'a Path,
+    at: &'a Path,
+    workloads: Option<&'a Workloads>,
+}
+
+/// The `--run` workloads: each one's run on the input, and the runner for the output's runs.
+struct Workloads {
+    runner: workload::Runner,
+    input: Vec<workload::Run>,
+}
+
+/// Run every `--run` command on the input (read-only); one that fails there stops the run
+/// before anything is written (exit 2, with its output).
+fn run_on_input(settings: &Settings, root: &Path) -> Result<Workloads> {
+    if let Some(prefix) = &settings.handoff.prefix {
+        if !prefix.is_dir() {
+            bail!(
+                "--run runs OUT at the path it will live at, --prefix `{}`, and no directory is there to mount it on\nhint: create the directory (an empty one will do), or run the workload later with `venvslim verify OUT --against VENV --run CMD`",
+                prefix.display()
+            );
+        }
+    }
+    let runner = workload::Runner::new(root)?;
+    let mut input = Vec::new();
+    for command in &settings.run {
+        let run = runner.run(command, root, root)?;
+        if !run.passed {
+            bail!(
+                "--run `{command}` fails on the input `{}` ({}), so it cannot show what the output needs; nothing was written\n--- its output (the end) ---\n{}--- end ---\nhint: make the workload pass on the venv first (it runs with `sh -c`, $VENV={}, from the current directory{})",
+                root.display(),
+                run.status,
+                run.output,
+                run.at.display(),
+                if run.read_only { ", on a read-only mount of the venv" } else { "" }
+            );
+        }
+        input.push(run);
+    }
+    Ok(Workloads { runner, input })
 }
 
 /// In place: a journal means a run was killed half-way; finish it (planning from a

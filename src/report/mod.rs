@@ -14,7 +14,7 @@ pub mod strip;
 pub mod verify;
 
 pub use rules::rules;
-pub use slim::{resumed, Report};
+pub use slim::{resumed, Report, Runs};
 pub use strip::strip;
 
 /// `-1.2 MiB`, or `+2.2 KiB` when a file grew (a section header table that sat inside a segment

@@ -59,6 +59,7 @@ impl Combine for SlimOptions {
             zip_pure: self.zip_pure.combine(file.zip_pure),
             zip_sourceless: self.zip_sourceless.combine(file.zip_sourceless),
             zip_exclude: self.zip_exclude.combine(file.zip_exclude),
+            run: self.run.combine(file.run),
             prefix: self.prefix.combine(file.prefix),
             python: self.python.combine(file.python),
             keep_bin: self.keep_bin.combine(file.keep_bin),

@@ -51,8 +51,10 @@ pub struct Settings {
     pub json: bool,
     /// List every action in the text report (`--verbose`).
     pub verbose: bool,
-    /// Verify the output against the input and repair regressions (`--verify`).
+    /// Verify the output against the input and repair regressions (`--verify`, or `--run`).
     pub verify: bool,
+    /// Workloads to run on the input and the output (`--run`, the file's first).
+    pub run: Vec<String>,
     /// What to do with bytecode (`--bytecode`, default `compile`).
     pub bytecode: BytecodeMode,
     /// What to keep of `*.dist-info` (`--dist-info`, default `minimal`).
@@ -189,6 +191,15 @@ impl Settings {
             (None, false, true) => Target::PlanOnly,
             (None, false, false) => bail!("say where to write the slimmed venv\nhint: add -o OUT, or --in-place to slim it where it is"),
         };
+        if !o.run.is_empty() && (args.in_place || args.dry_run) {
+            bail!(
+                "--run checks a new tree against the input: it needs -o OUT, not {}\nhint: slim with -o OUT --run CMD (an in-place run leaves no original to compare with or restore from)",
+                if args.in_place { "--in-place" } else { "--dry-run" }
+            );
+        }
+        if let Some(empty) = o.run.iter().find(|c| c.trim().is_empty()) {
+            bail!("--run `{empty}` is an empty command\nhint: give the command that exercises your app, e.g. --run '$VENV/bin/python -m myapp --selfcheck'");
+        }
         let bytecode = o.bytecode.unwrap_or_default();
         let zip = zip_settings(&o, bytecode)?;
         let python_version = python_version(&o)?;
@@ -199,7 +210,8 @@ impl Settings {
             dry_run: args.dry_run,
             json: args.json,
             verbose: args.verbose,
-            verify: args.verify,
+            verify: args.verify || !o.run.is_empty(),
+            run: o.run,
             bytecode,
             dist_info: o.dist_info.unwrap_or_default(),
             elf: o.elf.unwrap_or_default(),

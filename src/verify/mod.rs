@@ -29,8 +29,11 @@ use serde_json::{json, Value};
 
 pub use crate::apply::{Restored, ELF_RULE};
 pub use compare::{problems, regressions, Regression};
-pub use repair::{repair, repair_with, PutBack, Repair, MAX_ROUNDS};
-pub use restore::{decide, restore, Restore};
+pub use repair::{
+    missing_modules, module_paths, package_of, plain_relative, quoted_paths, repair, repair_with,
+    Check, Finding, PutBack, Repair, Step, MAX_ROUNDS,
+};
+pub use restore::{decide, decide_paths, restore, Restore};
 
 use crate::venv::{Venv, VenvKind};
 use worker::{Launch, Reply, Worker};

@@ -64,6 +64,80 @@ pub fn decide(plan: &Plan, dists: &BTreeSet<String>) -> Restore {
     }
 }
 
+/// What the plan took at or under the paths `paths` (relative to the root; a directory means
+/// everything under it): the smallest restore, for a regression or a workload that names the
+/// file or module it missed. A path that went into the `--zip-pure` archive takes its whole
+/// distribution out of the archive (the archive is undone per distribution).
+pub fn decide_paths(plan: &Plan, paths: &[std::path::PathBuf]) -> Restore {
+    let under = |p: &Path| paths.iter().any(|w| p.starts_with(w));
+    let mut unzip: Vec<usize> = plan
+        .zip
+        .iter()
+        .flat_map(|z| &z.members)
+        .map(|&i| &plan.inv.entries[i].path)
+        .filter(|p| under(p))
+        .filter_map(|p| plan.own.owner(p))
+        .collect();
+    unzip.sort_unstable();
+    unzip.dedup();
+    Restore {
+        unzip,
+        actions: (0..plan.actions.len())
+            .filter(|&a| under(&plan.inv.entries[plan.actions[a].entry].path))
+            .filter(|&a| {
+                !matches!(
+                    plan.actions[a].kind,
+                    ActionKind::Rewrite(Rewrite::Record, _)
+                )
+            })
+            .collect(),
+        elf: plan
+            .elf
+            .iter()
+            .copied()
+            .filter(|&i| under(&plan.inv.entries[i].path))
+            .collect(),
+    }
+}
+
+impl Restore {
+    /// Whether there is nothing to give back.
+    pub fn is_empty(&self) -> bool {
+        self.unzip.is_empty() && self.actions.is_empty() && self.elf.is_empty()
+    }
+
+    /// Add `other` to this one.
+    pub fn extend(&mut self, other: Restore) {
+        self.unzip.extend(other.unzip);
+        self.actions.extend(other.actions);
+        self.elf.extend(other.elf);
+    }
+
+    /// Whether a restored `path` came from this restore (one of its actions or ELF files, or a
+    /// member of a distribution it takes out of the archive).
+    pub fn covers(&self, plan: &Plan, path: &Path) -> bool {
+        self.actions
+            .iter()
+            .any(|&a| plan.inv.entries[plan.actions[a].entry].path == path)
+            || self.elf.iter().any(|&i| plan.inv.entries[i].path == path)
+            || plan
+                .own
+                .owner(path)
+                .is_some_and(|d| self.unzip.contains(&d))
+    }
+
+    /// Drop what `done` already gave back, and add the rest to `done`.
+    pub fn minus(mut self, done: &mut Restore) -> Restore {
+        self.unzip.retain(|d| !done.unzip.contains(d));
+        self.actions.retain(|a| !done.actions.contains(a));
+        self.elf.retain(|i| !done.elf.contains(i));
+        done.unzip.extend(&self.unzip);
+        done.actions.extend(&self.actions);
+        done.elf.extend(&self.elf);
+        self
+    }
+}
+
 /// Decide and put back the actions and ELF files of `dists` in `out` (not the archive: the
 /// command does that, with `apply::unzip`). For library callers and tests; `slim --verify`
 /// writes through `repair_with`'s caller.

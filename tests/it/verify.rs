@@ -414,8 +414,21 @@ fn restore_puts_back_what_the_plan_removed_and_repair_fixes_the_regression() {
         .iter()
         .map(|r| (r.path.as_path(), r.rule, r.dist.as_str()))
         .collect();
-    // Both suspects (alpha failed, the error names beta) get back everything the plan changed:
-    // the removed module, the METADATA bodies, the stripped extension module.
+    // The smallest set first: alpha's error names the module beta.helper, so its file comes
+    // back, and nothing else (the METADATA bodies and the stripped extension module stay slim).
+    assert_eq!(back, vec![(rel.as_path(), "user.remove", "beta")]);
+    assert_eq!(
+        repair
+            .steps
+            .iter()
+            .map(|s| (s.round, s.level, s.files))
+            .collect::<Vec<_>>(),
+        vec![(1, "path", 1)],
+        "{:?}",
+        repair.steps
+    );
+    // Whole distributions (the last level) get back everything the plan changed: the METADATA
+    // bodies and the stripped extension module too, byte for byte.
     let sp = v.sp.strip_prefix(&v.root).unwrap();
     let ext = fs::read_dir(v.sp.join("beta"))
         .unwrap()
@@ -428,13 +441,26 @@ fn restore_puts_back_what_the_plan_removed_and_repair_fixes_the_regression() {
         sp.join("alpha-1.0.dist-info/METADATA"),
         sp.join("beta-2.0.dist-info/METADATA"),
     );
+    let both: BTreeSet<String> = ["alpha".to_string(), "beta".to_string()].into();
+    let whole: Vec<(PathBuf, &str, String)> = verify::restore(&plan, &out, &both)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.path, r.rule, r.dist))
+        .collect();
     assert_eq!(
-        back,
+        whole,
         vec![
-            (meta_a.as_path(), "dist-info.metadata-body", "alpha"),
-            (ext.as_path(), verify::ELF_RULE, "beta"),
-            (rel.as_path(), "user.remove", "beta"),
-            (meta_b.as_path(), "dist-info.metadata-body", "beta"),
+            (
+                meta_a.clone(),
+                "dist-info.metadata-body",
+                "alpha".to_string()
+            ),
+            (ext.clone(), verify::ELF_RULE, "beta".to_string()),
+            (
+                meta_b.clone(),
+                "dist-info.metadata-body",
+                "beta".to_string()
+            ),
         ]
     );
     for p in [&rel, &ext, &meta_a, &meta_b] {
@@ -453,9 +479,8 @@ fn restore_puts_back_what_the_plan_removed_and_repair_fixes_the_regression() {
     assert_eq!(a.permissions().mode(), b.permissions().mode());
 
     // Restoring again changes nothing; restoring into the input venv is refused.
-    let dists: BTreeSet<String> = ["beta".to_string()].into();
-    assert!(verify::restore(&plan, &out, &dists).unwrap().is_empty());
-    let err = verify::restore(&plan, &v.root, &dists)
+    assert!(verify::restore(&plan, &out, &both).unwrap().is_empty());
+    let err = verify::restore(&plan, &v.root, &both)
         .unwrap_err()
         .to_string();
     assert!(err.contains("hint:"), "{err}");

@@ -5,7 +5,10 @@
 //! venv, same report. `zip.rs` renders the `--zip-pure` section, `handoff.rs` the hand-off one.
 
 mod handoff;
+mod run;
 mod zip;
+
+pub use run::Runs;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -36,6 +39,8 @@ pub struct Report<'a> {
     pub verbose: bool,
     /// `slim --verify`: what was found and repaired.
     pub verify: Option<&'a crate::verify::Repair>,
+    /// `slim --run`: each workload on the input and on the output.
+    pub runs: Option<Runs<'a>>,
     /// Wall time of the whole run.
     pub elapsed: Duration,
 }
@@ -68,6 +73,11 @@ struct JsonRepair<'a> {
     restored_dists: &'a std::collections::BTreeSet<String>,
     remaining: &'a [Regression],
     rounds: usize,
+    /// What each restore round gave back, for which finding, at which level.
+    steps: &'a [crate::verify::Step],
+    /// What the `--run` workloads showed the output missed, first and after the last round.
+    run_found: &'a [crate::verify::Finding],
+    run_remaining: &'a [crate::verify::Finding],
 }
 
 #[derive(Serialize)]
@@ -115,6 +125,8 @@ struct JsonReport<'a> {
     elf: JsonElf<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     verify: Option<JsonRepair<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run: Option<Vec<run::JsonWorkload<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     zip: Option<zip::JsonZip<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -241,18 +253,24 @@ impl Report<'_> {
         let Some(r) = self.verify else { return Ok(()) };
         writeln!(out)?;
         probe_summary(out, &r.last, true)?;
-        if r.found.is_empty() {
+        if r.found.is_empty() && r.found_other.is_empty() {
             return writeln!(out, "  verify: no regressions against the input");
         }
-        writeln!(
-            out,
-            "  verify: {} regression(s) against the input:",
-            r.found.len()
-        )?;
-        regression_lines(out, &r.found)?;
+        if !r.found.is_empty() {
+            writeln!(
+                out,
+                "  verify: {} regression(s) against the input:",
+                r.found.len()
+            )?;
+            regression_lines(out, &r.found)?;
+        }
+        if !r.found_other.is_empty() {
+            writeln!(out, "  run: the output misses what the workload used:")?;
+            run::finding_lines(out, &r.found_other, self.verbose)?;
+        }
         if !r.restored.is_empty() {
             let dists: Vec<&str> = r.restored_dists.iter().map(String::as_str).collect();
-            writeln!(out, "  restored {} file(s) of {}; by the rule that had removed them (to fix the table):", r.restored.len(), dists.join(", "))?;
+            writeln!(out, "  restored {} file(s) of {}, the smallest set first; by the rule that had removed them (to fix the table):", r.restored.len(), dists.join(", "))?;
             let mut by_rule: BTreeMap<&str, usize> = BTreeMap::new();
             for x in &r.restored {
                 *by_rule.entry(x.rule).or_default() += 1;
@@ -260,6 +278,15 @@ impl Report<'_> {
             for (rule, n) in by_rule {
                 writeln!(out, "    {rule:<28}{:>7} file(s)", group(n as u64))?;
             }
+            let mut by_level: BTreeMap<(usize, &str), usize> = BTreeMap::new();
+            for s in &r.steps {
+                *by_level.entry((s.round, s.level)).or_default() += s.files;
+            }
+            let levels: Vec<String> = by_level
+                .iter()
+                .map(|((round, level), n)| format!("round {round}: {n} by {level}"))
+                .collect();
+            writeln!(out, "    ({})", levels.join("; "))?;
             if self.verbose {
                 for x in &r.restored {
                     writeln!(out, "    {} [{}]", x.path.display(), x.rule)?;
@@ -267,16 +294,23 @@ impl Report<'_> {
             }
         }
         self.text_unzipped(out)?;
-        if r.remaining.is_empty() {
+        if r.remaining.is_empty() && r.remaining_other.is_empty() {
             writeln!(out, "  verify: repaired; the output passes")
         } else {
-            writeln!(
-                out,
-                "  verify: {} regression(s) remain after {} round(s):",
-                r.remaining.len(),
-                r.rounds
-            )?;
-            regression_lines(out, &r.remaining)
+            if !r.remaining.is_empty() {
+                writeln!(
+                    out,
+                    "  verify: {} regression(s) remain after {} round(s):",
+                    r.remaining.len(),
+                    r.rounds
+                )?;
+                regression_lines(out, &r.remaining)?;
+            }
+            if !r.remaining_other.is_empty() {
+                writeln!(out, "  run: still seen after {} round(s):", r.rounds)?;
+                run::finding_lines(out, &r.remaining_other, self.verbose)?;
+            }
+            Ok(())
         }
     }
 
@@ -360,7 +394,11 @@ impl Report<'_> {
                 restored_dists: &r.restored_dists,
                 remaining: &r.remaining,
                 rounds: r.rounds,
+                steps: &r.steps,
+                run_found: &r.found_other,
+                run_remaining: &r.remaining_other,
             }),
+            run: self.runs_json(),
             zip: self.zip_json(),
             handoff: self.handoff_json(),
             totals: JsonTotals {
@@ -437,6 +475,7 @@ impl Report<'_> {
         self.text_zip(&mut out)?;
         self.text_dists(&mut out)?;
         self.text_rescues(&mut out)?;
+        self.text_runs(&mut out)?;
         self.text_verify(&mut out)?;
         self.text_handoff(&mut out)?;
         if self.verbose {

@@ -1,0 +1,117 @@
+//! The `--run` part of slim's report: each workload on the input and on the output, round by
+//! round, what the recordings showed the output missed, and a failing workload's own output.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::Report;
+use crate::verify::Finding;
+use crate::workload::Run;
+
+/// The `--run` workloads of one slim run.
+pub struct Runs<'a> {
+    /// Each workload's run on the input.
+    pub input: &'a [Run],
+    /// Each check of the output: one run per workload, in the same order.
+    pub rounds: &'a [Vec<Run>],
+}
+
+#[derive(Serialize)]
+pub(super) struct JsonWorkload<'a> {
+    command: &'a str,
+    input: &'a Run,
+    /// One run on the output per check (the first finds, the others check a repair).
+    output: Vec<&'a Run>,
+    /// The last run on the output passed.
+    passes: bool,
+}
+
+impl Report<'_> {
+    pub(super) fn runs_json(&self) -> Option<Vec<JsonWorkload<'_>>> {
+        let runs = self.runs.as_ref()?;
+        Some(
+            runs.input
+                .iter()
+                .enumerate()
+                .map(|(i, input)| {
+                    let output: Vec<&Run> = runs
+                        .rounds
+                        .iter()
+                        .filter_map(|round| round.get(i))
+                        .collect();
+                    JsonWorkload {
+                        command: &input.command,
+                        input,
+                        passes: output.last().is_some_and(|r| r.passed),
+                        output,
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// Before the verify section: how each workload went.
+    pub(super) fn text_runs(&self, out: &mut impl Write) -> io::Result<()> {
+        let Some(runs) = &self.runs else {
+            return Ok(());
+        };
+        writeln!(out)?;
+        for (i, input) in runs.input.iter().enumerate() {
+            let output: Vec<&Run> = runs.rounds.iter().filter_map(|r| r.get(i)).collect();
+            writeln!(out, "  run `{}`:", input.command)?;
+            writeln!(
+                out,
+                "    on the input{}: {} in {:.1} s, recorded in {} Python process(es)",
+                if input.read_only { " (read-only)" } else { "" },
+                input.status,
+                input.seconds,
+                input.processes
+            )?;
+            if input.processes == 0 {
+                writeln!(out, "    note: the recording hook reached no Python (it runs with -I or -E, or replaced PYTHONPATH): only exit codes count")?;
+            }
+            let statuses: Vec<&str> = output.iter().map(|r| r.status.as_str()).collect();
+            if !statuses.is_empty() {
+                writeln!(
+                    out,
+                    "    on the output at {}{}: {}",
+                    output[0].at.display(),
+                    if output[0].read_only {
+                        " (read-only)"
+                    } else {
+                        ""
+                    },
+                    statuses.join(", then ")
+                )?;
+            }
+            if let Some(last) = output.last().filter(|r| !r.passed) {
+                writeln!(out, "    it still fails; its output (the end):")?;
+                for line in last.output.lines() {
+                    writeln!(out, "      | {line}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Findings, one line each, at most `limit` unless verbose.
+pub(super) fn finding_lines(
+    out: &mut impl Write,
+    findings: &[Finding],
+    verbose: bool,
+) -> io::Result<()> {
+    let limit = if verbose { usize::MAX } else { 10 };
+    for f in findings.iter().take(limit) {
+        writeln!(out, "    {}", crate::report::truncate(&f.what, 160))?;
+    }
+    if findings.len() > limit {
+        writeln!(
+            out,
+            "    ... and {} more (--verbose lists them)",
+            findings.len() - limit
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! `--run CMD`: the user's own workload, run on the input and on the slim tree, recorded.
+//!
+//! Static evidence (the import guard, the zip scan, `verify`'s imports) cannot see a data file
+//! read through a module passed as a parameter, or a submodule imported at first request. The
+//! user's smoke test can: it is the behaviour they ship. So CMD runs twice, each time under
+//! `sh -c` with `$VENV` set to where the tree is, and with a recording hook (`hook.py`, an audit
+//! hook installed as `sitecustomize` from a private directory on PYTHONPATH, so it reaches every
+//! Python the workload starts and changes nothing in the tree):
+//! - on the input, read-only (a private read-only bind mount of the venv onto itself as root;
+//!   else `PYTHONDONTWRITEBYTECODE=1` only): it must pass there, or nothing is slimmed;
+//! - on the output at the path it will live at (mounted read-only there, as `bench` does).
+//!
+//! `evidence.rs` turns the two recordings into `verify::Finding`s for the repair loop: what the
+//! workload touched that the plan took away, what it missed on the output. See
+//! docs/verification.md for what each level of checking proves.
+
+mod evidence;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+pub use evidence::findings;
+
+use crate::apply::scratch::Scratch;
+
+/// The hook, written as `sitecustomize.py` into a private directory.
+const HOOK_PY: &str = include_str!("hook.py");
+
+/// Output kept from a run (its end): enough for a traceback, not a whole test log.
+const OUTPUT_TAIL: usize = 16 * 1024;
+
+/// One run's limit. A workload is a smoke test or a test suite, not a service: one that runs
+/// longer is killed and counts as failed.
+pub const TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// What one run of a workload touched under the tree, as the hook recorded it (paths relative
+/// to the tree's root, checked to be plain relative paths).
+#[derive(Debug, Clone, Default)]
+pub struct Recording {
+    /// Files opened, directories listed, libraries loaded: path -> "open" | "list" | "dlopen".
+    pub touched: BTreeMap<PathBuf, &'static str>,
+    /// Modules loaded from the tree (name -> file), as `sys.modules` held them at exit.
+    pub modules: BTreeMap<String, PathBuf>,
+    /// Modules an uncaught `ModuleNotFoundError` named.
+    pub missing: BTreeSet<String>,
+    /// Files under the tree in an uncaught exception's traceback.
+    pub frames: BTreeSet<PathBuf>,
+    /// Processes the hook ran in (the workload's Pythons, its subprocesses included).
+    pub processes: usize,
+}
+
+/// One run of one workload on one tree.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    /// The command, as given (`$VENV` unexpanded).
+    pub command: String,
+    /// Where the tree was when it ran (`$VENV`).
+    #[serde(serialize_with = "crate::jsonpath::lossy_path")]
+    pub at: PathBuf,
+    /// Its exit code (None: killed by a signal, or timed out).
+    pub exit_code: Option<i32>,
+    /// "exit code 0", "killed by signal 9", "timed out after 1800 s".
+    pub status: String,
+    /// Exit code 0.
+    pub passed: bool,
+    /// Whether the tree was mounted read-only for it.
+    pub read_only: bool,
+    /// Wall time, seconds.
+    pub seconds: f64,
+    /// Python processes the recording hook ran in (0: it reached none, see the hint).
+    pub processes: usize,
+    /// The end of its stdout and stderr, interleaved as written.
+    pub output: String,
+    /// What it touched.
+    #[serde(skip)]
+    pub record: Recording,
+}
+
+/// Runs workloads with the hook: owns the private directory the hook lives in.
+pub struct Runner {
+    hook: Scratch,
+    scratch: Scratch,
+    runs: std::cell::Cell<usize>,
+    /// Whether runs may use a read-only mount (root with `unshare -m`, checked once).
+    pub can_mount: bool,
+    /// The working directory of each run: the caller's, so `--run 'pytest tests/'` means what
+    /// it says.
+    pub cwd: PathBuf,
+}
+
+impl Runner {
+    /// Write the hook into a new private temp directory and check whether mounts work (with
+    /// `probe_root`, the input, mounted read-only onto itself).
+    pub fn new(probe_root: &Path) -> Result<Runner> {
+        let scratch = Scratch::temp("run")?;
+        let hook = Scratch::inside(&scratch.dir, "hook")?;
+        hook.put("sitecustomize.py", HOOK_PY.as_bytes())?;
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        Ok(Runner {
+            can_mount: crate::python::read_only_works(probe_root, probe_root),
+            hook,
+            scratch,
+            runs: std::cell::Cell::new(0),
+            cwd,
+        })
+    }
+
+    /// Run `command` on `tree`, seen by the workload at `at` (mounted there read-only when the
+    /// runner can; else run where it is, `at` ignored).
+    pub fn run(&self, command: &str, tree: &Path, at: &Path) -> Result<Run> {
+        let n = self.runs.get();
+        self.runs.set(n + 1);
+        let log = Scratch::inside(&self.scratch.dir, &format!("log{n}"))?;
+        let output_file = log.create("output")?;
+        let logs = Scratch::inside(&log.dir, "events")?;
+        let seen_at = if self.can_mount { at } else { tree };
+        let mut cmd = if self.can_mount {
+            crate::python::read_only(tree, at, "sh")
+        } else {
+            crate::python::child("sh")
+        };
+        cmd.arg("-c")
+            .arg(command)
+            .current_dir(&self.cwd)
+            .env("VENV", seen_at)
+            .env("PYTHONPATH", &self.hook.dir)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("VENVSLIM_RUN_TREE", seen_at)
+            .env("VENVSLIM_RUN_LOG", &logs.dir)
+            .stdin(Stdio::null())
+            .stdout(
+                output_file
+                    .try_clone()
+                    .context("cannot share the output file")?,
+            )
+            .stderr(output_file)
+            .process_group(0);
+        let start = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot run `sh -c {command}`"))?;
+        let status = loop {
+            if let Some(status) = child.try_wait().context("cannot wait for the workload")? {
+                break Some(status);
+            }
+            if start.elapsed() > TIMEOUT {
+                // SAFETY: kill(2) on the child's own process group, which we created.
+                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let seconds = start.elapsed().as_secs_f64();
+        let (exit_code, status_text) = match status {
+            None => (None, format!("timed out after {} s", TIMEOUT.as_secs())),
+            Some(s) => match (s.code(), s.signal()) {
+                (Some(c), _) => (Some(c), format!("exit code {c}")),
+                (None, Some(sig)) => (None, format!("killed by signal {sig}")),
+                (None, None) => (None, s.to_string()),
+            },
+        };
+        let output = tail(&log.dir.join("output"));
+        let record = read_events(&logs.dir);
+        Ok(Run {
+            command: command.to_string(),
+            at: seen_at.to_path_buf(),
+            passed: exit_code == Some(0),
+            exit_code,
+            status: status_text,
+            read_only: self.can_mount,
+            seconds,
+            processes: record.processes,
+            output,
+            record,
+        })
+    }
+}
+
+/// The last `OUTPUT_TAIL` bytes of a file, from a line start, lossily decoded.
+fn tail(path: &Path) -> String {
+    let mut buf = Vec::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let _ = f.read_to_end(&mut buf); // what was read is kept: it only explains a result
+    }
+    let mut start = buf.len().saturating_sub(OUTPUT_TAIL);
+    if start > 0 {
+        start += buf[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+    }
+    String::from_utf8_lossy(&buf[start..]).into_owned()
+}
+
+/// Read every `PID.jsonl` the hook wrote. A line that is not a fact (the workload may write
+/// anything there, it runs as us) is skipped; a path that is not plain and relative is dropped.
+fn read_events(dir: &Path) -> Recording {
+    let mut rec = Recording::default();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return rec;
+    };
+    for e in entries.flatten() {
+        let Ok(bytes) = crate::safepath::read_nofollow(&e.path()) else {
+            continue;
+        };
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            let Ok(serde_json::Value::Array(fact)) = serde_json::from_str(line) else {
+                continue;
+            };
+            let s = |i: usize| fact.get(i).and_then(|v| v.as_str());
+            let path = |i: usize| s(i).and_then(crate::verify::plain_relative);
+            match s(0) {
+                Some("hello") => rec.processes += 1,
+                Some(kind @ ("open" | "list" | "dlopen")) => {
+                    if let Some(p) = path(1) {
+                        let kind = match kind {
+                            "open" => "open",
+                            "list" => "list",
+                            _ => "dlopen",
+                        };
+                        rec.touched.entry(p).or_insert(kind);
+                    }
+                }
+                Some("module") => {
+                    if let (Some(name), Some(p)) = (s(1), path(2)) {
+                        rec.modules.insert(name.to_string(), p);
+                    }
+                }
+                Some("missing") => {
+                    if let Some(name) = s(1) {
+                        rec.missing.insert(name.to_string());
+                    }
+                }
+                Some("frame") => {
+                    if let Some(p) = path(1) {
+                        rec.frames.insert(p);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    rec
+}
