@@ -25,6 +25,7 @@ mod real_handoff;
 mod real_venvs;
 mod real_verify;
 mod real_zip;
+mod run;
 mod safety;
 mod slim;
 mod verify;

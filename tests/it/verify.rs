@@ -22,13 +22,14 @@ fn no_ro() -> Options {
     }
 }
 
-struct Venv {
-    root: PathBuf,
-    sp: PathBuf,
+/// A hand-made venv (`python3 -m venv --without-pip`), for tests here and in run.rs.
+pub(crate) struct Venv {
+    pub root: PathBuf,
+    pub sp: PathBuf,
 }
 
 impl Venv {
-    fn new(dir: &Path) -> Venv {
+    pub fn new(dir: &Path) -> Venv {
         let root = dir.join("venv");
         python("python3")
             .args(["-m", "venv", "--without-pip"])
@@ -44,14 +45,14 @@ impl Venv {
         Venv { root, sp }
     }
 
-    fn write(&self, rel: &str, text: &str) {
+    pub fn write(&self, rel: &str, text: &str) {
         let p = self.sp.join(rel);
         fs::create_dir_all(p.parent().unwrap()).unwrap();
         fs::write(p, text).unwrap();
     }
 
     /// A distribution as pip installs it.
-    fn dist(&self, name: &str, version: &str, files: &[(&str, &str)], entry_points: &str) {
+    pub fn dist(&self, name: &str, version: &str, files: &[(&str, &str)], entry_points: &str) {
         for (rel, text) in files {
             self.write(rel, text);
         }

@@ -1,0 +1,186 @@
+//! `slim --run CMD` on hand-made venvs: the workload must pass on the input first, the hook
+//! reaches the Pythons the workload starts, and what the output misses comes back, the smallest
+//! set first. The real-venv cases (Django, nbformat, no false alarms) are in real_run.rs.
+
+use std::fs;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::util::{scratch, venvslim};
+use crate::verify::Venv;
+
+/// `datapkg` reads `datapkg/data/table.json` next to itself when `load()` runs (not at import),
+/// and has a console script `datacli` that calls it.
+fn data_venv(dir: &Path) -> Venv {
+    let v = Venv::new(dir);
+    v.dist(
+        "datapkg",
+        "1.0",
+        &[
+            (
+                "datapkg/__init__.py",
+                "import json, os\n\ndef load():\n    with open(os.path.join(os.path.dirname(__file__), 'data', 'table.json')) as f:\n        return json.load(f)\n\ndef main():\n    print(load()['answer'])\n    return 0\n",
+            ),
+            ("datapkg/data/table.json", "{\"answer\": 42}\n"),
+            ("datapkg/data/unused.json", "{\"unused\": true}\n"),
+        ],
+        "[console_scripts]\ndatacli = datapkg:main\n",
+    );
+    v
+}
+
+fn slim_run(v: &Venv, out: &Path, extra: &[&str]) -> (Option<i32>, Value, String) {
+    let mut cmd = venvslim();
+    cmd.arg("slim")
+        .arg(&v.root)
+        .arg("-o")
+        .arg(out)
+        .arg("--json");
+    cmd.args(extra);
+    let o = cmd.run();
+    let json = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    (
+        o.status.code(),
+        json,
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn restored_paths(report: &Value) -> Vec<String> {
+    report["verify"]["restored"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| r["path"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_workload_that_fails_on_the_input_stops_the_run_before_anything_is_written() {
+    let t = scratch("run-fails-on-input");
+    let v = data_venv(t.path());
+    let out = t.path().join("out");
+    let (code, _, stderr) = slim_run(
+        &v,
+        &out,
+        &[
+            "--run",
+            "echo smoke-output-line; $VENV/bin/python -c 'raise SystemExit(3)'",
+        ],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("fails on the input"), "{stderr}");
+    assert!(stderr.contains("exit code 3"), "{stderr}");
+    assert!(stderr.contains("smoke-output-line"), "{stderr}");
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert!(!out.exists(), "OUT must not exist after exit 2");
+}
+
+#[test]
+fn run_needs_an_output_tree() {
+    let t = scratch("run-usage");
+    let v = data_venv(t.path());
+    for flag in ["--in-place", "--dry-run"] {
+        let o = venvslim()
+            .arg("slim")
+            .arg(&v.root)
+            .args([flag, "--run", "true"])
+            .run();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(
+            stderr.contains("--run") && stderr.contains("hint:"),
+            "{stderr}"
+        );
+    }
+    assert!(v.sp.join("datapkg/data/table.json").exists());
+}
+
+/// The data file is read only in a console script the workload starts as a subprocess: the
+/// hook must reach that process for the file to come back, and only that file (the path
+/// level), not the unused one beside it nor the rest of the distribution.
+#[test]
+fn the_hook_reaches_a_console_script_the_workload_starts_and_only_the_missing_file_comes_back() {
+    let t = scratch("run-subprocess");
+    let v = data_venv(t.path());
+    let out = t.path().join("out");
+    let workload = "$VENV/bin/python -c \"import os, subprocess; subprocess.run([os.environ['VENV'] + '/bin/datacli'], check=True)\"";
+    let (code, report, stderr) = slim_run(
+        &v,
+        &out,
+        &["--remove", "datapkg/data/**", "--run", workload],
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{report:#}");
+    let run = &report["run"][0];
+    assert_eq!(run["input"]["passed"], true, "{run:#}");
+    assert!(
+        run["input"]["processes"].as_u64().unwrap_or(0) >= 2,
+        "the hook ran in the workload's Python and in the console script: {run:#}"
+    );
+    let outputs = run["output"].as_array().expect("output runs");
+    assert_eq!(
+        outputs.first().map(|r| r["passed"].clone()),
+        Some(Value::Bool(false)),
+        "{run:#}"
+    );
+    assert_eq!(
+        outputs.last().map(|r| r["passed"].clone()),
+        Some(Value::Bool(true)),
+        "{run:#}"
+    );
+    assert_eq!(run["passes"], true);
+    let restored = restored_paths(&report);
+    assert_eq!(restored.len(), 1, "{restored:?}");
+    assert!(
+        restored[0].ends_with("datapkg/data/table.json"),
+        "{restored:?}"
+    );
+    assert_eq!(report["verify"]["restored"][0]["rule"], "user.remove");
+    assert_eq!(report["verify"]["steps"][0]["level"], "path");
+    let sp = v.sp.strip_prefix(&v.root).unwrap();
+    assert!(out.join(sp).join("datapkg/data/table.json").is_file());
+    assert!(!out.join(sp).join("datapkg/data/unused.json").exists());
+}
+
+/// A workload that still fails after every round: exit 1, with its output in the report.
+#[test]
+fn a_workload_the_repair_cannot_fix_ends_with_exit_1_and_its_output() {
+    let t = scratch("run-unfixable");
+    let v = data_venv(t.path());
+    let out = t.path().join("out");
+    // Passes on the input, fails on any other path: nothing venvslim restores can fix that.
+    let workload = format!(
+        "test \"$VENV\" = '{}' || {{ echo only-the-input-passes >&2; exit 4; }}",
+        v.root.display()
+    );
+    let mut extra = vec!["--run", workload.as_str()];
+    // As root the output is mounted at the input's path, where this workload passes: make it
+    // live somewhere else.
+    let prefix = t.path().join("elsewhere");
+    fs::create_dir(&prefix).unwrap();
+    let prefix_s = prefix.to_string_lossy().into_owned();
+    extra.extend(["--prefix", prefix_s.as_str()]);
+    let (code, report, stderr) = slim_run(&v, &out, &extra);
+    assert_eq!(code, Some(1), "{stderr}\n{report:#}");
+    let run = &report["run"][0];
+    assert_eq!(run["passes"], false, "{run:#}");
+    let last = run["output"]
+        .as_array()
+        .and_then(|a| a.last())
+        .expect("a run on the output");
+    assert!(
+        last["output"]
+            .as_str()
+            .unwrap_or("")
+            .contains("only-the-input-passes"),
+        "{last:#}"
+    );
+    assert_eq!(last["exit_code"], 4);
+    assert!(!report["verify"]["run_remaining"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
