@@ -20,6 +20,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::{Recording, Run};
+use crate::inventory::Kind;
 use crate::plan::{ActionKind, Plan};
 use crate::verify::{self, Finding, Restore};
 
@@ -28,6 +29,11 @@ use crate::verify::{self, Finding, Restore};
 pub fn findings(plan: &Plan, input: &Recording, out_run: &Run, done: &Restore) -> Vec<Finding> {
     let cmd = &out_run.command;
     let passed = out_run.passed;
+    let whole = removed_whole(plan);
+    let taken = |path: &Path, failing: bool| {
+        taken(plan, done, path, failing)
+            .filter(|t| !(t.dist_info && t.dist.is_some_and(|d| whole[d])))
+    };
     let mut found = Vec::new();
     let mut push = |what: String, path: PathBuf, dist: Option<usize>| {
         found.push(Finding {
@@ -52,7 +58,7 @@ pub fn findings(plan: &Plan, input: &Recording, out_run: &Run, done: &Restore) -
         .chain(out_touched)
         .collect();
     for (path, kind) in &touched {
-        let Some(taken) = taken(plan, done, path, passed) else {
+        let Some(taken) = taken(path, passed) else {
             continue;
         };
         // A module's own file in the archive is what the archive is for; its data is not.
@@ -74,7 +80,7 @@ pub fn findings(plan: &Plan, input: &Recording, out_run: &Run, done: &Restore) -
         if out_run.record.modules.contains_key(name) {
             continue;
         }
-        if let Some(taken) = taken(plan, done, path, passed).filter(|t| !t.zipped) {
+        if let Some(taken) = taken(path, passed).filter(|t| !t.zipped) {
             push(
                 format!(
                     "`{cmd}` imported {name} on the input, not on the output: {} {}",
@@ -91,7 +97,7 @@ pub fn findings(plan: &Plan, input: &Recording, out_run: &Run, done: &Restore) -
         missing.extend(verify::missing_modules(&out_run.output));
         for name in &missing {
             for path in verify::module_paths(plan, name) {
-                if let Some(taken) = taken(plan, done, &path, true) {
+                if let Some(taken) = taken(&path, true) {
                     push(
                         format!(
                             "`{cmd}` fails: No module named '{name}' ({} {})",
@@ -106,7 +112,7 @@ pub fn findings(plan: &Plan, input: &Recording, out_run: &Run, done: &Restore) -
         }
         for path in verify::quoted_paths(&out_run.output, &out_run.at) {
             let path = from_archive(plan, &path);
-            if let Some(taken) = taken(plan, done, &path, true) {
+            if let Some(taken) = taken(&path, true) {
                 push(
                     format!(
                         "`{cmd}` fails naming {}, which {}",
@@ -144,7 +150,38 @@ struct Taken {
     /// "the plan removed (rule)", "went into the archive".
     how: String,
     zipped: bool,
+    /// Inside a `*.dist-info` directory.
+    dist_info: bool,
     dist: Option<usize>,
+}
+
+/// For each distribution, whether the plan removes every path it owns (pip, setuptools). Their
+/// dist-info files are not evidence: `importlib.metadata.entry_points()` and `distributions()`
+/// read every distribution's metadata to enumerate them, so a workload that never used pip
+/// opens pip's `entry_points.txt` on the input; giving it back would only bring a broken
+/// half-distribution back.
+fn removed_whole(plan: &Plan) -> Vec<bool> {
+    let mut kept = vec![false; plan.dists.len()];
+    let mut owns = vec![false; plan.dists.len()];
+    for (i, e) in plan.inv.entries.iter().enumerate() {
+        if e.kind == Kind::Dir {
+            continue; // directories have no actions: they go when what they hold goes
+        }
+        let Some(d) = plan.own.owner(&e.path) else {
+            continue;
+        };
+        owns[d] = true;
+        let removed = plan.fate[i].is_some_and(|a| {
+            matches!(
+                plan.actions[a].kind,
+                ActionKind::Remove | ActionKind::RemoveAfterCompile
+            )
+        });
+        if !removed {
+            kept[d] = true;
+        }
+    }
+    owns.iter().zip(kept).map(|(o, k)| *o && !k).collect()
 }
 
 fn taken(plan: &Plan, done: &Restore, path: &Path, failing: bool) -> Option<Taken> {
@@ -157,11 +194,23 @@ fn taken(plan: &Plan, done: &Restore, path: &Path, failing: bool) -> Option<Take
         .binary_search_by(|e| e.path.as_path().cmp(path))
         .ok()?;
     let dist = plan.own.owner(path);
+    let dist_info = path
+        .components()
+        .any(|c| c.as_os_str().to_string_lossy().ends_with(".dist-info"));
     if plan.zipped[i] {
         let back = dist.is_some_and(|d| done.unzip.contains(&d));
         return (!back).then(|| Taken {
             how: "went into the --zip-pure archive".to_string(),
             zipped: true,
+            dist_info,
+            dist,
+        });
+    }
+    if plan.inv.entries[i].kind == Kind::Dir {
+        return gone_dir(plan, done, i).then(|| Taken {
+            how: "the plan removed with everything in it".to_string(),
+            zipped: false,
+            dist_info,
             dist,
         });
     }
@@ -175,8 +224,44 @@ fn taken(plan: &Plan, done: &Restore, path: &Path, failing: bool) -> Option<Take
     (removed && !done.actions.contains(&a)).then(|| Taken {
         how: format!("the plan removed ({})", action.rule.id),
         zipped: false,
+        dist_info,
         dist,
     })
+}
+
+/// Whether the directory at inventory index `dir` is gone from the output: it holds files and
+/// the plan removed every one of them, none given back yet. A directory that keeps a file is
+/// there (the import system lists every package directory it searches; that is no evidence for
+/// what the plan removed beside the modules).
+fn gone_dir(plan: &Plan, done: &Restore, dir: usize) -> bool {
+    let root = &plan.inv.entries[dir].path;
+    let mut files = 0;
+    for (i, e) in plan.inv.entries.iter().enumerate().skip(dir + 1) {
+        if !e.path.starts_with(root) {
+            break;
+        }
+        if e.kind == Kind::Dir {
+            continue;
+        }
+        files += 1;
+        let unzipped = || {
+            plan.own
+                .owner(&e.path)
+                .is_some_and(|d| done.unzip.contains(&d))
+        };
+        let removed = (plan.zipped[i] && !unzipped())
+            || plan.fate[i].is_some_and(|a| {
+                !done.actions.contains(&a)
+                    && matches!(
+                        plan.actions[a].kind,
+                        ActionKind::Remove | ActionKind::RemoveAfterCompile | ActionKind::Move(_)
+                    )
+            });
+        if !removed {
+            return false;
+        }
+    }
+    files > 0
 }
 
 /// A path inside the archive (`site-packages/_venvslim_pure.zip/pkg/data.json`) as the path it

@@ -22,6 +22,7 @@ mod elf;
 mod handoff;
 mod real_elf;
 mod real_handoff;
+mod real_run;
 mod real_venvs;
 mod real_verify;
 mod real_zip;

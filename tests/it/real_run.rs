@@ -1,0 +1,123 @@
+//! `slim --run` on real venvs with real workloads (tests/workloads/*.py): a broken output is
+//! caught and repaired with the smallest set, and a default slim of a healthy workload restores
+//! nothing (no false alarm).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::util::{real_venv, repo_root, scratch, site_packages_rel, venvslim};
+
+fn workload(name: &str) -> String {
+    let script = repo_root().join("tests/workloads").join(name);
+    format!("$VENV/bin/python {}", script.display())
+}
+
+fn slim(venv: &Path, out: &Path, extra: &[&str]) -> (Option<i32>, Value) {
+    let o = venvslim()
+        .arg("slim")
+        .arg(venv)
+        .arg("-o")
+        .arg(out)
+        .arg("--json")
+        .args(extra)
+        .run();
+    let report = o.json();
+    (o.status.code(), report)
+}
+
+fn restored(report: &Value) -> Vec<String> {
+    report["verify"]["restored"]
+        .as_array()
+        .expect("verify.restored")
+        .iter()
+        .map(|r| r["path"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Django without `django/test`, and a workload that uses django.test's Client: the first run
+/// on the output fails, the 16 files of django/test come back (not the distribution's other
+/// 1,200 removed files), and the workload passes.
+#[test]
+fn django_without_its_test_package_is_caught_by_the_workload_and_given_back_the_package() {
+    let venv = real_venv("django");
+    let t = scratch("run-django");
+    let out = t.path().join("out");
+    let (code, report) = slim(
+        &venv,
+        &out,
+        &[
+            "--remove",
+            "django/test/**",
+            "--run",
+            &workload("django_client.py"),
+        ],
+    );
+    assert_eq!(code, Some(0), "{report:#}");
+    let run = &report["run"][0];
+    assert_eq!(run["passes"], true, "{run:#}");
+    assert_eq!(
+        run["output"][0]["passed"], false,
+        "the first run must fail: {run:#}"
+    );
+    let back = restored(&report);
+    let sp = site_packages_rel(&venv).join("django/test");
+    assert!(!back.is_empty());
+    assert!(
+        back.iter().all(|p| Path::new(p).starts_with(&sp)),
+        "only django/test comes back: {back:?}"
+    );
+    assert!(
+        report["verify"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["level"] == "path"),
+        "{:#}",
+        report["verify"]["steps"]
+    );
+    assert!(out.join(&sp).join("client.py").is_file());
+}
+
+/// A default slim of the web venv with a request through the app: nothing to restore.
+#[test]
+fn a_default_slim_of_the_web_venv_with_a_request_restores_nothing() {
+    no_false_alarm("web", "web_request.py");
+}
+
+pub(crate) fn no_false_alarm(venv: &str, script: &str) {
+    let venv = real_venv(venv);
+    let t = scratch("run-no-alarm");
+    let out = t.path().join("out");
+    let (code, report) = slim(&venv, &out, &["--run", &workload(script)]);
+    assert_eq!(code, Some(0), "{report:#}");
+    let run = &report["run"][0];
+    assert_eq!(run["passes"], true, "{run:#}");
+    assert_eq!(run["output"].as_array().map(Vec::len), Some(1), "{run:#}");
+    assert!(
+        run["input"]["processes"].as_u64().unwrap_or(0) >= 1,
+        "{run:#}"
+    );
+    let empty: Vec<PathBuf> = Vec::new();
+    assert_eq!(
+        restored(&report),
+        empty
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>(),
+        "{:#}",
+        report["verify"]
+    );
+    assert_eq!(
+        report["verify"]["run_found"],
+        Value::Array(Vec::new()),
+        "{:#}",
+        report["verify"]
+    );
+    assert_eq!(
+        report["verify"]["found"],
+        Value::Array(Vec::new()),
+        "{:#}",
+        report["verify"]
+    );
+}
