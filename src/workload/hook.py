@@ -9,7 +9,6 @@ changing. It adds an audit hook (PEP 578) that notes what the process touches un
                       loads, and a path inside a zip archive, which fails there)
   ["list", REL]       a directory listed (os.listdir, os.scandir: also what the import system does)
   ["dlopen", REL]     a shared library loaded through ctypes
-  ["import", NAME]    an import started (the module may or may not exist)
   ["module", NAME, REL]   at exit: a module in sys.modules loaded from the tree (not those the
                       venv's .pth files imported at start-up, before this hook)
   ["missing", NAME]   an uncaught ModuleNotFoundError, by module name
@@ -63,12 +62,22 @@ def _install():
 
     def rel(path):
         """Path under the tree, relative to it; None for anything else."""
-        if path is None or isinstance(path, int):
+        if (
+            type(path) is str
+            and path[:1] == "/"
+            and "/./" not in path
+            and "/../" not in path
+            and "//" not in path
+            and not path.endswith(("/.", "/.."))
+        ):
+            p = path  # already absolute and normal: the common case, kept cheap
+        elif path is None or isinstance(path, int):
             return None
-        try:
-            p = abspath(fsdecode(fspath(path)))
-        except Exception:
-            return None
+        else:
+            try:
+                p = abspath(fsdecode(fspath(path)))
+            except Exception:
+                return None
         if p.startswith(tree):
             return p[cut:]
         return None
@@ -77,12 +86,10 @@ def _install():
 
     def hook(event, args):
         kind = kinds.get(event)
-        if kind is not None:
-            r = rel(args[0]) if args else None
+        if kind is not None and args:
+            r = rel(args[0])
             if r is not None:
                 note(kind, r)
-        elif event == "import":
-            note("import", args[0])
 
     note("hello", os.getpid())
     # What site imported before this hook (the .pth files' imports) is start-up, not workload.

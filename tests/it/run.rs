@@ -184,3 +184,21 @@ fn a_workload_the_repair_cannot_fix_ends_with_exit_1_and_its_output() {
         .unwrap()
         .is_empty());
 }
+
+/// The hook is installed as `sitecustomize` from its own directory; a sitecustomize the venv
+/// ships must still run (after it), or the workload would see another Python than the app.
+#[test]
+fn the_venvs_own_sitecustomize_still_runs_under_the_hook() {
+    let t = scratch("run-sitecustomize");
+    let v = data_venv(t.path());
+    v.write(
+        "sitecustomize.py",
+        "import os\nos.environ['VENV_SITECUSTOMIZE'] = 'ran'\n",
+    );
+    let out = t.path().join("out");
+    let workload = "$VENV/bin/python -c \"import os, sys; sys.exit(0 if os.environ.get('VENV_SITECUSTOMIZE') == 'ran' else 5)\"";
+    let (code, report, stderr) = slim_run(&v, &out, &["--run", workload]);
+    assert_eq!(code, Some(0), "{stderr}\n{report:#}");
+    assert_eq!(report["run"][0]["passes"], true, "{report:#}");
+    assert!(report["run"][0]["input"]["processes"].as_u64().unwrap_or(0) >= 1);
+}
