@@ -202,3 +202,29 @@ fn the_venvs_own_sitecustomize_still_runs_under_the_hook() {
     assert_eq!(report["run"][0]["passes"], true, "{report:#}");
     assert!(report["run"][0]["input"]["processes"].as_u64().unwrap_or(0) >= 1);
 }
+
+/// `run = [...]` in `[tool.venvslim]` is the same as `--run`, and the two lists merge (the
+/// file's first).
+#[test]
+fn run_from_the_config_file_merges_with_the_flag() {
+    let t = scratch("run-config");
+    let v = data_venv(t.path());
+    let config = t.path().join("pyproject.toml");
+    fs::write(
+        &config,
+        "[tool.venvslim]\nrun = [\"$VENV/bin/python -c 'import datapkg'\"]\n",
+    )
+    .unwrap();
+    let out = t.path().join("out");
+    let cfg = config.to_string_lossy().into_owned();
+    let (code, report, stderr) = slim_run(&v, &out, &["--config", &cfg, "--run", "true"]);
+    assert_eq!(code, Some(0), "{stderr}\n{report:#}");
+    let commands: Vec<&str> = report["run"]
+        .as_array()
+        .expect("run")
+        .iter()
+        .map(|w| w["command"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(commands, ["$VENV/bin/python -c 'import datapkg'", "true"]);
+    assert!(report["verify"].is_object(), "--run implies --verify");
+}
