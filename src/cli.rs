@@ -388,6 +388,14 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub no_read_only: bool,
 
+    /// Also run your own workload CMD (by `sh -c`, from the current directory, with `$VENV` set
+    /// to the tree's path) on the tree: exit 1 if it fails. With --against, it runs first on
+    /// ORIGINAL with a recording hook (it must pass there, else exit 2), then on the tree at
+    /// ORIGINAL's path (mounted read-only as root), and every file, directory or module it used
+    /// that the tree lacks is reported. Repeatable.
+    #[arg(long, value_name = "CMD")]
+    pub run: Vec<String>,
+
     /// Print a JSON report instead of text.
     #[arg(long)]
     pub json: bool,

@@ -3,10 +3,12 @@
 use std::io::Write;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use super::Status;
-use crate::{cli, report, verify};
+use crate::inventory::Inventory;
+use crate::venv::Venv;
+use crate::{cli, report, verify, workload};
 
 /// `venvslim verify VENV [--against ORIGINAL]`.
 pub fn run(args: &cli::VerifyArgs) -> Result<Status> {
@@ -21,6 +23,7 @@ pub fn run(args: &cli::VerifyArgs) -> Result<Status> {
         Some(original) => verify::regressions(&verify::probe(original, &opts)?, &probe),
         None => verify::problems(&probe),
     };
+    let runs = workloads(args)?;
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     let rendered = report::verify::VerifyReport {
@@ -28,6 +31,7 @@ pub fn run(args: &cli::VerifyArgs) -> Result<Status> {
         found: &found,
         against: args.against.is_some(),
         wanted_read_only: opts.read_only,
+        runs: &runs,
         elapsed: start.elapsed(),
     };
     if args.json {
@@ -36,9 +40,74 @@ pub fn run(args: &cli::VerifyArgs) -> Result<Status> {
         rendered.text(&mut lock)?;
     }
     lock.flush()?;
-    Ok(if found.is_empty() {
+    let runs_fail = runs
+        .iter()
+        .any(|w| !w.output.passed || !w.findings.is_empty());
+    Ok(if found.is_empty() && !runs_fail {
         Status::Ok
     } else {
         Status::Failures
     })
+}
+
+/// `--run`: each workload on ORIGINAL (recorded; it must pass there) and on the tree at
+/// ORIGINAL's path, and what the tree lacks that it used; without --against, on the tree alone.
+fn workloads(args: &cli::VerifyArgs) -> Result<Vec<report::verify::Workload>> {
+    if args.run.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tree = Venv::discover(&args.venv, None)?;
+    let original = args
+        .against
+        .as_deref()
+        .map(|a| Venv::discover(a, None))
+        .transpose()?;
+    let mut runner = workload::Runner::new(original.as_ref().map_or(&tree.root, |o| &o.root))?;
+    runner.can_mount &= !args.no_read_only;
+    let layout = match &original {
+        Some(o) => Some((
+            workload::Layout::scan(o)?,
+            Inventory::scan(&tree.root, &tree.site_packages)?,
+        )),
+        None => None,
+    };
+    let mut out = Vec::new();
+    for command in &args.run {
+        let (input, output, findings) = match (&original, &layout) {
+            (Some(o), Some((input_tree, out_inv))) => {
+                let input = runner.run(command, &o.root, &o.root)?;
+                if !input.passed {
+                    bail!(
+                        "--run `{command}` fails on the original `{}` ({}), so it cannot show what the tree misses\n--- its output (the end) ---\n{}--- end ---\nhint: make the workload pass on the original first",
+                        o.root.display(),
+                        input.status,
+                        input.output
+                    );
+                }
+                let output = runner.run(command, &tree.root, &o.root)?;
+                let findings = workload::compare(input_tree, out_inv, &input.record, &output);
+                (Some(input), output, findings)
+            }
+            _ => {
+                let output = runner.run(command, &tree.root, &tree.root)?;
+                let findings = if output.passed {
+                    Vec::new()
+                } else {
+                    vec![verify::Finding {
+                        what: format!("`{command}` fails on the tree ({})", output.status),
+                        paths: Vec::new(),
+                        packages: Vec::new(),
+                        dists: Default::default(),
+                    }]
+                };
+                (None, output, findings)
+            }
+        };
+        out.push(report::verify::Workload {
+            input,
+            output,
+            findings,
+        });
+    }
+    Ok(out)
 }

@@ -6,6 +6,17 @@ use std::time::Duration;
 use super::group;
 use crate::verify::{Probe, Regression};
 
+/// One `verify --run` workload.
+#[derive(Debug, serde::Serialize)]
+pub struct Workload {
+    /// Its run on the original (with --against).
+    pub input: Option<crate::workload::Run>,
+    /// Its run on the tree.
+    pub output: crate::workload::Run,
+    /// What the tree lacks that it used (with --against), or that it fails.
+    pub findings: Vec<crate::verify::Finding>,
+}
+
 /// What `venvslim verify` found, to render.
 pub struct VerifyReport<'a> {
     /// The probe of the tree that was checked.
@@ -16,6 +27,8 @@ pub struct VerifyReport<'a> {
     pub against: bool,
     /// Whether a read-only mount was asked for (a note says when it could not be had).
     pub wanted_read_only: bool,
+    /// `--run`: each workload's runs and what the tree lacks that it used.
+    pub runs: &'a [Workload],
     /// Wall time of the whole check.
     pub elapsed: Duration,
 }
@@ -32,6 +45,7 @@ impl VerifyReport<'_> {
             "scripts": probe.scripts.len(),
             "against": self.against,
             if self.against { "regressions" } else { "problems" }: self.found,
+            "run": self.runs,
             "elapsed_ms": self.elapsed.as_millis() as u64,
         });
         serde_json::to_writer_pretty(&mut out, &report)?;
@@ -51,6 +65,37 @@ impl VerifyReport<'_> {
         } else {
             writeln!(out, "  {} {what}:", self.found.len())?;
             regression_lines(&mut out, self.found)?;
+        }
+        for w in self.runs {
+            writeln!(out, "  run `{}`:", w.output.command)?;
+            if let Some(input) = &w.input {
+                writeln!(
+                    out,
+                    "    on the original: {} in {:.1} s, recorded in {} Python process(es)",
+                    input.status, input.seconds, input.processes
+                )?;
+            }
+            writeln!(
+                out,
+                "    on the tree at {}{}: {} in {:.1} s",
+                w.output.at.display(),
+                if w.output.read_only {
+                    " (read-only)"
+                } else {
+                    ""
+                },
+                w.output.status,
+                w.output.seconds
+            )?;
+            for f in &w.findings {
+                writeln!(out, "    {}", super::truncate(&f.what, 160))?;
+            }
+            if !w.output.passed {
+                writeln!(out, "    its output (the end):")?;
+                for line in w.output.output.lines() {
+                    writeln!(out, "      | {line}")?;
+                }
+            }
         }
         writeln!(out, "  done in {:.2} s", self.elapsed.as_secs_f64())
     }

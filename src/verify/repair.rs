@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use super::restore::{decide, decide_paths, Restore};
 use super::{probe, regressions, Options, Probe, Regression, Restored};
-use crate::inventory::Kind;
+use crate::inventory::{Inventory, Kind};
 use crate::plan::Plan;
 
 /// Restores at most (each followed by a check of the tree).
@@ -321,13 +321,17 @@ pub fn plain_relative(s: &str) -> Option<PathBuf> {
 /// `a/b.py`, `a/b.pyc` or `a/b.<tag>.so` in site-packages. The longest prefix of the name
 /// that has any (`a.b.c` missing with all of `a/b/` gone gives `a/b/`).
 pub fn module_paths(plan: &Plan, dotted: &str) -> Vec<PathBuf> {
+    module_paths_in(&plan.inv, &plan.venv.site_packages, dotted)
+}
+
+/// `module_paths` in an inventory whose site-packages is `site_packages`.
+pub fn module_paths_in(inv: &Inventory, site_packages: &Path, dotted: &str) -> Vec<PathBuf> {
     let parts: Vec<&str> = dotted.split('.').collect();
     for n in (1..=parts.len()).rev() {
-        let mut dir = plan.venv.site_packages.clone();
+        let mut dir = site_packages.to_path_buf();
         dir.extend(&parts[..n - 1]);
         let stem = parts[n - 1];
-        let found: Vec<PathBuf> = plan
-            .inv
+        let found: Vec<PathBuf> = inv
             .children(&dir)
             .filter(|e| {
                 let name = e.path.file_name().map(|n| n.to_string_lossy());
@@ -354,12 +358,16 @@ fn module_suffix(name: &str) -> bool {
 /// The package a path lives in: the directory itself for a directory, else its parent; never
 /// site-packages itself or above it (that is not a package but the whole venv).
 pub fn package_of(plan: &Plan, path: &Path) -> Option<PathBuf> {
-    let sp = &plan.venv.site_packages;
-    let dir = match plan.inv.find(path) {
+    package_in(&plan.inv, &plan.venv.site_packages, path)
+}
+
+/// `package_of` in an inventory whose site-packages is `site_packages`.
+pub fn package_in(inv: &Inventory, site_packages: &Path, path: &Path) -> Option<PathBuf> {
+    let dir = match inv.find(path) {
         Some(e) if e.kind == Kind::Dir => path,
         _ => path.parent()?,
     };
-    (dir.starts_with(sp) && dir != sp.as_path()).then(|| dir.to_path_buf())
+    (dir.starts_with(site_packages) && dir != site_packages).then(|| dir.to_path_buf())
 }
 
 #[cfg(test)]

@@ -20,37 +20,96 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::{Recording, Run};
-use crate::inventory::Kind;
+use crate::dists::{Dist, Ownership};
+use crate::inventory::{Inventory, Kind};
 use crate::plan::{ActionKind, Plan};
 use crate::verify::{self, Finding, Restore};
 
 /// What `out_run` (the workload on the output) and `input` (its recording on the input) show
 /// the output misses, given what was restored so far (`done`). Sorted by `what`.
 pub fn findings(plan: &Plan, input: &Recording, out_run: &Run, done: &Restore) -> Vec<Finding> {
+    let view = PlanView {
+        plan,
+        done,
+        whole: removed_whole(plan),
+    };
+    collect(&view, input, out_run)
+}
+
+/// The same findings for `verify OUT --against VENV --run`, where no plan says what was taken:
+/// a path is gone when the input's inventory has it and the output's does not. Nothing is
+/// restored from these; they are reported.
+pub fn compare(
+    input_tree: &Layout,
+    out: &Inventory,
+    input: &Recording,
+    out_run: &Run,
+) -> Vec<Finding> {
+    let view = TreeView::new(input_tree, out);
+    collect(&view, input, out_run)
+}
+
+/// The input's layout, as `compare` needs it: its inventory, site-packages and who owns what.
+pub struct Layout {
+    /// The input's paths.
+    pub inv: Inventory,
+    /// Site-packages, relative to the root.
+    pub site_packages: PathBuf,
+    /// Its distributions.
+    pub dists: Vec<Dist>,
+    /// Which distribution owns which path.
+    pub own: Ownership,
+}
+
+impl Layout {
+    /// Walk the tree at `root` and read its distributions.
+    pub fn scan(venv: &crate::venv::Venv) -> anyhow::Result<Layout> {
+        let inv = Inventory::scan(&venv.root, &venv.site_packages)?;
+        let dists = crate::dists::discover(&venv.root, &venv.site_packages, &inv);
+        let own = Ownership::new(&dists, &venv.site_packages);
+        Ok(Layout {
+            inv,
+            site_packages: venv.site_packages.clone(),
+            dists,
+            own,
+        })
+    }
+}
+
+/// What the output lacks of the input, seen through a plan or through two inventories.
+trait Lacks {
+    /// `path` (relative to the root, as in the input) was taken from the output and is not
+    /// back; `failing`: the workload fails on the output (sources replaced by bytecode count
+    /// only then).
+    fn taken(&self, path: &Path, failing: bool) -> Option<Taken>;
+    /// A path inside the output's archive as its path in site-packages.
+    fn from_archive(&self, path: &Path) -> PathBuf;
+    /// The input's files of a dotted module.
+    fn module_paths(&self, dotted: &str) -> Vec<PathBuf>;
+    /// The package directory of a path.
+    fn package_of(&self, path: &Path) -> Option<PathBuf>;
+    /// The normalized name of the distribution that owns a path.
+    fn owner(&self, path: &Path) -> Option<String>;
+}
+
+fn collect(view: &dyn Lacks, input: &Recording, out_run: &Run) -> Vec<Finding> {
     let cmd = &out_run.command;
     let passed = out_run.passed;
-    let whole = removed_whole(plan);
-    let taken = |path: &Path, failing: bool| {
-        taken(plan, done, path, failing)
-            .filter(|t| !(t.dist_info && t.dist.is_some_and(|d| whole[d])))
-    };
+    let taken = |path: &Path, failing: bool| view.taken(path, failing);
     let mut found = Vec::new();
-    let mut push = |what: String, path: PathBuf, dist: Option<usize>| {
+    let mut push = |what: String, path: PathBuf, dist: Option<String>| {
         found.push(Finding {
             what,
-            packages: verify::package_of(plan, &path).into_iter().collect(),
+            packages: view.package_of(&path).into_iter().collect(),
             paths: vec![path],
-            dists: dist
-                .map(|d| plan.dists[d].normalized.clone())
-                .into_iter()
-                .collect(),
+            dists: dist.into_iter().collect(),
         });
     };
     let out_touched = out_run
         .record
         .touched
         .iter()
-        .map(|(p, k)| (from_archive(plan, p), *k));
+        .map(|(p, k)| (view.from_archive(p), *k));
     let touched: BTreeSet<(PathBuf, &str)> = input
         .touched
         .iter()
@@ -96,7 +155,7 @@ pub fn findings(plan: &Plan, input: &Recording, out_run: &Run, done: &Restore) -
         let mut missing: BTreeSet<String> = out_run.record.missing.clone();
         missing.extend(verify::missing_modules(&out_run.output));
         for name in &missing {
-            for path in verify::module_paths(plan, name) {
+            for path in view.module_paths(name) {
                 if let Some(taken) = taken(&path, true) {
                     push(
                         format!(
@@ -111,7 +170,7 @@ pub fn findings(plan: &Plan, input: &Recording, out_run: &Run, done: &Restore) -
             }
         }
         for path in verify::quoted_paths(&out_run.output, &out_run.at) {
-            let path = from_archive(plan, &path);
+            let path = view.from_archive(&path);
             if let Some(taken) = taken(&path, true) {
                 push(
                     format!(
@@ -128,10 +187,9 @@ pub fn findings(plan: &Plan, input: &Recording, out_run: &Run, done: &Restore) -
             .record
             .frames
             .iter()
-            .map(|p| from_archive(plan, p))
-            .chain(missing.iter().flat_map(|m| verify::module_paths(plan, m)))
-            .filter_map(|p| plan.own.owner(&p))
-            .map(|d| plan.dists[d].normalized.clone())
+            .map(|p| view.from_archive(p))
+            .chain(missing.iter().flat_map(|m| view.module_paths(m)))
+            .filter_map(|p| view.owner(&p))
             .collect();
         found.push(Finding {
             what: format!("`{cmd}` fails on the output ({})", out_run.status),
@@ -145,17 +203,198 @@ pub fn findings(plan: &Plan, input: &Recording, out_run: &Run, done: &Restore) -
     found
 }
 
-/// A path the plan took away and that is not back yet.
+/// A path the output lacks and that is not back yet.
 struct Taken {
-    /// "the plan removed (rule)", "went into the archive".
+    /// "the plan removed (rule)", "went into the --zip-pure archive", "is not in the output".
     how: String,
+    /// In the archive (its module files are not evidence: the archive serves them).
     zipped: bool,
-    /// Inside a `*.dist-info` directory.
-    dist_info: bool,
-    dist: Option<usize>,
+    /// The distribution that owns it (normalized).
+    dist: Option<String>,
 }
 
-/// For each distribution, whether the plan removes every path it owns (pip, setuptools). Their
+/// Inside a `*.dist-info` directory.
+fn in_dist_info(path: &Path) -> bool {
+    path.components()
+        .any(|c| c.as_os_str().to_string_lossy().ends_with(".dist-info"))
+}
+
+/// `slim --run`: the plan says what was taken, `done` what came back.
+struct PlanView<'a> {
+    plan: &'a Plan,
+    done: &'a Restore,
+    /// Per distribution: the plan removes all of it.
+    whole: Vec<bool>,
+}
+
+impl Lacks for PlanView<'_> {
+    fn taken(&self, path: &Path, failing: bool) -> Option<Taken> {
+        let (plan, done) = (self.plan, self.done);
+        if path.components().any(|c| c.as_os_str() == "__pycache__") {
+            return None;
+        }
+        let i = plan
+            .inv
+            .entries
+            .binary_search_by(|e| e.path.as_path().cmp(path))
+            .ok()?;
+        let d = plan.own.owner(path);
+        if in_dist_info(path) && d.is_some_and(|d| self.whole[d]) {
+            return None;
+        }
+        let dist = d.map(|d| plan.dists[d].normalized.clone());
+        if plan.zipped[i] {
+            let back = d.is_some_and(|d| done.unzip.contains(&d));
+            return (!back).then(|| Taken {
+                how: "went into the --zip-pure archive".to_string(),
+                zipped: true,
+                dist,
+            });
+        }
+        if plan.inv.entries[i].kind == Kind::Dir {
+            return gone_dir(plan, done, i).then(|| Taken {
+                how: "the plan removed with everything in it".to_string(),
+                zipped: false,
+                dist,
+            });
+        }
+        let a = plan.fate[i]?;
+        let action = &plan.actions[a];
+        let removed = match action.kind {
+            ActionKind::Remove | ActionKind::Move(_) => true,
+            ActionKind::RemoveAfterCompile => failing,
+            ActionKind::Rewrite(..) => false,
+        };
+        (removed && !done.actions.contains(&a)).then(|| Taken {
+            how: format!("the plan removed ({})", action.rule.id),
+            zipped: false,
+            dist,
+        })
+    }
+
+    fn from_archive(&self, path: &Path) -> PathBuf {
+        match &self.plan.zip {
+            Some(zip) => in_site_packages(path, &zip.archive, &self.plan.venv.site_packages),
+            None => path.to_path_buf(),
+        }
+    }
+
+    fn module_paths(&self, dotted: &str) -> Vec<PathBuf> {
+        verify::module_paths(self.plan, dotted)
+    }
+
+    fn package_of(&self, path: &Path) -> Option<PathBuf> {
+        verify::package_of(self.plan, path)
+    }
+
+    fn owner(&self, path: &Path) -> Option<String> {
+        let d = self.plan.own.owner(path)?;
+        Some(self.plan.dists[d].normalized.clone())
+    }
+}
+
+/// `verify --against --run`: what the input has and the output does not.
+struct TreeView<'a> {
+    input: &'a Layout,
+    out: &'a Inventory,
+    archive: PathBuf,
+    /// Whether the output has a `--zip-pure` archive.
+    zipped: bool,
+    /// Per distribution: the output has none of its files.
+    whole: Vec<bool>,
+}
+
+impl<'a> TreeView<'a> {
+    fn new(input: &'a Layout, out: &'a Inventory) -> TreeView<'a> {
+        let archive = input.site_packages.join(crate::archive::ARCHIVE);
+        let zipped = out.find(&archive).is_some_and(|e| e.kind == Kind::File);
+        let mut kept = vec![false; input.dists.len()];
+        let mut owns = vec![false; input.dists.len()];
+        for e in input.inv.entries.iter().filter(|e| e.kind != Kind::Dir) {
+            if let Some(d) = input.own.owner(&e.path) {
+                owns[d] = true;
+                kept[d] |= out.find(&e.path).is_some();
+            }
+        }
+        let whole = owns.iter().zip(kept).map(|(o, k)| *o && !k).collect();
+        TreeView {
+            input,
+            out,
+            archive,
+            zipped,
+            whole,
+        }
+    }
+}
+
+impl Lacks for TreeView<'_> {
+    fn taken(&self, path: &Path, failing: bool) -> Option<Taken> {
+        if path.components().any(|c| c.as_os_str() == "__pycache__") {
+            return None;
+        }
+        let e = self.input.inv.find(path)?;
+        let d = self.input.own.owner(path);
+        if in_dist_info(path) && d.is_some_and(|d| self.whole[d]) {
+            return None;
+        }
+        let dist = d.map(|d| self.input.dists[d].normalized.clone());
+        let gone = if e.kind == Kind::Dir {
+            let i = self
+                .input
+                .inv
+                .entries
+                .binary_search_by(|x| x.path.as_path().cmp(path))
+                .ok()?;
+            let under = self.input.inv.entries[i + 1..]
+                .iter()
+                .take_while(|x| x.path.starts_with(path))
+                .filter(|x| x.kind != Kind::Dir);
+            let mut files = under.clone().count() > 0;
+            files &= under.clone().all(|x| self.out.find(&x.path).is_none());
+            files
+        } else {
+            self.out.find(path).is_none()
+        };
+        if !gone {
+            return None;
+        }
+        // A source replaced by its bytecode beside it (`--bytecode sourceless`).
+        if !failing && path.extension().is_some_and(|x| x == "py") {
+            if self.out.find(&path.with_extension("pyc")).is_some() {
+                return None;
+            }
+        }
+        let zipped = self.zipped && path.starts_with(&self.input.site_packages);
+        Some(Taken {
+            how: if zipped {
+                "is not on disk in the output (the --zip-pure archive may hold it)".to_string()
+            } else {
+                "is not in the output".to_string()
+            },
+            zipped,
+            dist,
+        })
+    }
+
+    fn from_archive(&self, path: &Path) -> PathBuf {
+        in_site_packages(path, &self.archive, &self.input.site_packages)
+    }
+
+    fn module_paths(&self, dotted: &str) -> Vec<PathBuf> {
+        verify::module_paths_in(&self.input.inv, &self.input.site_packages, dotted)
+    }
+
+    fn package_of(&self, path: &Path) -> Option<PathBuf> {
+        verify::package_in(&self.input.inv, &self.input.site_packages, path)
+    }
+
+    fn owner(&self, path: &Path) -> Option<String> {
+        let d = self.input.own.owner(path)?;
+        Some(self.input.dists[d].normalized.clone())
+    }
+}
+
+/// For each distribution, whether the plan removes every file it owns (pip, setuptools). Their
 /// dist-info files are not evidence: `importlib.metadata.entry_points()` and `distributions()`
 /// read every distribution's metadata to enumerate them, so a workload that never used pip
 /// opens pip's `entry_points.txt` on the input; giving it back would only bring a broken
@@ -182,51 +421,6 @@ fn removed_whole(plan: &Plan) -> Vec<bool> {
         }
     }
     owns.iter().zip(kept).map(|(o, k)| *o && !k).collect()
-}
-
-fn taken(plan: &Plan, done: &Restore, path: &Path, failing: bool) -> Option<Taken> {
-    if path.components().any(|c| c.as_os_str() == "__pycache__") {
-        return None;
-    }
-    let i = plan
-        .inv
-        .entries
-        .binary_search_by(|e| e.path.as_path().cmp(path))
-        .ok()?;
-    let dist = plan.own.owner(path);
-    let dist_info = path
-        .components()
-        .any(|c| c.as_os_str().to_string_lossy().ends_with(".dist-info"));
-    if plan.zipped[i] {
-        let back = dist.is_some_and(|d| done.unzip.contains(&d));
-        return (!back).then(|| Taken {
-            how: "went into the --zip-pure archive".to_string(),
-            zipped: true,
-            dist_info,
-            dist,
-        });
-    }
-    if plan.inv.entries[i].kind == Kind::Dir {
-        return gone_dir(plan, done, i).then(|| Taken {
-            how: "the plan removed with everything in it".to_string(),
-            zipped: false,
-            dist_info,
-            dist,
-        });
-    }
-    let a = plan.fate[i]?;
-    let action = &plan.actions[a];
-    let removed = match action.kind {
-        ActionKind::Remove | ActionKind::Move(_) => true,
-        ActionKind::RemoveAfterCompile => failing,
-        ActionKind::Rewrite(..) => false,
-    };
-    (removed && !done.actions.contains(&a)).then(|| Taken {
-        how: format!("the plan removed ({})", action.rule.id),
-        zipped: false,
-        dist_info,
-        dist,
-    })
 }
 
 /// Whether the directory at inventory index `dir` is gone from the output: it holds files and
@@ -266,15 +460,11 @@ fn gone_dir(plan: &Plan, done: &Restore, dir: usize) -> bool {
 
 /// A path inside the archive (`site-packages/_venvslim_pure.zip/pkg/data.json`) as the path it
 /// had in site-packages; any other path as it is.
-fn from_archive(plan: &Plan, path: &Path) -> PathBuf {
-    if let Some(zip) = &plan.zip {
-        if let Ok(inner) = path.strip_prefix(&zip.archive) {
-            if inner.components().next().is_some() {
-                return plan.venv.site_packages.join(inner);
-            }
-        }
+fn in_site_packages(path: &Path, archive: &Path, site_packages: &Path) -> PathBuf {
+    match path.strip_prefix(archive) {
+        Ok(inner) if inner.components().next().is_some() => site_packages.join(inner),
+        _ => path.to_path_buf(),
     }
-    path.to_path_buf()
 }
 
 fn is_module_file(path: &Path) -> bool {

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-pub use evidence::findings;
+pub use evidence::{compare, findings, Layout};
 
 use crate::apply::scratch::Scratch;
 

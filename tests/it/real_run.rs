@@ -121,3 +121,60 @@ pub(crate) fn no_false_alarm(venv: &str, script: &str) {
         report["verify"]
     );
 }
+
+/// `verify OUT --against VENV --run CMD`: the same evidence, reported (verify restores
+/// nothing): a Django tree without django/test fails the workload and the report names the
+/// package; an untouched copy passes with nothing to report.
+#[test]
+fn verify_run_reports_what_the_tree_lacks_and_nothing_for_an_untouched_copy() {
+    let venv = real_venv("django");
+    let t = scratch("verify-run-django");
+    let broken = t.path().join("broken");
+    venvslim()
+        .arg("slim")
+        .arg(&venv)
+        .arg("-o")
+        .arg(&broken)
+        .args(["--remove", "django/test/**"])
+        .ok();
+    let verify = |tree: &Path| {
+        let o = venvslim()
+            .arg("verify")
+            .arg(tree)
+            .arg("--against")
+            .arg(&venv)
+            .args(["--run", &workload("django_client.py"), "--json"])
+            .run();
+        (o.status.code(), o.json())
+    };
+    let (code, report) = verify(&broken);
+    assert_eq!(code, Some(1), "{report:#}");
+    let run = &report["run"][0];
+    assert_eq!(run["input"]["passed"], true, "{run:#}");
+    assert_eq!(run["output"]["passed"], false, "{run:#}");
+    let sp = site_packages_rel(&venv).join("django/test");
+    let sp = sp.to_string_lossy();
+    assert!(
+        run["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["paths"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p.as_str() == Some(&sp))),
+        "a finding names {sp}: {run:#}"
+    );
+
+    let copy = t.path().join("copy");
+    crate::util::TestCommand::new("cp")
+        .arg("-a")
+        .arg(&venv)
+        .arg(&copy)
+        .ok();
+    let (code, report) = verify(&copy);
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(report["run"][0]["output"]["passed"], true);
+    assert_eq!(report["run"][0]["findings"], Value::Array(Vec::new()));
+}
