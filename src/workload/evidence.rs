@@ -83,7 +83,7 @@ trait Lacks {
     /// only then).
     fn taken(&self, path: &Path, failing: bool) -> Option<Taken>;
     /// A path inside the output's archive as its path in site-packages.
-    fn from_archive(&self, path: &Path) -> PathBuf;
+    fn unarchived(&self, path: &Path) -> PathBuf;
     /// The input's files of a dotted module.
     fn module_paths(&self, dotted: &str) -> Vec<PathBuf>;
     /// The package directory of a path.
@@ -109,7 +109,7 @@ fn collect(view: &dyn Lacks, input: &Recording, out_run: &Run) -> Vec<Finding> {
         .record
         .touched
         .iter()
-        .map(|(p, k)| (view.from_archive(p), *k));
+        .map(|(p, k)| (view.unarchived(p), *k));
     let touched: BTreeSet<(PathBuf, &str)> = input
         .touched
         .iter()
@@ -170,7 +170,7 @@ fn collect(view: &dyn Lacks, input: &Recording, out_run: &Run) -> Vec<Finding> {
             }
         }
         for path in verify::quoted_paths(&out_run.output, &out_run.at) {
-            let path = view.from_archive(&path);
+            let path = view.unarchived(&path);
             if let Some(taken) = taken(&path, true) {
                 push(
                     format!(
@@ -187,7 +187,7 @@ fn collect(view: &dyn Lacks, input: &Recording, out_run: &Run) -> Vec<Finding> {
             .record
             .frames
             .iter()
-            .map(|p| view.from_archive(p))
+            .map(|p| view.unarchived(p))
             .chain(missing.iter().flat_map(|m| view.module_paths(m)))
             .filter_map(|p| view.owner(&p))
             .collect();
@@ -272,7 +272,7 @@ impl Lacks for PlanView<'_> {
         })
     }
 
-    fn from_archive(&self, path: &Path) -> PathBuf {
+    fn unarchived(&self, path: &Path) -> PathBuf {
         match &self.plan.zip {
             Some(zip) => in_site_packages(path, &zip.archive, &self.plan.venv.site_packages),
             None => path.to_path_buf(),
@@ -359,10 +359,11 @@ impl Lacks for TreeView<'_> {
             return None;
         }
         // A source replaced by its bytecode beside it (`--bytecode sourceless`).
-        if !failing && path.extension().is_some_and(|x| x == "py") {
-            if self.out.find(&path.with_extension("pyc")).is_some() {
-                return None;
-            }
+        if !failing
+            && path.extension().is_some_and(|x| x == "py")
+            && self.out.find(&path.with_extension("pyc")).is_some()
+        {
+            return None;
         }
         let zipped = self.zipped && path.starts_with(&self.input.site_packages);
         Some(Taken {
@@ -376,7 +377,7 @@ impl Lacks for TreeView<'_> {
         })
     }
 
-    fn from_archive(&self, path: &Path) -> PathBuf {
+    fn unarchived(&self, path: &Path) -> PathBuf {
         in_site_packages(path, &self.archive, &self.input.site_packages)
     }
 
