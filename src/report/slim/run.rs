@@ -85,6 +85,9 @@ impl Report<'_> {
                     statuses.join(", then ")
                 )?;
             }
+            if !input.read_only {
+                writeln!(out, "    note: not on a read-only mount (that needs root and `unshare -m`): the input ran where it is with PYTHONDONTWRITEBYTECODE=1, the output where it was written")?;
+            }
             if let Some(last) = output.last().filter(|r| !r.passed) {
                 writeln!(out, "    it still fails; its output (the end):")?;
                 for line in last.output.lines() {
