@@ -99,7 +99,7 @@ pub fn scan_sources(ctx: &Ctx, members: &[Vec<usize>], reasons: &mut [Vec<Eviden
                     continue;
                 }
                 let why = match h.needs {
-                    Needs::Location => format!("ships {} data files and {}", data.len(), h.what),
+                    Needs::Location => format!("ships {} and {}", data_files(data.len()), h.what),
                     _ => h.what.to_string(),
                 };
                 reasons[d].push(Evidence {
@@ -118,12 +118,17 @@ pub fn scan_sources(ctx: &Ctx, members: &[Vec<usize>], reasons: &mut [Vec<Eviden
                 line: None,
                 code: None,
                 why: format!(
-                    "ships {} data files and no source of it reads through the loader (importlib.resources.files(...).read_*()/.open(), pkgutil.get_data): how they are read cannot be shown safe in a zip",
-                    data.len()
+                    "ships {} and no source of it reads through the loader (importlib.resources.files(...).read_*()/.open(), pkgutil.get_data): how they are read cannot be shown safe in a zip",
+                    data_files(data.len())
                 ),
             });
         }
     }
+}
+
+/// `1 data file`, `3 data files`.
+fn data_files(n: usize) -> String {
+    format!("{n} data file{}", if n == 1 { "" } else { "s" })
 }
 
 #[cfg(test)]
