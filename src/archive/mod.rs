@@ -5,16 +5,18 @@
 //! each `name.py` has an unchecked-hash `name.pyc` beside it in the archive (zipimport never looks
 //! in `__pycache__/`; a `.py`-only zip recompiles every module at every start, and timestamp pycs
 //! in a zip go stale with the time zone). What cannot live in a zip stays on disk: extension
-//! modules and other native files, packages that read files next to their own `__file__`, `.pth`
-//! files, and every `*.dist-info` directory (importlib.metadata stays fast, and scanners such as
-//! Trivy and Syft, which never look inside zips, still see every package).
+//! modules and other native files, packages that read files next to a module's `__file__`,
+//! packages that ship data files unless they read them only through the loader, `.pth` files,
+//! and every `*.dist-info` directory (importlib.metadata stays fast, and scanners such as Trivy
+//! and Syft, which never look inside zips, still see every package).
 //!
 //! Files: `select.rs` decides which distributions go (pure: part of the plan, so `--dry-run`
-//! shows each refusal with its evidence), `scan.rs` is the static scan for file access, and
-//! `write.rs` encodes the deterministic archive (sorted entries, fixed timestamps and permissions,
-//! an explicit entry for every directory, which namespace packages need) into a file apply
-//! creates.
+//! shows each refusal with its evidence), `scan.rs` is the static scan for file access, `reads.rs`
+//! turns its findings and the files a distribution ships into refusals, and `write.rs` encodes
+//! the deterministic archive (sorted entries, fixed timestamps and permissions, an explicit entry
+//! for every directory, which namespace packages need) into a file apply creates.
 
+mod reads;
 mod scan;
 mod select;
 #[cfg(test)]
@@ -25,7 +27,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use scan::{file_access, Hit};
+pub use reads::{is_data, LOADER_READERS};
+pub use scan::{scan, Hit, Needs, Scan};
 pub use select::select;
 pub use write::{read_names, rebuild_without, write_archive, Content, Member};
 
@@ -110,7 +113,7 @@ pub struct Refusal {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Evidence {
     /// `excluded`, `keep-package`, `installer`, `native`, `pth`, `not-regular`, `name`,
-    /// `file-access`, `shares-package`.
+    /// `file-access`, `data-files`, `shares-package`.
     pub kind: &'static str,
     /// Relative to the venv root.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -4,7 +4,7 @@
 //! the `.py` sources for the file-access scan). A distribution is zipped only when all its kept
 //! files in site-packages can be: no native file (ELF by magic, `.so`/`.pyd`/`.dll`/`.dylib`),
 //! no `.pth` (never read from a zip), no symlink or special file, UTF-8 names, no source reading
-//! files next to itself (`scan.rs`), not excluded by the user (`--zip-exclude`), not left
+//! files next to itself and no data files read other than through the loader (`reads.rs`), not excluded by the user (`--zip-exclude`), not left
 //! untouched by `--keep-package` (untouched means untouched), and not an installer (pip and
 //! setuptools read their own files and patch sys.path). All or none: a regular package (a
 //! directory with `__init__.py`, such as a pkgutil-style namespace) cannot be split between a
@@ -14,8 +14,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-
-use rayon::prelude::*;
 
 use super::{inner_name, Evidence, Refusal, TopLevel, ZipDist, ZipPlan, ARCHIVE, PTH};
 use crate::dists::Dist;
@@ -60,7 +58,7 @@ pub fn select(ctx: &Ctx, verdicts: &[Verdict]) -> ZipPlan {
             reasons[d] = static_reasons(ctx, d, dist, &members[d]);
         }
     }
-    scan_sources(ctx, &members, &mut reasons);
+    super::reads::scan_sources(ctx, &members, &mut reasons);
     all_or_none(ctx, &members, &mut reasons);
     build(ctx, verdicts, members, reasons)
 }
@@ -128,55 +126,6 @@ fn has_elf_magic(path: &Path) -> bool {
         .and_then(|f| f.take(4).read_exact(&mut head))
         .is_ok()
         && head == *b"\x7fELF"
-}
-
-/// The file-access scan of every kept `.py` of the distributions not yet refused.
-fn scan_sources(ctx: &Ctx, members: &[Vec<usize>], reasons: &mut [Vec<Evidence>]) {
-    let sources: Vec<(usize, usize)> = members
-        .iter()
-        .enumerate()
-        .filter(|(d, _)| reasons[*d].is_empty())
-        .flat_map(|(d, m)| m.iter().map(move |&i| (d, i)))
-        .filter(|&(_, i)| ctx.inv.entries[i].name().ends_with(".py"))
-        .collect();
-    let own: Vec<Vec<String>> = members.iter().map(|m| own_names(ctx, m)).collect();
-    let found: Vec<(usize, Evidence)> = sources
-        .par_iter()
-        .flat_map_iter(|&(d, i)| {
-            let e = &ctx.inv.entries[i];
-            let bytes = std::fs::read(ctx.venv.root.join(&e.path)).unwrap_or_default();
-            super::file_access(&bytes, &own[d])
-                .into_iter()
-                .map(move |h| {
-                    (
-                        d,
-                        Evidence {
-                            kind: "file-access",
-                            path: Some(e.path.to_string_lossy().into_owned()),
-                            line: Some(h.line),
-                            code: Some(h.code),
-                            why: h.what.to_string(),
-                        },
-                    )
-                })
-        })
-        .collect();
-    for (d, ev) in found {
-        reasons[d].push(ev);
-    }
-}
-
-/// A distribution's top-level import names, from its kept files in site-packages.
-fn own_names(ctx: &Ctx, members: &[usize]) -> Vec<String> {
-    let sp = &ctx.venv.site_packages;
-    let names: BTreeSet<String> = members
-        .iter()
-        .filter_map(|&i| ctx.inv.entries[i].path.strip_prefix(sp).ok())
-        .filter_map(|rel| rel.components().next())
-        .filter_map(|c| c.as_os_str().to_str())
-        .map(|c| c.split('.').next().unwrap_or(c).to_string())
-        .collect();
-    names.into_iter().collect()
 }
 
 /// The unit a file cannot be split from: the outermost regular package (a directory with

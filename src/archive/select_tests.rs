@@ -102,7 +102,10 @@ fn each_reason_refuses_with_its_evidence() {
             (
                 "pure",
                 &[
-                    ("pure/__init__.py", b"X = 1\n"),
+                    (
+                        "pure/__init__.py",
+                        b"from importlib.resources import files\nX = files(__package__).joinpath('data.json').read_text()\n",
+                    ),
                     ("pure/data.json", b"{}\n"),
                 ],
             ),
@@ -269,5 +272,82 @@ fn inferred_top_levels_follow_the_python_version() {
         new,
         ["d", "other", "single"],
         "every file from 3.12, no dotted names"
+    );
+}
+
+/// A distribution that ships data files is zipped only when it reads them through the loader and
+/// names no module's location anywhere (src/archive/reads.rs).
+#[test]
+fn data_files_need_loader_reads_and_no_location() {
+    let t = tempfile::tempdir().unwrap();
+    // nbformat: the path is built from a module passed as a parameter, far from the open().
+    let param = b"from pathlib import Path\n\n\n\n\ndef schema_path(v):\n    return v.__file__\n\n\n\n\n\ndef load(v):\n    return open(Path(schema_path(v)).with_name('s.json')).read()\n";
+    let loader = b"from importlib.resources import files\nS = files(__package__).joinpath('s.json').read_text()\n";
+    tree(
+        t.path(),
+        &[
+            (
+                "silent",
+                &[("silent/__init__.py", b"X = 1\n"), ("silent/s.json", b"{}")],
+            ),
+            (
+                "param",
+                &[
+                    ("param/__init__.py", loader),
+                    ("param/validator.py", param),
+                    ("param/s.json", b"{}"),
+                ],
+            ),
+            // No data: a location without a file-system call near it is no evidence.
+            (
+                "nodata",
+                &[
+                    ("nodata/__init__.py", b"print(__file__)\n"),
+                    ("nodata/py.typed", b""),
+                    ("nodata/LICENSE", b"MIT"),
+                ],
+            ),
+            (
+                "tzdata",
+                &[
+                    ("tzdata/__init__.py", b"IANA_VERSION = '2026f'\n"),
+                    ("tzdata/zoneinfo/__init__.py", b""),
+                    ("tzdata/zoneinfo/UTC", b"TZif2"),
+                ],
+            ),
+        ],
+    );
+    let z = plan_for(t.path(), &[]);
+    assert_eq!(zipped(&z), ["nodata", "tzdata"]);
+    assert_eq!(kinds(&z, "silent"), ["data-files"]);
+    let silent = &z
+        .refused
+        .iter()
+        .find(|r| r.name == "silent")
+        .unwrap()
+        .reasons[0];
+    assert_eq!(
+        silent.path.as_deref(),
+        Some(&*format!("{SP}/silent/s.json"))
+    );
+    assert!(
+        silent.why.starts_with("ships 1 data file and"),
+        "{}",
+        silent.why
+    );
+    let param = &z
+        .refused
+        .iter()
+        .find(|r| r.name == "param")
+        .unwrap()
+        .reasons[0];
+    assert_eq!(
+        (param.kind, param.line, param.code.as_deref()),
+        ("file-access", Some(7), Some("return v.__file__"))
+    );
+    assert!(
+        param.why.starts_with("ships 1 data file and names"),
+        "{}",
+        param.why
     );
 }

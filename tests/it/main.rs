@@ -6,7 +6,8 @@
 //! - `slim`: `slim` on the small hand-made fixture venv, a module per area: the default run and
 //!   the runs that must agree with it, `--bytecode`, `--dist-info`, `--keep`/`--remove`/
 //!   `--keep-package`, `[tool.venvslim]`, usage errors, odd inputs, snapshots of the text output.
-//! - `zip`, `handoff`, `elf`, `bench`, `verify`: one feature each, on hand-made trees.
+//! - `zip`, `handoff`, `elf`, `bench`, `verify`: one feature each, on hand-made trees;
+//!   `zip_reads`: how `--zip-pure` judges packages that read files, on nbformat and `ziptrap`.
 //! - `safety`: the promises of docs/safety.md under attack and under faults.
 //! - `real_*`: real venvs built with pip from the locks in `tests/venvs/`, cached in
 //!   `target/test-venvs/` (the first run builds them, which needs PyPI); Linux and root for the
@@ -31,3 +32,4 @@ mod safety;
 mod slim;
 mod verify;
 mod zip;
+mod zip_reads;

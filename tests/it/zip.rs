@@ -263,7 +263,7 @@ fn sourceless_exclude_and_dry_run() {
         "{dry}"
     );
     assert!(
-        dry.contains("reader/__init__.py:2: uses its own location"),
+        dry.contains("reader/__init__.py:2: uses a module's location"),
         "{dry}"
     );
     assert!(dry.contains("    PYTHONPATH="), "{dry}");
