@@ -228,3 +228,40 @@ fn run_from_the_config_file_merges_with_the_flag() {
     assert_eq!(commands, ["$VENV/bin/python -c 'import datapkg'", "true"]);
     assert!(report["verify"].is_object(), "--run implies --verify");
 }
+
+/// The trap the zip scan cannot see (fixtures/make_ziptrap.py: a data path built from
+/// `str(files(...))` far from the `open`): `--zip-pure` zips ziptrap, the workload fails on the
+/// output opening a path inside the archive, and the distribution comes out of the zip.
+#[test]
+fn zip_pure_with_run_takes_a_package_that_reads_through_the_archive_out_of_it() {
+    let t = scratch("run-ziptrap");
+    let v = Venv::new(t.path());
+    crate::zip_reads::install_ziptrap(&v.sp);
+    let out = t.path().join("out");
+    let workload = "$VENV/bin/python -c 'import ziptrap; print(ziptrap.greeting())'";
+    let (code, report, stderr) = slim_run(&v, &out, &["--zip-pure", "--run", workload]);
+    assert_eq!(code, Some(0), "{stderr}\n{report:#}");
+    let zipped: Vec<&str> = report["zip"]["dists"]
+        .as_array()
+        .expect("zip.dists")
+        .iter()
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    assert!(
+        zipped.contains(&"ziptrap"),
+        "the scan must zip ziptrap: {zipped:?}"
+    );
+    let run = &report["run"][0];
+    assert_eq!(run["output"][0]["passed"], false, "{run:#}");
+    assert_eq!(run["passes"], true, "{run:#}");
+    let unzipped = &report["zip"]["written"]["unzipped"];
+    assert!(
+        unzipped
+            .as_array()
+            .is_some_and(|u| u.iter().any(|d| d == "ziptrap")),
+        "ziptrap taken out of the archive: {:#}",
+        report["zip"]
+    );
+    let sp = v.sp.strip_prefix(&v.root).unwrap();
+    assert!(out.join(sp).join("ziptrap").is_dir());
+}
