@@ -330,8 +330,10 @@ def memoize_find_library():
     a dozen names at every import (Django's gdal and geos), and a deep probe imports it again for
     each of its modules. The answer depends only on the name, the library search path variables
     and the system's libraries, none of which a probe changes, so one worker asks once per name."""
-    import ctypes.util
-
+    try:
+        import ctypes.util
+    except ImportError:  # an interpreter built without _ctypes: nothing to answer
+        return
     find = ctypes.util.find_library
     answers = {}
 
