@@ -5,8 +5,9 @@
 #
 # Per venv, in one run, paired and interleaved (V I V I ...), RUNS rounds (default 5) after
 # WARMUP untimed ones (default 1):
-#   verify   venvslim verify VENV --against VENV --json: both probes, deep (every module on
-#            disk), as `verify OUT --against VENV` and `slim --verify` run them
+#   verify   venvslim verify VENV --against VENV --deep --json: both probes, deep (every module
+#            on disk), as `verify OUT --against VENV` and `slim --verify` run them (--deep is the
+#            default with --against now; spelled out, the same line times older binaries)
 #   import   VENV/bin/python -I -B -c '<import each module the probe found importable>', in
 #            one process: the floor for any check that imports them
 # and prints the medians and their ratio (verify / import). The modules are listed once,
@@ -95,7 +96,7 @@ open('$tmp/$name.failed', 'w').write(str(failed))"
     for ((i = 0; i < warmup + runs; i++)); do
         t0=$(now)
         rc=0
-        "$venvslim" verify "$venv" --against "$venv" --json >"$logdir/$name.deep_verify.json" 2>&1 || rc=$?
+        "$venvslim" verify "$venv" --against "$venv" --deep --json >"$logdir/$name.deep_verify.json" 2>&1 || rc=$?
         t1=$(now)
         [ $rc -eq 0 ] || { echo "error: verify exited $rc; see $logdir/$name.deep_verify.json" >&2; exit 1; }
         (cd / && "$python" -I -B -c "$code" >/dev/null 2>&1) || true

@@ -172,7 +172,7 @@ fn issue13_verify_against_is_deep_by_default_and_quick_misses_a_removed_submodul
             venv.as_os_str(),
             "--json".as_ref(),
         ];
-        args.extend(extra.iter().map(|a| a.as_ref()));
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
         let out = venvslim().args(args).run();
         let report = out.json();
         (out.status.code(), report)
@@ -190,7 +190,11 @@ fn issue13_verify_against_is_deep_by_default_and_quick_misses_a_removed_submodul
     };
 
     let (code, deep) = verify(&[]);
-    assert_eq!(code, Some(1), "the default must find the regression: {deep:#}");
+    assert_eq!(
+        code,
+        Some(1),
+        "the default must find the regression: {deep:#}"
+    );
     assert_eq!(deep["depth"], "deep", "{deep:#}");
     assert!(names_django_test(&deep), "{deep:#}");
 
