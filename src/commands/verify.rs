@@ -1,9 +1,17 @@
 //! `venvslim verify VENV [--against ORIGINAL]`: probe a tree, compare, report.
+//!
+//! With --against the probe is deep (every module on disk) unless --quick: a regression is a
+//! module that worked in the original, so what never imported there costs nothing in the report,
+//! and only a deep probe sees a removed submodule that kept code imports (issue 13: a Django tree
+//! without `django/test` passed the top-level probe). Without --against there is nothing to
+//! subtract, so a deep probe would list every submodule that never worked (Django's need
+//! settings): quick unless --deep. The two trees are probed at the same time, each by its own
+//! interpreter; neither reads the other.
 
 use std::io::Write;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 
 use super::Status;
 use crate::inventory::Inventory;
@@ -16,12 +24,29 @@ pub fn run(args: &cli::VerifyArgs) -> Result<Status> {
     let opts = verify::Options {
         timeout: std::time::Duration::from_secs(args.timeout.max(1)),
         read_only: !args.no_read_only,
-        deep: args.deep,
+        deep: deep(args),
     };
-    let probe = verify::probe(&args.venv, &opts)?;
-    let found = match &args.against {
-        Some(original) => verify::regressions(&verify::probe(original, &opts)?, &probe),
-        None => verify::problems(&probe),
+    let (probe, found) = match &args.against {
+        Some(original) => {
+            let (before, after) = std::thread::scope(|s| {
+                let before = s.spawn(|| verify::probe(original, &opts));
+                let after = verify::probe(&args.venv, &opts);
+                let before = before
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow!("the probe of the original panicked")));
+                (before, after)
+            });
+            // The checked tree's error first, as when the probes ran one after the other.
+            let after = after?;
+            let before = before?;
+            let found = verify::regressions(&before, &after);
+            (after, found)
+        }
+        None => {
+            let probe = verify::probe(&args.venv, &opts)?;
+            let found = verify::problems(&probe);
+            (probe, found)
+        }
     };
     let runs = workloads(args)?;
     let stdout = std::io::stdout();
@@ -30,6 +55,7 @@ pub fn run(args: &cli::VerifyArgs) -> Result<Status> {
         probe: &probe,
         found: &found,
         against: args.against.is_some(),
+        deep: opts.deep,
         wanted_read_only: opts.read_only,
         runs: &runs,
         elapsed: start.elapsed(),
@@ -110,4 +136,10 @@ fn workloads(args: &cli::VerifyArgs) -> Result<Vec<report::verify::Workload>> {
         });
     }
     Ok(out)
+}
+
+/// Every module with --against (unless --quick), top-level and extension modules without it
+/// (unless --deep).
+fn deep(args: &cli::VerifyArgs) -> bool {
+    !args.quick && (args.deep || args.against.is_some())
 }

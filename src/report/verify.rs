@@ -25,6 +25,8 @@ pub struct VerifyReport<'a> {
     pub found: &'a [Regression],
     /// Whether `found` compares against an original (`--against`).
     pub against: bool,
+    /// Whether every module on disk was imported, not only top-level and extension modules.
+    pub deep: bool,
     /// Whether a read-only mount was asked for (a note says when it could not be had).
     pub wanted_read_only: bool,
     /// `--run`: each workload's runs and what the tree lacks that it used.
@@ -44,6 +46,7 @@ impl VerifyReport<'_> {
             "dists": probe.dists.len(),
             "scripts": probe.scripts.len(),
             "against": self.against,
+            "depth": if self.deep { "deep" } else { "quick" },
             if self.against { "regressions" } else { "problems" }: self.found,
             "run": self.runs,
             "elapsed_ms": self.elapsed.as_millis() as u64,
@@ -55,6 +58,14 @@ impl VerifyReport<'_> {
     /// The text report: what was probed, then each regression (or problem) on a line.
     pub fn text(&self, mut out: impl Write) -> io::Result<()> {
         probe_summary(&mut out, self.probe, self.wanted_read_only)?;
+        if self.deep {
+            writeln!(out, "  deep: every module on disk was imported")?;
+        } else {
+            writeln!(
+                out,
+                "  quick: top-level and extension modules only (a removed submodule goes unseen)"
+            )?;
+        }
         let what = if self.against {
             "regression(s) against the original"
         } else {

@@ -3,12 +3,13 @@
 //! Rules delete files by name and the import guard reads imports statically; neither can see an
 //! import of a computed name, a package reading its own metadata, or a console script whose
 //! target went. So we ask the venv's own interpreter, the way the application will: import every
-//! top-level module and every extension module on disk, look up every distribution through
-//! importlib.metadata (`version()`, entry point groups), and resolve every console script's
-//! target. `probe` does that for one tree (read-only when it can, as in `docker run --read-only`);
-//! `regressions` compares the original's probe with the slim tree's and keeps only what broke;
-//! `restore::decide` says what the plan took from the distributions that broke, for apply to put
-//! back (this module reads trees and runs Python; writing them back is apply's).
+//! module on disk (`Options::deep`; else every top-level and extension module), look up every
+//! distribution through importlib.metadata (`version()`, entry point groups), and resolve every
+//! console script's target. `probe` does that for one tree (read-only when it can, as in
+//! `docker run --read-only`); `regressions` compares the original's probe with the slim tree's
+//! and keeps only what broke; `restore::decide` says what the plan took from the distributions
+//! that broke, for apply to put back (this module reads trees and runs Python; writing them back
+//! is apply's).
 //!
 //! Files: `probe.py` (the worker, Python), `worker.rs` (one guarded worker process),
 //! `compare.rs` (regressions, problems), `restore.rs` (what to put back), `repair.rs` (the
@@ -47,8 +48,10 @@ pub struct Options {
     /// falls back to a normal run, and `Probe::read_only` says which it was).
     pub read_only: bool,
     /// Import every module on disk (each submodule of each package), not only top-level and
-    /// extension modules: slower, and catches a removed `pkg/sub.py` that kept code imports
-    /// (django.core.management.commands.test needs django.test).
+    /// extension modules: catches a removed `pkg/sub.py` that kept code imports
+    /// (django.contrib.staticfiles.testing needs django.test). `slim --verify` and
+    /// `verify --against` probe deeply; its cost is about the import of those modules in one
+    /// process (benches/deep_verify.sh).
     pub deep: bool,
 }
 

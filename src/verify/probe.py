@@ -324,6 +324,29 @@ def discover():
     }
 
 
+def memoize_find_library():
+    """ctypes.util.find_library answers each call by running `ldconfig -p` (and gcc or ld when
+    that finds nothing), ~10 ms a name; a package that looks for a missing system library tries
+    a dozen names at every import (Django's gdal and geos), and a deep probe imports it again for
+    each of its modules. The answer depends only on the name, the library search path variables
+    and the system's libraries, none of which a probe changes, so one worker asks once per name."""
+    try:
+        import ctypes.util
+    except ImportError:  # an interpreter built without _ctypes: nothing to answer
+        return
+    find = ctypes.util.find_library
+    answers = {}
+
+    def find_library(name):
+        key = (name, os.environ.get("LD_LIBRARY_PATH"), os.environ.get("LIBRARY_PATH"))
+        if key not in answers:
+            answers[key] = find(name)
+        return answers[key]
+
+    find_library.__doc__ = find.__doc__
+    ctypes.util.find_library = find_library
+
+
 def guarded(fn):
     try:
         fn()
@@ -358,6 +381,7 @@ def hello():
 
 def main():
     send(hello())
+    memoize_find_library()
     for line in proto_in:
         req = json.loads(line)
         op = req.get("op")

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use crate::util::*;
 
-/// An untouched copy of every real venv verifies clean against its original, deeply: no false
-/// alarms, or nobody would trust a real one.
+/// An untouched copy of every real venv verifies clean against its original, deeply (the default
+/// with --against): no false alarms, or nobody would trust a real one.
 #[test]
 fn untouched_copies_have_no_regressions() {
     for name in [
@@ -16,6 +16,7 @@ fn untouched_copies_have_no_regressions() {
         "numpy_pandas",
         "jupyter_events",
         "elf_wheels",
+        "datasci",
     ] {
         let venv = real_venv(name);
         let scratch = scratch(&format!("verify-copy-{name}-"));
@@ -27,12 +28,12 @@ fn untouched_copies_have_no_regressions() {
                 copy.as_os_str(),
                 "--against".as_ref(),
                 venv.as_os_str(),
-                "--deep".as_ref(),
                 "--json".as_ref(),
             ])
             .run();
         let report = out.json();
         assert_eq!(out.status.code(), Some(0), "{name}: {report:#}");
+        assert_eq!(report["depth"], "deep", "{name}: {report:#}");
         assert_eq!(
             report["regressions"].as_array().map(Vec::len),
             Some(0),
@@ -142,6 +143,74 @@ fn forced_django_breakage_is_found_and_repaired() {
         .run();
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     check_record_lists_existing_files(&fixed.join(site_packages_rel(&venv)));
+}
+
+/// Issue 13: `verify --against` is deep by default. A Django tree slimmed with
+/// `--remove 'django/test/**'` imports at the top level, so the quick probe (top-level and
+/// extension modules, the old default) passes it; the default probe imports every module and
+/// reports what imports `django.test`, and exits 1.
+#[test]
+fn issue13_verify_against_is_deep_by_default_and_quick_misses_a_removed_submodule() {
+    let venv = real_venv("django");
+    let scratch = scratch("verify-depth-");
+    let out_dir = scratch.path().join("out");
+    venvslim()
+        .args([
+            "slim".as_ref(),
+            venv.as_os_str(),
+            "-o".as_ref(),
+            out_dir.as_os_str(),
+            "--remove".as_ref(),
+            "django/test/**".as_ref(),
+        ])
+        .ok();
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "verify".as_ref(),
+            out_dir.as_os_str(),
+            "--against".as_ref(),
+            venv.as_os_str(),
+            "--json".as_ref(),
+        ];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        let out = venvslim().args(args).run();
+        let report = out.json();
+        (out.status.code(), report)
+    };
+    let names_django_test = |report: &serde_json::Value| {
+        report["regressions"]
+            .as_array()
+            .expect("regressions")
+            .iter()
+            .any(|r| {
+                r["dist"] == "django"
+                    && r["kind"] == "import"
+                    && r["error"].as_str().unwrap_or("").contains("django.test")
+            })
+    };
+
+    let (code, deep) = verify(&[]);
+    assert_eq!(
+        code,
+        Some(1),
+        "the default must find the regression: {deep:#}"
+    );
+    assert_eq!(deep["depth"], "deep", "{deep:#}");
+    assert!(names_django_test(&deep), "{deep:#}");
+
+    let (code, quick) = verify(&["--quick"]);
+    assert_eq!(code, Some(0), "--quick imports no submodule: {quick:#}");
+    assert_eq!(quick["depth"], "quick", "{quick:#}");
+    assert!(!names_django_test(&quick), "{quick:#}");
+    assert!(
+        quick["modules"].as_u64() < deep["modules"].as_u64(),
+        "quick probed as many modules as deep: {quick:#} {deep:#}"
+    );
+
+    // `--deep`, the old spelling, is still accepted and is the default.
+    let (code, old) = verify(&["--deep"]);
+    assert_eq!(code, Some(1), "{old:#}");
+    assert_eq!(old["regressions"], deep["regressions"]);
 }
 
 /// Every RECORD row of the repaired tree names a file that exists.

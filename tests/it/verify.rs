@@ -630,3 +630,53 @@ fn real_jupyter_events_without_dist_info_is_caught_and_repaired() {
         repair.remaining
     );
 }
+
+/// Issue 13: a package that looks for a missing system library at import (Django's gdal) is
+/// imported again for each of its submodules in a deep probe, and `ctypes.util.find_library`
+/// runs subprocesses for every name it is asked (here a `gcc` on PATH that logs its calls). The
+/// worker asks once per name; each import still fails with the package's own error.
+#[test]
+fn a_failing_package_asks_find_library_once_per_worker() {
+    let t = scratch("verify-findlib");
+    let v = Venv::new(t.path());
+    let tools = t.path().join("tools");
+    let log = t.path().join("gcc.log");
+    fs::create_dir_all(&tools).unwrap();
+    let gcc = tools.join("gcc");
+    fs::write(
+        &gcc,
+        format!("#!/bin/sh\necho \"$*\" >> '{}'\nexit 1\n", log.display()),
+    )
+    .unwrap();
+    fs::set_permissions(&gcc, fs::Permissions::from_mode(0o755)).unwrap();
+    let init = format!(
+        "import ctypes.util, os\nos.environ['PATH'] = {:?} + ':' + os.environ.get('PATH', '')\n\
+         if ctypes.util.find_library('venvslim_no_such_lib') is None:\n    \
+         raise ImportError('no venvslim_no_such_lib')\n",
+        tools.display().to_string()
+    );
+    let subs = ["geo/a.py", "geo/b.py", "geo/c.py"].map(|f| (f, "X = 1\n"));
+    let mut files = vec![("geo/__init__.py", init.as_str())];
+    files.extend(subs);
+    v.dist("geo", "1", &files, "");
+    let opts = Options {
+        deep: true,
+        ..no_ro()
+    };
+    let p = verify::probe(&v.root, &opts).unwrap();
+    for m in ["geo", "geo.a", "geo.b", "geo.c"] {
+        assert_eq!(
+            p.modules[m],
+            Outcome::Failed {
+                error: "ImportError: no venvslim_no_such_lib".into()
+            },
+            "{m}"
+        );
+    }
+    let calls = fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(
+        calls.lines().count(),
+        1,
+        "find_library ran gcc more than once for one name:\n{calls}"
+    );
+}
