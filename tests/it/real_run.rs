@@ -178,3 +178,10 @@ fn verify_run_reports_what_the_tree_lacks_and_nothing_for_an_untouched_copy() {
     assert_eq!(report["run"][0]["output"]["passed"], true);
     assert_eq!(report["run"][0]["findings"], Value::Array(Vec::new()));
 }
+
+/// A default slim of the data-science venv with a numpy/pandas/scipy/scikit-learn/matplotlib
+/// job: nothing to restore.
+#[test]
+fn a_default_slim_of_the_datasci_venv_with_a_real_job_restores_nothing() {
+    no_false_alarm("datasci", "datasci_fit.py");
+}
