@@ -134,7 +134,12 @@ fn bench_in(
     let mut notes = Vec::new();
     let steps = strategies.len() as u64 * 3 + args.rounds as u64 + 2;
     progress.phase("probing the original", steps);
-    let opts = verify::Options::default();
+    // Deep, as `verify --against` and `slim --verify`: a strategy that loses a submodule kept
+    // code imports is broken, and the top-level probe would not see it.
+    let opts = verify::Options {
+        deep: true,
+        ..verify::Options::default()
+    };
     let need_probe = !args.no_verify || args.run.is_none();
     let original = if need_probe {
         Some(verify::probe(root, &opts)?)
