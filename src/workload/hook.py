@@ -5,19 +5,21 @@ only this file, so every Python the workload starts (its console scripts, subpro
 runners) imports it at start-up, after the venv's .pth files, without a byte of the tree
 changing. It adds an audit hook (PEP 578) that notes what the process touches under the tree:
 
-  ["open", REL]       a file opened (also through io.open_code: every module the import system
-                      loads, and a path inside a zip archive, which fails there)
-  ["list", REL]       a directory listed (os.listdir, os.scandir: also what the import system does)
-  ["dlopen", REL]     a shared library loaded through ctypes
-  ["module", NAME, REL]   at exit: a module in sys.modules loaded from the tree (not those the
-                      venv's .pth files imported at start-up, before this hook)
-  ["missing", NAME]   an uncaught ModuleNotFoundError, by module name
-  ["frame", REL]      a frame of an uncaught exception's traceback, in a file under the tree
-  ["hello", PID]      the hook is running in this process
+  open REL           a file opened (also through io.open_code: every module the import system
+                     loads, and a path inside a zip archive, which fails there)
+  list REL           a directory listed (os.listdir, os.scandir: also what the import system does)
+  dlopen REL         a shared library loaded through ctypes
+  module NAME REL    at exit: a module in sys.modules loaded from the tree (not those the venv's
+                     .pth files imported at start-up, before this hook)
+  missing NAME       an uncaught ModuleNotFoundError, by module name
+  frame REL          a frame of an uncaught exception's traceback, in a file under the tree
+  hello              the hook is running in this process
 
 REL is relative to the tree as the workload sees it (VENVSLIM_RUN_TREE). Each process appends
-one JSON array per line to VENVSLIM_RUN_LOG/PID.jsonl, each fact once; venvslim reads them all
-after the workload ends (docs/verification.md). The hook only records: it never changes what
+one fact per line to VENVSLIM_RUN_LOG/PID.log, each fact once: the kind, then each value as the
+hex of its file-system bytes, separated by tabs (no json: importing it would cost every Python
+the workload starts about 7 ms). venvslim reads them all after the workload ends
+(docs/verification.md). The hook only records: it never changes what
 the workload sees, and a failure inside it is swallowed (it must not be the thing that breaks).
 A sitecustomize the venv itself ships is run after it, as Python would have.
 """
@@ -34,29 +36,23 @@ def _install():
     tree = os.path.abspath(tree).rstrip("/") + "/"
     cut = len(tree)
     try:
-        out = open(
-            os.path.join(log, "%d.jsonl" % os.getpid()),
-            "a",
-            buffering=1,
-            encoding="utf-8",
-            errors="surrogateescape",
-        )
+        out = open(os.path.join(log, "%d.log" % os.getpid()), "a", buffering=1, encoding="ascii")
     except OSError:
         return
-    import json
 
     seen = set()
-    dumps = json.dumps
     fspath = os.fspath
     fsdecode = os.fsdecode
+    fsencode = os.fsencode
     abspath = os.path.abspath
 
-    def note(*fact):
+    def note(kind, *values):
+        fact = (kind,) + values
         if fact in seen:
             return
         seen.add(fact)
         try:
-            out.write(dumps(fact) + "\n")
+            out.write("\t".join([kind] + [fsencode(v).hex() for v in values]) + "\n")
         except Exception:
             pass
 
@@ -91,7 +87,7 @@ def _install():
             if r is not None:
                 note(kind, r)
 
-    note("hello", os.getpid())
+    note("hello")
     # What site imported before this hook (the .pth files' imports) is start-up, not workload.
     startup = set(sys.modules)
     sys.addaudithook(hook)
@@ -134,7 +130,6 @@ def _install():
 def _chain():
     """Run the sitecustomize this one shadows (one the venv or the interpreter ships)."""
     import importlib.machinery
-    import importlib.util
     import os
     import sys
 
@@ -143,6 +138,8 @@ def _chain():
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
     if spec is None or spec.loader is None:
         return
+    import importlib.util
+
     module = importlib.util.module_from_spec(spec)
     sys.modules["sitecustomize"] = module
     spec.loader.exec_module(module)

@@ -200,8 +200,9 @@ fn tail(path: &Path) -> String {
     String::from_utf8_lossy(&buf[start..]).into_owned()
 }
 
-/// Read every `PID.jsonl` the hook wrote. A line that is not a fact (the workload may write
-/// anything there, it runs as us) is skipped; a path that is not plain and relative is dropped.
+/// Read every `PID.log` the hook wrote: a kind, then hex-encoded values, tab-separated. A line
+/// that is not a fact (the workload may write anything there, it runs as us) is skipped; a path
+/// that is not plain and relative is dropped.
 fn read_events(dir: &Path) -> Recording {
     let mut rec = Recording::default();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -211,36 +212,39 @@ fn read_events(dir: &Path) -> Recording {
         let Ok(bytes) = crate::safepath::read_nofollow(&e.path()) else {
             continue;
         };
-        for line in String::from_utf8_lossy(&bytes).lines() {
-            let Ok(serde_json::Value::Array(fact)) = serde_json::from_str(line) else {
+        for line in bytes.split(|&b| b == b'\n') {
+            let mut fields = line.split(|&b| b == b'\t');
+            let kind = fields.next().unwrap_or_default();
+            let values: Option<Vec<String>> = fields.map(unhex).collect();
+            let Some(values) = values else {
                 continue;
             };
-            let s = |i: usize| fact.get(i).and_then(|v| v.as_str());
-            let path = |i: usize| s(i).and_then(crate::verify::plain_relative);
-            match s(0) {
-                Some("hello") => rec.processes += 1,
-                Some(kind @ ("open" | "list" | "dlopen")) => {
-                    if let Some(p) = path(1) {
+            let path = |i: usize| values.get(i).and_then(|v| crate::verify::plain_relative(v));
+            let name = |i: usize| values.get(i).filter(|v| is_dotted(v)).cloned();
+            match kind {
+                b"hello" => rec.processes += 1,
+                b"open" | b"list" | b"dlopen" => {
+                    if let Some(p) = path(0) {
                         let kind = match kind {
-                            "open" => "open",
-                            "list" => "list",
+                            b"open" => "open",
+                            b"list" => "list",
                             _ => "dlopen",
                         };
                         rec.touched.entry(p).or_insert(kind);
                     }
                 }
-                Some("module") => {
-                    if let (Some(name), Some(p)) = (s(1), path(2)) {
-                        rec.modules.insert(name.to_string(), p);
+                b"module" => {
+                    if let (Some(n), Some(p)) = (name(0), path(1)) {
+                        rec.modules.insert(n, p);
                     }
                 }
-                Some("missing") => {
-                    if let Some(name) = s(1) {
-                        rec.missing.insert(name.to_string());
+                b"missing" => {
+                    if let Some(n) = name(0) {
+                        rec.missing.insert(n);
                     }
                 }
-                Some("frame") => {
-                    if let Some(p) = path(1) {
+                b"frame" => {
+                    if let Some(p) = path(0) {
                         rec.frames.insert(p);
                     }
                 }
@@ -249,4 +253,69 @@ fn read_events(dir: &Path) -> Recording {
         }
     }
     rec
+}
+
+/// Hex (two digits per byte) to a UTF-8 string; None for anything else (a path that is not
+/// UTF-8 cannot be one of the inventory's either way: it is dropped).
+fn unhex(hex: &[u8]) -> Option<String> {
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    let digit = |b: u8| (b as char).to_digit(16);
+    let bytes: Option<Vec<u8>> = hex
+        .chunks(2)
+        .map(|p| Some((digit(p[0])? * 16 + digit(p[1])?) as u8))
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+/// A dotted module name: identifiers separated by dots.
+fn is_dotted(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|p| {
+            let mut c = p.chars();
+            c.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+                && c.all(|c| c == '_' || c.is_alphanumeric())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_are_read_back_and_forged_ones_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+        let log = format!(
+            "hello\nhello\nopen\t{}\nlist\t{}\nopen\t{}\nopen\t{}\nopen\tzz\nmodule\t{}\t{}\nmissing\t{}\nmissing\t{}\nframe\t{}\n{{\"json\": 1}}\n",
+            hex("lib/site-packages/a/data.json"),
+            hex("lib/site-packages/a"),
+            hex("../etc/passwd"),
+            hex("/etc/passwd"),
+            hex("a.b"),
+            hex("lib/site-packages/a/b.py"),
+            hex("django.test"),
+            hex("not a module"),
+            hex("lib/site-packages/a/__init__.py"),
+        );
+        std::fs::write(dir.path().join("1.log"), log).unwrap();
+        let rec = read_events(dir.path());
+        assert_eq!(rec.processes, 2);
+        let touched: Vec<(String, &str)> = rec
+            .touched
+            .iter()
+            .map(|(p, k)| (p.display().to_string(), *k))
+            .collect();
+        assert_eq!(
+            touched,
+            [
+                ("lib/site-packages/a".to_string(), "list"),
+                ("lib/site-packages/a/data.json".to_string(), "open")
+            ]
+        );
+        assert_eq!(rec.modules.len(), 1);
+        assert_eq!(rec.missing.iter().collect::<Vec<_>>(), ["django.test"]);
+        assert_eq!(rec.frames.len(), 1);
+    }
 }
