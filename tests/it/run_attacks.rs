@@ -1,0 +1,106 @@
+//! `slim --run CMD` attacked as a careless user and a sloppy workload would: what the evidence
+//! must not count (a directory the workload only listed), what a workload leaves behind (a
+//! server still running in the background), and an output too big to read. Hand-made venvs, so
+//! each case takes a second.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::util::{scratch, venvslim};
+use crate::verify::Venv;
+
+/// `datapkg` reads `datapkg/data/table.json` when `load()` runs; `datapkg-data/` is a top-level
+/// data directory (no package: nothing imports it) that nothing reads.
+fn venv(dir: &Path) -> Venv {
+    let v = Venv::new(dir);
+    v.dist(
+        "datapkg",
+        "1.0",
+        &[
+            (
+                "datapkg/__init__.py",
+                "import json, os\n\ndef load():\n    with open(os.path.join(os.path.dirname(__file__), 'data', 'table.json')) as f:\n        return json.load(f)\n",
+            ),
+            ("datapkg/data/table.json", "{\"answer\": 42}\n"),
+            ("datapkg/data/unused.json", "{\"unused\": true}\n"),
+            ("datapkg-data/extra.json", "{\"extra\": true}\n"),
+        ],
+        "",
+    );
+    v
+}
+
+fn slim_json(v: &Venv, out: &Path, extra: &[&str]) -> (Option<i32>, Value, String) {
+    let o = venvslim()
+        .arg("slim")
+        .arg(&v.root)
+        .arg("-o")
+        .arg(out)
+        .arg("--json")
+        .args(extra)
+        .run();
+    (
+        o.status.code(),
+        serde_json::from_slice(&o.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn restored(report: &Value) -> Vec<String> {
+    report["verify"]["restored"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| r["path"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `pkgutil.iter_modules()` lists every directory in site-packages and `os.walk` every directory
+/// of the tree; a workload that does either and passes on the output has shown no need for
+/// what the plan removed. Before, each directory it had listed on the input came back (on a
+/// venv with pip: 1,469 files of pip and setuptools, then their scripts and metadata).
+#[test]
+fn a_directory_the_workload_only_listed_on_the_input_comes_not_back() {
+    let t = scratch("run-listed");
+    let v = venv(t.path());
+    let out = t.path().join("out");
+    let workload = "$VENV/bin/python -c \"import os, pkgutil, sys; print(len(list(pkgutil.iter_modules())), sum(len(f) for _, _, f in os.walk(sys.prefix)))\"";
+    let (code, report, stderr) = slim_json(
+        &v,
+        &out,
+        &[
+            "--remove",
+            "datapkg-data/**",
+            "--remove",
+            "datapkg/data/unused.json",
+            "--run",
+            workload,
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{report:#}");
+    assert_eq!(report["run"][0]["passes"], true, "{report:#}");
+    assert_eq!(restored(&report), Vec::<String>::new(), "{report:#}");
+    let sp = v.sp.strip_prefix(&v.root).unwrap();
+    assert!(!out.join(sp).join("datapkg-data").exists());
+}
+
+/// The other side: a directory the output's run tried to list and did not find is evidence,
+/// even when the workload copes (`except OSError`) and passes.
+#[test]
+fn a_directory_the_output_run_lists_and_misses_comes_back() {
+    let t = scratch("run-listed-out");
+    let v = venv(t.path());
+    let out = t.path().join("out");
+    let workload = "$VENV/bin/python -c \"import os, datapkg\nd = os.path.join(os.path.dirname(datapkg.__file__), 'data')\ntry:\n    print(len(os.listdir(d)))\nexcept OSError:\n    print(0)\"";
+    let (code, report, stderr) =
+        slim_json(&v, &out, &["--remove", "datapkg/data/**", "--run", workload]);
+    assert_eq!(code, Some(0), "{stderr}\n{report:#}");
+    let mut back = restored(&report);
+    back.sort();
+    assert_eq!(back.len(), 2, "{report:#}");
+    assert!(back[0].ends_with("datapkg/data/table.json"), "{back:?}");
+    assert!(back[1].ends_with("datapkg/data/unused.json"), "{back:?}");
+}
