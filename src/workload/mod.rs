@@ -148,6 +148,12 @@ impl Runner {
             .with_context(|| format!("cannot run `sh -c {command}`"))?;
         let status = loop {
             if let Some(status) = child.try_wait().context("cannot wait for the workload")? {
+                // What it left running in its process group (a server started with `&` and
+                // never stopped) goes with it: it would hold the input's port or files when
+                // the same workload runs on the output, and outlive venvslim.
+                // SAFETY: kill(2) on the child's own process group, which we created; the
+                // group's id stays reserved while any member of it is alive.
+                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
                 break Some(status);
             }
             if start.elapsed() > TIMEOUT {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::util::{scratch, venvslim};
+use crate::util::{scratch, venvslim, TestCommand};
 use crate::verify::Venv;
 
 /// `datapkg` reads `datapkg/data/table.json` when `load()` runs; `datapkg-data/` is a top-level
@@ -103,4 +103,30 @@ fn a_directory_the_output_run_lists_and_misses_comes_back() {
     assert_eq!(back.len(), 2, "{report:#}");
     assert!(back[0].ends_with("datapkg/data/table.json"), "{back:?}");
     assert!(back[1].ends_with("datapkg/data/unused.json"), "{back:?}");
+}
+
+/// A smoke test that starts a server in the background and forgets to stop it: what it leaves
+/// running is killed when it ends. Else the input's server still holds the port (here: a lock)
+/// when the same workload runs on the output, which then fails for no fault of the output and
+/// leaves venvslim's children running after it exits.
+#[test]
+fn what_a_workload_leaves_running_is_killed_when_it_ends() {
+    let t = scratch("run-leftover");
+    let v = venv(t.path());
+    let out = t.path().join("out");
+    let lock = t.path().join("port.lock");
+    let workload = format!(
+        "flock -w 20 '{lock}' true || {{ echo the port is still taken >&2; exit 7; }}; flock '{lock}' sleep 600 >/dev/null 2>&1 &",
+        lock = lock.display()
+    );
+    let (code, report, stderr) = slim_json(&v, &out, &["--run", &workload]);
+    assert_eq!(code, Some(0), "{stderr}\n{report:#}");
+    assert_eq!(report["run"][0]["passes"], true, "{report:#}");
+    // The output's run left one too: gone as well once venvslim is done.
+    let free = TestCommand::new("flock")
+        .args(["-w", "20"])
+        .arg(&lock)
+        .arg("true")
+        .run();
+    assert!(free.status.success(), "a workload's child outlived venvslim");
 }
