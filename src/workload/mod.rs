@@ -17,7 +17,7 @@
 mod evidence;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -119,6 +119,10 @@ impl Runner {
         self.runs.set(n + 1);
         let log = Scratch::inside(&self.scratch.dir, &format!("log{n}"))?;
         let output_file = log.create("output")?;
+        // Read back through this handle, opened before the workload starts: the file at that
+        // path afterwards may be anything the workload put there (a link to a huge file).
+        let output_reader = std::fs::File::open(log.dir.join("output"))
+            .context("cannot read back the workload's output file")?;
         let logs = Scratch::inside(&log.dir, "events")?;
         let seen_at = if self.can_mount { at } else { tree };
         let mut cmd = if self.can_mount {
@@ -173,7 +177,7 @@ impl Runner {
                 (None, None) => (None, s.to_string()),
             },
         };
-        let output = tail(&log.dir.join("output"));
+        let output = tail(&output_reader);
         let record = read_events(&logs.dir);
         Ok(Run {
             command: command.to_string(),
@@ -190,18 +194,20 @@ impl Runner {
     }
 }
 
-/// The last `OUTPUT_TAIL` bytes of a file, from a line start, lossily decoded.
-fn tail(path: &Path) -> String {
+/// The last `OUTPUT_TAIL` bytes of a file, from a line start, lossily decoded. Only those bytes
+/// are read: a workload may print gigabytes.
+fn tail(file: &std::fs::File) -> String {
+    let len = file.metadata().map_or(0, |m| m.len());
+    let from = len.saturating_sub(OUTPUT_TAIL as u64);
     let mut buf = Vec::new();
-    if let Ok(mut f) = std::fs::File::open(path) {
-        let _ = f.read_to_end(&mut buf); // what was read is kept: it only explains a result
+    let mut f = file;
+    if f.seek(SeekFrom::Start(from)).is_ok() {
+        // What was read is kept: it only explains a result.
+        let _ = f.take(OUTPUT_TAIL as u64).read_to_end(&mut buf);
     }
-    let mut start = buf.len().saturating_sub(OUTPUT_TAIL);
-    if start > 0 {
-        start += buf[start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
+    let mut start = 0;
+    if from > 0 {
+        start = buf.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
     }
     String::from_utf8_lossy(&buf[start..]).into_owned()
 }

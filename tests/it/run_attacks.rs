@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::util::{scratch, venvslim, TestCommand};
+use crate::util::{scratch, skip, venvslim, venvslim_bin, TestCommand};
 use crate::verify::Venv;
 
 /// `datapkg` reads `datapkg/data/table.json` when `load()` runs; `datapkg-data/` is a top-level
@@ -129,4 +129,37 @@ fn what_a_workload_leaves_running_is_killed_when_it_ends() {
         .arg("true")
         .run();
     assert!(free.status.success(), "a workload's child outlived venvslim");
+}
+
+/// A workload whose output is huge (here a sparse 4 GiB, a test log or a server printing for
+/// half an hour): the report keeps its end, and venvslim reads only that end. Under a 512 MB
+/// address-space limit, reading it whole fails and the end was lost.
+#[test]
+fn the_end_of_a_huge_output_is_kept_without_reading_it_all() {
+    if TestCommand::new("prlimit").arg("--version").run().status.code() != Some(0) {
+        skip(
+            "the_end_of_a_huge_output_is_kept_without_reading_it_all",
+            "no prlimit",
+        );
+        return;
+    }
+    let t = scratch("run-huge-output");
+    let v = venv(t.path());
+    let out = t.path().join("out");
+    let workload = "$VENV/bin/python -c \"import os; os.lseek(1, 4 << 30, 0); os.write(1, b'\\nLAST-LINE-MARKER\\n')\"";
+    let o = TestCommand::new("prlimit")
+        .arg("--as=536870912")
+        .arg(venvslim_bin())
+        .arg("slim")
+        .arg(&v.root)
+        .arg("-o")
+        .arg(&out)
+        .args(["--json", "--run", workload])
+        .env_remove("SOURCE_DATE_EPOCH")
+        .run();
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    assert_eq!(o.status.code(), Some(0), "{report:#}");
+    let kept = report["run"][0]["input"]["output"].as_str().unwrap_or("");
+    assert!(kept.contains("LAST-LINE-MARKER"), "{report:#}");
+    assert!(kept.len() <= 16 * 1024, "{}", kept.len());
 }
