@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::util::{scratch, skip, venvslim, venvslim_bin, TestCommand};
+use crate::util::{is_root, scratch, skip, venvslim, venvslim_bin, TestCommand};
 use crate::verify::Venv;
 
 /// `datapkg` reads `datapkg/data/table.json` when `load()` runs; `datapkg-data/` is a top-level
@@ -162,4 +162,68 @@ fn the_end_of_a_huge_output_is_kept_without_reading_it_all() {
     let kept = report["run"][0]["input"]["output"].as_str().unwrap_or("");
     assert!(kept.contains("LAST-LINE-MARKER"), "{report:#}");
     assert!(kept.len() <= 16 * 1024, "{}", kept.len());
+}
+
+/// Without root the output's run cannot be mounted at `--prefix` and runs where OUT was written
+/// (the report says so), so a `--prefix` that does not exist on the build machine (`/app` of
+/// the final image) is no reason to refuse. It was: exit 2, "create the directory", which a
+/// user who is not root usually cannot. As root this runs as nobody, with an interpreter
+/// nobody can reach (`/usr/bin/python3`), else it is skipped.
+#[test]
+fn without_root_a_prefix_missing_here_does_not_stop_run() {
+    let test = "without_root_a_prefix_missing_here_does_not_stop_run";
+    let system_python = Path::new("/usr/bin/python3");
+    if is_root() && !system_python.exists() {
+        skip(test, "no /usr/bin/python3 that nobody can run");
+        return;
+    }
+    let t = scratch("run-prefix-nonroot");
+    let dir = t.path();
+    let v = if is_root() {
+        let root = dir.join("venv");
+        TestCommand::new(system_python)
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&root)
+            .ok();
+        let lib = std::fs::read_dir(root.join("lib"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let sp = lib.path().join("site-packages");
+        Venv { root, sp }
+    } else {
+        Venv::new(dir)
+    };
+    v.dist("datapkg", "1.0", &[("datapkg/__init__.py", "X = 1\n")], "");
+    let outdir = dir.join("outdir");
+    std::fs::create_dir(&outdir).unwrap();
+    let mut cmd = if is_root() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&outdir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let mut c = TestCommand::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(venvslim_bin());
+        c
+    } else {
+        venvslim()
+    };
+    let prefix = dir.join("app-not-here");
+    let o = cmd
+        .arg("slim")
+        .arg(&v.root)
+        .arg("-o")
+        .arg(outdir.join("out"))
+        .arg("--prefix")
+        .arg(&prefix)
+        .args(["--json", "--run", "$VENV/bin/python -c 'import datapkg'"])
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("TMPDIR", &outdir)
+        .run();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    assert_eq!(report["run"][0]["passes"], true, "{report:#}");
+    assert_eq!(report["run"][0]["input"]["read_only"], false, "{report:#}");
 }
