@@ -33,6 +33,13 @@ use crate::apply::scratch::Scratch;
 /// The hook, written as `sitecustomize.py` into a private directory.
 const HOOK_PY: &str = include_str!("hook.py");
 
+/// The workload's own PID namespace (root): every process it starts, a `setsid` daemon too,
+/// dies when it ends or when venvslim dies (the death signal reaches `unshare`, `--kill-child`
+/// passes it on to the namespace's first process, and the kernel ends the rest). Without it,
+/// a test suite went on running, orphaned, after venvslim was stopped. `/proc` is mounted anew
+/// so the workload's `os.getpid()` and `/proc/PID` agree.
+const PID_NS: [&str; 4] = ["--pid", "--fork", "--kill-child", "--mount-proc"];
+
 /// Output kept from a run (its end): enough for a traceback, not a whole test log.
 const OUTPUT_TAIL: usize = 16 * 1024;
 
@@ -90,6 +97,8 @@ pub struct Runner {
     runs: std::cell::Cell<usize>,
     /// Whether runs may use a read-only mount (root with `unshare -m`, checked once).
     pub can_mount: bool,
+    /// Whether, under that mount, the workload can have a PID namespace of its own (`PID_NS`).
+    own_pids: bool,
     /// The working directory of each run: the caller's, so `--run 'pytest tests/'` means what
     /// it says.
     pub cwd: PathBuf,
@@ -103,8 +112,19 @@ impl Runner {
         let hook = Scratch::inside(&scratch.dir, "hook")?;
         hook.put("sitecustomize.py", HOOK_PY.as_bytes())?;
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        let can_mount = crate::python::read_only_works(probe_root, probe_root);
+        let own_pids = can_mount
+            && crate::python::read_only(probe_root, probe_root, "unshare")
+                .args(PID_NS)
+                .arg("true")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
         Ok(Runner {
-            can_mount: crate::python::read_only_works(probe_root, probe_root),
+            can_mount,
+            own_pids,
             hook,
             scratch,
             runs: std::cell::Cell::new(0),
@@ -125,10 +145,14 @@ impl Runner {
             .context("cannot read back the workload's output file")?;
         let logs = Scratch::inside(&log.dir, "events")?;
         let seen_at = if self.can_mount { at } else { tree };
-        let mut cmd = if self.can_mount {
-            crate::python::read_only(tree, at, "sh")
-        } else {
-            crate::python::child("sh")
+        let mut cmd = match (self.can_mount, self.own_pids) {
+            (true, true) => {
+                let mut cmd = crate::python::read_only(tree, at, "unshare");
+                cmd.args(PID_NS).arg("sh");
+                cmd
+            }
+            (true, false) => crate::python::read_only(tree, at, "sh"),
+            _ => crate::python::child("sh"),
         };
         cmd.arg("-c")
             .arg(command)

@@ -227,3 +227,51 @@ fn without_root_a_prefix_missing_here_does_not_stop_run() {
     assert_eq!(report["run"][0]["passes"], true, "{report:#}");
     assert_eq!(report["run"][0]["input"]["read_only"], false, "{report:#}");
 }
+
+/// venvslim stopped while a workload runs (Ctrl-C, `docker build` cancelled, SIGTERM): the
+/// workload's children go with it. Before, only its `sh` did (the death signal reaches one
+/// child): a test suite it had started ran on, orphaned, as root. Root only: the workload then
+/// runs in a PID namespace of its own, which ends with it.
+#[test]
+fn a_workload_dies_with_venvslim() {
+    if !is_root() {
+        skip("a_workload_dies_with_venvslim", "needs root");
+        return;
+    }
+    let t = scratch("run-dies-with-us");
+    let v = venv(t.path());
+    let lock = t.path().join("held.lock");
+    let ready = t.path().join("ready");
+    let workload = format!(
+        "flock '{lock}' sleep 600 >/dev/null 2>&1 & sleep 0.2; touch '{ready}'; wait",
+        lock = lock.display(),
+        ready = ready.display()
+    );
+    let mut cmd = venvslim();
+    let mut child = cmd
+        .command()
+        .arg("slim")
+        .arg(&v.root)
+        .arg("-o")
+        .arg(t.path().join("out"))
+        .args(["--run", &workload])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("venvslim starts");
+    let mut waited = 0;
+    while !ready.exists() && waited < 600 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    }
+    assert!(ready.exists(), "the workload never started");
+    // SAFETY: kill(2) on the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    let free = TestCommand::new("flock")
+        .args(["-w", "20"])
+        .arg(&lock)
+        .arg("true")
+        .run();
+    assert!(free.status.success(), "the workload's child outlived venvslim");
+}
