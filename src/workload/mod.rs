@@ -83,6 +83,9 @@ pub struct Run {
     pub seconds: f64,
     /// Python processes the recording hook ran in (0: it reached none, see the hint).
     pub processes: usize,
+    /// Paths under the tree it opened, listed or loaded, and modules it loaded from there (0: it
+    /// never used the venv, e.g. `python3` instead of `$VENV/bin/python`).
+    pub touched: usize,
     /// The end of its stdout and stderr, interleaved as written.
     pub output: String,
     /// What it touched.
@@ -212,6 +215,7 @@ impl Runner {
             read_only: self.can_mount,
             seconds,
             processes: record.processes,
+            touched: record.touched.len() + record.modules.len(),
             output,
             record,
         })

@@ -275,3 +275,40 @@ fn a_workload_dies_with_venvslim() {
         .run();
     assert!(free.status.success(), "the workload's child outlived venvslim");
 }
+
+/// `--run 'python3 smoke.py'` runs the machine's Python, not the venv's: it passes on any
+/// output and proves nothing about it, and the report said "recorded in 1 Python process(es)"
+/// as if it had. It now counts what the workload touched under the tree, and says so when
+/// that is nothing.
+#[test]
+fn a_workload_that_touches_nothing_in_the_venv_is_called_out() {
+    let t = scratch("run-touches-nothing");
+    let v = venv(t.path());
+    let (code, report, stderr) = slim_json(
+        &v,
+        &t.path().join("out"),
+        &["--run", "python3 -c 'import json'"],
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{report:#}");
+    assert_eq!(report["run"][0]["input"]["touched"], 0, "{report:#}");
+    let text = venvslim()
+        .arg("slim")
+        .arg(&v.root)
+        .arg("-o")
+        .arg(t.path().join("out2"))
+        .args(["--run", "python3 -c 'import json'"])
+        .run();
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(stdout.contains("touched nothing under the venv"), "{stdout}");
+    // A workload that uses the venv touches it.
+    let (code, report, stderr) = slim_json(
+        &v,
+        &t.path().join("out3"),
+        &["--run", "$VENV/bin/python -c 'import datapkg; datapkg.load()'"],
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{report:#}");
+    assert!(
+        report["run"][0]["input"]["touched"].as_u64().unwrap_or(0) >= 2,
+        "{report:#}"
+    );
+}
