@@ -95,8 +95,11 @@ fn a_directory_the_output_run_lists_and_misses_comes_back() {
     let v = venv(t.path());
     let out = t.path().join("out");
     let workload = "$VENV/bin/python -c \"import os, datapkg\nd = os.path.join(os.path.dirname(datapkg.__file__), 'data')\ntry:\n    print(len(os.listdir(d)))\nexcept OSError:\n    print(0)\"";
-    let (code, report, stderr) =
-        slim_json(&v, &out, &["--remove", "datapkg/data/**", "--run", workload]);
+    let (code, report, stderr) = slim_json(
+        &v,
+        &out,
+        &["--remove", "datapkg/data/**", "--run", workload],
+    );
     assert_eq!(code, Some(0), "{stderr}\n{report:#}");
     let mut back = restored(&report);
     back.sort();
@@ -128,7 +131,10 @@ fn what_a_workload_leaves_running_is_killed_when_it_ends() {
         .arg(&lock)
         .arg("true")
         .run();
-    assert!(free.status.success(), "a workload's child outlived venvslim");
+    assert!(
+        free.status.success(),
+        "a workload's child outlived venvslim"
+    );
 }
 
 /// A workload whose output is huge (here a sparse 4 GiB, a test log or a server printing for
@@ -136,7 +142,13 @@ fn what_a_workload_leaves_running_is_killed_when_it_ends() {
 /// address-space limit, reading it whole fails and the end was lost.
 #[test]
 fn the_end_of_a_huge_output_is_kept_without_reading_it_all() {
-    if TestCommand::new("prlimit").arg("--version").run().status.code() != Some(0) {
+    if TestCommand::new("prlimit")
+        .arg("--version")
+        .run()
+        .status
+        .code()
+        != Some(0)
+    {
         skip(
             "the_end_of_a_huge_output_is_kept_without_reading_it_all",
             "no prlimit",
@@ -273,7 +285,10 @@ fn a_workload_dies_with_venvslim() {
         .arg(&lock)
         .arg("true")
         .run();
-    assert!(free.status.success(), "the workload's child outlived venvslim");
+    assert!(
+        free.status.success(),
+        "the workload's child outlived venvslim"
+    );
 }
 
 /// `--run 'python3 smoke.py'` runs the machine's Python, not the venv's: it passes on any
@@ -299,12 +314,18 @@ fn a_workload_that_touches_nothing_in_the_venv_is_called_out() {
         .args(["--run", "python3 -c 'import json'"])
         .run();
     let stdout = String::from_utf8_lossy(&text.stdout);
-    assert!(stdout.contains("touched nothing under the venv"), "{stdout}");
+    assert!(
+        stdout.contains("touched nothing under the venv"),
+        "{stdout}"
+    );
     // A workload that uses the venv touches it.
     let (code, report, stderr) = slim_json(
         &v,
         &t.path().join("out3"),
-        &["--run", "$VENV/bin/python -c 'import datapkg; datapkg.load()'"],
+        &[
+            "--run",
+            "$VENV/bin/python -c 'import datapkg; datapkg.load()'",
+        ],
     );
     assert_eq!(code, Some(0), "{stderr}\n{report:#}");
     assert!(
