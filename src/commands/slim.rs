@@ -237,7 +237,10 @@ struct Workloads {
 /// Run every `--run` command on the input (read-only); one that fails there stops the run
 /// before anything is written (exit 2, with its output).
 fn run_on_input(settings: &Settings, root: &Path) -> Result<Workloads> {
-    if let Some(prefix) = &settings.handoff.prefix {
+    let runner = workload::Runner::new(root)?;
+    // Without the mount (not root) the output runs where it was written, and the prefix need
+    // not exist here.
+    if let (Some(prefix), true) = (&settings.handoff.prefix, runner.can_mount) {
         if !prefix.is_dir() {
             bail!(
                 "--run runs OUT at the path it will live at, --prefix `{}`, and no directory is there to mount it on\nhint: create the directory (an empty one will do), or run the workload later with `venvslim verify OUT --against VENV --run CMD`",
@@ -245,7 +248,6 @@ fn run_on_input(settings: &Settings, root: &Path) -> Result<Workloads> {
             );
         }
     }
-    let runner = workload::Runner::new(root)?;
     let mut input = Vec::new();
     for command in &settings.run {
         let run = runner.run(command, root, root)?;

@@ -98,6 +98,10 @@ impl VerifyReport<'_> {
                 w.output.status,
                 w.output.seconds
             )?;
+            let first = w.input.as_ref().unwrap_or(&w.output);
+            if first.processes > 0 && first.touched == 0 {
+                writeln!(out, "    note: it touched nothing under the tree, so it shows nothing about it: does it run `$VENV/bin/python`, not `python3`?")?;
+            }
             for f in &w.findings {
                 writeln!(out, "    {}", super::truncate(&f.what, 160))?;
             }

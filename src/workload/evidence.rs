@@ -2,9 +2,9 @@
 //!
 //! What counts, each pinned on the paths the plan took away (removed, moved, or put in the
 //! `--zip-pure` archive) and not given back yet:
-//! - a file the workload opened, a directory it listed or a library it loaded, on the input or
-//!   on the output (a path inside the archive, which the output's run tried to open as a file,
-//!   is its original path in site-packages);
+//! - a file the workload opened or a library it loaded, on the input or on the output, and a
+//!   directory the output's run listed (a path inside the archive, which the output's run tried
+//!   to open as a file, is its original path in site-packages);
 //! - a module the input's run loaded from a file the plan took away, and the output's run did
 //!   not load;
 //! - when the output's run fails: the modules its `ModuleNotFoundError`s name (from the hook, and
@@ -110,9 +110,14 @@ fn collect(view: &dyn Lacks, input: &Recording, out_run: &Run) -> Vec<Finding> {
         .touched
         .iter()
         .map(|(p, k)| (view.unarchived(p), *k));
+    // A directory only the input's run listed is no evidence: `pkgutil.iter_modules()` lists
+    // every directory in site-packages, `os.walk` every one under it, and a workload that did so
+    // and passes on the output has shown no need for them (pip and setuptools came back whole
+    // for it). The output's run listing a directory that is gone is: its code looked there.
     let touched: BTreeSet<(PathBuf, &str)> = input
         .touched
         .iter()
+        .filter(|(_, k)| **k != "list")
         .map(|(p, k)| (p.clone(), *k))
         .chain(out_touched)
         .collect();

@@ -17,7 +17,7 @@
 mod evidence;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -32,6 +32,13 @@ use crate::apply::scratch::Scratch;
 
 /// The hook, written as `sitecustomize.py` into a private directory.
 const HOOK_PY: &str = include_str!("hook.py");
+
+/// The workload's own PID namespace (root): every process it starts, a `setsid` daemon too,
+/// dies when it ends or when venvslim dies (the death signal reaches `unshare`, `--kill-child`
+/// passes it on to the namespace's first process, and the kernel ends the rest). Without it,
+/// a test suite went on running, orphaned, after venvslim was stopped. `/proc` is mounted anew
+/// so the workload's `os.getpid()` and `/proc/PID` agree.
+const PID_NS: [&str; 4] = ["--pid", "--fork", "--kill-child", "--mount-proc"];
 
 /// Output kept from a run (its end): enough for a traceback, not a whole test log.
 const OUTPUT_TAIL: usize = 16 * 1024;
@@ -76,6 +83,9 @@ pub struct Run {
     pub seconds: f64,
     /// Python processes the recording hook ran in (0: it reached none, see the hint).
     pub processes: usize,
+    /// Paths under the tree it opened, listed or loaded, and modules it loaded from there (0: it
+    /// never used the venv, e.g. `python3` instead of `$VENV/bin/python`).
+    pub touched: usize,
     /// The end of its stdout and stderr, interleaved as written.
     pub output: String,
     /// What it touched.
@@ -90,6 +100,8 @@ pub struct Runner {
     runs: std::cell::Cell<usize>,
     /// Whether runs may use a read-only mount (root with `unshare -m`, checked once).
     pub can_mount: bool,
+    /// Whether, under that mount, the workload can have a PID namespace of its own (`PID_NS`).
+    own_pids: bool,
     /// The working directory of each run: the caller's, so `--run 'pytest tests/'` means what
     /// it says.
     pub cwd: PathBuf,
@@ -103,8 +115,19 @@ impl Runner {
         let hook = Scratch::inside(&scratch.dir, "hook")?;
         hook.put("sitecustomize.py", HOOK_PY.as_bytes())?;
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        let can_mount = crate::python::read_only_works(probe_root, probe_root);
+        let own_pids = can_mount
+            && crate::python::read_only(probe_root, probe_root, "unshare")
+                .args(PID_NS)
+                .arg("true")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
         Ok(Runner {
-            can_mount: crate::python::read_only_works(probe_root, probe_root),
+            can_mount,
+            own_pids,
             hook,
             scratch,
             runs: std::cell::Cell::new(0),
@@ -119,12 +142,20 @@ impl Runner {
         self.runs.set(n + 1);
         let log = Scratch::inside(&self.scratch.dir, &format!("log{n}"))?;
         let output_file = log.create("output")?;
+        // Read back through this handle, opened before the workload starts: the file at that
+        // path afterwards may be anything the workload put there (a link to a huge file).
+        let output_reader = std::fs::File::open(log.dir.join("output"))
+            .context("cannot read back the workload's output file")?;
         let logs = Scratch::inside(&log.dir, "events")?;
         let seen_at = if self.can_mount { at } else { tree };
-        let mut cmd = if self.can_mount {
-            crate::python::read_only(tree, at, "sh")
-        } else {
-            crate::python::child("sh")
+        let mut cmd = match (self.can_mount, self.own_pids) {
+            (true, true) => {
+                let mut cmd = crate::python::read_only(tree, at, "unshare");
+                cmd.args(PID_NS).arg("sh");
+                cmd
+            }
+            (true, false) => crate::python::read_only(tree, at, "sh"),
+            _ => crate::python::child("sh"),
         };
         cmd.arg("-c")
             .arg(command)
@@ -148,6 +179,12 @@ impl Runner {
             .with_context(|| format!("cannot run `sh -c {command}`"))?;
         let status = loop {
             if let Some(status) = child.try_wait().context("cannot wait for the workload")? {
+                // What it left running in its process group (a server started with `&` and
+                // never stopped) goes with it: it would hold the input's port or files when
+                // the same workload runs on the output, and outlive venvslim.
+                // SAFETY: kill(2) on the child's own process group, which we created; the
+                // group's id stays reserved while any member of it is alive.
+                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
                 break Some(status);
             }
             if start.elapsed() > TIMEOUT {
@@ -167,7 +204,7 @@ impl Runner {
                 (None, None) => (None, s.to_string()),
             },
         };
-        let output = tail(&log.dir.join("output"));
+        let output = tail(&output_reader);
         let record = read_events(&logs.dir);
         Ok(Run {
             command: command.to_string(),
@@ -178,24 +215,27 @@ impl Runner {
             read_only: self.can_mount,
             seconds,
             processes: record.processes,
+            touched: record.touched.len() + record.modules.len(),
             output,
             record,
         })
     }
 }
 
-/// The last `OUTPUT_TAIL` bytes of a file, from a line start, lossily decoded.
-fn tail(path: &Path) -> String {
+/// The last `OUTPUT_TAIL` bytes of a file, from a line start, lossily decoded. Only those bytes
+/// are read: a workload may print gigabytes.
+fn tail(file: &std::fs::File) -> String {
+    let len = file.metadata().map_or(0, |m| m.len());
+    let from = len.saturating_sub(OUTPUT_TAIL as u64);
     let mut buf = Vec::new();
-    if let Ok(mut f) = std::fs::File::open(path) {
-        let _ = f.read_to_end(&mut buf); // what was read is kept: it only explains a result
+    let mut f = file;
+    if f.seek(SeekFrom::Start(from)).is_ok() {
+        // What was read is kept: it only explains a result.
+        let _ = f.take(OUTPUT_TAIL as u64).read_to_end(&mut buf);
     }
-    let mut start = buf.len().saturating_sub(OUTPUT_TAIL);
-    if start > 0 {
-        start += buf[start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
+    let mut start = 0;
+    if from > 0 {
+        start = buf.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
     }
     String::from_utf8_lossy(&buf[start..]).into_owned()
 }

@@ -28,6 +28,7 @@ mod real_venvs;
 mod real_verify;
 mod real_zip;
 mod run;
+mod run_attacks;
 mod safety;
 mod slim;
 mod verify;

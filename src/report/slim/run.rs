@@ -70,6 +70,8 @@ impl Report<'_> {
             )?;
             if input.processes == 0 {
                 writeln!(out, "    note: the recording hook reached no Python (it runs with -I or -E, or replaced PYTHONPATH): only exit codes count")?;
+            } else if input.touched == 0 {
+                writeln!(out, "    note: it touched nothing under the venv, so it shows nothing about the output: does it run `$VENV/bin/python`, not `python3`?")?;
             }
             let statuses: Vec<&str> = output.iter().map(|r| r.status.as_str()).collect();
             if !statuses.is_empty() {
