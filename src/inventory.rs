@@ -189,6 +189,29 @@ impl Inventory {
             .map(|i| &self.entries[i])
     }
 
+    /// The first path (in order) where `other`, a later walk of the same tree, differs from
+    /// this one: added, removed, or changed in kind, size, mode or mtime. None: the same.
+    pub fn first_difference<'a>(&'a self, other: &'a Inventory) -> Option<&'a Path> {
+        let key = |e: &Entry| (e.kind, e.size, e.mode, e.mtime);
+        let mut a = self.entries.iter().peekable();
+        let mut b = other.entries.iter().peekable();
+        loop {
+            match (a.peek(), b.peek()) {
+                (None, None) => return None,
+                (Some(x), None) => return Some(&x.path),
+                (None, Some(y)) => return Some(&y.path),
+                (Some(x), Some(y)) if x.path != y.path => {
+                    return Some(if x.path < y.path { &x.path } else { &y.path })
+                }
+                (Some(x), Some(y)) if key(x) != key(y) => return Some(&x.path),
+                _ => {
+                    a.next();
+                    b.next();
+                }
+            }
+        }
+    }
+
     /// The entries directly inside the directory `dir` (relative to the root; `""` is the
     /// root), in order: one binary search, then the run of its descendants.
     pub fn children<'a>(&'a self, dir: &'a Path) -> impl Iterator<Item = &'a Entry> + 'a {

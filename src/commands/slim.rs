@@ -83,7 +83,7 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
         None
     } else {
         progress.phase("run: the workload on the input", 0);
-        Some(run_on_input(settings, &venv.root)?)
+        Some(run_on_input(settings, &venv, &inv)?)
     };
     progress.phase("planning", 0);
     let plan = Plan::build(venv, settings, inv);
@@ -236,7 +236,8 @@ struct Workloads {
 
 /// Run every `--run` command on the input (read-only); one that fails there stops the run
 /// before anything is written (exit 2, with its output).
-fn run_on_input(settings: &Settings, root: &Path) -> Result<Workloads> {
+fn run_on_input(settings: &Settings, venv: &Venv, inv: &Inventory) -> Result<Workloads> {
+    let root = &venv.root;
     let runner = workload::Runner::new(root)?;
     // Without the mount (not root) the output runs where it was written, and the prefix need
     // not exist here.
@@ -262,6 +263,18 @@ fn run_on_input(settings: &Settings, root: &Path) -> Result<Workloads> {
             );
         }
         input.push(run);
+    }
+    // Without the mount nothing stops the workload writing into the venv: the plan would be
+    // made from a tree that is not the one walked, and the user should know. Walk it again.
+    if !runner.can_mount {
+        let after = Inventory::scan(root, &venv.site_packages)?;
+        if let Some(changed) = inv.first_difference(&after) {
+            bail!(
+                "--run changed the input venv `{}` (first: `{}`); without root it cannot be mounted read-only, and venvslim will not slim a tree that moved under it; nothing was written\nhint: run as root (read-only mount), or make the workload write outside $VENV",
+                root.display(),
+                changed.display()
+            );
+        }
     }
     Ok(Workloads { runner, input })
 }

@@ -3,7 +3,7 @@
 //! server still running in the background), and an output too big to read. Hand-made venvs, so
 //! each case takes a second.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -181,16 +181,15 @@ fn the_end_of_a_huge_output_is_kept_without_reading_it_all() {
 /// the final image) is no reason to refuse. It was: exit 2, "create the directory", which a
 /// user who is not root usually cannot. As root this runs as nobody, with an interpreter
 /// nobody can reach (`/usr/bin/python3`), else it is skipped.
-#[test]
-fn without_root_a_prefix_missing_here_does_not_stop_run() {
-    let test = "without_root_a_prefix_missing_here_does_not_stop_run";
+/// A venv and a `venvslim` command that runs without root: as root, as nobody (setpriv) on a
+/// venv made by `/usr/bin/python3` in a directory nobody may read, owned by nobody when
+/// `writable`; else the plain binary. None (skipped): root without `/usr/bin/python3`.
+fn without_root(test: &str, dir: &Path, writable: bool) -> Option<(Venv, TestCommand, PathBuf)> {
     let system_python = Path::new("/usr/bin/python3");
     if is_root() && !system_python.exists() {
         skip(test, "no /usr/bin/python3 that nobody can run");
-        return;
+        return None;
     }
-    let t = scratch("run-prefix-nonroot");
-    let dir = t.path();
     let v = if is_root() {
         let root = dir.join("venv");
         TestCommand::new(system_python)
@@ -210,16 +209,33 @@ fn without_root_a_prefix_missing_here_does_not_stop_run() {
     v.dist("datapkg", "1.0", &[("datapkg/__init__.py", "X = 1\n")], "");
     let outdir = dir.join("outdir");
     std::fs::create_dir(&outdir).unwrap();
-    let mut cmd = if is_root() {
+    let cmd = if is_root() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::set_permissions(&outdir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        if writable {
+            TestCommand::new("chown")
+                .args(["-R", "65534:65534"])
+                .arg(&v.root)
+                .ok();
+        }
         let mut c = TestCommand::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(venvslim_bin());
         c
     } else {
         venvslim()
+    };
+    Some((v, cmd, outdir))
+}
+
+#[test]
+fn without_root_a_prefix_missing_here_does_not_stop_run() {
+    let test = "without_root_a_prefix_missing_here_does_not_stop_run";
+    let t = scratch("run-prefix-nonroot");
+    let dir = t.path();
+    let Some((v, mut cmd, outdir)) = without_root(test, dir, false) else {
+        return;
     };
     let prefix = dir.join("app-not-here");
     let o = cmd
@@ -238,6 +254,36 @@ fn without_root_a_prefix_missing_here_does_not_stop_run() {
     let report: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
     assert_eq!(report["run"][0]["passes"], true, "{report:#}");
     assert_eq!(report["run"][0]["input"]["read_only"], false, "{report:#}");
+}
+
+/// Without root nothing keeps the workload from writing into the input venv. venvslim cannot
+/// prevent it there, but it must not slim a tree that moved under it, and must say so: exit 2,
+/// the path, nothing written.
+#[test]
+fn without_root_a_workload_that_writes_into_the_input_stops_the_run() {
+    let test = "without_root_a_workload_that_writes_into_the_input_stops_the_run";
+    let t = scratch("run-writes-input");
+    let dir = t.path();
+    let Some((v, mut cmd, outdir)) = without_root(test, dir, true) else {
+        return;
+    };
+    let out = outdir.join("out");
+    let o = cmd
+        .arg("slim")
+        .arg(&v.root)
+        .arg("-o")
+        .arg(&out)
+        .args(["--run", "touch \"$VENV/planted\""])
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("TMPDIR", &outdir)
+        .run();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("changed the input venv") && stderr.contains("planted"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing may be written");
 }
 
 /// venvslim stopped while a workload runs (Ctrl-C, `docker build` cancelled, SIGTERM): the
