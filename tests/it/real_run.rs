@@ -120,6 +120,29 @@ pub(crate) fn no_false_alarm(venv: &str, script: &str) {
         "{:#}",
         report["verify"]
     );
+
+    // An untouched copy, checked with the same workload: nothing lacking, nothing failing.
+    let copy = t.path().join("copy");
+    crate::util::TestCommand::new("cp")
+        .arg("-a")
+        .arg(&venv)
+        .arg(&copy)
+        .ok();
+    let o = venvslim()
+        .arg("verify")
+        .arg(&copy)
+        .arg("--against")
+        .arg(&venv)
+        .args(["--run", &workload(script), "--json"])
+        .run();
+    let report = o.json();
+    assert_eq!(o.status.code(), Some(0), "{report:#}");
+    assert_eq!(report["run"][0]["output"]["passed"], true, "{report:#}");
+    assert_eq!(
+        report["run"][0]["findings"],
+        Value::Array(Vec::new()),
+        "{report:#}"
+    );
 }
 
 /// `verify OUT --against VENV --run CMD`: the same evidence, reported (verify restores
