@@ -37,31 +37,14 @@ pub fn decide(plan: &Plan, dists: &BTreeSet<String>) -> Restore {
         .iter()
         .map(|d| dists.contains(&d.normalized))
         .collect();
-    let is_wanted = |d: Option<usize>| d.is_some_and(|d| wanted[d]);
-    Restore {
-        unzip: plan
-            .zip
-            .iter()
-            .flat_map(|z| &z.dists)
-            .map(|z| z.dist)
-            .filter(|&d| wanted[d])
-            .collect(),
-        actions: (0..plan.actions.len())
-            .filter(|&a| is_wanted(plan.actions[a].dist))
-            .filter(|&a| {
-                !matches!(
-                    plan.actions[a].kind,
-                    ActionKind::Rewrite(Rewrite::Record, _)
-                )
-            })
-            .collect(),
-        elf: plan
-            .elf
-            .iter()
-            .copied()
-            .filter(|&i| is_wanted(plan.own.owner(&plan.inv.entries[i].path)))
-            .collect(),
-    }
+    let unzip = plan
+        .zip
+        .iter()
+        .flat_map(|z| &z.dists)
+        .map(|z| z.dist)
+        .filter(|&d| wanted[d])
+        .collect();
+    taken(plan, unzip, |dist, _| dist.is_some_and(|d| wanted[d]))
 }
 
 /// What the plan took at or under the paths `paths` (relative to the root; a directory means
@@ -80,22 +63,29 @@ pub fn decide_paths(plan: &Plan, paths: &[std::path::PathBuf]) -> Restore {
         .collect();
     unzip.sort_unstable();
     unzip.dedup();
+    taken(plan, unzip, |_, path| under(path))
+}
+
+/// The plan's actions (but RECORD rewrites: the caller rewrites RECORD once files are back)
+/// and stripped ELF files whose (distribution, path) `wanted` accepts, with `unzip`.
+fn taken(plan: &Plan, unzip: Vec<usize>, wanted: impl Fn(Option<usize>, &Path) -> bool) -> Restore {
     Restore {
         unzip,
         actions: (0..plan.actions.len())
-            .filter(|&a| under(&plan.inv.entries[plan.actions[a].entry].path))
             .filter(|&a| {
-                !matches!(
-                    plan.actions[a].kind,
-                    ActionKind::Rewrite(Rewrite::Record, _)
-                )
+                let action = &plan.actions[a];
+                wanted(action.dist, &plan.inv.entries[action.entry].path)
+                    && !matches!(action.kind, ActionKind::Rewrite(Rewrite::Record, _))
             })
             .collect(),
         elf: plan
             .elf
             .iter()
             .copied()
-            .filter(|&i| under(&plan.inv.entries[i].path))
+            .filter(|&i| {
+                let path = &plan.inv.entries[i].path;
+                wanted(plan.own.owner(path), path)
+            })
             .collect(),
     }
 }
