@@ -26,15 +26,6 @@ fn slim(venv: &Path, out: &Path, extra: &[&str]) -> (Option<i32>, Value) {
     (o.status.code(), report)
 }
 
-fn restored(report: &Value) -> Vec<String> {
-    report["verify"]["restored"]
-        .as_array()
-        .expect("verify.restored")
-        .iter()
-        .map(|r| r["path"].as_str().unwrap_or("").to_string())
-        .collect()
-}
-
 /// Django without `django/test`, and a workload that uses django.test's Client: the first run
 /// on the output fails, the 16 files of django/test come back (not the distribution's other
 /// 1,200 removed files), and the workload passes.
@@ -60,7 +51,7 @@ fn django_without_its_test_package_is_caught_by_the_workload_and_given_back_the_
         run["output"][0]["passed"], false,
         "the first run must fail: {run:#}"
     );
-    let back = restored(&report);
+    let back = crate::run::restored_paths(&report);
     let sp = site_packages_rel(&venv).join("django/test");
     assert!(!back.is_empty());
     assert!(
@@ -100,7 +91,7 @@ pub(crate) fn no_false_alarm(venv: &str, script: &str) {
     );
     let empty: Vec<PathBuf> = Vec::new();
     assert_eq!(
-        restored(&report),
+        crate::run::restored_paths(&report),
         empty
             .iter()
             .map(|p| p.display().to_string())
@@ -122,12 +113,7 @@ pub(crate) fn no_false_alarm(venv: &str, script: &str) {
     );
 
     // An untouched copy, checked with the same workload: nothing lacking, nothing failing.
-    let copy = t.path().join("copy");
-    crate::util::TestCommand::new("cp")
-        .arg("-a")
-        .arg(&venv)
-        .arg(&copy)
-        .ok();
+    let copy = copy_of(&venv, t.path());
     let o = venvslim()
         .arg("verify")
         .arg(&copy)
@@ -190,12 +176,7 @@ fn verify_run_reports_what_the_tree_lacks_and_nothing_for_an_untouched_copy() {
         "a finding names {sp}: {run:#}"
     );
 
-    let copy = t.path().join("copy");
-    crate::util::TestCommand::new("cp")
-        .arg("-a")
-        .arg(&venv)
-        .arg(&copy)
-        .ok();
+    let copy = copy_of(&venv, t.path());
     let (code, report) = verify(&copy);
     assert_eq!(code, Some(0), "{report:#}");
     assert_eq!(report["run"][0]["output"]["passed"], true);
@@ -207,4 +188,15 @@ fn verify_run_reports_what_the_tree_lacks_and_nothing_for_an_untouched_copy() {
 #[test]
 fn a_default_slim_of_the_datasci_venv_with_a_real_job_restores_nothing() {
     no_false_alarm("datasci", "datasci_fit.py");
+}
+
+/// `cp -a VENV DIR/copy`: an untouched copy.
+fn copy_of(venv: &Path, dir: &Path) -> PathBuf {
+    let copy = dir.join("copy");
+    crate::util::TestCommand::new("cp")
+        .arg("-a")
+        .arg(venv)
+        .arg(&copy)
+        .ok();
+    copy
 }

@@ -30,7 +30,8 @@ fn data_venv(dir: &Path) -> Venv {
     v
 }
 
-fn slim_run(v: &Venv, out: &Path, extra: &[&str]) -> (Option<i32>, Value, String) {
+/// `slim VENV -o OUT --json EXTRA...`: exit code, the report (Null if none), stderr.
+pub(crate) fn slim_run(v: &Venv, out: &Path, extra: &[&str]) -> (Option<i32>, Value, String) {
     let mut cmd = venvslim();
     cmd.arg("slim")
         .arg(&v.root)
@@ -47,7 +48,8 @@ fn slim_run(v: &Venv, out: &Path, extra: &[&str]) -> (Option<i32>, Value, String
     )
 }
 
-fn restored_paths(report: &Value) -> Vec<String> {
+/// The paths `verify.restored` lists (empty when there is none).
+pub(crate) fn restored_paths(report: &Value) -> Vec<String> {
     report["verify"]["restored"]
         .as_array()
         .map(|a| {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::run::{restored_paths, slim_run};
 use crate::util::{is_root, scratch, skip, venvslim, venvslim_bin, TestCommand};
 use crate::verify::Venv;
 
@@ -31,33 +32,6 @@ fn venv(dir: &Path) -> Venv {
     v
 }
 
-fn slim_json(v: &Venv, out: &Path, extra: &[&str]) -> (Option<i32>, Value, String) {
-    let o = venvslim()
-        .arg("slim")
-        .arg(&v.root)
-        .arg("-o")
-        .arg(out)
-        .arg("--json")
-        .args(extra)
-        .run();
-    (
-        o.status.code(),
-        serde_json::from_slice(&o.stdout).unwrap_or(Value::Null),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn restored(report: &Value) -> Vec<String> {
-    report["verify"]["restored"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| r["path"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// `pkgutil.iter_modules()` lists every directory in site-packages and `os.walk` every directory
 /// of the tree; a workload that does either and passes on the output has shown no need for
 /// what the plan removed. Before, each directory it had listed on the input came back (on a
@@ -68,7 +42,7 @@ fn a_directory_the_workload_only_listed_on_the_input_comes_not_back() {
     let v = venv(t.path());
     let out = t.path().join("out");
     let workload = "$VENV/bin/python -c \"import os, pkgutil, sys; print(len(list(pkgutil.iter_modules())), sum(len(f) for _, _, f in os.walk(sys.prefix)))\"";
-    let (code, report, stderr) = slim_json(
+    let (code, report, stderr) = slim_run(
         &v,
         &out,
         &[
@@ -82,7 +56,7 @@ fn a_directory_the_workload_only_listed_on_the_input_comes_not_back() {
     );
     assert_eq!(code, Some(0), "{stderr}\n{report:#}");
     assert_eq!(report["run"][0]["passes"], true, "{report:#}");
-    assert_eq!(restored(&report), Vec::<String>::new(), "{report:#}");
+    assert_eq!(restored_paths(&report), Vec::<String>::new(), "{report:#}");
     let sp = v.sp.strip_prefix(&v.root).unwrap();
     assert!(!out.join(sp).join("datapkg-data").exists());
 }
@@ -95,13 +69,13 @@ fn a_directory_the_output_run_lists_and_misses_comes_back() {
     let v = venv(t.path());
     let out = t.path().join("out");
     let workload = "$VENV/bin/python -c \"import os, datapkg\nd = os.path.join(os.path.dirname(datapkg.__file__), 'data')\ntry:\n    print(len(os.listdir(d)))\nexcept OSError:\n    print(0)\"";
-    let (code, report, stderr) = slim_json(
+    let (code, report, stderr) = slim_run(
         &v,
         &out,
         &["--remove", "datapkg/data/**", "--run", workload],
     );
     assert_eq!(code, Some(0), "{stderr}\n{report:#}");
-    let mut back = restored(&report);
+    let mut back = restored_paths(&report);
     back.sort();
     assert_eq!(back.len(), 2, "{report:#}");
     assert!(back[0].ends_with("datapkg/data/table.json"), "{back:?}");
@@ -122,7 +96,7 @@ fn what_a_workload_leaves_running_is_killed_when_it_ends() {
         "flock -w 20 '{lock}' true || {{ echo the port is still taken >&2; exit 7; }}; flock '{lock}' sleep 600 >/dev/null 2>&1 &",
         lock = lock.display()
     );
-    let (code, report, stderr) = slim_json(&v, &out, &["--run", &workload]);
+    let (code, report, stderr) = slim_run(&v, &out, &["--run", &workload]);
     assert_eq!(code, Some(0), "{stderr}\n{report:#}");
     assert_eq!(report["run"][0]["passes"], true, "{report:#}");
     // The output's run left one too: gone as well once venvslim is done.
@@ -345,7 +319,7 @@ fn a_workload_dies_with_venvslim() {
 fn a_workload_that_touches_nothing_in_the_venv_is_called_out() {
     let t = scratch("run-touches-nothing");
     let v = venv(t.path());
-    let (code, report, stderr) = slim_json(
+    let (code, report, stderr) = slim_run(
         &v,
         &t.path().join("out"),
         &["--run", "python3 -c 'import json'"],
@@ -365,7 +339,7 @@ fn a_workload_that_touches_nothing_in_the_venv_is_called_out() {
         "{stdout}"
     );
     // A workload that uses the venv touches it.
-    let (code, report, stderr) = slim_json(
+    let (code, report, stderr) = slim_run(
         &v,
         &t.path().join("out3"),
         &[
