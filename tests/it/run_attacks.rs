@@ -100,15 +100,7 @@ fn what_a_workload_leaves_running_is_killed_when_it_ends() {
     assert_eq!(code, Some(0), "{stderr}\n{report:#}");
     assert_eq!(report["run"][0]["passes"], true, "{report:#}");
     // The output's run left one too: gone as well once venvslim is done.
-    let free = TestCommand::new("flock")
-        .args(["-w", "20"])
-        .arg(&lock)
-        .arg("true")
-        .run();
-    assert!(
-        free.status.success(),
-        "a workload's child outlived venvslim"
-    );
+    assert_lock_free(&lock);
 }
 
 /// A workload whose output is huge (here a sparse 4 GiB, a test log or a server printing for
@@ -300,15 +292,7 @@ fn a_workload_dies_with_venvslim() {
     // SAFETY: kill(2) on the child we spawned.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let _ = child.wait();
-    let free = TestCommand::new("flock")
-        .args(["-w", "20"])
-        .arg(&lock)
-        .arg("true")
-        .run();
-    assert!(
-        free.status.success(),
-        "the workload's child outlived venvslim"
-    );
+    assert_lock_free(&lock);
 }
 
 /// `--run 'python3 smoke.py'` runs the machine's Python, not the venv's: it passes on any
@@ -351,5 +335,18 @@ fn a_workload_that_touches_nothing_in_the_venv_is_called_out() {
     assert!(
         report["run"][0]["input"]["touched"].as_u64().unwrap_or(0) >= 2,
         "{report:#}"
+    );
+}
+
+/// The workload's background child held `lock` (flock) while alive: it must be free now.
+fn assert_lock_free(lock: &Path) {
+    let free = TestCommand::new("flock")
+        .args(["-w", "20"])
+        .arg(lock)
+        .arg("true")
+        .run();
+    assert!(
+        free.status.success(),
+        "a workload's child outlived venvslim"
     );
 }
