@@ -105,28 +105,34 @@ fn collect(view: &dyn Lacks, input: &Recording, out_run: &Run) -> Vec<Finding> {
             dists: dist.into_iter().collect(),
         });
     };
+    // The output's run opening a path inside the archive as a file failed there (zipimport
+    // serves modules, not paths); what the input's run read of a zipped package counts only if
+    // the output's run fails too: a package that reads its data through the loader
+    // (`importlib.resources`) opens the files on the input and reads them from the archive on
+    // the output, and is fine.
     let out_touched = out_run
         .record
         .touched
         .iter()
-        .map(|(p, k)| (view.unarchived(p), *k));
+        .map(|(p, k)| (view.unarchived(p), *k, true));
     // A directory only the input's run listed is no evidence: `pkgutil.iter_modules()` lists
     // every directory in site-packages, `os.walk` every one under it, and a workload that did so
     // and passes on the output has shown no need for them (pip and setuptools came back whole
     // for it). The output's run listing a directory that is gone is: its code looked there.
-    let touched: BTreeSet<(PathBuf, &str)> = input
+    let touched: BTreeSet<(PathBuf, &str, bool)> = input
         .touched
         .iter()
         .filter(|(_, k)| **k != "list")
-        .map(|(p, k)| (p.clone(), *k))
+        .map(|(p, k)| (p.clone(), *k, false))
         .chain(out_touched)
         .collect();
-    for (path, kind) in &touched {
+    for (path, kind, on_output) in &touched {
         let Some(taken) = taken(path, passed) else {
             continue;
         };
-        // A module's own file in the archive is what the archive is for; its data is not.
-        if taken.zipped && is_module_file(path) {
+        // A module's own file in the archive is what the archive is for; its data is not,
+        // when the output's run could not read it.
+        if taken.zipped && (is_module_file(path) || (passed && !on_output)) {
             continue;
         }
         let verb = match *kind {

@@ -267,3 +267,40 @@ fn zip_pure_with_run_takes_a_package_that_reads_through_the_archive_out_of_it() 
     let sp = v.sp.strip_prefix(&v.root).unwrap();
     assert!(out.join(sp).join("ziptrap").is_dir());
 }
+
+/// A zipped package that reads its data through the loader (`importlib.resources`) opens the
+/// files on the input and reads them from the archive on the output: no alarm, it stays zipped.
+/// (jsonschema-specifications does this; it came back out of the zip for a notebook workload.)
+#[test]
+fn a_zipped_package_reading_its_data_through_the_loader_stays_zipped() {
+    let t = scratch("run-zip-loader");
+    let v = Venv::new(t.path());
+    v.dist(
+        "loaderdata",
+        "1.0",
+        &[
+            (
+                "loaderdata/__init__.py",
+                "import json\nfrom importlib.resources import files\n\ndef table():\n    return json.loads(files(__package__).joinpath('data', 'table.json').read_text())\n",
+            ),
+            ("loaderdata/data/table.json", "{\"answer\": 42}\n"),
+        ],
+        "",
+    );
+    let out = t.path().join("out");
+    let workload = "$VENV/bin/python -c 'import loaderdata, sys; sys.exit(0 if loaderdata.table()[\"answer\"] == 42 else 3)'";
+    let (code, report, stderr) = slim_run(&v, &out, &["--zip-pure", "--run", workload]);
+    assert_eq!(code, Some(0), "{stderr}\n{report:#}");
+    let zipped: Vec<&str> = report["zip"]["dists"]
+        .as_array()
+        .expect("zip.dists")
+        .iter()
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    assert!(zipped.contains(&"loaderdata"), "{:#}", report["zip"]);
+    let run = &report["run"][0];
+    assert_eq!(run["output"].as_array().map(Vec::len), Some(1), "{run:#}");
+    assert_eq!(run["passes"], true, "{run:#}");
+    assert!(restored_paths(&report).is_empty(), "{:#}", report["verify"]);
+    assert_eq!(report["verify"]["run_found"], Value::Array(Vec::new()));
+}
