@@ -127,7 +127,7 @@ fn collect(view: &dyn Lacks, input: &Recording, out_run: &Run) -> Vec<Finding> {
         .chain(out_touched)
         .collect();
     for (path, kind, on_output) in &touched {
-        let Some(taken) = taken(path, passed) else {
+        let Some(taken) = taken(path, !passed) else {
             continue;
         };
         // A module's own file in the archive is what the archive is for; its data is not,
@@ -150,7 +150,7 @@ fn collect(view: &dyn Lacks, input: &Recording, out_run: &Run) -> Vec<Finding> {
         if out_run.record.modules.contains_key(name) {
             continue;
         }
-        if let Some(taken) = taken(path, passed).filter(|t| !t.zipped) {
+        if let Some(taken) = taken(path, !passed).filter(|t| !t.zipped) {
             push(
                 format!(
                     "`{cmd}` imported {name} on the input, not on the output: {} {}",
@@ -343,29 +343,15 @@ impl Lacks for TreeView<'_> {
         if path.components().any(|c| c.as_os_str() == "__pycache__") {
             return None;
         }
-        let e = self.input.inv.find(path)?;
+        self.input.inv.find(path)?;
         let d = self.input.own.owner(path);
         if in_dist_info(path) && d.is_some_and(|d| self.whole[d]) {
             return None;
         }
         let dist = d.map(|d| self.input.dists[d].normalized.clone());
-        let gone = if e.kind == Kind::Dir {
-            let i = self
-                .input
-                .inv
-                .entries
-                .binary_search_by(|x| x.path.as_path().cmp(path))
-                .ok()?;
-            let under = self.input.inv.entries[i + 1..]
-                .iter()
-                .take_while(|x| x.path.starts_with(path))
-                .filter(|x| x.kind != Kind::Dir);
-            let mut files = under.clone().count() > 0;
-            files &= under.clone().all(|x| self.out.find(&x.path).is_none());
-            files
-        } else {
-            self.out.find(path).is_none()
-        };
+        // A directory is gone when the output has no such directory (with `--bytecode
+        // sourceless` it holds new `name.pyc` files the input did not).
+        let gone = self.out.find(path).is_none();
         if !gone {
             return None;
         }
@@ -436,7 +422,8 @@ fn removed_whole(plan: &Plan) -> Vec<bool> {
 }
 
 /// Whether the directory at inventory index `dir` is gone from the output: it holds files and
-/// the plan removed every one of them, none given back yet. A directory that keeps a file is
+/// the plan removed every one of them, none given back yet. A source that `--bytecode
+/// sourceless` replaces leaves its `name.pyc` in the same directory: it is not gone. A directory that keeps a file is
 /// there (the import system lists every package directory it searches; that is no evidence for
 /// what the plan removed beside the modules).
 fn gone_dir(plan: &Plan, done: &Restore, dir: usize) -> bool {
@@ -460,7 +447,7 @@ fn gone_dir(plan: &Plan, done: &Restore, dir: usize) -> bool {
                 !done.actions.contains(&a)
                     && matches!(
                         plan.actions[a].kind,
-                        ActionKind::Remove | ActionKind::RemoveAfterCompile | ActionKind::Move(_)
+                        ActionKind::Remove | ActionKind::Move(_)
                     )
             });
         if !removed {

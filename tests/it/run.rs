@@ -304,3 +304,31 @@ fn a_zipped_package_reading_its_data_through_the_loader_stays_zipped() {
     assert!(restored_paths(&report).is_empty(), "{:#}", report["verify"]);
     assert_eq!(report["verify"]["run_found"], Value::Array(Vec::new()));
 }
+
+/// `--bytecode sourceless` removes every source of a package and writes `name.pyc` beside it:
+/// the package directory is still there, and the import system listing it on the output is no
+/// evidence (it once brought back every source and pyc of rich, pygments and jinja2).
+#[test]
+fn sourceless_package_directories_listed_by_the_import_system_are_not_gone() {
+    let t = scratch("run-sourceless");
+    let v = Venv::new(t.path());
+    v.dist(
+        "subpkg",
+        "1.0",
+        &[
+            ("subpkg/__init__.py", "from . import inner\n"),
+            ("subpkg/inner/__init__.py", "from .deep import VALUE\n"),
+            ("subpkg/inner/deep.py", "VALUE = 7\n"),
+        ],
+        "",
+    );
+    let out = t.path().join("out");
+    let workload =
+        "$VENV/bin/python -c 'import subpkg, sys; sys.exit(0 if subpkg.inner.VALUE == 7 else 3)'";
+    let (code, report, stderr) =
+        slim_run(&v, &out, &["--bytecode", "sourceless", "--run", workload]);
+    assert_eq!(code, Some(0), "{stderr}\n{report:#}");
+    assert_eq!(report["run"][0]["passes"], true, "{report:#}");
+    assert!(restored_paths(&report).is_empty(), "{:#}", report["verify"]);
+    assert_eq!(report["verify"]["run_found"], Value::Array(Vec::new()));
+}
