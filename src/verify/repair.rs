@@ -231,6 +231,17 @@ fn finding(plan: &Plan, out: &Path, slim: &Probe, r: &Regression) -> Finding {
             paths.push(bin.join(&r.name));
         }
     }
+    // Metadata that broke (`--dist-info strip`, `licenses`): the dist-info directory, not the
+    // whole distribution.
+    if r.kind == "metadata" || r.kind == "entry-points" {
+        let dist = r.dist.as_deref();
+        paths.extend(
+            plan.dists
+                .iter()
+                .filter(|d| Some(d.normalized.as_str()) == dist)
+                .map(|d| d.dir.clone()),
+        );
+    }
     paths.extend(quoted_paths(&r.error, out));
     paths.sort();
     paths.dedup();
@@ -285,8 +296,9 @@ fn is_identifier(s: &str) -> bool {
 }
 
 /// Paths under `root` quoted in a message (`No such file or directory: '/out/lib/...'`),
-/// relative to it: only strings between quotes that start with `root/`, checked to be plain
-/// relative paths (no `..`).
+/// relative to it: only strings between quotes that start with `root/`, with `.` and `..`
+/// folded by spelling (`sklearn/_build_utils/../__init__.py` is `sklearn/__init__.py`), and
+/// dropped if that leaves the tree.
 pub fn quoted_paths(text: &str, root: &Path) -> Vec<PathBuf> {
     let Some(prefix) = root
         .to_str()
@@ -298,13 +310,35 @@ pub fn quoted_paths(text: &str, root: &Path) -> Vec<PathBuf> {
     for quote in ['\'', '"'] {
         for (i, piece) in text.split(quote).enumerate() {
             if i % 2 == 1 {
-                if let Some(rel) = piece.strip_prefix(&prefix).and_then(plain_relative) {
+                if let Some(rel) = piece.strip_prefix(&prefix).and_then(folded) {
                     out.push(rel);
                 }
             }
         }
     }
     out
+}
+
+/// A relative path with `.` and `..` folded by spelling; None if it climbs out of its root or
+/// is not a plain path.
+fn folded(s: &str) -> Option<PathBuf> {
+    if s.contains('\0') {
+        return None;
+    }
+    let mut out = PathBuf::new();
+    for c in Path::new(s).components() {
+        match c {
+            std::path::Component::Normal(n) => out.push(n),
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+    plain_relative(out.to_str()?)
 }
 
 /// `s` as a relative path of normal components only, or None.
@@ -393,9 +427,12 @@ mod tests {
     #[test]
     fn quoted_paths_only_plain_ones_under_the_root() {
         let got = quoted_paths(
-            "FileNotFoundError: [Errno 2] No such file or directory: '/out/lib/a.json' and \"/out/../etc/passwd\" and '/elsewhere/x'",
+            "FileNotFoundError: [Errno 2] No such file or directory: '/out/lib/a.json' and \"/out/../etc/passwd\" and '/elsewhere/x' and '/out/lib/b/../c/./d.py' and '/out/lib/../../x'",
             Path::new("/out"),
         );
-        assert_eq!(got, [PathBuf::from("lib/a.json")]);
+        assert_eq!(
+            got,
+            [PathBuf::from("lib/a.json"), PathBuf::from("lib/c/d.py")]
+        );
     }
 }

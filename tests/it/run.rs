@@ -332,3 +332,36 @@ fn sourceless_package_directories_listed_by_the_import_system_are_not_gone() {
     assert!(restored_paths(&report).is_empty(), "{:#}", report["verify"]);
     assert_eq!(report["verify"]["run_found"], Value::Array(Vec::new()));
 }
+
+/// A metadata regression (`--dist-info strip` with `--verify`) gives back the dist-info
+/// directory, not the rest of what the distribution lost.
+#[test]
+fn lost_metadata_comes_back_as_its_dist_info_only() {
+    let t = scratch("verify-metadata-level");
+    let v = data_venv(t.path());
+    let out = t.path().join("out");
+    let (code, report, stderr) = slim_run(
+        &v,
+        &out,
+        &[
+            "--dist-info",
+            "strip",
+            "--remove",
+            "datapkg/data/unused.json",
+            "--verify",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{report:#}");
+    let back = restored_paths(&report);
+    assert!(!back.is_empty(), "{:#}", report["verify"]);
+    assert!(
+        back.iter().all(|p| p.contains("datapkg-1.0.dist-info/")),
+        "only the dist-info comes back: {back:?}"
+    );
+    let sp = v.sp.strip_prefix(&v.root).unwrap();
+    assert!(!out.join(sp).join("datapkg/data/unused.json").exists());
+    assert!(out
+        .join(sp)
+        .join("datapkg-1.0.dist-info/METADATA")
+        .is_file());
+}
