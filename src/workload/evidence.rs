@@ -14,7 +14,13 @@
 //! What does not count: bytecode caches (`__pycache__`: the interpreter reads them when they are
 //! there and compiles in memory when not), the sources `--bytecode sourceless` replaced with
 //! their bytecode while the workload passes (reading them is a traceback or a warning printing
-//! a line), and modules imported from the archive (the archive is meant to serve them).
+//! a line) and, when it fails, unless the output's run opened them (the input's run opens every
+//! source it imports, and the output imports the bytecode), and modules imported from the
+//! archive (the archive is meant to serve them).
+//!
+//! A module a failing output's run misses is first the file the input's run loaded it from (a
+//! package's `__init__.py`, not its directory): what else the input's run used is evidence of
+//! its own.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -127,7 +133,11 @@ fn collect(view: &dyn Lacks, input: &Recording, out_run: &Run) -> Vec<Finding> {
         .chain(out_touched)
         .collect();
     for (path, kind, on_output) in &touched {
-        let Some(taken) = taken(path, !passed) else {
+        // A source `--bytecode sourceless` replaced counts only if the failing output's run
+        // opened it: the input's run opens every source it imports when there is no
+        // `__pycache__` (a venv installed without compiling), and the output imports the
+        // bytecode instead.
+        let Some(taken) = taken(path, !passed && *on_output) else {
             continue;
         };
         // A module's own file in the archive is what the archive is for; its data is not,
@@ -150,7 +160,9 @@ fn collect(view: &dyn Lacks, input: &Recording, out_run: &Run) -> Vec<Finding> {
         if out_run.record.modules.contains_key(name) {
             continue;
         }
-        if let Some(taken) = taken(path, !passed).filter(|t| !t.zipped) {
+        // Never a source `--bytecode sourceless` replaced: its bytecode imports, so a failing
+        // output's run that did not import it stopped before it, for another reason.
+        if let Some(taken) = taken(path, false).filter(|t| !t.zipped) {
             push(
                 format!(
                     "`{cmd}` imported {name} on the input, not on the output: {} {}",
@@ -166,7 +178,14 @@ fn collect(view: &dyn Lacks, input: &Recording, out_run: &Run) -> Vec<Finding> {
         let mut missing: BTreeSet<String> = out_run.record.missing.clone();
         missing.extend(verify::missing_modules(&out_run.output));
         for name in &missing {
-            for path in view.module_paths(name) {
+            // The file the input's run loaded it from (a package's `__init__.py`) rather than
+            // all the input has of it: what else the input's run used of a package is a finding
+            // of its own, and the whole directory is the next level.
+            let paths = match input.modules.get(name).filter(|p| taken(p, true).is_some()) {
+                Some(file) => vec![file.clone()],
+                None => view.module_paths(name),
+            };
+            for path in paths {
                 if let Some(taken) = taken(&path, true) {
                     push(
                         format!(

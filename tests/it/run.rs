@@ -365,3 +365,89 @@ fn lost_metadata_comes_back_as_its_dist_info_only() {
         .join("datapkg-1.0.dist-info/METADATA")
         .is_file());
 }
+
+/// A package the failing output names as missing comes back as the files the input's run used
+/// (its `__init__.py`, the data file it read), not its whole directory: a workload that loads
+/// one CSV of `sklearn/datasets/data` needs that one, not the other eight.
+#[test]
+fn a_missing_package_comes_back_as_the_files_the_input_used() {
+    let t = scratch("run-missing-package");
+    let v = Venv::new(t.path());
+    v.dist(
+        "tables",
+        "1.0",
+        &[
+            (
+                "tables/__init__.py",
+                "import importlib.resources\n\ndef load(name):\n    return (importlib.resources.files('tables.data') / name).read_text()\n",
+            ),
+            ("tables/data/__init__.py", ""),
+            ("tables/data/used.csv", "a,b\n1,2\n"),
+            ("tables/data/unused.csv", "c,d\n3,4\n"),
+        ],
+        "",
+    );
+    let out = t.path().join("out");
+    let workload = "$VENV/bin/python -c 'import tables; assert tables.load(\"used.csv\")'";
+    let (code, report, stderr) =
+        slim_run(&v, &out, &["--remove", "tables/data/**", "--run", workload]);
+    assert_eq!(code, Some(0), "{stderr}\n{report:#}");
+    assert_eq!(report["run"][0]["passes"], true, "{report:#}");
+    let back = restored_paths(&report);
+    assert!(
+        back.iter().any(|p| p.ends_with("tables/data/used.csv")),
+        "{back:?}"
+    );
+    assert!(
+        !back.iter().any(|p| p.ends_with("tables/data/unused.csv")),
+        "only what the input's run used comes back: {back:?}"
+    );
+}
+
+/// With `--bytecode sourceless`, a module the input's run imported and the failing output's run
+/// never reached (it failed before) is no evidence: its bytecode is there, so its source is not
+/// what the output lacks. Only the module that is gone comes back.
+#[test]
+fn sourceless_modules_a_failing_output_did_not_reach_do_not_come_back() {
+    let t = scratch("run-sourceless-failing");
+    let v = Venv::new(t.path());
+    v.dist(
+        "chain",
+        "1.0",
+        &[
+            (
+                "chain/__init__.py",
+                "import importlib\nneeded = importlib.import_module('chain.' + 'needed')\nfrom . import later\n",
+            ),
+            ("chain/needed.py", "VALUE = 1\n"),
+            ("chain/later.py", "VALUE = 2\n"),
+        ],
+        "",
+    );
+    let out = t.path().join("out");
+    let workload = "$VENV/bin/python -c 'import chain; assert chain.later.VALUE == 2'";
+    let (code, report, stderr) = slim_run(
+        &v,
+        &out,
+        &[
+            "--bytecode",
+            "sourceless",
+            "--remove",
+            "chain/needed.py",
+            "--run",
+            workload,
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{report:#}");
+    assert_eq!(report["run"][0]["passes"], true, "{report:#}");
+    let back = restored_paths(&report);
+    assert!(
+        back.iter().any(|p| p.ends_with("chain/needed.py")),
+        "{back:?}"
+    );
+    assert!(
+        !back.iter().any(|p| p.ends_with("chain/later.py")),
+        "later.py's bytecode is there: {back:?}\n{:#}",
+        report["verify"]
+    );
+}
