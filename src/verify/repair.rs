@@ -295,9 +295,11 @@ fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 
-/// Paths under `root` quoted in a message (`No such file or directory: '/out/lib/...'`),
-/// relative to it: only strings between quotes that start with `root/`, with `.` and `..`
-/// folded by spelling (`sklearn/_build_utils/../__init__.py` is `sklearn/__init__.py`), and
+/// Paths under `root` named in a message (`No such file or directory: '/out/lib/...'`),
+/// relative to it: strings between quotes that start with `root/`, then words that do (an
+/// assertion or a log line names a path without quotes: `AssertionError: /out/.../cacert.pem`
+/// from `assert os.path.exists(certifi.where())`, a stat no audit event records), with `.` and
+/// `..` folded by spelling (`sklearn/_build_utils/../__init__.py` is `sklearn/__init__.py`), and
 /// dropped if that leaves the tree.
 pub fn quoted_paths(text: &str, root: &Path) -> Vec<PathBuf> {
     let Some(prefix) = root
@@ -314,6 +316,14 @@ pub fn quoted_paths(text: &str, root: &Path) -> Vec<PathBuf> {
                     out.push(rel);
                 }
             }
+        }
+    }
+    let words = text
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c| "'\"()[]{},;:".contains(c)));
+    for rel in words.filter_map(|w| w.strip_prefix(&prefix).and_then(folded)) {
+        if !out.contains(&rel) {
+            out.push(rel);
         }
     }
     out
@@ -427,12 +437,16 @@ mod tests {
     #[test]
     fn quoted_paths_only_plain_ones_under_the_root() {
         let got = quoted_paths(
-            "FileNotFoundError: [Errno 2] No such file or directory: '/out/lib/a.json' and \"/out/../etc/passwd\" and '/elsewhere/x' and '/out/lib/b/../c/./d.py' and '/out/lib/../../x'",
+            "FileNotFoundError: [Errno 2] No such file or directory: '/out/lib/a.json' and \"/out/../etc/passwd\" and '/elsewhere/x' and '/out/lib/b/../c/./d.py' and '/out/lib/../../x'\nAssertionError: /out/lib/e.pem (/out/../x, /outer/y)",
             Path::new("/out"),
         );
         assert_eq!(
             got,
-            [PathBuf::from("lib/a.json"), PathBuf::from("lib/c/d.py")]
+            [
+                PathBuf::from("lib/a.json"),
+                PathBuf::from("lib/c/d.py"),
+                PathBuf::from("lib/e.pem")
+            ]
         );
     }
 }

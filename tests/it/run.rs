@@ -451,3 +451,34 @@ fn sourceless_modules_a_failing_output_did_not_reach_do_not_come_back() {
         report["verify"]
     );
 }
+
+/// A failing workload that names a removed file without quotes (an assertion message, a log
+/// line: `certifi.where()` tested with `os.path.exists`, which no audit event records) gets it
+/// back: the run ends passing, not with exit 1.
+#[test]
+fn a_removed_file_a_failing_workload_names_without_quotes_comes_back() {
+    let t = scratch("run-unquoted-path");
+    let v = Venv::new(t.path());
+    v.dist(
+        "bundle",
+        "1.0",
+        &[
+            (
+                "bundle/__init__.py",
+                "import os\n\ndef where():\n    return os.path.join(os.path.dirname(__file__), 'cacert.pem')\n",
+            ),
+            ("bundle/cacert.pem", "-----BEGIN CERTIFICATE-----\n"),
+            ("bundle/other.pem", "-----BEGIN CERTIFICATE-----\n"),
+        ],
+        "",
+    );
+    let out = t.path().join("out");
+    let workload =
+        "$VENV/bin/python -c 'import bundle, os; p = bundle.where(); assert os.path.exists(p), p'";
+    let (code, report, stderr) =
+        slim_run(&v, &out, &["--remove", "bundle/*.pem", "--run", workload]);
+    assert_eq!(code, Some(0), "{stderr}\n{report:#}");
+    let back = restored_paths(&report);
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert!(back[0].ends_with("bundle/cacert.pem"), "{back:?}");
+}
