@@ -8,8 +8,8 @@
 //! - a module the input's run loaded from a file the plan took away, and the output's run did
 //!   not load;
 //! - when the output's run fails: the modules its `ModuleNotFoundError`s name (from the hook, and
-//!   from its output), paths under the tree its output names (quoted or not), and, as the last resort, the
-//!   distributions of the files in its traceback.
+//!   from its output), paths under the tree its output names (quoted or not), and, as the last
+//!   resort, the distributions of the files in its traceback.
 //!
 //! What does not count: bytecode caches (`__pycache__`: the interpreter reads them when they are
 //! there and compiles in memory when not), the sources `--bytecode sourceless` replaced with
