@@ -168,12 +168,12 @@ fn verify_run_reports_what_the_tree_lacks_and_nothing_for_an_untouched_copy() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|f| f["paths"]
+            .any(|f| ["paths", "packages"].iter().any(|k| f[*k]
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|p| p.as_str() == Some(&sp))),
-        "a finding names {sp}: {run:#}"
+                .any(|p| p.as_str() == Some(&sp)))),
+        "a finding names {sp} (as the package of the file the input loaded it from): {run:#}"
     );
 
     let copy = copy_of(&venv, t.path());
