@@ -103,6 +103,7 @@ fn collect(view: &dyn Lacks, input: &Recording, out_run: &Run) -> Vec<Finding> {
     let passed = out_run.passed;
     let taken = |path: &Path, failing: bool| view.taken(path, failing);
     let mut found = Vec::new();
+    let mut guesses = Vec::new();
     let mut push = |what: String, path: PathBuf, dist: Option<String>| {
         found.push(Finding {
             what,
@@ -150,11 +151,21 @@ fn collect(view: &dyn Lacks, input: &Recording, out_run: &Run) -> Vec<Finding> {
             "dlopen" => "loaded",
             _ => "opened",
         };
-        push(
-            format!("`{cmd}` {verb} {}, which {}", path.display(), taken.how),
-            path.clone(),
-            taken.dist,
-        );
+        let what = format!("`{cmd}` {verb} {}, which {}", path.display(), taken.how);
+        // Only the input's run opened it, and the output's run failed: maybe for this, maybe for
+        // another reason (a package reading through the loader opens its files on the input
+        // only, and is fine). A guess at the distribution level, tried after what the failure
+        // names.
+        if taken.zipped && !on_output {
+            guesses.push(Finding {
+                what,
+                paths: Vec::new(),
+                packages: Vec::new(),
+                dists: taken.dist.into_iter().collect(),
+            });
+            continue;
+        }
+        push(what, path.clone(), taken.dist);
     }
     for (name, path) in &input.modules {
         if out_run.record.modules.contains_key(name) {
@@ -228,6 +239,7 @@ fn collect(view: &dyn Lacks, input: &Recording, out_run: &Run) -> Vec<Finding> {
             dists,
         });
     }
+    found.extend(guesses);
     found.sort_by(|a, b| a.what.cmp(&b.what));
     found.dedup_by(|a, b| a.what == b.what);
     found

@@ -482,3 +482,50 @@ fn a_removed_file_a_failing_workload_names_without_quotes_comes_back() {
     assert_eq!(back.len(), 1, "{back:?}");
     assert!(back[0].ends_with("bundle/cacert.pem"), "{back:?}");
 }
+
+/// A workload that fails for one reason (a removed data file) does not take a package that reads
+/// its data through the loader out of the zip: what only the input's run opened of a zipped
+/// package is a guess at the distribution level, tried after the file the failure names. On the
+/// JupyterLab venv an nbconvert export with a removed template took jsonschema-specifications
+/// (22 files) out of the archive too.
+#[test]
+fn a_failing_workload_gets_its_removed_file_back_before_any_zipped_package_comes_out() {
+    let t = scratch("run-zip-defer");
+    let v = data_venv(t.path());
+    v.dist(
+        "loaderdata",
+        "1.0",
+        &[
+            (
+                "loaderdata/__init__.py",
+                "import json\nfrom importlib.resources import files\n\ndef table():\n    return json.loads(files(__package__).joinpath('data', 'table.json').read_text())\n",
+            ),
+            ("loaderdata/data/table.json", "{\"answer\": 42}\n"),
+        ],
+        "",
+    );
+    let out = t.path().join("out");
+    let workload = "$VENV/bin/python -c 'import loaderdata, datapkg; assert loaderdata.table()[\"answer\"] == datapkg.load()[\"answer\"]'";
+    let (code, report, stderr) = slim_run(
+        &v,
+        &out,
+        &[
+            "--zip-pure",
+            "--remove",
+            "datapkg/data/table.json",
+            "--run",
+            workload,
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{report:#}");
+    let zipped: Vec<&str> = report["zip"]["dists"]
+        .as_array()
+        .expect("zip.dists")
+        .iter()
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    assert!(zipped.contains(&"loaderdata"), "{:#}", report["zip"]);
+    let back = restored_paths(&report);
+    assert_eq!(back.len(), 1, "{back:?}\n{:#}", report["verify"]);
+    assert!(back[0].ends_with("datapkg/data/table.json"), "{back:?}");
+}
