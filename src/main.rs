@@ -41,9 +41,11 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
         .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
-/// `error: outer: inner: cause`, then every `hint:` line from anywhere in the chain.
+/// `error: outer: inner: cause`, then the other lines of the messages as they are (a
+/// workload's output, a traceback), then every `hint:` line from anywhere in the chain.
 fn print_error(err: &anyhow::Error) {
     let mut parts = Vec::new();
+    let mut details = Vec::new();
     let mut hints = Vec::new();
     for cause in err.chain() {
         let text = cause.to_string();
@@ -55,12 +57,12 @@ fn print_error(err: &anyhow::Error) {
             if l.starts_with("hint:") {
                 hints.push(l.to_string())
             } else {
-                parts.push(l.to_string())
+                details.push(l.to_string())
             }
         }
     }
     eprintln!("error: {}", parts.join(": "));
-    for h in hints {
-        eprintln!("{h}");
+    for l in details.iter().chain(&hints) {
+        eprintln!("{l}");
     }
 }

@@ -254,10 +254,10 @@ fn run_on_input(settings: &Settings, venv: &Venv, inv: &Inventory) -> Result<Wor
         let run = runner.run(command, root, root)?;
         if !run.passed {
             bail!(
-                "--run `{command}` fails on the input `{}` ({}), so it cannot show what the output needs; nothing was written\n--- its output (the end) ---\n{}--- end ---\nhint: make the workload pass on the venv first (it runs with `sh -c`, $VENV={}, from the current directory{})",
+                "--run `{command}` fails on the input `{}` ({}), so it cannot show what the output needs; nothing was written\n{}\nhint: make the workload pass on the venv first (it runs with `sh -c`, $VENV={}, from the current directory{})",
                 root.display(),
                 run.status,
-                run.output,
+                run.output_block(),
                 run.at.display(),
                 if run.read_only { ", on a read-only mount of the venv" } else { "" }
             );

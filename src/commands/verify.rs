@@ -104,10 +104,10 @@ fn workloads(args: &cli::VerifyArgs) -> Result<Vec<report::verify::Workload>> {
                 let input = runner.run(command, &o.root, &o.root)?;
                 if !input.passed {
                     bail!(
-                        "--run `{command}` fails on the original `{}` ({}), so it cannot show what the tree misses\n--- its output (the end) ---\n{}--- end ---\nhint: make the workload pass on the original first",
+                        "--run `{command}` fails on the original `{}` ({}), so it cannot show what the tree misses\n{}\nhint: make the workload pass on the original first",
                         o.root.display(),
                         input.status,
-                        input.output
+                        input.output_block()
                     );
                 }
                 let output = runner.run(command, &tree.root, &o.root)?;

@@ -93,6 +93,21 @@ pub struct Run {
     pub record: Recording,
 }
 
+impl Run {
+    /// Its output for an error message: the end of it between markers, or that it printed
+    /// nothing.
+    pub fn output_block(&self) -> String {
+        if self.output.trim().is_empty() {
+            "(it printed nothing)".to_string()
+        } else {
+            format!(
+                "--- its output (the end) ---\n{}\n--- end ---",
+                self.output.trim_end()
+            )
+        }
+    }
+}
+
 /// Runs workloads with the hook: owns the private directory the hook lives in.
 pub struct Runner {
     hook: Scratch,
