@@ -181,12 +181,16 @@ impl Inventory {
             .collect()
     }
 
-    /// The entry at `rel` (relative to the root), by binary search.
-    pub fn find(&self, rel: &Path) -> Option<&Entry> {
+    /// The index of the entry at `rel` (relative to the root), by binary search.
+    pub fn index(&self, rel: &Path) -> Option<usize> {
         self.entries
             .binary_search_by(|e| e.path.as_path().cmp(rel))
             .ok()
-            .map(|i| &self.entries[i])
+    }
+
+    /// The entry at `rel` (relative to the root), by binary search.
+    pub fn find(&self, rel: &Path) -> Option<&Entry> {
+        self.index(rel).map(|i| &self.entries[i])
     }
 
     /// The first path (in order) where `other`, a later walk of the same tree, differs from

@@ -199,11 +199,7 @@ pub(super) fn moved_link_with(
 /// Where the plan moves the entry at `rel`, if it does.
 fn moved_to(w: &Writer, rel: &Path) -> Option<PathBuf> {
     let plan = w.plan;
-    let i = plan
-        .inv
-        .entries
-        .binary_search_by(|e| e.path.as_path().cmp(rel))
-        .ok()?;
+    let i = plan.inv.index(rel)?;
     match &plan.actions[plan.fate[i]?].kind {
         crate::plan::ActionKind::Move(to) => Some(to.clone()),
         _ => None,

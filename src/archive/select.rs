@@ -274,12 +274,7 @@ fn build(
 /// A `top_level.txt` for a zipped distribution without one whose RECORD stays: what
 /// importlib.metadata inferred from RECORD before its files left it.
 fn top_level_for(ctx: &Ctx, verdicts: &[Verdict], dist: &Dist, d: usize) -> Option<TopLevel> {
-    let kept = |p: &Path| {
-        ctx.inv
-            .entries
-            .binary_search_by(|e| e.path.as_path().cmp(p))
-            .is_ok_and(|i| verdicts[i].is_kept())
-    };
+    let kept = |p: &Path| ctx.inv.index(p).is_some_and(|i| verdicts[i].is_kept());
     let path = dist.dir.join("top_level.txt");
     if ctx.inv.find(&path).is_some() || !kept(&dist.dir.join("RECORD")) {
         return None;

@@ -275,11 +275,7 @@ impl Lacks for PlanView<'_> {
         if path.components().any(|c| c.as_os_str() == "__pycache__") {
             return None;
         }
-        let i = plan
-            .inv
-            .entries
-            .binary_search_by(|e| e.path.as_path().cmp(path))
-            .ok()?;
+        let i = plan.inv.index(path)?;
         let d = plan.own.owner(path);
         if in_dist_info(path) && d.is_some_and(|d| self.whole[d]) {
             return None;
