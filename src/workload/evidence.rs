@@ -86,8 +86,11 @@ impl Layout {
 trait Lacks {
     /// `path` (relative to the root, as in the input) was taken from the output and is not
     /// back; `failing`: the workload fails on the output (sources replaced by bytecode count
-    /// only then).
+    /// only then). `collect` has already set bytecode caches and the metadata of distributions
+    /// gone whole aside.
     fn taken(&self, path: &Path, failing: bool) -> Option<Taken>;
+    /// Per distribution (index as in the input's dists): nothing of it is left in the output.
+    fn whole(&self) -> &[bool];
     /// A path inside the output's archive as its path in site-packages.
     fn unarchived(&self, path: &Path) -> PathBuf;
     /// The input's files of a dotted module.
@@ -101,7 +104,17 @@ trait Lacks {
 fn collect(view: &dyn Lacks, input: &Recording, out_run: &Run) -> Vec<Finding> {
     let cmd = &out_run.command;
     let passed = out_run.passed;
-    let taken = |path: &Path, failing: bool| view.taken(path, failing);
+    // Never evidence, whatever the view: bytecode caches (the interpreter reads them when they
+    // are there and compiles in memory when not), and the dist-info files of a distribution
+    // gone whole (see `gone_whole`).
+    let taken = |path: &Path, failing: bool| {
+        if path.components().any(|c| c.as_os_str() == "__pycache__") {
+            return None;
+        }
+        let taken = view.taken(path, failing)?;
+        let whole = taken.d.is_some_and(|d| view.whole()[d]);
+        (!(whole && in_dist_info(path))).then_some(taken)
+    };
     let mut found = Vec::new();
     let mut guesses = Vec::new();
     let mut push = |what: String, path: PathBuf, dist: Option<String>| {
@@ -251,7 +264,8 @@ struct Taken {
     how: String,
     /// In the archive (its module files are not evidence: the archive serves them).
     zipped: bool,
-    /// The distribution that owns it (normalized).
+    /// The distribution that owns it: its index, and its normalized name.
+    d: Option<usize>,
     dist: Option<String>,
 }
 
@@ -272,20 +286,15 @@ struct PlanView<'a> {
 impl Lacks for PlanView<'_> {
     fn taken(&self, path: &Path, failing: bool) -> Option<Taken> {
         let (plan, done) = (self.plan, self.done);
-        if path.components().any(|c| c.as_os_str() == "__pycache__") {
-            return None;
-        }
         let i = plan.inv.index(path)?;
         let d = plan.own.owner(path);
-        if in_dist_info(path) && d.is_some_and(|d| self.whole[d]) {
-            return None;
-        }
         let dist = d.map(|d| plan.dists[d].normalized.clone());
         if plan.zipped[i] {
             let back = d.is_some_and(|d| done.unzip.contains(&d));
             return (!back).then(|| Taken {
                 how: "went into the --zip-pure archive".to_string(),
                 zipped: true,
+                d,
                 dist,
             });
         }
@@ -293,6 +302,7 @@ impl Lacks for PlanView<'_> {
             return gone_dir(plan, done, i).then(|| Taken {
                 how: "the plan removed with everything in it".to_string(),
                 zipped: false,
+                d,
                 dist,
             });
         }
@@ -306,8 +316,13 @@ impl Lacks for PlanView<'_> {
         (removed && !done.actions.contains(&a)).then(|| Taken {
             how: format!("the plan removed ({})", action.rule.id),
             zipped: false,
+            d,
             dist,
         })
+    }
+
+    fn whole(&self) -> &[bool] {
+        &self.whole
     }
 
     fn unarchived(&self, path: &Path) -> PathBuf {
@@ -346,15 +361,9 @@ impl<'a> TreeView<'a> {
     fn new(input: &'a Layout, out: &'a Inventory) -> TreeView<'a> {
         let archive = input.site_packages.join(crate::archive::ARCHIVE);
         let zipped = out.find(&archive).is_some_and(|e| e.kind == Kind::File);
-        let mut kept = vec![false; input.dists.len()];
-        let mut owns = vec![false; input.dists.len()];
-        for e in input.inv.entries.iter().filter(|e| e.kind != Kind::Dir) {
-            if let Some(d) = input.own.owner(&e.path) {
-                owns[d] = true;
-                kept[d] |= out.find(&e.path).is_some();
-            }
-        }
-        let whole = owns.iter().zip(kept).map(|(o, k)| *o && !k).collect();
+        let whole = gone_whole(&input.inv, &input.own, input.dists.len(), |_, e| {
+            out.find(&e.path).is_none()
+        });
         TreeView {
             input,
             out,
@@ -367,14 +376,8 @@ impl<'a> TreeView<'a> {
 
 impl Lacks for TreeView<'_> {
     fn taken(&self, path: &Path, failing: bool) -> Option<Taken> {
-        if path.components().any(|c| c.as_os_str() == "__pycache__") {
-            return None;
-        }
         self.input.inv.find(path)?;
         let d = self.input.own.owner(path);
-        if in_dist_info(path) && d.is_some_and(|d| self.whole[d]) {
-            return None;
-        }
         let dist = d.map(|d| self.input.dists[d].normalized.clone());
         // A directory is gone when the output has no such directory (with `--bytecode
         // sourceless` it holds new `name.pyc` files the input did not).
@@ -397,8 +400,13 @@ impl Lacks for TreeView<'_> {
                 "is not in the output".to_string()
             },
             zipped,
+            d,
             dist,
         })
+    }
+
+    fn whole(&self) -> &[bool] {
+        &self.whole
     }
 
     fn unarchived(&self, path: &Path) -> PathBuf {
@@ -419,30 +427,38 @@ impl Lacks for TreeView<'_> {
     }
 }
 
-/// For each distribution, whether the plan removes every file it owns (pip, setuptools). Their
-/// dist-info files are not evidence: `importlib.metadata.entry_points()` and `distributions()`
-/// read every distribution's metadata to enumerate them, so a workload that never used pip
-/// opens pip's `entry_points.txt` on the input; giving it back would only bring a broken
-/// half-distribution back.
+/// For each distribution, whether the plan removes every file it owns (pip, setuptools).
 fn removed_whole(plan: &Plan) -> Vec<bool> {
-    let mut kept = vec![false; plan.dists.len()];
-    let mut owns = vec![false; plan.dists.len()];
-    for (i, e) in plan.inv.entries.iter().enumerate() {
-        if e.kind == Kind::Dir {
-            continue; // directories have no actions: they go when what they hold goes
-        }
-        let Some(d) = plan.own.owner(&e.path) else {
-            continue;
-        };
-        owns[d] = true;
-        let removed = plan.fate[i].is_some_and(|a| {
+    gone_whole(&plan.inv, &plan.own, plan.dists.len(), |i, _| {
+        plan.fate[i].is_some_and(|a| {
             matches!(
                 plan.actions[a].kind,
                 ActionKind::Remove | ActionKind::RemoveAfterCompile
             )
-        });
-        if !removed {
-            kept[d] = true;
+        })
+    })
+}
+
+/// For each of `n` distributions, whether it owns files and every one of them is `gone`
+/// (inventory index, entry). Their dist-info files are not evidence:
+/// `importlib.metadata.entry_points()` and `distributions()` read every distribution's metadata
+/// to enumerate them, so a workload that never used pip opens pip's `entry_points.txt` on the
+/// input; giving it back would only bring a broken half-distribution back.
+fn gone_whole(
+    inv: &Inventory,
+    own: &Ownership,
+    n: usize,
+    gone: impl Fn(usize, &crate::inventory::Entry) -> bool,
+) -> Vec<bool> {
+    let mut kept = vec![false; n];
+    let mut owns = vec![false; n];
+    for (i, e) in inv.entries.iter().enumerate() {
+        if e.kind == Kind::Dir {
+            continue; // directories go when what they hold goes
+        }
+        if let Some(d) = own.owner(&e.path) {
+            owns[d] = true;
+            kept[d] |= !gone(i, e);
         }
     }
     owns.iter().zip(kept).map(|(o, k)| *o && !k).collect()
@@ -450,9 +466,9 @@ fn removed_whole(plan: &Plan) -> Vec<bool> {
 
 /// Whether the directory at inventory index `dir` is gone from the output: it holds files and
 /// the plan removed every one of them, none given back yet. A source that `--bytecode
-/// sourceless` replaces leaves its `name.pyc` in the same directory: it is not gone. A directory that keeps a file is
-/// there (the import system lists every package directory it searches; that is no evidence for
-/// what the plan removed beside the modules).
+/// sourceless` replaces leaves its `name.pyc` in the same directory: it is not gone. A
+/// directory that keeps a file is there (the import system lists every package directory it
+/// searches; that is no evidence for what the plan removed beside the modules).
 fn gone_dir(plan: &Plan, done: &Restore, dir: usize) -> bool {
     let root = &plan.inv.entries[dir].path;
     let mut files = 0;
