@@ -120,11 +120,15 @@ pub fn repair_with(
     let mut last = probe(out, opts)?;
     let found = regressions(original, &last);
     let mut remaining = found.clone();
-    let mut found_other = match other.as_mut() {
-        Some(check) => check(&done)?,
-        None => Vec::new(),
+    let mut check_other = |done: &Restore| -> Result<Vec<Finding>> {
+        let mut found = match other.as_mut() {
+            Some(check) => check(done)?,
+            None => Vec::new(),
+        };
+        found.sort_by(|a, b| a.what.cmp(&b.what));
+        Ok(found)
     };
-    found_other.sort_by(|a, b| a.what.cmp(&b.what));
+    let found_other = check_other(&done)?;
     let mut remaining_other = found_other.clone();
     let mut restored = Vec::new();
     let mut steps = Vec::new();
@@ -149,7 +153,7 @@ pub fn repair_with(
                         1 => decide_paths(plan, &f.packages),
                         _ => decide(plan, &f.dists),
                     };
-                    let new = want.minus(&mut done.clone());
+                    let new = want.without(&done);
                     (!new.is_empty()).then_some((l, new))
                 })
             })
@@ -186,11 +190,7 @@ pub fn repair_with(
         restored.extend(back);
         last = probe(out, opts)?;
         remaining = regressions(original, &last);
-        remaining_other = match other.as_mut() {
-            Some(check) => check(&done)?,
-            None => Vec::new(),
-        };
-        remaining_other.sort_by(|a, b| a.what.cmp(&b.what));
+        remaining_other = check_other(&done)?;
         rounds += 1;
         if remaining.is_empty() && remaining_other.is_empty() {
             break;

@@ -116,15 +116,19 @@ impl Restore {
                 .is_some_and(|d| self.unzip.contains(&d))
     }
 
-    /// Drop what `done` already gave back, and add the rest to `done`.
-    pub fn minus(mut self, done: &mut Restore) -> Restore {
+    /// What of this `done` has not given back yet.
+    pub fn without(mut self, done: &Restore) -> Restore {
         self.unzip.retain(|d| !done.unzip.contains(d));
         self.actions.retain(|a| !done.actions.contains(a));
         self.elf.retain(|i| !done.elf.contains(i));
-        done.unzip.extend(&self.unzip);
-        done.actions.extend(&self.actions);
-        done.elf.extend(&self.elf);
         self
+    }
+
+    /// `without(done)`, and add the rest to `done`.
+    pub fn minus(self, done: &mut Restore) -> Restore {
+        let new = self.without(done);
+        done.extend(new.clone());
+        new
     }
 }
 
