@@ -4,7 +4,8 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use super::group;
-use crate::verify::{Probe, Regression};
+use crate::verify::{Finding, Probe, Regression};
+use crate::workload::Run;
 
 /// One `verify --run` workload.
 #[derive(Debug, serde::Serialize)]
@@ -90,11 +91,7 @@ impl VerifyReport<'_> {
                 out,
                 "    on the tree at {}{}: {} in {:.1} s",
                 w.output.at.display(),
-                if w.output.read_only {
-                    " (read-only)"
-                } else {
-                    ""
-                },
+                read_only_mark(&w.output),
                 w.output.status,
                 w.output.seconds
             )?;
@@ -102,14 +99,9 @@ impl VerifyReport<'_> {
             if first.processes > 0 && first.touched == 0 {
                 writeln!(out, "    note: it touched nothing under the tree, so it shows nothing about it: does it run `$VENV/bin/python`, not `python3`?")?;
             }
-            for f in &w.findings {
-                writeln!(out, "    {}", super::truncate(&f.what, 160))?;
-            }
+            finding_lines(&mut out, &w.findings, true)?;
             if !w.output.passed {
-                writeln!(out, "    its output (the end):")?;
-                for line in w.output.output.lines() {
-                    writeln!(out, "      | {line}")?;
-                }
+                output_lines(&mut out, "its output (the end):", &w.output)?;
             }
         }
         writeln!(out, "  done in {:.2} s", self.elapsed.as_secs_f64())
@@ -139,6 +131,44 @@ pub(super) fn regression_lines(out: &mut impl Write, found: &[Regression]) -> io
     for r in found {
         let dist = r.dist.as_deref().unwrap_or("?");
         writeln!(out, "    {:<12} {} [{dist}]: {}", r.kind, r.name, r.error)?;
+    }
+    Ok(())
+}
+
+/// " (read-only)" when the run had the tree mounted read-only.
+pub(super) fn read_only_mark(run: &Run) -> &'static str {
+    if run.read_only {
+        " (read-only)"
+    } else {
+        ""
+    }
+}
+
+/// A workload's output (its end) under `heading`, each line marked.
+pub(super) fn output_lines(out: &mut impl Write, heading: &str, run: &Run) -> io::Result<()> {
+    writeln!(out, "    {heading}")?;
+    for line in run.output.lines() {
+        writeln!(out, "      | {line}")?;
+    }
+    Ok(())
+}
+
+/// Findings, one line each, at most 10 unless `all`.
+pub(super) fn finding_lines(
+    out: &mut impl Write,
+    findings: &[Finding],
+    all: bool,
+) -> io::Result<()> {
+    let limit = if all { usize::MAX } else { 10 };
+    for f in findings.iter().take(limit) {
+        writeln!(out, "    {}", super::truncate(&f.what, 160))?;
+    }
+    if findings.len() > limit {
+        writeln!(
+            out,
+            "    ... and {} more (--verbose lists them)",
+            findings.len() - limit
+        )?;
     }
     Ok(())
 }

@@ -22,7 +22,7 @@ use crate::plan::{ActionKind, Plan, Totals};
 use crate::rules::Category;
 use crate::verify::Regression;
 
-use super::verify::{probe_summary, regression_lines};
+use super::verify::{finding_lines, probe_summary, regression_lines};
 use super::{group, human, truncate};
 
 /// Everything slim's report shows, gathered by the command.
@@ -266,7 +266,7 @@ impl Report<'_> {
         }
         if !r.found_other.is_empty() {
             writeln!(out, "  run: the output misses what the workload used:")?;
-            run::finding_lines(out, &r.found_other, self.verbose)?;
+            finding_lines(out, &r.found_other, self.verbose)?;
         }
         if !r.restored.is_empty() {
             let dists: Vec<&str> = r.restored_dists.iter().map(String::as_str).collect();
@@ -308,7 +308,7 @@ impl Report<'_> {
             }
             if !r.remaining_other.is_empty() {
                 writeln!(out, "  run: still seen after {} round(s):", r.rounds)?;
-                run::finding_lines(out, &r.remaining_other, self.verbose)?;
+                finding_lines(out, &r.remaining_other, self.verbose)?;
             }
             Ok(())
         }

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::Report;
-use crate::verify::Finding;
+use crate::report::verify::{output_lines, read_only_mark};
 use crate::workload::Run;
 
 /// The `--run` workloads of one slim run.
@@ -63,7 +63,7 @@ impl Report<'_> {
             writeln!(
                 out,
                 "    on the input{}: {} in {:.1} s, recorded in {} Python process(es)",
-                if input.read_only { " (read-only)" } else { "" },
+                read_only_mark(input),
                 input.status,
                 input.seconds,
                 input.processes
@@ -79,11 +79,7 @@ impl Report<'_> {
                     out,
                     "    on the output at {}{}: {}",
                     output[0].at.display(),
-                    if output[0].read_only {
-                        " (read-only)"
-                    } else {
-                        ""
-                    },
+                    read_only_mark(output[0]),
                     statuses.join(", then ")
                 )?;
             }
@@ -91,32 +87,9 @@ impl Report<'_> {
                 writeln!(out, "    note: not on a read-only mount (that needs root and `unshare -m`): the input ran where it is with PYTHONDONTWRITEBYTECODE=1, the output where it was written")?;
             }
             if let Some(last) = output.last().filter(|r| !r.passed) {
-                writeln!(out, "    it still fails; its output (the end):")?;
-                for line in last.output.lines() {
-                    writeln!(out, "      | {line}")?;
-                }
+                output_lines(out, "it still fails; its output (the end):", last)?;
             }
         }
         Ok(())
     }
-}
-
-/// Findings, one line each, at most `limit` unless verbose.
-pub(super) fn finding_lines(
-    out: &mut impl Write,
-    findings: &[Finding],
-    verbose: bool,
-) -> io::Result<()> {
-    let limit = if verbose { usize::MAX } else { 10 };
-    for f in findings.iter().take(limit) {
-        writeln!(out, "    {}", crate::report::truncate(&f.what, 160))?;
-    }
-    if findings.len() > limit {
-        writeln!(
-            out,
-            "    ... and {} more (--verbose lists them)",
-            findings.len() - limit
-        )?;
-    }
-    Ok(())
 }
