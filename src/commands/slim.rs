@@ -251,18 +251,12 @@ fn run_on_input(settings: &Settings, venv: &Venv, inv: &Inventory) -> Result<Wor
     }
     let mut input = Vec::new();
     for command in &settings.run {
-        let run = runner.run(command, root, root)?;
-        if !run.passed {
-            bail!(
-                "--run `{command}` fails on the input `{}` ({}), so it cannot show what the output needs; nothing was written\n{}\nhint: make the workload pass on the venv first (it runs with `sh -c`, $VENV={}, from the current directory{})",
-                root.display(),
-                run.status,
-                run.output_block(),
-                run.at.display(),
-                if run.read_only { ", on a read-only mount of the venv" } else { "" }
-            );
-        }
-        input.push(run);
+        input.push(runner.run_reference(
+            command,
+            root,
+            "the input",
+            "so it cannot show what the output needs; nothing was written",
+        )?);
     }
     // Without the mount nothing stops the workload writing into the venv: the plan would be
     // made from a tree that is not the one walked, and the user should know. Walk it again.

@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
 
 use super::Status;
 use crate::inventory::Inventory;
@@ -101,15 +101,12 @@ fn workloads(args: &cli::VerifyArgs) -> Result<Vec<report::verify::Workload>> {
     for command in &args.run {
         let (input, output, findings) = match (&original, &layout) {
             (Some(o), Some((input_tree, out_inv))) => {
-                let input = runner.run(command, &o.root, &o.root)?;
-                if !input.passed {
-                    bail!(
-                        "--run `{command}` fails on the original `{}` ({}), so it cannot show what the tree misses\n{}\nhint: make the workload pass on the original first",
-                        o.root.display(),
-                        input.status,
-                        input.output_block()
-                    );
-                }
+                let input = runner.run_reference(
+                    command,
+                    &o.root,
+                    "the original",
+                    "so it cannot show what the tree misses",
+                )?;
                 let output = runner.run(command, &tree.root, &o.root)?;
                 let findings = workload::compare(input_tree, out_inv, &input.record, &output);
                 (Some(input), output, findings)

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 pub use evidence::{compare, findings, Layout};
@@ -148,6 +148,24 @@ impl Runner {
             runs: std::cell::Cell::new(0),
             cwd,
         })
+    }
+
+    /// Run `command` on the tree it is held to (`root`, where it is: the input, or verify's
+    /// original), which it must pass: else an error that names `what`, says `then` and carries
+    /// the end of the workload's output.
+    pub fn run_reference(&self, command: &str, root: &Path, what: &str, then: &str) -> Result<Run> {
+        let run = self.run(command, root, root)?;
+        if !run.passed {
+            bail!(
+                "--run `{command}` fails on {what} `{}` ({}), {then}\n{}\nhint: make the workload pass there first (it runs with `sh -c`, $VENV={}, from the current directory{})",
+                root.display(),
+                run.status,
+                run.output_block(),
+                run.at.display(),
+                if run.read_only { ", on a read-only mount" } else { "" }
+            );
+        }
+        Ok(run)
     }
 
     /// Run `command` on `tree`, seen by the workload at `at` (mounted there read-only when the
