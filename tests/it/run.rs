@@ -243,12 +243,7 @@ fn zip_pure_with_run_takes_a_package_that_reads_through_the_archive_out_of_it() 
     let workload = "$VENV/bin/python -c 'import ziptrap; print(ziptrap.greeting())'";
     let (code, report, stderr) = slim_run(&v, &out, &["--zip-pure", "--run", workload]);
     assert_eq!(code, Some(0), "{stderr}\n{report:#}");
-    let zipped: Vec<&str> = report["zip"]["dists"]
-        .as_array()
-        .expect("zip.dists")
-        .iter()
-        .filter_map(|d| d["name"].as_str())
-        .collect();
+    let zipped = zipped_dists(&report);
     assert!(
         zipped.contains(&"ziptrap"),
         "the scan must zip ziptrap: {zipped:?}"
@@ -275,28 +270,12 @@ fn zip_pure_with_run_takes_a_package_that_reads_through_the_archive_out_of_it() 
 fn a_zipped_package_reading_its_data_through_the_loader_stays_zipped() {
     let t = scratch("run-zip-loader");
     let v = Venv::new(t.path());
-    v.dist(
-        "loaderdata",
-        "1.0",
-        &[
-            (
-                "loaderdata/__init__.py",
-                "import json\nfrom importlib.resources import files\n\ndef table():\n    return json.loads(files(__package__).joinpath('data', 'table.json').read_text())\n",
-            ),
-            ("loaderdata/data/table.json", "{\"answer\": 42}\n"),
-        ],
-        "",
-    );
+    loader_data(&v);
     let out = t.path().join("out");
     let workload = "$VENV/bin/python -c 'import loaderdata, sys; sys.exit(0 if loaderdata.table()[\"answer\"] == 42 else 3)'";
     let (code, report, stderr) = slim_run(&v, &out, &["--zip-pure", "--run", workload]);
     assert_eq!(code, Some(0), "{stderr}\n{report:#}");
-    let zipped: Vec<&str> = report["zip"]["dists"]
-        .as_array()
-        .expect("zip.dists")
-        .iter()
-        .filter_map(|d| d["name"].as_str())
-        .collect();
+    let zipped = zipped_dists(&report);
     assert!(zipped.contains(&"loaderdata"), "{:#}", report["zip"]);
     let run = &report["run"][0];
     assert_eq!(run["output"].as_array().map(Vec::len), Some(1), "{run:#}");
@@ -492,18 +471,7 @@ fn a_removed_file_a_failing_workload_names_without_quotes_comes_back() {
 fn a_failing_workload_gets_its_removed_file_back_before_any_zipped_package_comes_out() {
     let t = scratch("run-zip-defer");
     let v = data_venv(t.path());
-    v.dist(
-        "loaderdata",
-        "1.0",
-        &[
-            (
-                "loaderdata/__init__.py",
-                "import json\nfrom importlib.resources import files\n\ndef table():\n    return json.loads(files(__package__).joinpath('data', 'table.json').read_text())\n",
-            ),
-            ("loaderdata/data/table.json", "{\"answer\": 42}\n"),
-        ],
-        "",
-    );
+    loader_data(&v);
     let out = t.path().join("out");
     let workload = "$VENV/bin/python -c 'import loaderdata, datapkg; assert loaderdata.table()[\"answer\"] == datapkg.load()[\"answer\"]'";
     let (code, report, stderr) = slim_run(
@@ -518,14 +486,36 @@ fn a_failing_workload_gets_its_removed_file_back_before_any_zipped_package_comes
         ],
     );
     assert_eq!(code, Some(0), "{stderr}\n{report:#}");
-    let zipped: Vec<&str> = report["zip"]["dists"]
-        .as_array()
-        .expect("zip.dists")
-        .iter()
-        .filter_map(|d| d["name"].as_str())
-        .collect();
+    let zipped = zipped_dists(&report);
     assert!(zipped.contains(&"loaderdata"), "{:#}", report["zip"]);
     let back = restored_paths(&report);
     assert_eq!(back.len(), 1, "{back:?}\n{:#}", report["verify"]);
     assert!(back[0].ends_with("datapkg/data/table.json"), "{back:?}");
+}
+
+/// `loaderdata` reads `loaderdata/data/table.json` through the loader
+/// (`importlib.resources.files`), which works from a zip: `table()["answer"]` is 42.
+fn loader_data(v: &Venv) {
+    v.dist(
+        "loaderdata",
+        "1.0",
+        &[
+            (
+                "loaderdata/__init__.py",
+                "import json\nfrom importlib.resources import files\n\ndef table():\n    return json.loads(files(__package__).joinpath('data', 'table.json').read_text())\n",
+            ),
+            ("loaderdata/data/table.json", "{\"answer\": 42}\n"),
+        ],
+        "",
+    );
+}
+
+/// The names of the distributions the report says went into the archive.
+fn zipped_dists(report: &Value) -> Vec<&str> {
+    report["zip"]["dists"]
+        .as_array()
+        .expect("zip.dists")
+        .iter()
+        .filter_map(|d| d["name"].as_str())
+        .collect()
 }
