@@ -88,9 +88,7 @@ impl Scratch {
     /// Write a new file `name` (a single component) in the scratch directory, with `bytes`:
     /// `O_EXCL`, so nothing planted there is written through. The `--run` hook is written so.
     pub fn put(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
-        let path = self
-            .dir
-            .join(crate::safepath::component(name.as_ref()).map_err(anyhow::Error::msg)?);
+        let path = self.file(name)?;
         let mut f = self.create(name)?;
         io::Write::write_all(&mut f, bytes)
             .with_context(|| format!("cannot write `{}`", path.display()))?;
@@ -101,15 +99,19 @@ impl Scratch {
     /// process to write into (a workload's output): `O_EXCL`, mode 0600.
     pub fn create(&self, name: &str) -> Result<File> {
         use std::os::unix::fs::OpenOptionsExt;
-        let path = self
-            .dir
-            .join(crate::safepath::component(name.as_ref()).map_err(anyhow::Error::msg)?);
+        let path = self.file(name)?;
         fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&path)
             .with_context(|| format!("cannot create `{}`", path.display()))
+    }
+
+    /// The path of the file `name` in the scratch directory; `name` must be one component.
+    pub fn file(&self, name: &str) -> Result<PathBuf> {
+        let name = crate::safepath::component(name.as_ref()).map_err(anyhow::Error::msg)?;
+        Ok(self.dir.join(name))
     }
 }
 

@@ -177,7 +177,7 @@ impl Runner {
         let output_file = log.create("output")?;
         // Read back through this handle, opened before the workload starts: the file at that
         // path afterwards may be anything the workload put there (a link to a huge file).
-        let output_reader = std::fs::File::open(log.dir.join("output"))
+        let output_reader = std::fs::File::open(log.file("output")?)
             .context("cannot read back the workload's output file")?;
         let logs = Scratch::inside(&log.dir, "events")?;
         let seen_at = if self.can_mount { at } else { tree };
