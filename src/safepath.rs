@@ -92,11 +92,16 @@ pub fn checked_join(base: &Path, rel: &Path) -> Result<PathBuf, String> {
 /// Where the symlink at `link` (relative to the tree's root) points, resolved lexically from
 /// the link's directory; None when the target is absolute or climbs above the root.
 pub fn link_in_tree(link: &Path, target: &Path) -> Option<PathBuf> {
-    if target.is_absolute() {
-        return None;
-    }
-    let mut out = link.parent()?.to_path_buf();
-    for c in target.components() {
+    let out = resolve_in_tree(link.parent()?, target)?;
+    (!out.as_os_str().is_empty()).then_some(out)
+}
+
+/// `rel` resolved lexically from the directory `dir` (both relative to the tree's root): `.`
+/// dropped, `..` folded, links not looked at; None when `rel` is absolute or climbs above the
+/// root. `sklearn/_build_utils/../__init__.py` from the root is `sklearn/__init__.py`.
+pub fn resolve_in_tree(dir: &Path, rel: &Path) -> Option<PathBuf> {
+    let mut out = dir.to_path_buf();
+    for c in rel.components() {
         match c {
             Component::Normal(n) => out.push(n),
             Component::CurDir => {}
@@ -108,7 +113,13 @@ pub fn link_in_tree(link: &Path, target: &Path) -> Option<PathBuf> {
             Component::RootDir | Component::Prefix(_) => return None,
         }
     }
-    (!out.as_os_str().is_empty()).then_some(out)
+    Some(out)
+}
+
+/// A path read from the venv (or from what its code wrote) as a plain relative path: not
+/// empty, only normal components, no NUL; None for anything else (`checked_join`'s rule).
+pub fn plain_relative(rel: &Path) -> Option<PathBuf> {
+    checked_join(Path::new(""), rel).ok()
 }
 
 /// The relative target for a link at `from` (relative to the root) that points to `to` (relative

@@ -31,8 +31,8 @@ use serde_json::{json, Value};
 pub use crate::apply::{Restored, ELF_RULE};
 pub use compare::{problems, regressions, Regression};
 pub use repair::{
-    missing_modules, module_paths, module_paths_in, package_in, package_of, plain_relative,
-    quoted_paths, repair, repair_with, Check, Finding, PutBack, Repair, Step, MAX_ROUNDS,
+    missing_modules, module_paths, module_paths_in, package_in, package_of, quoted_paths, repair,
+    repair_with, Check, Finding, PutBack, Repair, Step, MAX_ROUNDS,
 };
 pub use restore::{decide, decide_paths, restore, Restore};
 

@@ -26,6 +26,7 @@ use super::restore::{decide, decide_paths, Restore};
 use super::{probe, regressions, Options, Probe, Regression, Restored};
 use crate::inventory::{Inventory, Kind};
 use crate::plan::Plan;
+use crate::safepath;
 
 /// Restores at most (each followed by a check of the tree).
 pub const MAX_ROUNDS: usize = 3;
@@ -308,6 +309,10 @@ pub fn quoted_paths(text: &str, root: &Path) -> Vec<PathBuf> {
     else {
         return Vec::new();
     };
+    let folded = |rel: &str| {
+        safepath::resolve_in_tree(Path::new(""), Path::new(rel))
+            .and_then(|rel| safepath::plain_relative(&rel))
+    };
     let mut out = Vec::new();
     for quote in ['\'', '"'] {
         for (i, piece) in text.split(quote).enumerate() {
@@ -327,38 +332,6 @@ pub fn quoted_paths(text: &str, root: &Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-/// A relative path with `.` and `..` folded by spelling; None if it climbs out of its root or
-/// is not a plain path.
-fn folded(s: &str) -> Option<PathBuf> {
-    if s.contains('\0') {
-        return None;
-    }
-    let mut out = PathBuf::new();
-    for c in Path::new(s).components() {
-        match c {
-            std::path::Component::Normal(n) => out.push(n),
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                if !out.pop() {
-                    return None;
-                }
-            }
-            _ => return None,
-        }
-    }
-    plain_relative(out.to_str()?)
-}
-
-/// `s` as a relative path of normal components only, or None.
-pub fn plain_relative(s: &str) -> Option<PathBuf> {
-    let p = Path::new(s.trim_end_matches('/'));
-    let plain = !s.is_empty()
-        && !s.contains('\0')
-        && p.components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)));
-    (plain && p.components().next().is_some()).then(|| p.to_path_buf())
 }
 
 /// The input's files and directories for a dotted module name: `a/b/` (a package),

@@ -292,7 +292,11 @@ fn read_events(dir: &Path) -> Recording {
             let Some(values) = values else {
                 continue;
             };
-            let path = |i: usize| values.get(i).and_then(|v| crate::verify::plain_relative(v));
+            let path = |i: usize| {
+                values
+                    .get(i)
+                    .and_then(|v| crate::safepath::plain_relative(Path::new(v)))
+            };
             let name = |i: usize| values.get(i).filter(|v| is_dotted(v)).cloned();
             match kind {
                 b"hello" => rec.processes += 1,
