@@ -17,6 +17,16 @@ pub struct Runs<'a> {
     pub rounds: &'a [Vec<Run>],
 }
 
+impl Runs<'_> {
+    /// Workload `i`'s runs on the output, one per check, in order.
+    fn outputs(&self, i: usize) -> Vec<&Run> {
+        self.rounds
+            .iter()
+            .filter_map(|round| round.get(i))
+            .collect()
+    }
+}
+
 #[derive(Serialize)]
 pub(super) struct JsonWorkload<'a> {
     command: &'a str,
@@ -35,11 +45,7 @@ impl Report<'_> {
                 .iter()
                 .enumerate()
                 .map(|(i, input)| {
-                    let output: Vec<&Run> = runs
-                        .rounds
-                        .iter()
-                        .filter_map(|round| round.get(i))
-                        .collect();
+                    let output = runs.outputs(i);
                     JsonWorkload {
                         command: &input.command,
                         input,
@@ -58,7 +64,7 @@ impl Report<'_> {
         };
         writeln!(out)?;
         for (i, input) in runs.input.iter().enumerate() {
-            let output: Vec<&Run> = runs.rounds.iter().filter_map(|r| r.get(i)).collect();
+            let output = runs.outputs(i);
             writeln!(out, "  run `{}`:", input.command)?;
             writeln!(
                 out,
