@@ -7,6 +7,11 @@
 //! Rules with `Guard::Distribution` (installers) rescue the whole distribution, because they
 //! reach their own code through sys.path tricks a static scan does not follow. What the scan
 //! cannot see (dynamic imports of computed names) is the job of `venvslim verify`.
+//!
+//! Only a required import rescues (docs/facts.md, "Optional imports"): one inside a `try` that
+//! catches import errors, or under `if TYPE_CHECKING:`, shows the importer copes without the
+//! module (imports/blocks.rs). And an import made by build-time code (rules/build.rs) never
+//! keeps an installer, even when that file itself is kept.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
@@ -15,7 +20,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::{Ctx, Guard, Verdict};
-use crate::imports::imported_modules;
+use crate::imports::{imports, Need};
 use crate::inventory::Kind;
 
 /// A path a rule would have removed, kept because kept code imports it.
@@ -64,8 +69,25 @@ pub fn module_of(sp_rel: &Path) -> Option<(String, bool)> {
     valid.then(|| (parts.join("."), is_package))
 }
 
-/// What the scanned files import: module name -> first importer (in path order).
-type Refs = HashMap<String, PathBuf>;
+/// What the scanned files require: module name -> first importer (in path order).
+#[derive(Default)]
+struct Refs {
+    /// Every required import.
+    all: HashMap<String, PathBuf>,
+    /// Required imports of files that are not build-time code: what may keep an installer.
+    runtime: HashMap<String, PathBuf>,
+}
+
+impl Refs {
+    fn merge(&mut self, other: Refs) {
+        for (m, importer) in other.all {
+            self.all.entry(m).or_insert(importer);
+        }
+        for (m, importer) in other.runtime {
+            self.runtime.entry(m).or_insert(importer);
+        }
+    }
+}
 
 /// Rescue every removal that kept code imports, until nothing changes; the verdicts are
 /// updated in place and the rescues returned for the report.
@@ -104,7 +126,7 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict]) -> Vec<Rescue> {
     loop {
         let mut newly = Vec::new();
         for (module, idxs) in by_module.iter_mut() {
-            let Some(importer) = refs.get(module) else {
+            let Some(importer) = refs.all.get(module) else {
                 continue;
             };
             for i in idxs.drain(..) {
@@ -122,7 +144,7 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict]) -> Vec<Rescue> {
         for (dist, idxs) in by_dist.iter_mut() {
             let hit = dist_tops[dist]
                 .iter()
-                .find_map(|t| refs.get(t).map(|imp| (t, imp)));
+                .find_map(|t| refs.runtime.get(t).map(|imp| (t, imp)));
             let Some((top, importer)) = hit else { continue };
             let name = &ctx.dists[*dist];
             let reason = format!(
@@ -153,9 +175,7 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict]) -> Vec<Rescue> {
             break;
         }
         newly.sort_unstable();
-        for (m, importer) in scan(ctx, &newly) {
-            refs.entry(m).or_insert(importer);
-        }
+        refs.merge(scan(ctx, &newly));
     }
     rescues.sort_by(|a, b| a.path.cmp(&b.path));
     rescues
@@ -203,19 +223,37 @@ fn scan(ctx: &Ctx, idxs: &[usize]) -> Refs {
         .filter_map(|&i| {
             let e = &ctx.inv.entries[i];
             let bytes = fs::read(ctx.venv.root.join(&e.path)).ok()?;
-            Some((e.path.clone(), file_imports(ctx, &e.path, &bytes)))
+            let required = file_imports(ctx, &e.path, &bytes)
+                .into_iter()
+                .filter(|i| i.need == Need::Required)
+                .map(|i| i.module)
+                .collect();
+            Some((e.path.clone(), required))
         })
         .collect();
-    let mut refs = Refs::new();
+    let mut refs = Refs::default();
     for (path, modules) in found {
+        let build_time = path
+            .strip_prefix(&ctx.venv.site_packages)
+            .ok()
+            .and_then(Path::to_str)
+            .and_then(super::build::rule_for)
+            .is_some();
         for m in modules {
-            refs.entry(m).or_insert_with(|| path.clone());
+            if !build_time {
+                refs.runtime
+                    .entry(m.clone())
+                    .or_insert_with(|| path.clone());
+            }
+            refs.all.entry(m).or_insert_with(|| path.clone());
         }
     }
     refs
 }
 
-fn file_imports(ctx: &Ctx, path: &Path, bytes: &[u8]) -> Vec<String> {
+/// What one kept file imports, with how firmly: a `.pth` file's `import` lines, a Python
+/// script in bin/, or a module.
+pub(crate) fn file_imports(ctx: &Ctx, path: &Path, bytes: &[u8]) -> Vec<crate::imports::Import> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if name.ends_with(".pth") {
         // site.py executes only the lines that start with `import`.
@@ -224,7 +262,7 @@ fn file_imports(ctx: &Ctx, path: &Path, bytes: &[u8]) -> Vec<String> {
             .filter(|l| l.starts_with(b"import ") || l.starts_with(b"import\t"))
             .flat_map(|l| l.iter().copied().chain(std::iter::once(b'\n')))
             .collect();
-        return imported_modules(&code, "", false);
+        return imports(&code, "", false);
     }
     if !name.ends_with(".py") {
         let first_line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
@@ -233,14 +271,14 @@ fn file_imports(ctx: &Ctx, path: &Path, bytes: &[u8]) -> Vec<String> {
         {
             return Vec::new();
         }
-        return imported_modules(bytes, "", false);
+        return imports(bytes, "", false);
     }
     let module = path
         .strip_prefix(&ctx.venv.site_packages)
         .ok()
         .and_then(module_of);
     let (module, is_package) = module.unwrap_or_default();
-    imported_modules(bytes, &module, is_package)
+    imports(bytes, &module, is_package)
 }
 
 #[cfg(test)]

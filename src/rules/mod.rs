@@ -6,6 +6,7 @@
 //! it reads the inventory and returns verdicts; `guard.rs` then rescues modules that kept code
 //! imports, and `plan.rs` turns the verdicts into actions.
 
+pub mod build;
 pub mod bytecode;
 pub mod distinfo;
 pub mod guard;
@@ -49,6 +50,9 @@ pub enum Category {
     StaticLibs,
     /// pip, setuptools, wheel: needed to install, not to run.
     Installers,
+    /// Modules that only run while a package is built (numpy.distutils, cffi's setuptools
+    /// plugin, setup.py scripts).
+    Build,
     /// `bin/activate*` scripts, for an interactive shell.
     Activation,
     /// Console scripts in `bin/` not kept with `--keep-bin`.
@@ -73,6 +77,7 @@ impl Category {
             Category::Windows => "Windows launchers",
             Category::StaticLibs => "static libraries",
             Category::Installers => "installers",
+            Category::Build => "build-time modules",
             Category::Activation => "activation scripts",
             Category::Scripts => "console scripts (--keep-bin)",
             Category::DistInfo => "dist-info",
@@ -310,9 +315,10 @@ pub fn classify_entry(ctx: &Ctx, e: &Entry, with_installers: bool) -> Verdict {
             return v;
         }
     }
-    let checks: [fn(&Ctx, &Item) -> Option<Verdict>; 4] = [
+    let checks: [fn(&Ctx, &Item) -> Option<Verdict>; 5] = [
         distinfo::classify,
         bytecode::classify,
+        build::classify,
         tests::classify,
         junk::classify,
     ];
@@ -344,6 +350,7 @@ pub fn table() -> Vec<&'static Rule> {
     all.extend(tests::RULES);
     all.extend(junk::RULES);
     all.extend(installers::RULES);
+    all.extend(build::RULES);
     all.extend(scripts::RULES);
     all.extend(distinfo::RULES);
     all

@@ -11,6 +11,8 @@
 //!   hashes; the dry run and `--in-place` agree with the real run out of place.
 //! - `bytecode`, `dist_info`: each value of `--bytecode` and `--dist-info`.
 //! - `select`: `--keep`, `--remove`, `--keep-package`.
+//! - `guard`: which imports keep a module (required ones) and which do not (optional,
+//!   type-only, build-time code), and the deep verify behind it.
 //! - `config`: `[tool.venvslim]` in a pyproject.toml, hand-off keys included; flags win.
 //! - `usage`: every usage error exits 2 with a `hint:` and writes nothing.
 //! - `inputs`: trees that are not the plain fixture: a FIFO, a bare site-packages, relative
@@ -25,6 +27,7 @@ mod bytecode;
 mod config;
 mod default;
 mod dist_info;
+mod guard;
 mod inputs;
 mod select;
 mod snapshots;

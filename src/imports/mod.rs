@@ -14,8 +14,10 @@
 //! (`__import__(name)`, f-strings, concatenation), text run through
 //! `exec`/`eval`, plugin loading through entry points or `pkgutil`, and calls
 //! inside f-string replacement fields are not seen. Conditions are not
-//! evaluated: imports under `if TYPE_CHECKING:` or version checks count. The
-//! names after `from x import` are reported as submodules even when they are
+//! evaluated, but each import carries its block context (`blocks.rs`): inside
+//! a `try` whose handler catches import errors it is optional, under
+//! `if TYPE_CHECKING:` it is for type checkers only; version checks and
+//! function bodies still count as required. The names after `from x import` are reported as submodules even when they are
 //! attributes. `__import__` with a relative name or a `level` argument is
 //! ignored. Malformed source is scanned on a best-effort basis.
 
@@ -44,12 +46,35 @@ struct Quote {
     nest: u8,
 }
 
-/// Module names a Python source file may import, absolute and dotted.
+mod blocks;
+
+pub use blocks::Need;
+
+/// One module a file imports, and how firmly (the strongest of its import statements).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// Absolute dotted name.
+    pub module: String,
+    /// Whether the file fails without it, copes without it, or only names it for type checkers.
+    pub need: Need,
+}
+
+/// Module names a Python source file may import, absolute and dotted, however it imports them.
 /// `module` is the dotted name of the file itself (e.g. "pkg.sub.mod" for pkg/sub/mod.py,
 /// "pkg.sub" for pkg/sub/__init__.py) and `is_package` says whether the file is an __init__.py;
 /// both are needed to resolve relative imports.
 #[must_use]
 pub fn imported_modules(source: &[u8], module: &str, is_package: bool) -> Vec<String> {
+    imports(source, module, is_package)
+        .into_iter()
+        .map(|i| i.module)
+        .collect()
+}
+
+/// The modules a Python source file may import, each with its strongest need, sorted by name.
+/// Arguments as for [`imported_modules`].
+#[must_use]
+pub fn imports(source: &[u8], module: &str, is_package: bool) -> Vec<Import> {
     let package = match (is_package, module.rsplit_once('.')) {
         (true, _) => module,
         (false, Some((parent, _))) => parent,
@@ -58,32 +83,71 @@ pub fn imported_modules(source: &[u8], module: &str, is_package: bool) -> Vec<St
     let src = source.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(source);
     let mut pos = 0;
     let mut toks = Vec::new();
-    let mut out = Vec::new();
-    while logical_line(src, &mut pos, &mut toks) {
-        scan_line(&toks, package, &mut out);
+    let mut lines = Vec::new();
+    loop {
+        let start = toks.len();
+        let Some(indent) = logical_line(src, &mut pos, &mut toks) else {
+            break;
+        };
+        lines.push(blocks::Line {
+            indent,
+            toks: start..toks.len(),
+        });
     }
-    out.sort_unstable();
-    out.dedup();
-    out
+    let mut found: Vec<(String, Need)> = Vec::new();
+    let mut names = Vec::new();
+    for (range, need) in blocks::segments(&lines, &toks) {
+        scan_line(&toks[range], package, &mut names);
+        found.extend(names.drain(..).map(|n| (n, need)));
+    }
+    // Strongest first for each name, then one entry per name.
+    found.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    found.dedup_by(|later, first| later.0 == first.0);
+    found
+        .into_iter()
+        .map(|(module, need)| Import { module, need })
+        .collect()
 }
 
-/// Fills `toks` with the tokens of the next logical line; false at the end.
-fn logical_line<'a>(s: &'a [u8], pos: &mut usize, toks: &mut Vec<Tok<'a>>) -> bool {
-    toks.clear();
+/// Appends the tokens of the next logical line to `toks` and returns its indentation (columns
+/// of leading blanks, a tab to the next multiple of 8); None at the end.
+fn logical_line<'a>(s: &'a [u8], pos: &mut usize, toks: &mut Vec<Tok<'a>>) -> Option<usize> {
+    let first = toks.len();
     let mut depth = 0usize;
+    let mut line_start = *pos;
+    let mut indent = 0;
     loop {
         let (tok, next) = lex_at(s, *pos, 0);
         *pos = next;
         match tok {
-            Tok::Eof => return !toks.is_empty(),
-            Tok::Newline if depth == 0 && !toks.is_empty() => return true,
-            Tok::Newline => continue,
+            Tok::Eof => return (toks.len() > first).then_some(indent),
+            Tok::Newline if depth == 0 && toks.len() > first => return Some(indent),
+            Tok::Newline => {
+                line_start = next;
+                continue;
+            }
             Tok::Op(b'(' | b'[' | b'{') => depth += 1,
             Tok::Op(b')' | b']' | b'}') => depth = depth.saturating_sub(1),
             _ => {}
         }
+        if toks.len() == first {
+            indent = columns(&s[line_start..]);
+        }
         toks.push(tok);
     }
+}
+
+/// Columns of the blanks a physical line starts with.
+fn columns(line: &[u8]) -> usize {
+    let mut col = 0;
+    for &c in line {
+        match c {
+            b' ' | b'\x0c' => col += 1,
+            b'\t' => col = (col / 8 + 1) * 8,
+            _ => break,
+        }
+    }
+    col
 }
 
 fn is_ident(c: u8) -> bool {
@@ -487,6 +551,127 @@ class K:
         return lambda: __import__('h')
 ";
         assert_eq!(m(src), v(&["a", "b", "b.c", "d", "e", "f", "f.g", "h"]));
+    }
+
+    /// The need of each module `src` imports, as `name:need` for the ones not required.
+    fn needs(src: &str) -> Vec<String> {
+        super::imports(src.as_bytes(), "pkg.mod", false)
+            .into_iter()
+            .filter(|i| i.need != super::Need::Required)
+            .map(|i| format!("{}:{:?}", i.module, i.need))
+            .collect()
+    }
+
+    #[test]
+    fn optional_imports_in_try_that_catches_import_errors() {
+        let src = "\
+try:
+    import a
+    from b import c
+except (ImportError, AttributeError) as exc:
+    import fallback
+try:
+    import d
+except ValueError:
+    pass
+except Exception:
+    pass
+try:
+    import e
+except KeyError:
+    pass
+finally:
+    pass
+try: import f
+except: pass
+";
+        assert_eq!(
+            needs(src),
+            [
+                "a:Optional",
+                "b:Optional",
+                "b.c:Optional",
+                "d:Optional",
+                "f:Optional"
+            ]
+        );
+    }
+
+    #[test]
+    fn nested_blocks_and_function_bodies() {
+        let src = "\
+def build():
+    try:
+        import setuptools
+    except Exception as ex:
+        raise RuntimeError('needs setuptools') from ex
+    import required_in_function
+    if sys.version_info >= (3, 12):
+        import version_checked
+class K:
+    try:
+        if True:
+            import deep
+    except ModuleNotFoundError:
+        pass
+    import after_try
+";
+        assert_eq!(needs(src), ["deep:Optional", "setuptools:Optional"]);
+    }
+
+    #[test]
+    fn type_checking_blocks_and_their_else() {
+        let src = "\
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:
+    from a import A
+    try:
+        import b
+    except ImportError:
+        import c
+else:
+    import d
+if typing.TYPE_CHECKING: import e
+if not TYPE_CHECKING:
+    import f
+if TYPE_CHECKING or RUNTIME:
+    import g
+import a
+";
+        assert_eq!(
+            needs(src),
+            ["a.A:TypeOnly", "b:TypeOnly", "c:TypeOnly", "e:TypeOnly"]
+        );
+    }
+
+    #[test]
+    fn suppress_and_headers_with_brackets() {
+        let src = "\
+with contextlib.suppress(ImportError):
+    import a
+with suppress(KeyError):
+    import b
+with open('x') as f, suppress(ModuleNotFoundError): import c
+if (x := {'k': 1}) and TYPE_CHECKING:
+    import d
+try:  # a comment
+    # another
+    import e
+
+except ImportError:
+    pass
+";
+        assert_eq!(needs(src), ["a:Optional", "c:Optional", "e:Optional"]);
+    }
+
+    #[test]
+    fn tabs_and_a_try_whose_handler_is_elsewhere() {
+        // A `try` body indented with a tab, and a nested try whose only handler is not
+        // an import error while the outer one is.
+        let src = "try:\n\timport a\n\ttry:\n\t\timport b\n\texcept OSError:\n\t\tpass\nexcept ImportError:\n\tpass\nimport c\n";
+        assert_eq!(needs(src), ["a:Optional", "b:Optional"]);
+        let strongest = "try:\n    import a\nexcept ImportError:\n    pass\nimport a\n";
+        assert!(needs(strongest).is_empty());
     }
 
     #[test]
