@@ -38,7 +38,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venvslim=${VENVSLIM:-$root/target/release/venvslim}
 logdir=${LOGDIR:-$root/target/bench-logs}
-helper=$root/benches/hand_slim.py
+pypart=$root/benches/hand_slim.py
 top=${DIFF_TOP:-10}
 
 if [ $# -eq 0 ]; then
@@ -144,7 +144,7 @@ hand_slim() {
     echo "compileall: $(grep -c '^\*\*\*' "$tree.compile.log" || true) sources did not compile"
 
     # GNU strip where the library still loads.
-    python3 "$helper" strip "$tree" "$tree/bin/python"
+    python3 "$pypart" strip "$tree" "$tree/bin/python"
 }
 
 # verify TREE VENV LOG: clean or broken, from venvslim verify's exit code.
@@ -171,16 +171,16 @@ for venv in "$@"; do
     hand_slim "$hand" "$venv" >"$logdir/hand_slim-$name.hand.txt" 2>&1
     grep -E '^(compileall|strip):' "$logdir/hand_slim-$name.hand.txt" >&2 || true
 
-    read -r in_b in_f < <(python3 "$helper" size "$venv")
-    read -r hand_b hand_f < <(python3 "$helper" size "$hand")
-    read -r vs_b vs_f < <(python3 "$helper" size "$out")
+    read -r in_b in_f < <(python3 "$pypart" size "$venv")
+    read -r hand_b hand_f < <(python3 "$pypart" size "$hand")
+    read -r vs_b vs_f < <(python3 "$pypart" size "$out")
     ratio=$(python3 -c "print(f'{$vs_b / $hand_b:.3f}')")
     v_out=$(verify "$out" "$venv" "$logdir/hand_slim-$name.verify.txt")
     v_hand=n/a
     [ "${VERIFY_HAND:-1}" = 0 ] || v_hand=$(verify "$hand" "$venv" "$logdir/hand_slim-$name.verify-hand.txt")
     rows+=("$(printf '%s|%s|%s|%s|%s|%s|%s|%s|%s|%s' "$name" "$in_b" "$in_f" "$hand_b" "$hand_f" \
         "$vs_b" "$vs_f" "$ratio" "$v_out" "$v_hand")")
-    diffs+=("== $name"$'\n'"$(python3 "$helper" diff "$out" "$hand" "$top")")
+    diffs+=("== $name"$'\n'"$(python3 "$pypart" diff "$out" "$hand" "$top")")
     [ "${KEEP:-0}" = 1 ] || rm -rf "$out" "$hand" "$hand.compile.log"
 done
 
