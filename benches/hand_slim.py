@@ -1,4 +1,4 @@
-"""The Python part of benches/hand_slim.sh (run with any Python 3.8+; they never import the venv's code).
+"""The Python part of benches/hand_slim.sh (any Python 3.8+; it never imports the venv's code).
 
   hand_slim.py size DIR                 "BYTES FILES": apparent bytes and number of regular files,
                                         each inode counted once; symlinks and directories are not
