@@ -210,6 +210,16 @@ pub struct SlimOptions {
     #[arg(long, value_name = "CMD")]
     pub run: Vec<String>,
 
+    /// Remove what the --run workloads did not use, inside the distributions that stay:
+    /// subpackages none of whose modules they imported, data directories none of whose files
+    /// they opened or listed (botocore's service models), whole distributions nothing of which
+    /// they used. `safe` (the default level) also keeps every module a used module imports, so
+    /// code paths the workloads did not reach still import; `used` keeps only what they used.
+    /// Needs --run; OUT is then checked with the workloads and what they miss comes back. A code
+    /// path no workload ran can still miss a data file: cover your app with the workloads.
+    #[arg(long, value_enum, value_name = "LEVEL", num_args = 0..=1, default_missing_value = "safe")]
+    pub prune: Option<PruneLevel>,
+
     /// The absolute path the tree will live at in the final image (`COPY --from=builder /slim
     /// /venv`): shebangs of bin/ scripts, pyvenv.cfg, absolute symlinks and other text files
     /// naming the venv's path are rewritten to it, and bytecode records it as its file names.
@@ -352,6 +362,18 @@ pub struct BenchArgs {
     pub keep: Option<PathBuf>,
 }
 
+/// `--prune`, `prune = ".."`: how much of what the workloads did not use goes.
+#[derive(
+    Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum PruneLevel {
+    #[default]
+    Safe,
+    Used,
+}
+
 /// `--bytecode`, `bytecode = ".."`: one spelling for both (clap's and serde's kebab-case).
 #[derive(
     Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize,
@@ -405,6 +427,16 @@ pub struct VerifyArgs {
     /// that the tree lacks is reported. Repeatable.
     #[arg(long, value_name = "CMD")]
     pub run: Vec<String>,
+
+    /// Remove what the --run workloads did not use, inside the distributions that stay:
+    /// subpackages none of whose modules they imported, data directories none of whose files
+    /// they opened or listed (botocore's service models), whole distributions nothing of which
+    /// they used. `safe` (the default level) also keeps every module a used module imports, so
+    /// code paths the workloads did not reach still import; `used` keeps only what they used.
+    /// Needs --run; OUT is then checked with the workloads and what they miss comes back. A code
+    /// path no workload ran can still miss a data file: cover your app with the workloads.
+    #[arg(long, value_enum, value_name = "LEVEL", num_args = 0..=1, default_missing_value = "safe")]
+    pub prune: Option<PruneLevel>,
 
     /// Print a JSON report instead of text.
     #[arg(long)]

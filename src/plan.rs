@@ -16,10 +16,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::archive::ZipPlan;
-use crate::cli::{BytecodeMode, DistInfoMode};
+use crate::cli::{BytecodeMode, DistInfoMode, PruneLevel};
 use crate::dists::{metadata_header, Dist, Ownership};
 use crate::handoff::EntryFate;
 use crate::inventory::{Inventory, Kind};
+use crate::rules::prune::{self, Cut, Usage};
 use crate::rules::{self, distinfo, guard::Rescue, Ctx, Rewrite, Rule, Verdict};
 use crate::settings::Settings;
 use crate::venv::Venv;
@@ -80,6 +81,10 @@ pub struct Plan {
     pub fate: Vec<Option<usize>>,
     /// Paths a rule would have removed and the import guard kept, with why.
     pub rescues: Vec<Rescue>,
+    /// `--prune`'s level, when it ran (with a recording of the workloads).
+    pub prune: Option<PruneLevel>,
+    /// What `--prune` cut: directories and whole distributions, sorted by path.
+    pub cuts: Vec<Cut>,
     /// Sources to compile (relative to the root).
     pub compile: Vec<PathBuf>,
     /// `--bytecode`: what happens to pycs.
@@ -109,14 +114,37 @@ impl Plan {
     /// Run the planning passes in order (classify, guard, bytecode, ELF, zip, actions, hand-off)
     /// over the walked venv.
     pub fn build(venv: Venv, settings: &Settings, inv: Inventory) -> Plan {
+        Plan::build_with(venv, settings, inv, None)
+    }
+
+    /// `build`, with what the `--run` workloads used on the input: with `--prune`, what they
+    /// did not use is cut after the import guard (rules/prune.rs).
+    pub fn build_with(
+        venv: Venv,
+        settings: &Settings,
+        inv: Inventory,
+        usage: Option<&Usage>,
+    ) -> Plan {
         let dists = crate::dists::discover(&venv.root, &venv.site_packages, &inv);
         let own = Ownership::new(&dists, &venv.site_packages);
         let elf_mode = settings.elf.engine();
         let mut zipped = vec![false; inv.entries.len()];
-        let (rescues, compile, (elf, elf_skipped), zip, licences_kept, (actions, fate), handoff) = {
+        let (
+            (rescues, cuts),
+            compile,
+            (elf, elf_skipped),
+            zip,
+            licences_kept,
+            (actions, fate),
+            handoff,
+        ) = {
             let ctx = Ctx::new(&venv, settings, &inv, &dists, &own);
             let mut verdicts = rules::classify(&ctx);
             let rescues = rules::guard::run(&ctx, &mut verdicts);
+            let cuts = match (settings.prune, usage) {
+                (Some(level), Some(usage)) => prune::run(&ctx, &mut verdicts, usage, level),
+                _ => Vec::new(),
+            };
             dist_info_coherence(&ctx, &mut verdicts);
             licence_links(&ctx, &mut verdicts);
             let licences_kept = licence_destinations_taken(&ctx, &mut verdicts);
@@ -137,7 +165,7 @@ impl Plan {
             let fates = entry_fates(&actions, &fate, &zipped);
             let handoff = crate::handoff::plan(&ctx, &fates, &licences_kept);
             (
-                rescues,
+                (rescues, cuts),
                 compile,
                 elf,
                 zip,
@@ -154,6 +182,8 @@ impl Plan {
             actions,
             fate,
             rescues,
+            prune: settings.prune.filter(|_| usage.is_some()),
+            cuts,
             compile,
             bytecode: settings.bytecode,
             elf,

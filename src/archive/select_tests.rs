@@ -47,6 +47,7 @@ fn tree(root: &Path, dists: &[(&str, Files)]) {
 fn settings(root: &Path, exclude: &[&str]) -> Settings {
     Settings {
         run: Vec::new(),
+        prune: None,
         venv: root.to_path_buf(),
         target: Target::PlanOnly,
         dry_run: true,

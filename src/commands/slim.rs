@@ -14,6 +14,7 @@ use crate::cli::BytecodeMode;
 use crate::inventory::Inventory;
 use crate::plan::Plan;
 use crate::report::Report;
+use crate::rules::prune::Usage;
 use crate::settings::{Settings, Target};
 use crate::venv::Venv;
 use crate::{apply, bytecode, handoff, progress, report, verify, workload};
@@ -72,7 +73,7 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
         deep: true,
         ..verify::Options::default()
     };
-    let original = if settings.verify {
+    let original = if settings.verify && !settings.dry_run {
         progress.phase("verify: probing the input", 0);
         Some(verify::probe(&venv.root, &verify_opts)?)
     } else {
@@ -86,7 +87,8 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
         Some(run_on_input(settings, &venv, &inv)?)
     };
     progress.phase("planning", 0);
-    let plan = Plan::build(venv, settings, inv);
+    let usage = workloads.as_ref().map(Workloads::usage);
+    let plan = Plan::build_with(venv, settings, inv, usage.as_ref());
     if let Some(zip) = &plan.zip {
         zip.check_entry_limit()?;
     }
@@ -232,6 +234,20 @@ struct Output<'a> {
 struct Workloads {
     runner: workload::Runner,
     input: Vec<workload::Run>,
+}
+
+impl Workloads {
+    /// What the runs on the input used, all of them together: what `--prune` keeps.
+    fn usage(&self) -> Usage {
+        let mut usage = Usage::default();
+        for run in &self.input {
+            let r = &run.record;
+            usage.paths.extend(r.touched.keys().cloned());
+            usage.paths.extend(r.modules.values().cloned());
+            usage.modules.extend(r.modules.keys().cloned());
+        }
+        usage
+    }
 }
 
 /// Run every `--run` command on the input (read-only); one that fails there stops the run

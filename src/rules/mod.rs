@@ -12,6 +12,7 @@ pub mod distinfo;
 pub mod guard;
 pub mod installers;
 pub mod junk;
+pub mod prune;
 pub mod scripts;
 pub mod tests;
 
@@ -53,6 +54,8 @@ pub enum Category {
     /// Modules that only run while a package is built (numpy.distutils, cffi's setuptools
     /// plugin, setup.py scripts).
     Build,
+    /// What the `--run` workloads did not use (`--prune`).
+    Prune,
     /// `bin/activate*` scripts, for an interactive shell.
     Activation,
     /// Console scripts in `bin/` not kept with `--keep-bin`.
@@ -78,6 +81,7 @@ impl Category {
             Category::StaticLibs => "static libraries",
             Category::Installers => "installers",
             Category::Build => "build-time modules",
+            Category::Prune => "unused by the workload (--prune)",
             Category::Activation => "activation scripts",
             Category::Scripts => "console scripts (--keep-bin)",
             Category::DistInfo => "dist-info",
@@ -351,6 +355,7 @@ pub fn table() -> Vec<&'static Rule> {
     all.extend(junk::RULES);
     all.extend(installers::RULES);
     all.extend(build::RULES);
+    all.extend(prune::RULES);
     all.extend(scripts::RULES);
     all.extend(distinfo::RULES);
     all

@@ -53,8 +53,11 @@ pub struct Settings {
     pub verbose: bool,
     /// Verify the output against the input and repair regressions (`--verify`, or `--run`).
     pub verify: bool,
-    /// Workloads to run on the input and the output (`--run`, the file's first).
+    /// Workloads to run on the input and the output (`--run`, the file's first). With
+    /// `--dry-run` they run on the input only, for `--prune`'s plan.
     pub run: Vec<String>,
+    /// Remove what the workloads did not use (`--prune`).
+    pub prune: Option<crate::cli::PruneLevel>,
     /// What to do with bytecode (`--bytecode`, default `compile`).
     pub bytecode: BytecodeMode,
     /// What to keep of `*.dist-info` (`--dist-info`, default `minimal`).
@@ -191,11 +194,13 @@ impl Settings {
             (None, false, true) => Target::PlanOnly,
             (None, false, false) => bail!("say where to write the slimmed venv\nhint: add -o OUT, or --in-place to slim it where it is"),
         };
-        if !o.run.is_empty() && (args.in_place || args.dry_run) {
+        if !o.run.is_empty() && args.in_place {
             bail!(
-                "--run checks a new tree against the input: it needs -o OUT, not {}\nhint: slim with -o OUT --run CMD (an in-place run leaves no original to compare with or restore from)",
-                if args.in_place { "--in-place" } else { "--dry-run" }
+                "--run checks a new tree against the input: it needs -o OUT, not --in-place\nhint: slim with -o OUT --run CMD (an in-place run leaves no original to compare with or restore from)"
             );
+        }
+        if o.prune.is_some() && o.run.is_empty() {
+            bail!("--prune removes what a recorded run did not use, and no --run was given\nhint: add --run CMD with a workload that exercises your app, e.g. --prune --run '$VENV/bin/python -m myapp --selfcheck'");
         }
         if let Some(empty) = o.run.iter().find(|c| c.trim().is_empty()) {
             bail!("--run `{empty}` is an empty command\nhint: give the command that exercises your app, e.g. --run '$VENV/bin/python -m myapp --selfcheck'");
@@ -212,6 +217,7 @@ impl Settings {
             verbose: args.verbose,
             verify: args.verify || !o.run.is_empty(),
             run: o.run,
+            prune: o.prune,
             bytecode,
             dist_info: o.dist_info.unwrap_or_default(),
             elf: o.elf.unwrap_or_default(),

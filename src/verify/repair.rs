@@ -119,7 +119,7 @@ pub fn repair_with(
 ) -> Result<Repair> {
     let mut done = Restore::default();
     let mut last = probe(out, opts)?;
-    let found = regressions(original, &last);
+    let found = broken(plan, original, &last);
     let mut remaining = found.clone();
     let mut check_other = |done: &Restore| -> Result<Vec<Finding>> {
         let mut found = match other.as_mut() {
@@ -190,7 +190,7 @@ pub fn repair_with(
         }
         restored.extend(back);
         last = probe(out, opts)?;
-        remaining = regressions(original, &last);
+        remaining = broken(plan, original, &last);
         remaining_other = check_other(&done)?;
         rounds += 1;
         if remaining.is_empty() && remaining_other.is_empty() {
@@ -214,6 +214,48 @@ pub fn repair_with(
 }
 
 const LEVELS: [&str; 3] = ["path", "package", "distribution"];
+
+/// The probe's regressions, less the modules `--prune` cut on purpose.
+fn broken(plan: &Plan, original: &Probe, slim: &Probe) -> Vec<Regression> {
+    let mut found = regressions(original, slim);
+    found.retain(|r| !pruned_on_purpose(plan, slim, r));
+    found
+}
+
+/// A module `--prune` cut on purpose: not among the output's modules at all (one that is there
+/// and fails is breakage), and inside a directory the plan cut. The workloads are the evidence
+/// for the cut, and they run on the output; a whole distribution cut is gone from the probe's
+/// distributions too, which `regressions` already accepts.
+fn pruned_on_purpose(plan: &Plan, slim: &Probe, r: &Regression) -> bool {
+    if plan.cuts.is_empty() {
+        return false;
+    }
+    match r.kind {
+        // Gone, not broken: absent from the output, or failing only because it (or what it
+        // imports) was cut. A kept module that misses a cut one is breakage, and comes back.
+        "import" => {
+            let missing = missing_modules(&r.error);
+            in_cut(plan, &r.name)
+                && (!slim.modules.contains_key(&r.name)
+                    || (!missing.is_empty() && missing.iter().all(|m| in_cut(plan, m))))
+        }
+        "script" => plan.venv.bin.as_ref().is_some_and(|bin| {
+            let script = bin.join(&r.name);
+            plan.cuts.iter().any(|c| c.path == script)
+        }),
+        _ => false,
+    }
+}
+
+/// Whether `--prune` cut a module: its file, or a directory it is in.
+fn in_cut(plan: &Plan, dotted: &str) -> bool {
+    let mut path = plan.venv.site_packages.clone();
+    path.extend(dotted.split('.'));
+    plan.cuts.iter().any(|c| match &c.module {
+        Some(m) => m == dotted,
+        None => path.starts_with(&c.path),
+    })
+}
 
 /// A probe regression as a finding: the modules and files its error names, their packages (or
 /// the failing module's), and its suspects.

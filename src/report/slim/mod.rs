@@ -5,6 +5,7 @@
 //! venv, same report. `zip.rs` renders the `--zip-pure` section, `handoff.rs` the hand-off one.
 
 mod handoff;
+mod prune;
 mod run;
 mod zip;
 
@@ -110,6 +111,8 @@ struct JsonReport<'a> {
     dry_run: bool,
     actions: Vec<JsonAction<'a>>,
     rescues: &'a [crate::rules::guard::Rescue],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prune: Option<prune::JsonPrune>,
     failures: Vec<Failure>,
     #[serde(skip_serializing_if = "<[Failure]>::is_empty")]
     skipped: &'a [Failure],
@@ -377,6 +380,7 @@ impl Report<'_> {
             dry_run: self.dry_run,
             actions,
             rescues: &plan.rescues,
+            prune: prune::summary(plan),
             failures: self.failures(),
             skipped: self.outcome.map_or(&[], |o| &o.skipped),
             stale_staging_removed: self.outcome.map_or(&[], |o| &o.stale_staging_removed),
@@ -475,6 +479,7 @@ impl Report<'_> {
         self.text_zip(&mut out)?;
         self.text_dists(&mut out)?;
         self.text_rescues(&mut out)?;
+        self.text_prune(&mut out)?;
         self.text_runs(&mut out)?;
         self.text_verify(&mut out)?;
         self.text_handoff(&mut out)?;

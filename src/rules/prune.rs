@@ -1,0 +1,444 @@
+//! `--prune`: remove what the `--run` workloads did not use, inside the distributions that stay.
+//!
+//! The evidence is the recording of each workload on the input (workload/hook.py): the modules
+//! it imported and the files it opened or listed under the tree. From it, three kinds of cut:
+//! - a distribution nothing of which was used (no module imported, no file touched, its
+//!   dist-info included) goes whole, scripts and dist-info with it (`prune.dist`);
+//! - inside the distributions that stay, a directory nothing under which was used goes: a
+//!   subpackage none of whose modules were imported (`prune.package`), or a data directory none
+//!   of whose files were opened (`prune.data`: botocore's service models, locale trees); and in
+//!   the packages that stay, each module file nothing imported (`prune.module`: a dialect's
+//!   test provisioning, the HTTP implementation the server did not pick);
+//! - at `--prune safe` (the default level), "used" also takes in the static-import closure of
+//!   every used module (required and optional imports; not `if TYPE_CHECKING:`), so a code path
+//!   the workload did not reach still imports; `--prune used` keeps only what was used.
+//!
+//! What is never cut: `.pth` files and what they import (they run at start-up, before the
+//! recording starts), native libraries (`lib*.so*`: the dynamic loader opens them, no audit
+//! event sees it) and the directories that hold them, `__pycache__` on its own, paths the user
+//! protects (`--keep`, `--keep-package`), and files no distribution owns. A listed directory
+//! stays, while its children are judged one by one (botocore lists `data/` and each service's
+//! directory, then opens one model). The workloads then run on the output, and what they miss
+//! comes back through the restore loop (verify/repair.rs). docs/verification.md says what this
+//! cannot see.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::guard::{file_imports, module_of};
+use super::{Category, Ctx, Guard, Rule, Verdict};
+use crate::cli::PruneLevel;
+use crate::imports::Need;
+use crate::inventory::Kind;
+
+/// A distribution nothing of which the workloads used.
+pub static PRUNE_DIST: Rule = Rule {
+    id: "prune.dist",
+    category: Category::Prune,
+    guard: Guard::None,
+    reason: "--prune: the --run workloads imported none of this distribution's modules and opened none of its files (and, at the safe level, no used module imports it)",
+    evidence: "the workloads' recording on the input; they run again on the output and what they miss comes back",
+};
+
+/// A subpackage none of whose modules the workloads imported.
+pub static PRUNE_PACKAGE: Rule = Rule {
+    id: "prune.package",
+    category: Category::Prune,
+    guard: Guard::None,
+    reason: "--prune: a subpackage none of whose modules the --run workloads imported (and, at the safe level, none that a used module imports)",
+    evidence: "the workloads' recording on the input; a code path they did not run may need it: cover the app with the workloads",
+};
+
+/// A module none of the workloads imported, in a package they used.
+pub static PRUNE_MODULE: Rule = Rule {
+    id: "prune.module",
+    category: Category::Prune,
+    guard: Guard::None,
+    reason: "--prune: a module the --run workloads did not import (and, at the safe level, that no used module imports), in a package they used",
+    evidence: "the workloads' recording on the input; modules chosen by a computed name (a configured backend) are only seen when the workloads choose them",
+};
+
+/// A data directory none of whose files the workloads opened.
+pub static PRUNE_DATA: Rule = Rule {
+    id: "prune.data",
+    category: Category::Prune,
+    guard: Guard::None,
+    reason: "--prune: a data directory none of whose files the --run workloads opened or listed",
+    evidence: "botocore/data holds the models of 400+ AWS services and a client loads one; a code path the workloads did not run may open another",
+};
+
+/// This file's rules, in table order, for `venvslim rules`.
+pub static RULES: &[&Rule] = &[&PRUNE_DIST, &PRUNE_PACKAGE, &PRUNE_MODULE, &PRUNE_DATA];
+
+/// What the workloads used on the input, paths relative to the venv root.
+#[derive(Debug, Default, Clone)]
+pub struct Usage {
+    /// Files opened or loaded, directories listed, and the files modules were loaded from.
+    pub paths: HashSet<PathBuf>,
+    /// Modules imported (dotted).
+    pub modules: BTreeSet<String>,
+}
+
+/// One cut: a directory (or a distribution's dist-info directory, for a whole distribution, or
+/// one module's file) and the rule that made it. Everything kept under it is removed.
+#[derive(Debug, Clone)]
+pub struct Cut {
+    /// Relative to the root: the directory, the dist-info directory of a whole distribution, or
+    /// the module's file.
+    pub path: PathBuf,
+    /// The module, for a module's file (`prune.module`).
+    pub module: Option<String>,
+    /// `prune.dist`, `prune.package` or `prune.data`.
+    pub rule: &'static Rule,
+    /// The distribution it belongs to (index into `Ctx::dists`).
+    pub dist: Option<usize>,
+}
+
+/// Cut what `usage` shows unused; the verdicts of the removed entries are updated and the cuts
+/// returned, sorted by path.
+pub fn run(ctx: &Ctx, verdicts: &mut [Verdict], usage: &Usage, level: PruneLevel) -> Vec<Cut> {
+    let entries = &ctx.inv.entries;
+    let sp = &ctx.venv.site_packages;
+    let owners: Vec<Option<usize>> = entries.iter().map(|e| ctx.own.owner(&e.path)).collect();
+    let mut kept: Vec<bool> = (0..entries.len())
+        .map(|i| entries[i].kind != Kind::Dir && verdicts[i].is_kept())
+        .collect();
+    let modules = needed_modules(ctx, verdicts, usage, level);
+    let needed: Vec<bool> = (0..entries.len())
+        .map(|i| kept[i] && is_needed(ctx, i, &verdicts[i], owners[i], usage, &modules))
+        .collect();
+    let mut cuts = Vec::new();
+
+    // Whole distributions first.
+    let mut used_dists = HashSet::new();
+    let mut has_kept = HashSet::new();
+    for (i, o) in owners.iter().enumerate() {
+        let Some(o) = *o else { continue };
+        if kept[i] {
+            has_kept.insert(o);
+            if needed[i] {
+                used_dists.insert(o);
+            }
+        }
+    }
+    let gone: HashSet<usize> = has_kept
+        .into_iter()
+        .filter(|d| !used_dists.contains(d) && !ctx.kept_dists.contains(d))
+        .filter(|d| !ctx.installer_dists.contains(d))
+        .collect();
+    for (i, o) in owners.iter().enumerate() {
+        if o.is_some_and(|o| gone.contains(&o)) && kept[i] {
+            verdicts[i] = Verdict::Remove(&PRUNE_DIST);
+            kept[i] = false;
+        }
+    }
+    for &d in &gone {
+        cuts.push(Cut {
+            path: ctx.dists[d].dir.clone(),
+            module: None,
+            rule: &PRUNE_DIST,
+            dist: Some(d),
+        });
+    }
+
+    // Then directories inside what stays: every ancestor of a needed file (or of a listed
+    // directory) is needed; a directory that is not, under one that is, is cut whole.
+    let mut needed_dirs: HashSet<&Path> = HashSet::new();
+    for (i, e) in entries.iter().enumerate() {
+        let listed = e.kind == Kind::Dir && usage.paths.contains(&e.path);
+        if needed[i] || listed {
+            let mut dir = if listed {
+                Some(e.path.as_path())
+            } else {
+                e.path.parent()
+            };
+            while let Some(d) = dir.filter(|d| d.starts_with(sp) && *d != sp.as_path()) {
+                if !needed_dirs.insert(d) {
+                    break;
+                }
+                dir = d.parent();
+            }
+        }
+    }
+    let mut i = 0;
+    while i < entries.len() {
+        let e = &entries[i];
+        let end = subtree_end(entries, i);
+        let cut = e.kind == Kind::Dir
+            && is_cuttable_dir(ctx, &e.path)
+            && !needed_dirs.contains(e.path.as_path())
+            && e.path
+                .parent()
+                .is_some_and(|p| p == sp || needed_dirs.contains(p))
+            && owners[i].is_some_and(|o| !gone.contains(&o) && !ctx.kept_dists.contains(&o));
+        let kept_below: Vec<usize> = if cut {
+            (i + 1..end).filter(|&j| kept[j]).collect()
+        } else {
+            Vec::new()
+        };
+        if kept_below.is_empty() {
+            i += 1;
+            continue;
+        }
+        let is_code = kept_below.iter().any(|&j| {
+            let rel = entries[j].path.strip_prefix(sp).ok();
+            rel.and_then(module_of).is_some()
+        });
+        let rule = if is_code { &PRUNE_PACKAGE } else { &PRUNE_DATA };
+        for j in kept_below {
+            verdicts[j] = Verdict::Remove(rule);
+        }
+        cuts.push(Cut {
+            path: e.path.clone(),
+            module: None,
+            rule,
+            dist: owners[i],
+        });
+        i = end;
+    }
+
+    // Console scripts whose modules are all cut go with them.
+    let unused_scripts: Vec<usize> = scripts(ctx, verdicts)
+        .filter(|&i| owners[i].is_some_and(|o| !gone.contains(&o) && !ctx.kept_dists.contains(&o)))
+        .filter(|&i| matches!(verdicts[i], Verdict::Keep))
+        .filter(|&i| is_unused_script(ctx, i, usage, &modules))
+        .collect();
+    for i in unused_scripts {
+        verdicts[i] = Verdict::Remove(&PRUNE_MODULE);
+        cuts.push(Cut {
+            path: entries[i].path.clone(),
+            module: None,
+            rule: &PRUNE_MODULE,
+            dist: owners[i],
+        });
+    }
+
+    // Last, the modules nothing used inside the packages that stay (a package's `__init__`
+    // stays with its directory; bytecode goes with its module).
+    for (i, e) in entries.iter().enumerate() {
+        if !kept[i] || needed[i] || !matches!(verdicts[i], Verdict::Keep) {
+            continue;
+        }
+        if owners[i].is_none_or(|o| gone.contains(&o) || ctx.kept_dists.contains(&o)) {
+            continue;
+        }
+        let Ok(rel) = e.path.strip_prefix(sp) else {
+            continue;
+        };
+        let Some((module, false)) = module_of(rel) else {
+            continue;
+        };
+        if in_metadata_dir(rel) {
+            continue;
+        }
+        verdicts[i] = Verdict::Remove(&PRUNE_MODULE);
+        cuts.push(Cut {
+            path: e.path.clone(),
+            module: Some(module),
+            rule: &PRUNE_MODULE,
+            dist: owners[i],
+        });
+    }
+    cuts.sort_by(|a, b| a.path.cmp(&b.path));
+    cuts
+}
+
+/// The index past the last entry under entry `i` (entries are sorted by path).
+fn subtree_end(entries: &[crate::inventory::Entry], i: usize) -> usize {
+    let dir = &entries[i].path;
+    i + 1
+        + entries[i + 1..]
+            .iter()
+            .take_while(|e| e.path.starts_with(dir))
+            .count()
+}
+
+/// A directory that may be cut whole: inside site-packages, not in a dist-info (licences stay;
+/// the whole distribution's cut handles the rest), not a `__pycache__` on its own.
+fn is_cuttable_dir(ctx: &Ctx, path: &Path) -> bool {
+    let Ok(rel) = path.strip_prefix(&ctx.venv.site_packages) else {
+        return false;
+    };
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    !rel.as_os_str().is_empty() && name != "__pycache__" && !in_metadata_dir(rel)
+}
+
+/// Whether a path relative to site-packages is in (or is) a `*.dist-info` or `*.egg-info`.
+fn in_metadata_dir(rel: &Path) -> bool {
+    let top = rel.components().next().and_then(|c| c.as_os_str().to_str());
+    top.is_some_and(|t| t.ends_with(".dist-info") || t.ends_with(".egg-info"))
+}
+
+/// Whether a kept file shows its directories and distribution are used.
+fn is_needed(
+    ctx: &Ctx,
+    i: usize,
+    verdict: &Verdict,
+    owner: Option<usize>,
+    usage: &Usage,
+    modules: &HashSet<String>,
+) -> bool {
+    let e = &ctx.inv.entries[i];
+    let name = e.name();
+    if usage.paths.contains(&e.path)
+        || matches!(verdict, Verdict::Protected)
+        || owner.is_none()
+        || name.ends_with(".pth")
+        || matches!(name, "sitecustomize.py" | "usercustomize.py")
+        || is_native_library(name)
+    {
+        return true;
+    }
+    e.path
+        .strip_prefix(&ctx.venv.site_packages)
+        .ok()
+        .and_then(module_of)
+        .is_some_and(|(m, _)| modules.contains(&m))
+}
+
+/// A shared library that is not a Python extension module: `libfoo.so`, `libfoo.so.1`,
+/// `libgfortran-040039e1.so.5.0.0`. The dynamic loader opens these from an extension's
+/// `DT_NEEDED`, which no audit event records.
+pub fn is_native_library(name: &str) -> bool {
+    if !(name.ends_with(".so") || name.contains(".so.")) {
+        return false;
+    }
+    let parts: Vec<&str> = name.split('.').collect();
+    let extension_module = name.ends_with(".so")
+        && (2..=3).contains(&parts.len())
+        && !parts[0].starts_with("lib")
+        && !parts[0].is_empty()
+        && parts[0].chars().all(|c| c == '_' || c.is_alphanumeric());
+    !extension_module
+}
+
+/// Kept files directly in bin/ (what `file_imports` reads only if it is a Python script).
+fn scripts<'a>(ctx: &'a Ctx, verdicts: &'a [Verdict]) -> impl Iterator<Item = usize> + 'a {
+    let bin = ctx.venv.bin.as_deref();
+    ctx.inv
+        .entries
+        .iter()
+        .enumerate()
+        .filter_map(move |(i, e)| {
+            let in_bin = bin.is_some_and(|b| e.path.parent() == Some(b));
+            (in_bin && e.kind == Kind::File && verdicts[i].is_kept()).then_some(i)
+        })
+}
+
+/// A console script of a distribution that stays, which the workloads did not run and which
+/// imports a module that is cut: it would only fail.
+fn is_unused_script(ctx: &Ctx, i: usize, usage: &Usage, modules: &HashSet<String>) -> bool {
+    let e = &ctx.inv.entries[i];
+    if usage.paths.contains(&e.path) {
+        return false;
+    }
+    let Ok(bytes) = fs::read(ctx.venv.root.join(&e.path)) else {
+        return false;
+    };
+    let sp = &ctx.venv.site_packages;
+    // A required import of a module with a file in site-packages that is cut: the script
+    // would fail at its first line.
+    file_imports(ctx, &e.path, &bytes)
+        .into_iter()
+        .filter(|imp| imp.need == Need::Required && !modules.contains(&imp.module))
+        .any(|imp| {
+            let mut path = sp.clone();
+            path.extend(imp.module.split('.'));
+            ctx.inv.index(&path.with_extension("py")).is_some()
+                || ctx.inv.index(&path.join("__init__.py")).is_some()
+        })
+}
+
+/// The modules that count as used: the workloads' imports and, at `safe`, every module they
+/// import statically (required or optional), transitively. At both levels, what the kept `.pth`
+/// files import, transitively: they run before the recording starts.
+fn needed_modules(
+    ctx: &Ctx,
+    verdicts: &[Verdict],
+    usage: &Usage,
+    level: PruneLevel,
+) -> HashSet<String> {
+    let entries = &ctx.inv.entries;
+    let sp = &ctx.venv.site_packages;
+    let mut files_of: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut pth = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        if e.kind != Kind::File || !verdicts[i].is_kept() {
+            continue;
+        }
+        let Ok(rel) = e.path.strip_prefix(sp) else {
+            continue;
+        };
+        if e.name().ends_with(".pth") && e.path.parent() == Some(sp.as_path()) {
+            pth.push(i);
+        } else if e.name().ends_with(".py") {
+            if let Some((m, _)) = module_of(rel) {
+                files_of.entry(m).or_default().push(i);
+            }
+        }
+    }
+    let mut modules: HashSet<String> = usage.modules.iter().cloned().collect();
+    for p in &usage.paths {
+        if let Some((m, _)) = p.strip_prefix(sp).ok().and_then(module_of) {
+            modules.insert(m);
+        }
+    }
+    // Parents of every used module are imported with it.
+    let parents: Vec<String> = modules
+        .iter()
+        .flat_map(|m| m.match_indices('.').map(move |(k, _)| m[..k].to_string()))
+        .collect();
+    modules.extend(parents);
+    let mut queue: Vec<usize> = pth;
+    if level == PruneLevel::Safe {
+        queue.extend(modules.iter().flat_map(|m| files_of.get(m)).flatten());
+        // Console scripts are ways in the workloads may not have taken.
+        queue.extend(scripts(ctx, verdicts));
+    }
+    let mut scanned: HashSet<usize> = HashSet::new();
+    while let Some(i) = queue.pop() {
+        if !scanned.insert(i) {
+            continue;
+        }
+        let path = &entries[i].path;
+        let Ok(bytes) = fs::read(ctx.venv.root.join(path)) else {
+            continue;
+        };
+        for import in file_imports(ctx, path, &bytes) {
+            if import.need == Need::TypeOnly {
+                continue;
+            }
+            if let Some(files) = files_of.get(&import.module) {
+                queue.extend(files.iter().copied().filter(|f| !scanned.contains(f)));
+            }
+            modules.insert(import.module);
+        }
+    }
+    modules
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_native_library;
+
+    #[test]
+    fn native_libraries_and_extension_modules() {
+        for lib in [
+            "libz.so.1",
+            "libgfortran-040039e1.so.5.0.0",
+            "libopenblas64_p-r0-0cf96a72.3.23.dev.so",
+            "libtorch.so",
+        ] {
+            assert!(is_native_library(lib), "{lib}");
+        }
+        for ext in [
+            "_cffi_backend.cpython-311-x86_64-linux-gnu.so",
+            "_rust.abi3.so",
+            "speedups.so",
+            "mod.py",
+        ] {
+            assert!(!is_native_library(ext), "{ext}");
+        }
+    }
+}
