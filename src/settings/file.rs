@@ -60,6 +60,7 @@ impl Combine for SlimOptions {
             zip_sourceless: self.zip_sourceless.combine(file.zip_sourceless),
             zip_exclude: self.zip_exclude.combine(file.zip_exclude),
             run: self.run.combine(file.run),
+            budget: self.budget.combine(file.budget),
             prefix: self.prefix.combine(file.prefix),
             python: self.python.combine(file.python),
             keep_bin: self.keep_bin.combine(file.keep_bin),
