@@ -19,7 +19,7 @@
 //!
 //! A future option adds its saving with one push onto `Budget::savings`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -46,8 +46,8 @@ pub struct Budget {
 }
 
 /// A distribution's bytes in the output, from the plan: its kept files as they are in the input
-/// (each inode once, rewritten files at their new size, zipped files uncompressed), without the
-/// bytecode that will be compiled.
+/// (each inode once, rewritten files at their new size, zipped files uncompressed), and the
+/// bytecode it will compile at the size of pip's pycs (as the savings count it).
 #[derive(Debug, Serialize)]
 pub struct Largest {
     /// `name version`, or `(no distribution)` for files no RECORD lists.
@@ -76,7 +76,8 @@ pub struct Saving {
 pub struct Basis {
     /// Compiled bytecode counted at the size of pip's pycs.
     pub pycs_from_pip: bool,
-    /// Sources one of the two plans compiles (or zips) that have no pip pyc: counted as 0.
+    /// Sources with no pip pyc (counted as 0) whose bytecode is not in the same place in both
+    /// plans (on disk in one, in the zip or nowhere in the other), so the figure misses it.
     pub sources_without_pyc: usize,
     /// The archive's size computed by encoding it.
     pub archive: bool,
@@ -162,11 +163,12 @@ fn saving(option: String, mine: &Result<Estimate>, theirs: &Result<Estimate>) ->
             bytes: Some(a.bytes - b.bytes),
             basis: Basis {
                 pycs_from_pip: a.pycs != b.pycs,
-                sources_without_pyc: if a.pycs != b.pycs || a.archive != b.archive {
-                    a.without_pyc.max(b.without_pyc)
-                } else {
-                    0
-                },
+                sources_without_pyc: a
+                    .without_pyc
+                    .symmetric_difference(&b.without_pyc)
+                    .map(|(source, _)| source)
+                    .collect::<BTreeSet<_>>()
+                    .len(),
                 archive: a.archive != b.archive,
                 elf: a.elf || b.elf,
                 zipped: None,
@@ -190,8 +192,8 @@ struct Estimate {
     pycs: u64,
     /// The archive's size minus the zipped files' (None: nothing zipped).
     archive: Option<i64>,
-    /// Sources compiled or zipped with no pip pyc to measure.
-    without_pyc: usize,
+    /// Sources compiled (false) or zipped (true) with no pip pyc to measure.
+    without_pyc: BTreeSet<(PathBuf, bool)>,
     /// ELF sizes were planned.
     elf: bool,
 }
@@ -201,12 +203,14 @@ impl Estimate {
     /// (with `elf`) the ELF files at their planned stripped size.
     fn of(plan: &Plan, elf: bool) -> Result<Estimate> {
         let pycs = Pycs::new(plan);
-        let mut without_pyc = 0;
+        let mut without_pyc = BTreeSet::new();
         let mut compiled = 0;
         for source in &plan.compile {
             match pycs.size(source) {
                 Some(n) => compiled += n,
-                None => without_pyc += 1,
+                None => {
+                    without_pyc.insert((source.clone(), false));
+                }
             }
         }
         let archive = match plan.zip.as_ref().filter(|z| !z.members.is_empty()) {
@@ -267,7 +271,7 @@ fn archive_delta(
     plan: &Plan,
     z: &archive::ZipPlan,
     pycs: &Pycs,
-    without_pyc: &mut usize,
+    without_pyc: &mut BTreeSet<(PathBuf, bool)>,
 ) -> Result<i64> {
     let (root, sp) = (&plan.venv.root, &plan.venv.site_packages);
     let unique = plan.inv.unique_files();
@@ -288,7 +292,9 @@ fn archive_delta(
         if inner.ends_with(".py") {
             match pycs.path(&e.path) {
                 Some(pyc) => members.push(file(archive::pyc_name(&inner), &pyc)),
-                None => *without_pyc += 1,
+                None => {
+                    without_pyc.insert((e.path.clone(), true));
+                }
             }
             if z.sourceless {
                 continue;
@@ -323,6 +329,14 @@ fn elf_saved(plan: &Plan) -> Result<u64> {
     Ok(saved?.iter().sum())
 }
 
+/// `name version` of the distribution that owns `path`, or `(no distribution)`.
+fn dist_name(plan: &Plan, path: &Path) -> String {
+    plan.own.owner(path).map_or_else(
+        || "(no distribution)".to_string(),
+        |d| format!("{} {}", plan.dists[d].name, plan.dists[d].version),
+    )
+}
+
 /// The distributions with the most kept bytes in `plan`, largest first (ties by name).
 fn largest(plan: &Plan) -> Vec<Largest> {
     let unique = plan.inv.unique_files();
@@ -337,11 +351,13 @@ fn largest(plan: &Plan) -> Vec<Largest> {
             Some((ActionKind::Rewrite(..), saved)) => e.size.saturating_sub(saved),
             Some((ActionKind::Move(_), _)) | None => e.size,
         };
-        let name = plan.own.owner(&e.path).map_or_else(
-            || "(no distribution)".to_string(),
-            |d| format!("{} {}", plan.dists[d].name, plan.dists[d].version),
-        );
-        *by_dist.entry(name).or_default() += bytes;
+        *by_dist.entry(dist_name(plan, &e.path)).or_default() += bytes;
+    }
+    let pycs = Pycs::new(plan);
+    for source in &plan.compile {
+        if let Some(n) = pycs.size(source) {
+            *by_dist.entry(dist_name(plan, source)).or_default() += n;
+        }
     }
     let mut all: Vec<Largest> = by_dist
         .into_iter()

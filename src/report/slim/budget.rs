@@ -68,10 +68,7 @@ impl Report<'_> {
             human(b.limit),
             human(size - b.limit)
         )?;
-        writeln!(
-            out,
-            "  largest distributions in the output (kept bytes, before bytecode is compiled):"
-        )?;
+        writeln!(out, "  largest distributions in the output:")?;
         for d in &b.largest {
             writeln!(
                 out,
@@ -80,6 +77,10 @@ impl Report<'_> {
                 human(d.bytes)
             )?;
         }
+        writeln!(
+            out,
+            "    (from the plan: kept files, zipped ones uncompressed; bytecode at the size of pip's pycs)"
+        )?;
         if b.savings.is_empty() {
             return writeln!(
                 out,
@@ -100,7 +101,8 @@ impl Report<'_> {
                 Some(e) => format!("could not be estimated: {e}"),
                 None => describe(&s.basis),
             };
-            writeln!(out, "    {:<28}{figure:>15}  {how}", s.option)?;
+            writeln!(out, "    {:<36}{figure:>15}", s.option)?;
+            writeln!(out, "      {how}")?;
         }
         Ok(())
     }
