@@ -46,8 +46,9 @@ pub struct Budget {
 }
 
 /// A distribution's bytes in the output, from the plan: its kept files as they are in the input
-/// (each inode once, rewritten files at their new size, zipped files uncompressed), and the
-/// bytecode it will compile at the size of pip's pycs (as the savings count it).
+/// (each inode once, rewritten files at their new size, zipped files uncompressed, ELF files at
+/// the size the engine plans), and the bytecode it will compile at the size of pip's pycs (as
+/// the savings count it).
 #[derive(Debug, Serialize)]
 pub struct Largest {
     /// `name version`, or `(no distribution)` for files no RECORD lists.
@@ -311,22 +312,26 @@ fn archive_delta(
 
 /// Bytes the ELF engine plans to take out of the plan's ELF files.
 fn elf_saved(plan: &Plan) -> Result<u64> {
+    elf_savings(plan).into_iter().map(|(_, saved)| saved).sum()
+}
+
+/// For each ELF file the plan strips (inventory index), the bytes the engine plans to take out.
+fn elf_savings(plan: &Plan) -> Vec<(usize, Result<u64>)> {
     use rayon::prelude::*;
     let Some(mode) = plan.elf_mode else {
-        return Ok(0);
+        return Vec::new();
     };
-    let saved: Result<Vec<u64>> = plan
-        .elf
+    plan.elf
         .par_iter()
         .map(|&i| {
             let path = plan.venv.root.join(&plan.inv.entries[i].path);
-            Ok(match crate::elf::predict(&path, mode)? {
+            let saved = crate::elf::predict(&path, mode).map(|v| match v {
                 crate::elf::Verdict::Stripped { before, after } => before.saturating_sub(after),
                 _ => 0,
-            })
+            });
+            (i, saved)
         })
-        .collect();
-    Ok(saved?.iter().sum())
+        .collect()
 }
 
 /// `name version` of the distribution that owns `path`, or `(no distribution)`.
@@ -357,6 +362,15 @@ fn largest(plan: &Plan) -> Vec<Largest> {
     for source in &plan.compile {
         if let Some(n) = pycs.size(source) {
             *by_dist.entry(dist_name(plan, source)).or_default() += n;
+        }
+    }
+    for (i, saved) in elf_savings(plan) {
+        // A file the engine cannot read now is counted whole: the run will say why.
+        if let (Ok(saved), true) = (saved, unique[i]) {
+            let bytes = by_dist
+                .entry(dist_name(plan, &plan.inv.entries[i].path))
+                .or_default();
+            *bytes = bytes.saturating_sub(saved);
         }
     }
     let mut all: Vec<Largest> = by_dist

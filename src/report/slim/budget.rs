@@ -46,7 +46,7 @@ impl Report<'_> {
         let measure = if self.outcome.is_some() {
             ""
         } else {
-            " (the plan's size, before compiling bytecode)"
+            " (the plan's size: before bytecode is compiled and ELF files are stripped)"
         };
         if !self.over_budget() {
             return writeln!(
@@ -79,7 +79,7 @@ impl Report<'_> {
         }
         writeln!(
             out,
-            "    (from the plan: kept files, zipped ones uncompressed; bytecode at the size of pip's pycs)"
+            "    (from the plan: zipped files uncompressed, ELF files as stripping plans them, bytecode at the size of pip's pycs)"
         )?;
         if b.savings.is_empty() {
             return writeln!(

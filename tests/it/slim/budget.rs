@@ -220,7 +220,7 @@ fn dry_run_measures_the_plan_and_writes_nothing() {
     run.assert_code(1);
     assert!(
         run.stdout()
-            .contains("(the plan's size, before compiling bytecode)"),
+            .contains("(the plan's size: before bytecode is compiled and ELF files are stripped)"),
         "{run}"
     );
     assert!(
