@@ -17,7 +17,9 @@
 //! - `--elf unneeded` (from `keep`) counts each ELF file at the size `elf::predict` plans for it;
 //!   the self-check of a real strip may still refuse a file.
 //!
-//! A future option adds its saving with one push onto `Budget::savings`.
+//! A new option (`--prune`, once it exists) is one more push in `alternatives`: the run's
+//! settings with it turned on, and the flags that say it; a saving that does not come from a
+//! plan can be pushed onto `Budget::savings` as a `Saving` with its own `Basis`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -89,7 +89,7 @@ impl Report<'_> {
         }
         writeln!(
             out,
-            "  what each option would save on this tree (estimated from a plan with it):"
+            "  what each option would save on this tree, each alone (estimated from a plan with it):"
         )?;
         for s in &b.savings {
             let figure = match s.bytes {
