@@ -220,6 +220,15 @@ pub struct SlimOptions {
     #[arg(long, value_enum, value_name = "LEVEL", num_args = 0..=1, default_missing_value = "safe")]
     pub prune: Option<PruneLevel>,
 
+    /// Exit 1 if the slimmed tree is larger than SIZE (`250MiB`, `300MB`, `1.5GiB`, or bytes),
+    /// measured as the report's "after" (apparent bytes, each file once; after --verify's
+    /// repairs). The output is still written; the report then lists the largest distributions
+    /// and what --zip-pure, --bytecode sourceless (and --elf unneeded, at --elf keep) would save
+    /// on this tree, estimated from alternative plans.
+    #[arg(long, value_name = "SIZE")]
+    #[serde(deserialize_with = "size_text")]
+    pub budget: Option<String>,
+
     /// The absolute path the tree will live at in the final image (`COPY --from=builder /slim
     /// /venv`): shebangs of bin/ scripts, pyvenv.cfg, absolute symlinks and other text files
     /// naming the venv's path are rewritten to it, and bytecode records it as its file names.
@@ -282,6 +291,26 @@ fn epoch_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, 
     Ok(Some(match epoch {
         Epoch::Number(n) => n.to_string(),
         Epoch::Text(t) => t,
+    }))
+}
+
+/// `budget = 262144000` or `budget = "250MiB"` in the file: the text `--budget` would get
+/// (checked later, as the command line's is).
+fn size_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Number(u64),
+        Text(String),
+    }
+    let size = <Size as serde::Deserialize>::deserialize(d).map_err(|_| {
+        serde::de::Error::custom(
+            "budget must be a size: a string such as \"250MiB\", or an integer of bytes",
+        )
+    })?;
+    Ok(Some(match size {
+        Size::Number(n) => n.to_string(),
+        Size::Text(t) => t,
     }))
 }
 

@@ -30,7 +30,7 @@ use serde::Serialize;
 pub use reads::{is_data, LOADER_READERS};
 pub use scan::{scan, Hit, Needs, Scan};
 pub use select::select;
-pub use write::{read_names, rebuild_without, write_archive, Content, Member};
+pub use write::{archive_size, read_names, rebuild_without, write_archive, Content, Member};
 
 use crate::rules::{Category, Guard, Rule};
 use crate::venv::PythonVersion;

@@ -67,6 +67,7 @@ fn settings(root: &Path, exclude: &[&str]) -> Settings {
             exclude: exclude.iter().map(|s| s.to_string()).collect(),
         },
         handoff: Default::default(),
+        budget: None,
     }
 }
 

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -64,13 +64,61 @@ fn directories<'a>(names: impl Iterator<Item = &'a str>) -> BTreeSet<String> {
 /// `dest` (named in errors), sorted by name. Returns the number of entries written. A name given
 /// twice keeps its last member.
 pub fn write_archive(out: File, dest: &Path, members: Vec<Member>) -> Result<usize> {
+    let (mut inner, entries) = encode(BufWriter::new(out), dest, members)?;
+    inner
+        .flush()
+        .with_context(|| format!("cannot write `{}`", dest.display()))?;
+    Ok(entries)
+}
+
+/// The size in bytes of the archive `write_archive` would write from `members`: the same
+/// encoding into a sink that only counts, so nothing is written (`--budget` estimates what
+/// `--zip-pure` would save with it). Errors name `what`, the archive it stands for.
+pub fn archive_size(what: &Path, members: Vec<Member>) -> Result<u64> {
+    encode(Counter::default(), what, members).map(|(c, _)| c.len)
+}
+
+/// A writer that keeps only its length: where it is, and how far it was ever written.
+#[derive(Default)]
+struct Counter {
+    pos: u64,
+    len: u64,
+}
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pos += buf.len() as u64;
+        self.len = self.len.max(self.pos);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for Counter {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let pos = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = pos.ok_or_else(|| std::io::Error::other("seek before the start"))?;
+        Ok(self.pos)
+    }
+}
+
+/// Encode `members` (sorted, with their directories) into `out`; returns it and the number of
+/// entries.
+fn encode<W: Write + Seek>(out: W, dest: &Path, members: Vec<Member>) -> Result<(W, usize)> {
     let files: BTreeMap<String, Content> =
         members.into_iter().map(|m| (m.name, m.content)).collect();
     let dirs = directories(files.keys().map(String::as_str));
     let mut all: Vec<(&str, Option<&Content>)> = dirs.iter().map(|d| (d.as_str(), None)).collect();
     all.extend(files.iter().map(|(n, c)| (n.as_str(), Some(c))));
     all.sort_by(|a, b| a.0.cmp(b.0));
-    let mut zip = ZipWriter::new(BufWriter::new(out));
+    let mut zip = ZipWriter::new(out);
     for (name, content) in &all {
         let result = match content {
             None => zip
@@ -88,13 +136,10 @@ pub fn write_archive(out: File, dest: &Path, members: Vec<Member>) -> Result<usi
         };
         result.with_context(|| format!("cannot add `{name}` to `{}`", dest.display()))?;
     }
-    let mut inner = zip
+    let inner = zip
         .finish()
         .with_context(|| format!("cannot finish `{}`", dest.display()))?;
-    inner
-        .flush()
-        .with_context(|| format!("cannot write `{}`", dest.display()))?;
-    Ok(all.len())
+    Ok((inner, all.len()))
 }
 
 /// The entry names of an archive, in order.
@@ -191,6 +236,23 @@ mod tests {
                 content: Content::Bytes(b"y = 2\n".to_vec()),
             },
         ]
+    }
+
+    /// `--budget`'s estimate of the archive is the archive's exact length, given the same
+    /// members.
+    #[test]
+    fn archive_size_is_the_written_length() {
+        let t = tempfile::tempdir().unwrap();
+        let a = t.path().join("a.zip");
+        let mut big = members(t.path());
+        big.push(Member {
+            name: "pkg/data.txt".into(),
+            content: Content::Bytes(b"venvslim ".repeat(5000)),
+        });
+        write_archive(create(&a), &a, big.clone()).unwrap();
+        let written = std::fs::metadata(&a).unwrap().len();
+        assert_eq!(archive_size(&a, big).unwrap(), written);
+        assert!(written < 5000, "deflated: {written}");
     }
 
     #[test]

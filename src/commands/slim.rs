@@ -92,6 +92,10 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
     if let Some(zip) = &plan.zip {
         zip.check_entry_limit()?;
     }
+    // Before anything is written: in place, the input the alternative plans read is gone after.
+    let budget = settings
+        .budget
+        .map(|limit| crate::budget::Budget::plan(limit, &plan, settings));
     let output = match &settings.target {
         Target::Copy(out) => Some(out.as_path()),
         _ => None,
@@ -143,6 +147,7 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
             input: &w.input,
             rounds: &runs,
         }),
+        budget: budget.as_ref(),
         elapsed: start.elapsed(),
     };
     let stdout = std::io::stdout();
@@ -159,11 +164,13 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
         || runs
             .last()
             .is_some_and(|last| last.iter().any(|r| !r.passed));
-    Ok(if report.failures().is_empty() && !unrepaired {
-        Status::Ok
-    } else {
-        Status::Failures
-    })
+    Ok(
+        if report.failures().is_empty() && !unrepaired && !report.over_budget() {
+            Status::Ok
+        } else {
+            Status::Failures
+        },
+    )
 }
 
 /// `slim --verify`, after OUT is published: probe it against the input's probe; verify decides

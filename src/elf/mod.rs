@@ -86,43 +86,10 @@ pub fn strip_to(path: &Path, dst: &Path, mode: Mode) -> Result<Verdict> {
     if !meta.is_file() {
         return Ok(Verdict::NotElf);
     }
-    let elf = match inspect::read(&file) {
-        Ok(elf) => elf,
-        Err(Reject::NotElf) => return Ok(Verdict::NotElf),
-        Err(Reject::Refused(why)) => return Ok(Verdict::Refused { why }),
-        Err(Reject::Io(e)) => {
-            return Err(e).with_context(|| format!("cannot read `{}`", path.display()))
-        }
+    let (elf, layout) = match plan_strip(&file, path, mode)? {
+        Ok(planned) => planned,
+        Err(verdict) => return Ok(verdict),
     };
-    let removed = select::removable(&elf, mode);
-    if !removed.iter().any(|&r| r) {
-        return Ok(Verdict::NothingToStrip);
-    }
-    let read_err = || format!("cannot read `{}`", path.display());
-    let mut layout = match rewrite::plan(&elf, removed.clone(), true) {
-        Ok(layout) => layout,
-        Err(rewrite::Refusal(why)) => return Ok(Verdict::Refused { why }),
-    };
-    let mut unknown = rewrite::unknown_bytes(&file, &elf, &layout).with_context(read_err)?;
-    if unknown.is_some() && layout.shift.is_some() {
-        // Unknown bytes between the segments (patchelf leaves stale copies there): keep them
-        // where they are and only zero the removed sections.
-        layout = match rewrite::plan(&elf, removed, false) {
-            Ok(layout) => layout,
-            Err(rewrite::Refusal(why)) => return Ok(Verdict::Refused { why }),
-        };
-        unknown = rewrite::unknown_bytes(&file, &elf, &layout).with_context(read_err)?;
-    }
-    if let Some(at) = unknown {
-        let why = format!(
-            "unknown data at {at:#x} past the sections and segments (appended payload or signature?) would be cut"
-        );
-        return Ok(Verdict::Refused { why });
-    }
-    if layout.out_len > elf.file_len && layout.zeroed() < WORTH_ZEROING {
-        // Only a new section table would be added (the old one lies inside a segment).
-        return Ok(Verdict::NothingToStrip);
-    }
     refuse_same_file(path, dst)?;
     write_checked(&file, &elf, &layout, path, dst)?;
     if let Err(e) = check::verify(path, dst) {
@@ -142,6 +109,71 @@ pub fn strip_to(path: &Path, dst: &Path, mode: Mode) -> Result<Verdict> {
     Ok(Verdict::Stripped {
         before: elf.file_len,
         after: layout.out_len,
+    })
+}
+
+/// What stripping `path` (open as `file`) would make of it, read and planned but not written:
+/// the parsed file and its output layout, or the verdict that ends it here (not ELF, nothing to
+/// strip, a refusal).
+fn plan_strip(
+    file: &File,
+    path: &Path,
+    mode: Mode,
+) -> Result<std::result::Result<(inspect::Elf, rewrite::Layout), Verdict>> {
+    let elf = match inspect::read(file) {
+        Ok(elf) => elf,
+        Err(Reject::NotElf) => return Ok(Err(Verdict::NotElf)),
+        Err(Reject::Refused(why)) => return Ok(Err(Verdict::Refused { why })),
+        Err(Reject::Io(e)) => {
+            return Err(e).with_context(|| format!("cannot read `{}`", path.display()))
+        }
+    };
+    let removed = select::removable(&elf, mode);
+    if !removed.iter().any(|&r| r) {
+        return Ok(Err(Verdict::NothingToStrip));
+    }
+    let read_err = || format!("cannot read `{}`", path.display());
+    let mut layout = match rewrite::plan(&elf, removed.clone(), true) {
+        Ok(layout) => layout,
+        Err(rewrite::Refusal(why)) => return Ok(Err(Verdict::Refused { why })),
+    };
+    let mut unknown = rewrite::unknown_bytes(file, &elf, &layout).with_context(read_err)?;
+    if unknown.is_some() && layout.shift.is_some() {
+        // Unknown bytes between the segments (patchelf leaves stale copies there): keep them
+        // where they are and only zero the removed sections.
+        layout = match rewrite::plan(&elf, removed, false) {
+            Ok(layout) => layout,
+            Err(rewrite::Refusal(why)) => return Ok(Err(Verdict::Refused { why })),
+        };
+        unknown = rewrite::unknown_bytes(file, &elf, &layout).with_context(read_err)?;
+    }
+    if let Some(at) = unknown {
+        let why = format!(
+            "unknown data at {at:#x} past the sections and segments (appended payload or signature?) would be cut"
+        );
+        return Ok(Err(Verdict::Refused { why }));
+    }
+    if layout.out_len > elf.file_len && layout.zeroed() < WORTH_ZEROING {
+        // Only a new section table would be added (the old one lies inside a segment).
+        return Ok(Err(Verdict::NothingToStrip));
+    }
+    Ok(Ok((elf, layout)))
+}
+
+/// The verdict `strip_to` would give `path`, from the planned layout alone: nothing is written,
+/// so the self-check that follows a real strip (which can still refuse a file) does not run.
+/// `--budget` sums these to say what `--elf unneeded` would save.
+pub fn predict(path: &Path, mode: Mode) -> Result<Verdict> {
+    let file = File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+    if !file.metadata()?.is_file() {
+        return Ok(Verdict::NotElf);
+    }
+    Ok(match plan_strip(&file, path, mode)? {
+        Ok((elf, layout)) => Verdict::Stripped {
+            before: elf.file_len,
+            after: layout.out_len,
+        },
+        Err(verdict) => verdict,
     })
 }
 

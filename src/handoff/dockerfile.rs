@@ -92,6 +92,9 @@ pub fn slim_words(a: &DockerfileArgs) -> Vec<String> {
     if let Some(c) = &h.chmod {
         opt("--chmod", c.clone());
     }
+    if let Some(b) = &h.budget {
+        opt("--budget", b.clone());
+    }
     let switches = [
         ("--zip-pure", h.zip_pure),
         ("--zip-sourceless", h.zip_sourceless),

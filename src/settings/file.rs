@@ -61,6 +61,7 @@ impl Combine for SlimOptions {
             zip_exclude: self.zip_exclude.combine(file.zip_exclude),
             run: self.run.combine(file.run),
             prune: self.prune.combine(file.prune),
+            budget: self.budget.combine(file.budget),
             prefix: self.prefix.combine(file.prefix),
             python: self.python.combine(file.python),
             keep_bin: self.keep_bin.combine(file.keep_bin),

@@ -120,6 +120,9 @@ pub(super) fn check_file_values(o: &SlimOptions) -> Result<()> {
     if let Some(c) = &o.chmod {
         Chmod::parse(c, "chmod =")?;
     }
+    if let Some(b) = &o.budget {
+        super::size::parse_size(b, "budget =")?;
+    }
     Ok(())
 }
 

@@ -23,6 +23,7 @@ use crate::venv::PythonVersion;
 pub mod file;
 pub mod handoff;
 pub mod modes;
+pub mod size;
 
 use file::Combine;
 
@@ -38,8 +39,8 @@ pub enum Target {
 }
 
 /// Everything `slim` does, checked: built once by `Settings::from_args` from the command line
-/// over `[tool.venvslim]`, then only read.
-#[derive(Debug)]
+/// over `[tool.venvslim]`, then only read (`--budget` plans with a changed copy).
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// The venv (or prefix, or bare site-packages) to slim, as given.
     pub venv: PathBuf,
@@ -76,6 +77,8 @@ pub struct Settings {
     pub zip: ZipSettings,
     /// Hand-off to the final image: relocation, licences, SBOM, mtimes, modes, dedupe.
     pub handoff: handoff::Options,
+    /// The most bytes the result may have (`--budget`): over it, the run exits 1.
+    pub budget: Option<u64>,
 }
 
 /// `--zip-pure` and its options.
@@ -90,7 +93,7 @@ pub struct ZipSettings {
 }
 
 /// User globs, compiled once. Matching a directory matches everything below it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Globs {
     /// The globs as given, for the report.
     pub patterns: Vec<String>,
@@ -210,6 +213,11 @@ impl Settings {
         let python_version = python_version(&o)?;
         let keep_packages = package_specs(&o.keep_package)?;
         let handoff = handoff::from_options(&o, &args.venv, &target)?;
+        let budget = o
+            .budget
+            .as_deref()
+            .map(|b| size::parse_size(b, "--budget"))
+            .transpose()?;
         Ok(Settings {
             target,
             dry_run: args.dry_run,
@@ -227,6 +235,7 @@ impl Settings {
             python_version,
             zip,
             handoff,
+            budget,
             venv: args.venv,
         })
     }
@@ -239,6 +248,9 @@ impl Settings {
 pub fn check_dockerfile_options(o: &SlimOptions) -> Result<()> {
     zip_settings(o, o.bytecode.unwrap_or_default())?;
     python_version(o)?;
+    if let Some(b) = &o.budget {
+        size::parse_size(b, "--budget")?;
+    }
     let in_builder = SlimOptions {
         licenses_dir: None,
         sbom: None,

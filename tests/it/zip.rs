@@ -15,7 +15,7 @@ use serde_json::Value;
 const ARCHIVE: &str = "_venvslim_pure.zip";
 
 /// Files of one distribution, relative to site-packages, and its name.
-fn add_dist(sp: &Path, name: &str, files: &[(&str, &str)]) {
+pub(crate) fn add_dist(sp: &Path, name: &str, files: &[(&str, &str)]) {
     let di = format!("{name}-1.0.dist-info");
     let mut record = String::new();
     for (rel, body) in files {

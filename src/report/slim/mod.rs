@@ -2,8 +2,10 @@
 //!
 //! Both are rendered from the same `Plan` (and, after a real run, its `Outcome`), so a dry
 //! run's JSON lists exactly the actions the real run performs. Everything is sorted: same
-//! venv, same report. `zip.rs` renders the `--zip-pure` section, `handoff.rs` the hand-off one.
+//! venv, same report. `zip.rs` renders the `--zip-pure` section, `handoff.rs` the hand-off one,
+//! `budget.rs` the `--budget` one.
 
+mod budget;
 mod handoff;
 mod prune;
 mod run;
@@ -42,6 +44,8 @@ pub struct Report<'a> {
     pub verify: Option<&'a crate::verify::Repair>,
     /// `slim --run`: each workload on the input and on the output.
     pub runs: Option<Runs<'a>>,
+    /// `--budget`: the limit, and what to show when the tree is over it.
+    pub budget: Option<&'a crate::budget::Budget>,
     /// Wall time of the whole run.
     pub elapsed: Duration,
 }
@@ -134,6 +138,8 @@ struct JsonReport<'a> {
     zip: Option<zip::JsonZip<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     handoff: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    budget: Option<budget::JsonBudget<'a>>,
     totals: JsonTotals,
     elapsed_ms: u128,
 }
@@ -405,6 +411,7 @@ impl Report<'_> {
             run: self.runs_json(),
             zip: self.zip_json(),
             handoff: self.handoff_json(),
+            budget: self.budget_json(),
             totals: JsonTotals {
                 before_bytes: plan.before.bytes,
                 after_bytes: after.bytes,
@@ -483,6 +490,7 @@ impl Report<'_> {
         self.text_runs(&mut out)?;
         self.text_verify(&mut out)?;
         self.text_handoff(&mut out)?;
+        self.text_budget(&mut out)?;
         if self.verbose {
             writeln!(out, "\n  actions:")?;
             for a in &plan.actions {

@@ -10,6 +10,7 @@
 //!   (checked by running the slimmed venv's own Python), RECORD lists what is left with the right
 //!   hashes; the dry run and `--in-place` agree with the real run out of place.
 //! - `bytecode`, `dist_info`: each value of `--bytecode` and `--dist-info`.
+//! - `budget`: `--budget SIZE`, over and under, from the file, in a dry run and in place.
 //! - `select`: `--keep`, `--remove`, `--keep-package`.
 //! - `guard`: which imports keep a module (required ones) and which do not (optional,
 //!   type-only, build-time code), and the deep verify behind it.
@@ -23,6 +24,7 @@
 //! What these areas share is here: running the slimmed venv's own Python on a few checks, and
 //! the usage-error expectation. Helpers for any tree (`tree`, `check_record`, ...) are in `util`.
 
+mod budget;
 mod bytecode;
 mod config;
 mod default;

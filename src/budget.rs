@@ -1,0 +1,385 @@
+//! `--budget SIZE`: what the tree would weigh with the size options it was not slimmed with.
+//!
+//! Built before anything is written (in place, the input is gone afterwards), from the run's own
+//! plan and, for each option, an alternative `Plan::build` on the same inventory with only that
+//! setting changed. The report compares the finished tree with the limit; over it, it shows the
+//! largest distributions and these savings.
+//!
+//! A plan's `after` counts the files as they are before bytecode is compiled, and a zipped file
+//! at its size on disk (a plan cannot know the archive's). So each plan's size is estimated the
+//! same way, and a saving is the difference of two estimates:
+//! - bytecode a plan compiles counts at the size of the pyc pip left for the same source in
+//!   `__pycache__` (compile mode re-headers exactly that pyc when the source is unchanged); a
+//!   source without one counts 0, and the number of those is reported;
+//! - with `--zip-pure`, the zipped files count at the size of the archive they make:
+//!   `archive::archive_size` deflates them (and, for each source, that pip pyc, as the archive
+//!   holds one) exactly as the real archive is written, but nothing is written;
+//! - `--elf unneeded` (from `keep`) counts each ELF file at the size `elf::predict` plans for it;
+//!   the self-check of a real strip may still refuse a file.
+//!
+//! A new option (`--prune`, once it exists) is one more push in `alternatives`: the run's
+//! settings with it turned on, and the flags that say it; a saving that does not come from a
+//! plan can be pushed onto `Budget::savings` as a `Saving` with its own `Basis`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::archive::{self, Content, Member};
+use crate::cli::{BytecodeMode, ElfMode};
+use crate::inventory::{Inventory, Kind};
+use crate::plan::{ActionKind, Plan};
+use crate::settings::{Settings, ZipSettings};
+
+/// How many distributions the report lists.
+const LARGEST: usize = 10;
+
+/// The limit and what the report shows when the tree is over it.
+#[derive(Debug, Serialize)]
+pub struct Budget {
+    /// `--budget`, in bytes.
+    pub limit: u64,
+    /// The distributions with the most bytes in the output, largest first.
+    pub largest: Vec<Largest>,
+    /// What each option the run did not use would save on this tree.
+    pub savings: Vec<Saving>,
+}
+
+/// A distribution's bytes in the output, from the plan: its kept files as they are in the input
+/// (each inode once, rewritten files at their new size, zipped files uncompressed, ELF files at
+/// the size the engine plans), and the bytecode it will compile at the size of pip's pycs (as
+/// the savings count it).
+#[derive(Debug, Serialize)]
+pub struct Largest {
+    /// `name version`, or `(no distribution)` for files no RECORD lists.
+    pub name: String,
+    /// Its kept bytes.
+    pub bytes: u64,
+}
+
+/// What adding `option` to this run would save: the difference between this run's estimated
+/// size and the alternative plan's (negative: it would grow).
+#[derive(Debug, Serialize)]
+pub struct Saving {
+    /// The flags to add, as typed.
+    pub option: String,
+    /// Bytes saved (None when the estimate failed: see `error`).
+    pub bytes: Option<i64>,
+    /// How the figure was computed.
+    pub basis: Basis,
+    /// Why there is no figure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What a saving is made of, beyond the difference of the two plans' files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Basis {
+    /// Compiled bytecode counted at the size of pip's pycs.
+    pub pycs_from_pip: bool,
+    /// Sources with no pip pyc (counted as 0) whose bytecode is not in the same place in both
+    /// plans (on disk in one, in the zip or nowhere in the other), so the figure misses it.
+    pub sources_without_pyc: usize,
+    /// The archive's size computed by encoding it.
+    pub archive: bool,
+    /// ELF sizes from the strip engine's plan.
+    pub elf: bool,
+    /// For `--zip-pure`: how many distributions its plan zips.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zipped: Option<usize>,
+}
+
+impl Budget {
+    /// The largest distributions of `plan`, and the savings of the options `settings` lacks,
+    /// each from an alternative plan of the same inventory.
+    pub fn plan(limit: u64, plan: &Plan, settings: &Settings) -> Budget {
+        let mine = Estimate::of(plan, false);
+        let savings = alternatives(settings)
+            .into_iter()
+            .map(|(option, other)| {
+                let elf = other.elf != settings.elf;
+                let alt = Plan::build(plan.venv.clone(), &other, same_inventory(&plan.inv));
+                let theirs = Estimate::of(&alt, elf);
+                let mut saving = if elf {
+                    saving(option, &Estimate::of(plan, true), &theirs)
+                } else {
+                    saving(option, &mine, &theirs)
+                };
+                if other.zip.enabled && !settings.zip.enabled {
+                    saving.basis.zipped = Some(alt.zip.as_ref().map_or(0, |z| z.dists.len()));
+                }
+                saving
+            })
+            .collect();
+        Budget {
+            limit,
+            largest: largest(plan),
+            savings,
+        }
+    }
+}
+
+/// The options to try: each the run's settings with one thing changed, and the flags that say it.
+fn alternatives(s: &Settings) -> Vec<(String, Settings)> {
+    let mut all = Vec::new();
+    if !s.zip.enabled {
+        let mut zip = s.clone();
+        zip.zip = ZipSettings {
+            enabled: true,
+            ..ZipSettings::default()
+        };
+        let mut option = "--zip-pure".to_string();
+        // --zip-pure needs bytecode the interpreter compiles (settings refuses it otherwise).
+        if matches!(s.bytecode, BytecodeMode::Keep | BytecodeMode::Strip) {
+            zip.bytecode = BytecodeMode::Compile;
+            option.push_str(" --bytecode compile");
+        }
+        all.push((option, zip));
+    }
+    if s.bytecode != BytecodeMode::Sourceless {
+        let mut sourceless = s.clone();
+        sourceless.bytecode = BytecodeMode::Sourceless;
+        all.push(("--bytecode sourceless".to_string(), sourceless));
+    }
+    if s.elf == ElfMode::Keep {
+        let mut elf = s.clone();
+        elf.elf = ElfMode::Unneeded;
+        all.push(("--elf unneeded".to_string(), elf));
+    }
+    all
+}
+
+/// The walked tree again, for another plan (read errors are the run's to report, not a plan's).
+fn same_inventory(inv: &Inventory) -> Inventory {
+    Inventory {
+        entries: inv.entries.clone(),
+        errors: Vec::new(),
+    }
+}
+
+fn saving(option: String, mine: &Result<Estimate>, theirs: &Result<Estimate>) -> Saving {
+    match (mine, theirs) {
+        (Ok(a), Ok(b)) => Saving {
+            option,
+            bytes: Some(a.bytes - b.bytes),
+            basis: Basis {
+                pycs_from_pip: a.pycs != b.pycs,
+                sources_without_pyc: a
+                    .without_pyc
+                    .symmetric_difference(&b.without_pyc)
+                    .map(|(source, _)| source)
+                    .collect::<BTreeSet<_>>()
+                    .len(),
+                archive: a.archive != b.archive,
+                elf: a.elf || b.elf,
+                zipped: None,
+            },
+            error: None,
+        },
+        (Err(e), _) | (_, Err(e)) => Saving {
+            option,
+            bytes: None,
+            basis: Basis::default(),
+            error: Some(format!("{e:#}")),
+        },
+    }
+}
+
+/// A plan's estimated size, and the parts that are not the plan's own count.
+#[derive(Debug)]
+struct Estimate {
+    bytes: i64,
+    /// Bytes of the bytecode the plan compiles onto disk.
+    pycs: u64,
+    /// The archive's size minus the zipped files' (None: nothing zipped).
+    archive: Option<i64>,
+    /// Sources compiled (false) or zipped (true) with no pip pyc to measure.
+    without_pyc: BTreeSet<(PathBuf, bool)>,
+    /// ELF sizes were planned.
+    elf: bool,
+}
+
+impl Estimate {
+    /// `plan.after`, plus its compiled bytecode, with the archive in place of its files, and
+    /// (with `elf`) the ELF files at their planned stripped size.
+    fn of(plan: &Plan, elf: bool) -> Result<Estimate> {
+        let pycs = Pycs::new(plan);
+        let mut without_pyc = BTreeSet::new();
+        let mut compiled = 0;
+        for source in &plan.compile {
+            match pycs.size(source) {
+                Some(n) => compiled += n,
+                None => {
+                    without_pyc.insert((source.clone(), false));
+                }
+            }
+        }
+        let archive = match plan.zip.as_ref().filter(|z| !z.members.is_empty()) {
+            Some(z) => Some(archive_delta(plan, z, &pycs, &mut without_pyc)?),
+            None => None,
+        };
+        let elf_saved = if elf { elf_saved(plan)? } else { 0 };
+        Ok(Estimate {
+            bytes: plan.after.bytes as i64 + compiled as i64 + archive.unwrap_or(0)
+                - elf_saved as i64,
+            pycs: compiled,
+            archive,
+            without_pyc,
+            elf,
+        })
+    }
+}
+
+/// Where pip's bytecode for a source is, and its size.
+struct Pycs<'a> {
+    inv: &'a Inventory,
+    tag: String,
+}
+
+impl<'a> Pycs<'a> {
+    fn new(plan: &'a Plan) -> Pycs<'a> {
+        let py = plan.venv.python;
+        Pycs {
+            inv: &plan.inv,
+            tag: format!("cpython-{}{}", py.major, py.minor),
+        }
+    }
+
+    /// `dir/__pycache__/name.cpython-XY.pyc` for `dir/name.py`, if the input has it.
+    fn path(&self, source: &Path) -> Option<PathBuf> {
+        let stem = source.file_stem()?.to_str()?;
+        let pyc = source
+            .parent()?
+            .join("__pycache__")
+            .join(format!("{stem}.{}.pyc", self.tag));
+        self.inv
+            .find(&pyc)
+            .is_some_and(|e| e.kind == Kind::File)
+            .then_some(pyc)
+    }
+
+    fn size(&self, source: &Path) -> Option<u64> {
+        self.path(source)
+            .and_then(|p| self.inv.find(&p))
+            .map(|e| e.size)
+    }
+}
+
+/// The archive's size (its files, and a pip pyc for each source), and the `.pth` and
+/// `top_level.txt` files it brings, minus the zipped files' bytes, which `plan.after` still
+/// counts.
+fn archive_delta(
+    plan: &Plan,
+    z: &archive::ZipPlan,
+    pycs: &Pycs,
+    without_pyc: &mut BTreeSet<(PathBuf, bool)>,
+) -> Result<i64> {
+    let (root, sp) = (&plan.venv.root, &plan.venv.site_packages);
+    let unique = plan.inv.unique_files();
+    let mut members = Vec::new();
+    let mut on_disk = 0u64;
+    for &i in &z.members {
+        let e = &plan.inv.entries[i];
+        if unique[i] {
+            on_disk += e.size;
+        }
+        let Some(inner) = archive::inner_name(sp, &e.path) else {
+            continue;
+        };
+        let file = |name: String, rel: &Path| Member {
+            name,
+            content: Content::File(root.join(rel)),
+        };
+        if inner.ends_with(".py") {
+            match pycs.path(&e.path) {
+                Some(pyc) => members.push(file(archive::pyc_name(&inner), &pyc)),
+                None => {
+                    without_pyc.insert((e.path.clone(), true));
+                }
+            }
+            if z.sourceless {
+                continue;
+            }
+        }
+        members.push(file(inner, &e.path));
+    }
+    let archive = archive::archive_size(&root.join(&z.archive), members)?;
+    let added = archive::ARCHIVE.len() as u64
+        + 1
+        + z.top_level.iter().map(|t| t.text.len() as u64).sum::<u64>();
+    Ok((archive + added) as i64 - on_disk as i64)
+}
+
+/// Bytes the ELF engine plans to take out of the plan's ELF files.
+fn elf_saved(plan: &Plan) -> Result<u64> {
+    elf_savings(plan).into_iter().map(|(_, saved)| saved).sum()
+}
+
+/// For each ELF file the plan strips (inventory index), the bytes the engine plans to take out.
+fn elf_savings(plan: &Plan) -> Vec<(usize, Result<u64>)> {
+    use rayon::prelude::*;
+    let Some(mode) = plan.elf_mode else {
+        return Vec::new();
+    };
+    plan.elf
+        .par_iter()
+        .map(|&i| {
+            let path = plan.venv.root.join(&plan.inv.entries[i].path);
+            let saved = crate::elf::predict(&path, mode).map(|v| match v {
+                crate::elf::Verdict::Stripped { before, after } => before.saturating_sub(after),
+                _ => 0,
+            });
+            (i, saved)
+        })
+        .collect()
+}
+
+/// `name version` of the distribution that owns `path`, or `(no distribution)`.
+fn dist_name(plan: &Plan, path: &Path) -> String {
+    plan.own.owner(path).map_or_else(
+        || "(no distribution)".to_string(),
+        |d| format!("{} {}", plan.dists[d].name, plan.dists[d].version),
+    )
+}
+
+/// The distributions with the most kept bytes in `plan`, largest first (ties by name).
+fn largest(plan: &Plan) -> Vec<Largest> {
+    let unique = plan.inv.unique_files();
+    let mut by_dist: BTreeMap<String, u64> = BTreeMap::new();
+    for (i, e) in plan.inv.entries.iter().enumerate() {
+        if e.kind != Kind::File || !unique[i] {
+            continue;
+        }
+        let action = plan.fate[i].map(|a| &plan.actions[a]);
+        let bytes = match action.map(|a| (&a.kind, a.bytes)) {
+            Some((ActionKind::Remove | ActionKind::RemoveAfterCompile, _)) => continue,
+            Some((ActionKind::Rewrite(..), saved)) => e.size.saturating_sub(saved),
+            Some((ActionKind::Move(_), _)) | None => e.size,
+        };
+        *by_dist.entry(dist_name(plan, &e.path)).or_default() += bytes;
+    }
+    let pycs = Pycs::new(plan);
+    for source in &plan.compile {
+        if let Some(n) = pycs.size(source) {
+            *by_dist.entry(dist_name(plan, source)).or_default() += n;
+        }
+    }
+    for (i, saved) in elf_savings(plan) {
+        // A file the engine cannot read now is counted whole: the run will say why.
+        if let (Ok(saved), true) = (saved, unique[i]) {
+            let bytes = by_dist
+                .entry(dist_name(plan, &plan.inv.entries[i].path))
+                .or_default();
+            *bytes = bytes.saturating_sub(saved);
+        }
+    }
+    let mut all: Vec<Largest> = by_dist
+        .into_iter()
+        .map(|(name, bytes)| Largest { name, bytes })
+        .collect();
+    all.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
+    all.truncate(LARGEST);
+    all
+}
