@@ -17,9 +17,9 @@
 //! - `--elf unneeded` (from `keep`) counts each ELF file at the size `elf::predict` plans for it;
 //!   the self-check of a real strip may still refuse a file.
 //!
-//! A new option (`--prune`, once it exists) is one more push in `alternatives`: the run's
-//! settings with it turned on, and the flags that say it; a saving that does not come from a
-//! plan can be pushed onto `Budget::savings` as a `Saving` with its own `Basis`.
+//! `--prune` (its safe level) is planned from the `--run` workloads' recording; without one its
+//! line says so instead of a figure. A new option is one more push in `alternatives`: the
+//! run's settings with it turned on, and the flags that say it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -31,6 +31,7 @@ use crate::archive::{self, Content, Member};
 use crate::cli::{BytecodeMode, ElfMode};
 use crate::inventory::{Inventory, Kind};
 use crate::plan::{ActionKind, Plan};
+use crate::rules::prune::Usage;
 use crate::settings::{Settings, ZipSettings};
 
 /// How many distributions the report lists.
@@ -94,13 +95,15 @@ pub struct Basis {
 impl Budget {
     /// The largest distributions of `plan`, and the savings of the options `settings` lacks,
     /// each from an alternative plan of the same inventory.
-    pub fn plan(limit: u64, plan: &Plan, settings: &Settings) -> Budget {
+    /// `usage`: what the `--run` workloads used, the recording `--prune` plans from.
+    pub fn plan(limit: u64, plan: &Plan, settings: &Settings, usage: Option<&Usage>) -> Budget {
         let mine = Estimate::of(plan, false);
-        let savings = alternatives(settings)
+        let mut savings: Vec<Saving> = alternatives(settings, usage.is_some())
             .into_iter()
             .map(|(option, other)| {
                 let elf = other.elf != settings.elf;
-                let alt = Plan::build(plan.venv.clone(), &other, same_inventory(&plan.inv));
+                let alt =
+                    Plan::build_with(plan.venv.clone(), &other, same_inventory(&plan.inv), usage);
                 let theirs = Estimate::of(&alt, elf);
                 let mut saving = if elf {
                     saving(option, &Estimate::of(plan, true), &theirs)
@@ -113,6 +116,17 @@ impl Budget {
                 saving
             })
             .collect();
+        if settings.prune.is_none() && usage.is_none() {
+            savings.push(Saving {
+                option: "--prune".to_string(),
+                bytes: None,
+                basis: Basis::default(),
+                error: Some(
+                    "plans from a recording of your app: add --run CMD to see this figure"
+                        .to_string(),
+                ),
+            });
+        }
         Budget {
             limit,
             largest: largest(plan),
@@ -122,8 +136,13 @@ impl Budget {
 }
 
 /// The options to try: each the run's settings with one thing changed, and the flags that say it.
-fn alternatives(s: &Settings) -> Vec<(String, Settings)> {
+fn alternatives(s: &Settings, recorded: bool) -> Vec<(String, Settings)> {
     let mut all = Vec::new();
+    if s.prune.is_none() && recorded {
+        let mut prune = s.clone();
+        prune.prune = Some(crate::cli::PruneLevel::Safe);
+        all.push(("--prune".to_string(), prune));
+    }
     if !s.zip.enabled {
         let mut zip = s.clone();
         zip.zip = ZipSettings {

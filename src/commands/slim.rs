@@ -95,7 +95,7 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
     // Before anything is written: in place, the input the alternative plans read is gone after.
     let budget = settings
         .budget
-        .map(|limit| crate::budget::Budget::plan(limit, &plan, settings));
+        .map(|limit| crate::budget::Budget::plan(limit, &plan, settings, usage.as_ref()));
     let output = match &settings.target {
         Target::Copy(out) => Some(out.as_path()),
         _ => None,
