@@ -64,8 +64,9 @@ pub enum Command {
     ///
     /// Strategies: `none` (a plain copy, the baseline), `exclude-pycache-distinfo` (the usual
     /// Dockerfile COPY --exclude recipe), `sls-slim` (serverless-python-requirements' slim),
-    /// `default` (venvslim slim), `max` (every size option, with --verify), and your own with
-    /// --strategy. The venv is never modified. Exit status: 0 done, 1 a strategy's tree could
+    /// `default` (venvslim slim), `max` (every size option, with --verify), `prune` (with --run:
+    /// the default less what the timed command did not use), and your own with --strategy. The
+    /// venv is never modified. Exit status: 0 done, 1 a strategy's tree could
     /// not be made, 2 usage or fatal error.
     #[command(
         after_help = "Examples:\n  venvslim bench /venv\n  venvslim bench /venv --strategies none,default --strategy keep-pyc='--bytecode keep'\n  venvslim bench /venv --run '$VENV/bin/python -m myapp --help' --svg bench.svg"
@@ -347,7 +348,8 @@ pub struct BenchArgs {
     pub venv: PathBuf,
 
     /// Strategies to run, comma-separated, in this order (default: every built-in one, then
-    /// yours): none, exclude-pycache-distinfo, sls-slim, default, max.
+    /// yours): none, exclude-pycache-distinfo, sls-slim, default, max, and prune (--prune with
+    /// the --run command as its workload; only with --run).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub strategies: Vec<String>,
 
@@ -357,7 +359,8 @@ pub struct BenchArgs {
     pub strategy: Vec<String>,
 
     /// The command to time, run by `sh -c` with $VENV set to the venv's path (default: the
-    /// venv's python importing every top-level module that imports in the original).
+    /// venv's python importing every top-level module that imports in the original). With it,
+    /// the `prune` strategy joins: the default less what this command did not use.
     #[arg(long, value_name = "COMMAND")]
     pub run: Option<String>,
 

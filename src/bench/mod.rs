@@ -110,7 +110,7 @@ pub fn run(args: &BenchArgs, progress: &Progress) -> Result<Bench> {
         .iter()
         .map(|s| strategy::parse_user(s))
         .collect::<Result<Vec<_>>>()?;
-    let strategies = strategy::select(&args.strategies, user)?;
+    let strategies = strategy::select(&args.strategies, user, args.run.as_deref())?;
     if args.rounds == 0 {
         bail!("--rounds 0 times nothing\nhint: give at least 1 (default 10)");
     }

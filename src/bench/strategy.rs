@@ -50,14 +50,15 @@ pub const MAX_FLAGS: &[&str] = &[
     "--verify",
 ];
 
-/// The built-in strategies, in the order they are run and shown.
-pub fn builtin() -> Vec<Strategy> {
+/// The built-in strategies, in the order they are run and shown; `prune` only when the bench
+/// has a command (`--run`) to record and check it with.
+pub fn builtin(run: Option<&str>) -> Vec<Strategy> {
     let s = |name: &str, description: &str, recipe| Strategy {
         name: name.to_string(),
         description: description.to_string(),
         recipe,
     };
-    vec![
+    let mut all = vec![
         s(
             "none",
             "a plain copy (cp -a): the baseline every ratio is against",
@@ -83,7 +84,15 @@ pub fn builtin() -> Vec<Strategy> {
             "every size option venvslim has (sourceless bytecode, zipped pure packages, hardlinked duplicates), with --verify to repair what breaks",
             Recipe::Slim(MAX_FLAGS.iter().map(|f| f.to_string()).collect()),
         ),
-    ]
+    ];
+    if let Some(cmd) = run {
+        all.push(s(
+            "prune",
+            "venvslim slim --prune --run CMD: the default, less what the timed command did not use (its safe level)",
+            Recipe::Slim(vec!["--prune".into(), "--run".into(), cmd.to_string()]),
+        ));
+    }
+    all
 }
 
 /// `NAME=FLAGS` from `--strategy`: FLAGS are `venvslim slim` flags, split like a shell would
@@ -131,9 +140,13 @@ pub fn parse_user(spec: &str) -> Result<Strategy> {
 }
 
 /// The strategies to run: `names` in their order (empty: every built-in), then the user's
-/// strategies not already named. Unknown or repeated names are errors.
-pub fn select(names: &[String], user: Vec<Strategy>) -> Result<Vec<Strategy>> {
-    let all = builtin();
+/// strategies not already named. Unknown or repeated names are errors; so is `prune` without a
+/// command (`run`) to record.
+pub fn select(names: &[String], user: Vec<Strategy>, run: Option<&str>) -> Result<Vec<Strategy>> {
+    let all = builtin(run);
+    if run.is_none() && names.iter().any(|n| n.trim() == "prune") {
+        bail!("the prune strategy removes what a recorded command did not use, and no --run was given\nhint: add --run CMD (what your app runs, `$VENV` is the tree's path); it is timed and recorded");
+    }
     let mut out: Vec<Strategy> = Vec::new();
     let wanted: Vec<&str> = if names.is_empty() {
         all.iter().map(|s| s.name.as_str()).collect()
@@ -246,15 +259,40 @@ mod tests {
     #[test]
     fn selection_keeps_order_and_adds_user_strategies() {
         let user = vec![parse_user("mine=--elf keep").unwrap()];
-        let names: Vec<String> = select(&["default".into(), "none".into()], user.clone())
+        let names: Vec<String> = select(&["default".into(), "none".into()], user.clone(), None)
             .unwrap()
             .into_iter()
             .map(|s| s.name)
             .collect();
         assert_eq!(names, ["default", "none", "mine"]);
-        assert_eq!(select(&[], user).unwrap().len(), builtin().len() + 1);
-        assert!(select(&["bogus".into()], vec![]).is_err());
-        assert!(select(&["none".into(), "none".into()], vec![]).is_err());
-        assert!(select(&[], vec![parse_user("max=--verify").unwrap()]).is_err());
+        assert_eq!(
+            select(&[], user, None).unwrap().len(),
+            builtin(None).len() + 1
+        );
+        assert!(select(&["bogus".into()], vec![], None).is_err());
+        assert!(select(&["none".into(), "none".into()], vec![], None).is_err());
+        assert!(select(&[], vec![parse_user("max=--verify").unwrap()], None).is_err());
+    }
+
+    #[test]
+    fn prune_joins_when_there_is_a_command() {
+        let names = |run| -> Vec<String> {
+            select(&[], vec![], run)
+                .unwrap()
+                .into_iter()
+                .map(|s| s.name)
+                .collect()
+        };
+        assert!(!names(None).contains(&"prune".to_string()));
+        assert_eq!(
+            names(Some("$VENV/bin/python app.py")).last().unwrap(),
+            "prune"
+        );
+        assert!(select(&["prune".into()], vec![], None).is_err());
+        let prune = select(&["prune".into()], vec![], Some("x")).unwrap();
+        assert_eq!(
+            prune[0].recipe,
+            Recipe::Slim(vec!["--prune".into(), "--run".into(), "x".into()])
+        );
     }
 }

@@ -4,7 +4,8 @@
 //! it imported and the files it opened or listed under the tree. From it, three kinds of cut:
 //! - a distribution nothing of which was used (no module imported, no file touched, its
 //!   dist-info included) goes whole, scripts and dist-info with it (`prune.dist`);
-//! - inside the distributions that stay, a directory nothing under which was used goes: a
+//! - inside the top-level packages of the distributions that stay, a directory nothing under
+//!   which was used goes: a
 //!   subpackage none of whose modules were imported (`prune.package`), or a data directory none
 //!   of whose files were opened (`prune.data`: botocore's service models, locale trees); and in
 //!   the packages that stay, each module file nothing imported (`prune.module`: a dialect's
@@ -143,7 +144,9 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict], usage: &Usage, level: PruneLevel
     }
 
     // Then directories inside what stays: every ancestor of a needed file (or of a listed
-    // directory) is needed; a directory that is not, under one that is, is cut whole.
+    // directory) is needed; a directory that is not, under one that is, is cut whole. The
+    // top-level packages and modules of a distribution that stays stay: an application imports
+    // those by name, and `verify` counts a missing one as breakage.
     let mut needed_dirs: HashSet<&Path> = HashSet::new();
     for (i, e) in entries.iter().enumerate() {
         let listed = e.kind == Kind::Dir && usage.paths.contains(&e.path);
@@ -168,9 +171,7 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict], usage: &Usage, level: PruneLevel
         let cut = e.kind == Kind::Dir
             && is_cuttable_dir(ctx, &e.path)
             && !needed_dirs.contains(e.path.as_path())
-            && e.path
-                .parent()
-                .is_some_and(|p| p == sp || needed_dirs.contains(p))
+            && e.path.parent().is_some_and(|p| needed_dirs.contains(p))
             && owners[i].is_some_and(|o| !gone.contains(&o) && !ctx.kept_dists.contains(&o));
         let kept_below: Vec<usize> = if cut {
             (i + 1..end).filter(|&j| kept[j]).collect()
@@ -229,7 +230,7 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict], usage: &Usage, level: PruneLevel
         let Some((module, false)) = module_of(rel) else {
             continue;
         };
-        if in_metadata_dir(rel) {
+        if in_metadata_dir(rel) || !module.contains('.') {
             continue;
         }
         verdicts[i] = Verdict::Remove(&PRUNE_MODULE);

@@ -21,6 +21,7 @@ mod util;
 mod bench;
 mod elf;
 mod handoff;
+mod prune;
 mod real_elf;
 mod real_handoff;
 mod real_run;

@@ -82,22 +82,39 @@ fn a_workload_that_fails_on_the_input_stops_the_run_before_anything_is_written()
 }
 
 #[test]
-fn run_needs_an_output_tree() {
+fn run_needs_an_output_tree_or_a_dry_run() {
     let t = scratch("run-usage");
     let v = data_venv(t.path());
-    for flag in ["--in-place", "--dry-run"] {
-        let o = venvslim()
-            .arg("slim")
-            .arg(&v.root)
-            .args([flag, "--run", "true"])
-            .run();
-        let stderr = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{flag}: {stderr}");
-        assert!(
-            stderr.contains("--run") && stderr.contains("hint:"),
-            "{stderr}"
-        );
-    }
+    let o = venvslim()
+        .arg("slim")
+        .arg(&v.root)
+        .args(["--in-place", "--run", "true"])
+        .run();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--run") && stderr.contains("hint:"),
+        "{stderr}"
+    );
+    // A dry run runs the workload on the input only (what --prune plans from).
+    let o = venvslim()
+        .arg("slim")
+        .arg(&v.root)
+        .args(["--dry-run", "--json", "--run", "true"])
+        .run();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["run"][0]["input"]["passed"], true, "{report:#}");
+    assert_eq!(
+        report["run"][0]["output"],
+        Value::Array(vec![]),
+        "{report:#}"
+    );
     assert!(v.sp.join("datapkg/data/table.json").exists());
 }
 
