@@ -12,8 +12,8 @@
 //! the first later line indented no deeper closes it. The handlers of a `try` come after its
 //! body, so a `try` header looks ahead at the `except` clauses at its own indentation. The
 //! handler's own imports (the fallback, `except ImportError: import json`) are required, and so
-//! is everything under `else:` of `if TYPE_CHECKING:`. Imports in function bodies are required:
-//! the function may run.
+//! is everything under `else:` of `if TYPE_CHECKING:`. Imports in function bodies are required
+//! (the function may run), and marked deferred: they do not run when the module is imported.
 
 use std::ops::Range;
 
@@ -37,12 +37,24 @@ pub(super) struct Line {
     pub toks: Range<usize>,
 }
 
-/// The token ranges of the file, each with the need of the imports it holds. A header with its
-/// body on the same line (`try: import x`) gives two segments.
-pub(super) fn segments(lines: &[Line], toks: &[Tok]) -> Vec<(Range<usize>, Need)> {
-    // Open special blocks: (header indentation, need inside).
-    let mut open: Vec<(usize, Need)> = Vec::new();
+/// Where an import statement is: how firmly it is needed, and whether it is in a function
+/// body (it runs when the function is called, not when the module is imported).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Context {
+    pub need: Need,
+    pub deferred: bool,
+}
+
+/// The token ranges of the file, each with the context of the imports it holds. A header with
+/// its body on the same line (`try: import x`) gives two segments.
+pub(super) fn segments(lines: &[Line], toks: &[Tok]) -> Vec<(Range<usize>, Context)> {
+    // Open blocks that change the context: (header indentation, context inside).
+    let mut open: Vec<(usize, Context)> = Vec::new();
     let mut out = Vec::with_capacity(lines.len());
+    let top = Context {
+        need: Need::Required,
+        deferred: false,
+    };
     for (i, line) in lines.iter().enumerate() {
         while open
             .last()
@@ -50,13 +62,16 @@ pub(super) fn segments(lines: &[Line], toks: &[Tok]) -> Vec<(Range<usize>, Need)
         {
             open.pop();
         }
-        let outer = open.last().map_or(Need::Required, |&(_, need)| need);
+        let outer = open.last().map_or(top, |&(_, c)| c);
         let t = &toks[line.toks.clone()];
         let Some((colon, own)) = header(t, &lines[i + 1..], toks, line.indent) else {
             out.push((line.toks.clone(), outer));
             continue;
         };
-        let inner = outer.max(own);
+        let inner = Context {
+            need: outer.need.max(own.need),
+            deferred: outer.deferred || own.deferred,
+        };
         let split = line.toks.start + colon + 1;
         out.push((line.toks.start..split, outer));
         out.push((split..line.toks.end, inner));
@@ -65,19 +80,24 @@ pub(super) fn segments(lines: &[Line], toks: &[Tok]) -> Vec<(Range<usize>, Need)
     out
 }
 
-/// For a header that opens an optional or type-only block: the index of its colon and the need
-/// inside.
-fn header(t: &[Tok], after: &[Line], toks: &[Tok], indent: usize) -> Option<(usize, Need)> {
+/// For a header that opens a block with another context (optional, type-only, a function
+/// body): the index of its colon and what changes inside.
+fn header(t: &[Tok], after: &[Line], toks: &[Tok], indent: usize) -> Option<(usize, Context)> {
     let colon = header_colon(t)?;
-    let need = match t.first()? {
-        Tok::Name(b"try") if colon == 1 && try_catches_import_errors(after, toks, indent) => {
-            Need::Optional
+    let (need, deferred) = match t {
+        [Tok::Name(b"try"), ..] if colon == 1 && try_catches_import_errors(after, toks, indent) => {
+            (Need::Optional, false)
         }
-        Tok::Name(b"if") if is_type_checking(&t[1..colon]) => Need::TypeOnly,
-        Tok::Name(b"with") if suppresses_import_errors(&t[1..colon]) => Need::Optional,
+        [Tok::Name(b"if"), ..] if is_type_checking(&t[1..colon]) => (Need::TypeOnly, false),
+        [Tok::Name(b"with"), ..] if suppresses_import_errors(&t[1..colon]) => {
+            (Need::Optional, false)
+        }
+        [Tok::Name(b"def"), ..] | [Tok::Name(b"async"), Tok::Name(b"def"), ..] => {
+            (Need::Required, true)
+        }
         _ => return None,
     };
-    Some((colon, need))
+    Some((colon, Context { need, deferred }))
 }
 
 /// The colon ending a compound statement's header: the first `:` outside brackets.

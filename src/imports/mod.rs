@@ -57,6 +57,8 @@ pub struct Import {
     pub module: String,
     /// Whether the file fails without it, copes without it, or only names it for type checkers.
     pub need: Need,
+    /// A required import of it runs when the file is imported (not only in a function body).
+    pub at_import: bool,
 }
 
 /// Module names a Python source file may import, absolute and dotted, however it imports them.
@@ -94,19 +96,25 @@ pub fn imports(source: &[u8], module: &str, is_package: bool) -> Vec<Import> {
             toks: start..toks.len(),
         });
     }
-    let mut found: Vec<(String, Need)> = Vec::new();
+    let mut found: Vec<Import> = Vec::new();
     let mut names = Vec::new();
-    for (range, need) in blocks::segments(&lines, &toks) {
+    for (range, ctx) in blocks::segments(&lines, &toks) {
         scan_line(&toks[range], package, &mut names);
-        found.extend(names.drain(..).map(|n| (n, need)));
+        found.extend(names.drain(..).map(|module| Import {
+            module,
+            need: ctx.need,
+            at_import: ctx.need == Need::Required && !ctx.deferred,
+        }));
     }
-    // Strongest first for each name, then one entry per name.
-    found.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-    found.dedup_by(|later, first| later.0 == first.0);
+    // One entry per name: its strongest need, and whether any required import runs at import.
+    found.sort_unstable_by(|a, b| {
+        a.module
+            .cmp(&b.module)
+            .then(a.need.cmp(&b.need))
+            .then(b.at_import.cmp(&a.at_import))
+    });
+    found.dedup_by(|later, first| later.module == first.module);
     found
-        .into_iter()
-        .map(|(module, need)| Import { module, need })
-        .collect()
 }
 
 /// Appends the tokens of the next logical line to `toks` and returns its indentation (columns
@@ -672,6 +680,33 @@ except ImportError:
         assert_eq!(needs(src), ["a:Optional", "b:Optional"]);
         let strongest = "try:\n    import a\nexcept ImportError:\n    pass\nimport a\n";
         assert!(needs(strongest).is_empty());
+    }
+
+    #[test]
+    fn imports_in_function_bodies_do_not_run_at_import() {
+        let src = "\
+import a
+def f():
+    import b
+    class Inner:
+        import c
+async def g():
+    import d
+class K:
+    import e
+    def m(self):
+        import a
+try:
+    import opt
+except ImportError:
+    pass
+";
+        let at_import: Vec<String> = super::imports(src.as_bytes(), "pkg.mod", false)
+            .into_iter()
+            .filter(|i| i.at_import)
+            .map(|i| i.module)
+            .collect();
+        assert_eq!(at_import, ["a", "e"]);
     }
 
     #[test]

@@ -23,7 +23,9 @@
 //! comes back through the restore loop (verify/repair.rs). docs/verification.md says what this
 //! cannot see.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+mod closure;
+
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -105,29 +107,31 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict], usage: &Usage, level: PruneLevel
     let mut kept: Vec<bool> = (0..entries.len())
         .map(|i| entries[i].kind != Kind::Dir && verdicts[i].is_kept())
         .collect();
-    let modules = needed_modules(ctx, verdicts, usage, level);
-    let needed: Vec<bool> = (0..entries.len())
-        .map(|i| kept[i] && is_needed(ctx, i, &verdicts[i], owners[i], usage, &modules))
-        .collect();
+    let index = closure::Index::new(ctx, verdicts);
+    let mut modules = closure::used(ctx, usage);
+    let mut roots = index.pth().to_vec();
+    if level == PruneLevel::Safe {
+        roots.extend(modules.iter().flat_map(|m| index.files(m)));
+    }
+    closure::close(ctx, &index, &mut modules, roots, closure::Follow::MayRun);
+    let mut needed = needed_files(ctx, verdicts, &owners, usage, &modules, &kept);
     let mut cuts = Vec::new();
 
-    // Whole distributions first.
-    let mut used_dists = HashSet::new();
-    let mut has_kept = HashSet::new();
-    for (i, o) in owners.iter().enumerate() {
-        let Some(o) = *o else { continue };
-        if kept[i] {
-            has_kept.insert(o);
-            if needed[i] {
-                used_dists.insert(o);
-            }
+    // Whole distributions first. The top-level packages of what stays must import, so their
+    // closure stays too, and that may show another distribution used: until nothing changes.
+    let gone = loop {
+        let gone = unused_dists(ctx, verdicts, &owners, &kept, &needed);
+        let tops: Vec<usize> = (0..entries.len())
+            .filter(|&i| kept[i] && owners[i].is_some_and(|o| !gone.contains(&o)))
+            .filter(|&i| is_top_level_module(ctx, i))
+            .collect();
+        let before = modules.len();
+        closure::close(ctx, &index, &mut modules, tops, closure::Follow::AtImport);
+        if modules.len() == before {
+            break gone;
         }
-    }
-    let gone: HashSet<usize> = has_kept
-        .into_iter()
-        .filter(|d| !used_dists.contains(d) && !ctx.kept_dists.contains(d))
-        .filter(|d| !ctx.installer_dists.contains(d))
-        .collect();
+        needed = needed_files(ctx, verdicts, &owners, usage, &modules, &kept);
+    };
     for (i, o) in owners.iter().enumerate() {
         if o.is_some_and(|o| gone.contains(&o)) && kept[i] {
             verdicts[i] = Verdict::Remove(&PRUNE_DIST);
@@ -271,6 +275,20 @@ fn in_metadata_dir(rel: &Path) -> bool {
     top.is_some_and(|t| t.ends_with(".dist-info") || t.ends_with(".egg-info"))
 }
 
+/// For each entry, whether it is a kept file that shows its directories are used.
+fn needed_files(
+    ctx: &Ctx,
+    verdicts: &[Verdict],
+    owners: &[Option<usize>],
+    usage: &Usage,
+    modules: &HashSet<String>,
+    kept: &[bool],
+) -> Vec<bool> {
+    (0..kept.len())
+        .map(|i| kept[i] && is_needed(ctx, i, &verdicts[i], owners[i], usage, modules))
+        .collect()
+}
+
 /// Whether a kept file shows its directories and distribution are used.
 fn is_needed(
     ctx: &Ctx,
@@ -296,6 +314,54 @@ fn is_needed(
         .ok()
         .and_then(module_of)
         .is_some_and(|(m, _)| modules.contains(&m))
+}
+
+/// The distributions nothing needed belongs to. Metadata read by a scan (`entry_points()`
+/// opens every entry_points.txt) does not make a distribution used; its METADATA read does
+/// (`version()`). Installers (the guard kept them) and `--keep-package` ones are not cut.
+fn unused_dists(
+    ctx: &Ctx,
+    verdicts: &[Verdict],
+    owners: &[Option<usize>],
+    kept: &[bool],
+    needed: &[bool],
+) -> HashSet<usize> {
+    let mut used = HashSet::new();
+    let mut has_kept = HashSet::new();
+    for (i, o) in owners.iter().enumerate() {
+        let Some(o) = *o else { continue };
+        if kept[i] {
+            has_kept.insert(o);
+            if needed[i] && shows_use(ctx, i, &verdicts[i]) {
+                used.insert(o);
+            }
+        }
+    }
+    has_kept
+        .into_iter()
+        .filter(|d| !used.contains(d) && !ctx.kept_dists.contains(d))
+        .filter(|d| !ctx.installer_dists.contains(d))
+        .collect()
+}
+
+/// Whether a needed file shows its distribution is used: anything but its metadata, which
+/// scans read for every distribution, except METADATA itself (what `version()` reads) and what
+/// the user protects.
+fn shows_use(ctx: &Ctx, i: usize, verdict: &Verdict) -> bool {
+    let e = &ctx.inv.entries[i];
+    let rel = e.path.strip_prefix(&ctx.venv.site_packages).ok();
+    !rel.is_some_and(in_metadata_dir)
+        || e.name() == "METADATA"
+        || matches!(verdict, Verdict::Protected)
+}
+
+/// A top-level module's file in site-packages: `name.py` or `name/__init__.py`.
+fn is_top_level_module(ctx: &Ctx, i: usize) -> bool {
+    let e = &ctx.inv.entries[i];
+    let Ok(rel) = e.path.strip_prefix(&ctx.venv.site_packages) else {
+        return false;
+    };
+    e.name().ends_with(".py") && module_of(rel).is_some_and(|(m, _)| !m.contains('.'))
 }
 
 /// A shared library that is not a Python extension module: `libfoo.so`, `libfoo.so.1`,
@@ -349,74 +415,6 @@ fn is_unused_script(ctx: &Ctx, i: usize, usage: &Usage, modules: &HashSet<String
             ctx.inv.index(&path.with_extension("py")).is_some()
                 || ctx.inv.index(&path.join("__init__.py")).is_some()
         })
-}
-
-/// The modules that count as used: the workloads' imports and, at `safe`, every module they
-/// import statically (required or optional), transitively. At both levels, what the kept `.pth`
-/// files import, transitively: they run before the recording starts.
-fn needed_modules(
-    ctx: &Ctx,
-    verdicts: &[Verdict],
-    usage: &Usage,
-    level: PruneLevel,
-) -> HashSet<String> {
-    let entries = &ctx.inv.entries;
-    let sp = &ctx.venv.site_packages;
-    let mut files_of: HashMap<String, Vec<usize>> = HashMap::new();
-    let mut pth = Vec::new();
-    for (i, e) in entries.iter().enumerate() {
-        if e.kind != Kind::File || !verdicts[i].is_kept() {
-            continue;
-        }
-        let Ok(rel) = e.path.strip_prefix(sp) else {
-            continue;
-        };
-        if e.name().ends_with(".pth") && e.path.parent() == Some(sp.as_path()) {
-            pth.push(i);
-        } else if e.name().ends_with(".py") {
-            if let Some((m, _)) = module_of(rel) {
-                files_of.entry(m).or_default().push(i);
-            }
-        }
-    }
-    let mut modules: HashSet<String> = usage.modules.iter().cloned().collect();
-    for p in &usage.paths {
-        if let Some((m, _)) = p.strip_prefix(sp).ok().and_then(module_of) {
-            modules.insert(m);
-        }
-    }
-    // Parents of every used module are imported with it.
-    let parents: Vec<String> = modules
-        .iter()
-        .flat_map(|m| m.match_indices('.').map(move |(k, _)| m[..k].to_string()))
-        .collect();
-    modules.extend(parents);
-    let mut queue: Vec<usize> = pth;
-    if level == PruneLevel::Safe {
-        queue.extend(modules.iter().flat_map(|m| files_of.get(m)).flatten());
-        // Console scripts are ways in the workloads may not have taken.
-        queue.extend(scripts(ctx, verdicts));
-    }
-    let mut scanned: HashSet<usize> = HashSet::new();
-    while let Some(i) = queue.pop() {
-        if !scanned.insert(i) {
-            continue;
-        }
-        let path = &entries[i].path;
-        let Ok(bytes) = fs::read(ctx.venv.root.join(path)) else {
-            continue;
-        };
-        for import in file_imports(ctx, path, &bytes) {
-            if import.need == Need::TypeOnly {
-                continue;
-            }
-            if let Some(files) = files_of.get(&import.module) {
-                queue.extend(files.iter().copied().filter(|f| !scanned.contains(f)));
-            }
-            modules.insert(import.module);
-        }
-    }
-    modules
 }
 
 #[cfg(test)]

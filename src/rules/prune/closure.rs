@@ -1,0 +1,117 @@
+//! The modules `--prune` keeps: what the workloads imported, and the static closures it adds.
+//!
+//! At `--prune safe`, the closure of every used module: each module a kept file imports
+//! (required or optional, at import or in a function; not under `if TYPE_CHECKING:`),
+//! transitively. At both levels, the same closure of the kept `.pth` files (they run before the
+//! recording starts), and what the top-level packages of the distributions that stay import
+//! when imported (an application imports those by name, so they must import).
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+
+use super::super::guard::{file_imports, module_of};
+use super::super::{Ctx, Verdict};
+use super::Usage;
+use crate::imports::Need;
+use crate::inventory::Kind;
+
+/// The kept Python files by module, and the kept `.pth` files: what a closure walks.
+pub(super) struct Index {
+    files_of: HashMap<String, Vec<usize>>,
+    pth: Vec<usize>,
+}
+
+impl Index {
+    pub(super) fn new(ctx: &Ctx, verdicts: &[Verdict]) -> Index {
+        let sp = &ctx.venv.site_packages;
+        let mut files_of: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut pth = Vec::new();
+        for (i, e) in ctx.inv.entries.iter().enumerate() {
+            if e.kind != Kind::File || !verdicts[i].is_kept() {
+                continue;
+            }
+            let Ok(rel) = e.path.strip_prefix(sp) else {
+                continue;
+            };
+            if e.name().ends_with(".pth") && e.path.parent() == Some(sp.as_path()) {
+                pth.push(i);
+            } else if e.name().ends_with(".py") {
+                if let Some((m, _)) = module_of(rel) {
+                    files_of.entry(m).or_default().push(i);
+                }
+            }
+        }
+        Index { files_of, pth }
+    }
+
+    /// The files of a module (its `.py`, or its package's `__init__.py`).
+    pub(super) fn files(&self, module: &str) -> &[usize] {
+        self.files_of.get(module).map_or(&[], Vec::as_slice)
+    }
+
+    /// The kept `.pth` files.
+    pub(super) fn pth(&self) -> &[usize] {
+        &self.pth
+    }
+}
+
+/// What the workloads imported (and the modules of the files they touched), with every parent
+/// package.
+pub(super) fn used(ctx: &Ctx, usage: &Usage) -> HashSet<String> {
+    let sp = &ctx.venv.site_packages;
+    let mut modules: HashSet<String> = usage.modules.iter().cloned().collect();
+    for p in &usage.paths {
+        if let Some((m, _)) = p.strip_prefix(sp).ok().and_then(module_of) {
+            modules.insert(m);
+        }
+    }
+    let parents: Vec<String> = modules
+        .iter()
+        .flat_map(|m| m.match_indices('.').map(move |(k, _)| m[..k].to_string()))
+        .collect();
+    modules.extend(parents);
+    modules
+}
+
+/// How far a closure follows imports.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Follow {
+    /// Every import that may run: required or optional, at import or in a function body.
+    MayRun,
+    /// The required imports that run when the module is imported: what it needs to import.
+    AtImport,
+}
+
+/// Add to `modules` everything the files in `roots` import, transitively.
+pub(super) fn close(
+    ctx: &Ctx,
+    index: &Index,
+    modules: &mut HashSet<String>,
+    roots: Vec<usize>,
+    follow: Follow,
+) {
+    let entries = &ctx.inv.entries;
+    let mut queue = roots;
+    let mut scanned: HashSet<usize> = HashSet::new();
+    while let Some(i) = queue.pop() {
+        if !scanned.insert(i) {
+            continue;
+        }
+        let path = &entries[i].path;
+        let Ok(bytes) = fs::read(ctx.venv.root.join(path)) else {
+            continue;
+        };
+        for import in file_imports(ctx, path, &bytes) {
+            let follows = match follow {
+                Follow::MayRun => import.need != Need::TypeOnly,
+                Follow::AtImport => import.at_import,
+            };
+            if !follows {
+                continue;
+            }
+            let files = index.files(&import.module);
+            queue.extend(files.iter().copied().filter(|f| !scanned.contains(f)));
+            modules.insert(import.module);
+        }
+    }
+}
