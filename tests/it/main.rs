@@ -24,6 +24,7 @@ mod handoff;
 mod prune;
 mod real_elf;
 mod real_handoff;
+mod real_prune;
 mod real_run;
 mod real_venvs;
 mod real_verify;
