@@ -61,16 +61,30 @@ pub static SOURCELESS: Rule = Rule {
     evidence: "breaks packages that read their own sources: opencv's cv2 loader looks for config.py by name; inspect.getsource users degrade",
 };
 
+/// Bytecode of scripts in bin/ (pip compiles `bin/jp.py` into `bin/__pycache__`).
+pub static SCRIPT_CACHE: Rule = Rule {
+    id: "bytecode.scripts",
+    category: Category::Bytecode,
+    guard: Guard::None,
+    reason: "bytecode of a script in bin/: a script runs as __main__, which Python always compiles from its source and never caches",
+    evidence: "pip compiles every .py it installs, jmespath's bin/jp.py included; a module in bin/ that another script imports is compiled in memory without it, once per start",
+};
+
 /// This file's rules, in table order, for `venvslim rules`.
-pub static RULES: &[&Rule] = &[&STALE, &STRIP, &SHADOWED, &PYO, &SOURCELESS];
+pub static RULES: &[&Rule] = &[&STALE, &STRIP, &SHADOWED, &PYO, &SOURCELESS, &SCRIPT_CACHE];
 
 /// This file's verdict for one item, or `None` to let the next check decide.
 pub(crate) fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
-    let sp_rel = item.sp_rel?;
     let mode = ctx.bytecode();
     if mode == BytecodeMode::Keep {
         return None;
     }
+    let Some(sp_rel) = item.sp_rel else {
+        let cache = ctx.venv.bin.as_ref().map(|b| b.join("__pycache__"));
+        let in_bin_cache = cache.is_some_and(|c| item.entry.path.parent() == Some(c.as_path()));
+        return (in_bin_cache && item.name().ends_with(".pyc"))
+            .then_some(Verdict::Remove(&SCRIPT_CACHE));
+    };
     let name = item.name();
     if name.ends_with(".pyo") {
         return Some(Verdict::Remove(&PYO));

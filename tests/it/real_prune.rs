@@ -165,8 +165,9 @@ fn the_cloud_sdks_pruned_by_an_s3_workload_keep_only_the_services_it_loaded() {
                 .any(|f| f.file_name().to_string_lossy().starts_with("LICENSE"))
         });
     assert!(licences, "botocore's licence is gone");
+    // About half: botocore's models are most of what the default output keeps.
     assert!(
-        after_bytes(&report) * 2 < after_bytes(&plain),
+        after_bytes(&report) * 5 < after_bytes(&plain) * 3,
         "pruned {} vs default {}",
         after_bytes(&report),
         after_bytes(&plain)

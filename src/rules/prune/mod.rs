@@ -40,7 +40,7 @@ pub static PRUNE_DIST: Rule = Rule {
     id: "prune.dist",
     category: Category::Prune,
     guard: Guard::None,
-    reason: "--prune: the --run workloads imported none of this distribution's modules and opened none of its files (and, at the safe level, no used module imports it)",
+    reason: "--prune: the --run workloads imported none of this distribution's modules, opened none of its files and did not read its METADATA (a scan of every entry_points.txt aside), and no kept module needs it",
     evidence: "the workloads' recording on the input; they run again on the output and what they miss comes back",
 };
 
