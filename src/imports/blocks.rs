@@ -65,11 +65,18 @@ pub(super) fn segments(lines: &[Line], toks: &[Tok]) -> Vec<(Range<usize>, Conte
         let outer = open.last().map_or(top, |&(_, c)| c);
         let t = &toks[line.toks.clone()];
         let Some((colon, own)) = header(t, &lines[i + 1..], toks, line.indent) else {
-            out.push((line.toks.clone(), outer));
+            out.push((line.toks.clone(), in_lambda(t, outer)));
             continue;
         };
+        // A function body runs when it is called, outside the try it is written in: its
+        // imports are as required as they are anywhere (type-only stays type-only).
+        let need = match (own.deferred, outer.need) {
+            (true, Need::TypeOnly) => Need::TypeOnly,
+            (true, _) => Need::Required,
+            (false, _) => outer.need.max(own.need),
+        };
         let inner = Context {
-            need: outer.need.max(own.need),
+            need,
             deferred: outer.deferred || own.deferred,
         };
         let split = line.toks.start + colon + 1;
@@ -78,6 +85,18 @@ pub(super) fn segments(lines: &[Line], toks: &[Tok]) -> Vec<(Range<usize>, Conte
         open.push((line.indent, inner));
     }
     out
+}
+
+/// A line with a `lambda` in it: its `__import__("x")` calls run when the lambda is called, so
+/// they are required and deferred, as in a function body.
+fn in_lambda(t: &[Tok], outer: Context) -> Context {
+    if outer.need == Need::TypeOnly || !t.contains(&Tok::Name(b"lambda")) {
+        return outer;
+    }
+    Context {
+        need: Need::Required,
+        deferred: true,
+    }
 }
 
 /// For a header that opens a block with another context (optional, type-only, a function
@@ -117,7 +136,7 @@ fn header_colon(t: &[Tok]) -> Option<usize> {
 
 /// Whether one of the `except` clauses of the `try` at `indent` catches a failed import.
 fn try_catches_import_errors(after: &[Line], toks: &[Tok], indent: usize) -> bool {
-    for line in after {
+    for (k, line) in after.iter().enumerate() {
         if line.indent > indent {
             continue;
         }
@@ -130,7 +149,15 @@ fn try_catches_import_errors(after: &[Line], toks: &[Tok], indent: usize) -> boo
                 let end = header_colon(t).unwrap_or(t.len());
                 let caught = &t[1..end];
                 let caught = caught.strip_prefix(&[Tok::Op(b'*')]).unwrap_or(caught);
-                if caught.is_empty() || names_import_error(caught) {
+                let catches = caught.is_empty() || names_import_error(caught);
+                if catches
+                    && !handler_gives_up(
+                        &t[(end + 1).min(t.len())..],
+                        &after[k + 1..],
+                        toks,
+                        indent,
+                    )
+                {
                     return true;
                 }
             }
@@ -139,6 +166,38 @@ fn try_catches_import_errors(after: &[Line], toks: &[Tok], indent: usize) -> boo
         }
     }
     false
+}
+
+/// Whether an `except` handler ends the program's hope of going on without the module: one of
+/// its statements (at the handler's own level) raises or exits. `except ImportError as e: raise
+/// RuntimeError("needs setuptools") from e` makes the import a requirement with a better
+/// message, not an option. `same_line` is the body after the handler's colon, if any.
+fn handler_gives_up(same_line: &[Tok], after: &[Line], toks: &[Tok], indent: usize) -> bool {
+    let body_indent = after.first().map(|l| l.indent).filter(|&i| i > indent);
+    let body = after
+        .iter()
+        .take_while(|l| l.indent > indent)
+        .filter(|l| Some(l.indent) == body_indent)
+        .map(|l| &toks[l.toks.clone()]);
+    std::iter::once(same_line)
+        .filter(|t| !t.is_empty())
+        .chain(body)
+        .any(gives_up)
+}
+
+/// `raise ...`, `sys.exit(...)`, `exit(...)`, `quit(...)`, `os._exit(...)`.
+fn gives_up(t: &[Tok]) -> bool {
+    matches!(
+        t,
+        [Tok::Name(b"raise"), ..]
+            | [
+                Tok::Name(b"sys" | b"os"),
+                Tok::Op(b'.'),
+                Tok::Name(b"exit" | b"_exit"),
+                ..
+            ]
+            | [Tok::Name(b"exit" | b"quit"), Tok::Op(b'('), ..]
+    )
 }
 
 /// Whether an exception list (up to `as`) names a class that a failed import raises.

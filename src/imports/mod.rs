@@ -57,7 +57,8 @@ pub struct Import {
     pub module: String,
     /// Whether the file fails without it, copes without it, or only names it for type checkers.
     pub need: Need,
-    /// A required import of it runs when the file is imported (not only in a function body).
+    /// An import of it (required or optional, not type-only) runs when the file is imported,
+    /// not only in a function body: what decides which implementation a package loads.
     pub at_import: bool,
 }
 
@@ -103,17 +104,18 @@ pub fn imports(source: &[u8], module: &str, is_package: bool) -> Vec<Import> {
         found.extend(names.drain(..).map(|module| Import {
             module,
             need: ctx.need,
-            at_import: ctx.need == Need::Required && !ctx.deferred,
+            at_import: ctx.need != Need::TypeOnly && !ctx.deferred,
         }));
     }
-    // One entry per name: its strongest need, and whether any required import runs at import.
-    found.sort_unstable_by(|a, b| {
-        a.module
-            .cmp(&b.module)
-            .then(a.need.cmp(&b.need))
-            .then(b.at_import.cmp(&a.at_import))
+    // One entry per name: its strongest need, and whether any import of it runs at import.
+    found.sort_unstable_by(|a, b| a.module.cmp(&b.module).then(a.need.cmp(&b.need)));
+    found.dedup_by(|later, first| {
+        let same = later.module == first.module;
+        if same {
+            first.at_import |= later.at_import;
+        }
+        same
     });
-    found.dedup_by(|later, first| later.module == first.module);
     found
 }
 

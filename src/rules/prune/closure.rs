@@ -4,7 +4,7 @@
 //! (required or optional, at import or in a function; not under `if TYPE_CHECKING:`),
 //! transitively. At both levels, the same closure of the kept `.pth` files (they run before the
 //! recording starts), and what the top-level packages of the distributions that stay import
-//! when imported (an application imports those by name, so they must import).
+//! when imported (an application imports those by name, so they must import as they did).
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -78,7 +78,9 @@ pub(super) fn used(ctx: &Ctx, usage: &Usage) -> HashSet<String> {
 pub(super) enum Follow {
     /// Every import that may run: required or optional, at import or in a function body.
     MayRun,
-    /// The required imports that run when the module is imported: what it needs to import.
+    /// The imports that run when the module is imported, required or optional: what it needs
+    /// to import, and the implementation it picks (google_crc32c tries its C extension first
+    /// and falls back to pure Python without it).
     AtImport,
 }
 

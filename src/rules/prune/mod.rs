@@ -112,6 +112,8 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict], usage: &Usage, level: PruneLevel
     let mut roots = index.pth().to_vec();
     if level == PruneLevel::Safe {
         roots.extend(modules.iter().flat_map(|m| index.files(m)));
+        // Console scripts are ways in the workloads did not take.
+        roots.extend(scripts(ctx, verdicts));
     }
     closure::close(ctx, &index, &mut modules, roots, closure::Follow::MayRun);
     let mut needed = needed_files(ctx, verdicts, &owners, usage, &modules, &kept);
