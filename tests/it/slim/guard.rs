@@ -106,14 +106,15 @@ fn build_time_code_never_keeps_an_installer() {
 #[test]
 fn deep_verify_gives_back_what_an_optional_import_needed() {
     let fx = Fixture::new("venvslim-guard-");
-    // Written as optional, but the module refuses to load without it: the guard lets the
-    // helper go, the deep verify finds demo.strict failing and restores the helper.
+    // Written as optional, but the module refuses to load without it later on (a handler that
+    // raises would have made it required): the guard lets the helper go, the deep verify finds
+    // demo.strict failing and restores the helper.
     write(
         &fx,
         &[
             (
                 "demo/strict.py",
-                "try:\n    from demo.tests.strict_helper import VALUE\nexcept ImportError as exc:\n    raise RuntimeError('demo.strict needs its helper') from exc\n",
+                "try:\n    from demo.tests.strict_helper import VALUE\nexcept ImportError:\n    VALUE = None\nif VALUE is None:\n    raise RuntimeError('demo.strict needs its helper')\n",
             ),
             ("demo/tests/strict_helper.py", "VALUE = 7\n"),
         ],
