@@ -88,6 +88,18 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
     };
     progress.phase("planning", 0);
     let usage = workloads.as_ref().map(Workloads::usage);
+    if let (Some(_), Some(usage)) = (settings.prune, &usage) {
+        if !usage
+            .paths
+            .iter()
+            .any(|p| p.starts_with(&venv.site_packages))
+        {
+            bail!(
+                "--prune cuts what the workloads did not use, and they used nothing in `{}` (no module imported, no file opened there): pruning would cut every distribution; nothing was written\nhint: run the venv's own Python in the workload, e.g. --run '$VENV/bin/python -m myapp --selfcheck'",
+                venv.site_packages.display()
+            );
+        }
+    }
     let plan = Plan::build_with(venv, settings, inv, usage.as_ref());
     if let Some(zip) = &plan.zip {
         zip.check_entry_limit()?;

@@ -335,3 +335,15 @@ pub fn is_elf(path: &Path) -> bool {
         .is_ok()
         && inspect::ident_ok(&head)
 }
+
+/// The libraries an ELF file names as `DT_NEEDED` (what the dynamic loader opens with it);
+/// empty for anything that is not an ELF file goblin can parse, or not a regular file (never
+/// read through a symlink).
+pub fn needed_libraries(path: &Path) -> Vec<String> {
+    let Ok(bytes) = crate::safepath::read_nofollow(path) else {
+        return Vec::new();
+    };
+    goblin::elf::Elf::parse(&bytes)
+        .map(|elf| elf.libraries.iter().map(|s| s.to_string()).collect())
+        .unwrap_or_default()
+}

@@ -239,6 +239,15 @@ fn pruned_on_purpose(plan: &Plan, slim: &Probe, r: &Regression) -> bool {
                 && (!slim.modules.contains_key(&r.name)
                     || (!missing.is_empty() && missing.iter().all(|m| in_cut(plan, m))))
         }
+        // A distribution cut whole that shares a namespace package with one that stays: its
+        // modules are gone, and so is its dist-info, on purpose.
+        "metadata" | "entry-points" => plan.cuts.iter().any(|c| {
+            c.module.is_none()
+                && c.dist.is_some_and(|d| {
+                    c.path == plan.dists[d].dir
+                        && r.dist.as_deref() == Some(plan.dists[d].normalized.as_str())
+                })
+        }),
         "script" => plan.venv.bin.as_ref().is_some_and(|bin| {
             let script = bin.join(&r.name);
             plan.cuts.iter().any(|c| c.path == script)

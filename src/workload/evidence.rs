@@ -245,8 +245,20 @@ fn collect(view: &dyn Lacks, input: &Recording, out_run: &Run) -> Vec<Finding> {
             .chain(missing.iter().flat_map(|m| view.module_paths(m)))
             .filter_map(|p| view.owner(&p))
             .collect();
+        // The distributions are part of what this finding is: a second failure elsewhere, once
+        // the first is repaired, is a new finding with its own levels, not the same one seen
+        // again.
+        let suspects: Vec<&str> = dists.iter().map(String::as_str).collect();
         found.push(Finding {
-            what: format!("`{cmd}` fails on the output ({})", out_run.status),
+            what: format!(
+                "`{cmd}` fails on the output ({}; traceback in {})",
+                out_run.status,
+                if suspects.is_empty() {
+                    "no distribution".to_string()
+                } else {
+                    suspects.join(", ")
+                }
+            ),
             paths: Vec::new(),
             packages: Vec::new(),
             dists,

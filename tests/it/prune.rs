@@ -4,6 +4,7 @@
 //! closure of what was used, and a cut the recording could not see comes back through the
 //! workload's run on the output. The real venvs (web, cloud SDKs) are in real_run.rs.
 
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -28,6 +29,7 @@ fn prune_venv(dir: &Path) -> Venv {
             ("app/lazy/__init__.py", "VALUE = 'lazy'\n"),
             ("app/extra/__init__.py", "from app.extra import big\n"),
             ("app/extra/big.py", &format!("DATA = {:?}\n", "x".repeat(4000))),
+            ("app/extra/LICENSE.txt", "vendored code's licence\n"),
             ("app/cli.py", "def main():\n    print('cli')\n"),
         ],
         "[console_scripts]\napp-cli = app.cli:main\n",
@@ -52,6 +54,22 @@ fn prune_venv(dir: &Path) -> Venv {
         "",
     );
     v.dist("unused", "2.0", &[("unused/__init__.py", "X = 1\n")], "");
+    // What app declares it requires, and imports only by a computed name (as an extension
+    // imports from C): no scan and no recording of this workload sees it.
+    v.dist(
+        "plugin",
+        "1.0",
+        &[("plugin/__init__.py", "NAME = 'plugin'\n")],
+        "",
+    );
+    let metadata = v.sp.join("app-1.0.dist-info/METADATA");
+    let text = fs::read_to_string(&metadata).unwrap();
+    let text = text.replacen(
+        "Version: 1.0\n",
+        "Version: 1.0\nRequires-Dist: plugin>=1\nRequires-Dist: unused; extra == \"all\"\n",
+        1,
+    );
+    fs::write(&metadata, text).unwrap();
     v
 }
 
@@ -118,6 +136,13 @@ fn prune_cuts_what_the_workload_did_not_use_and_it_still_passes() {
     ] {
         assert!(!gone(p), "{p} was cut");
     }
+    // A licence stays even in a cut directory; a distribution what stays requires stays (but
+    // not one only an extra asks for).
+    assert!(!gone("app/extra/LICENSE.txt"), "a licence was cut");
+    assert!(
+        !gone("plugin/__init__.py"),
+        "a required distribution was cut"
+    );
     // The workload passed on OUT at the first try: nothing came back.
     let outputs = report["run"][0]["output"].as_array().unwrap();
     assert_eq!(outputs.len(), 1, "{:#}", report["run"]);
@@ -206,6 +231,22 @@ fn prune_needs_run_and_a_dry_run_shows_the_cuts() {
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("--run") && stderr.contains("hint:"),
+        "{stderr}"
+    );
+    assert!(!t.path().join("out").exists());
+
+    // A workload that never runs the venv's Python shows nothing used: pruning would cut it all.
+    let o = venvslim()
+        .arg("slim")
+        .arg(&v.root)
+        .args(["-o"])
+        .arg(t.path().join("out"))
+        .args(["--prune", "--run", "python3 -c 'print(1)'"])
+        .run();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("used nothing") && stderr.contains("hint:"),
         "{stderr}"
     );
     assert!(!t.path().join("out").exists());

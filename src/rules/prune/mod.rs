@@ -24,13 +24,14 @@
 //! cannot see.
 
 mod closure;
+mod native;
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::guard::{file_imports, module_of};
-use super::{Category, Ctx, Guard, Rule, Verdict};
+use super::{is_license_name, Category, Ctx, Guard, Rule, Verdict};
 use crate::cli::PruneLevel;
 use crate::imports::Need;
 use crate::inventory::Kind;
@@ -101,6 +102,7 @@ pub struct Cut {
 /// Cut what `usage` shows unused; the verdicts of the removed entries are updated and the cuts
 /// returned, sorted by path.
 pub fn run(ctx: &Ctx, verdicts: &mut [Verdict], usage: &Usage, level: PruneLevel) -> Vec<Cut> {
+    let usage = &through_links(ctx, usage);
     let entries = &ctx.inv.entries;
     let sp = &ctx.venv.site_packages;
     let owners: Vec<Option<usize>> = entries.iter().map(|e| ctx.own.owner(&e.path)).collect();
@@ -120,9 +122,16 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict], usage: &Usage, level: PruneLevel
     let mut cuts = Vec::new();
 
     // Whole distributions first. The top-level packages of what stays must import, so their
-    // closure stays too, and that may show another distribution used: until nothing changes.
+    // closure stays too; what stays keeps the distributions it declares it requires (an
+    // extension imports from C what no scan sees: cryptography's `_cffi_backend`); and the
+    // libraries used extensions load stay with theirs. Any of these may show another
+    // distribution used: until nothing changes.
+    let mut libs = native::Libraries::new(ctx, &kept);
+    let requires = requirements(ctx);
     let gone = loop {
-        let gone = unused_dists(ctx, verdicts, &owners, &kept, &needed);
+        let loaded = libs.loaded_with(ctx, elf_roots(ctx, &kept, &needed, usage));
+        let mut gone = unused_dists(ctx, verdicts, &owners, &kept, &needed, &loaded);
+        keep_requirements(&requires, &mut gone);
         let tops: Vec<usize> = (0..entries.len())
             .filter(|&i| kept[i] && owners[i].is_some_and(|o| !gone.contains(&o)))
             .filter(|&i| is_top_level_module(ctx, i))
@@ -134,8 +143,10 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict], usage: &Usage, level: PruneLevel
         }
         needed = needed_files(ctx, verdicts, &owners, usage, &modules, &kept);
     };
+    // A distribution goes with its files in site-packages and its console scripts; whatever
+    // else its RECORD claims (`../../../pyvenv.cfg`, `bin/python`) is not its to take.
     for (i, o) in owners.iter().enumerate() {
-        if o.is_some_and(|o| gone.contains(&o)) && kept[i] {
+        if o.is_some_and(|o| gone.contains(&o)) && kept[i] && is_dist_file(ctx, i) {
             verdicts[i] = Verdict::Remove(&PRUNE_DIST);
             kept[i] = false;
         }
@@ -179,8 +190,11 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict], usage: &Usage, level: PruneLevel
             && !needed_dirs.contains(e.path.as_path())
             && e.path.parent().is_some_and(|p| needed_dirs.contains(p))
             && owners[i].is_some_and(|o| !gone.contains(&o) && !ctx.kept_dists.contains(&o));
+        // Licences stay where they are, even in a cut directory (a vendored library's).
         let kept_below: Vec<usize> = if cut {
-            (i + 1..end).filter(|&j| kept[j]).collect()
+            (i + 1..end)
+                .filter(|&j| kept[j] && !is_license_name(&entries[j].name().to_ascii_lowercase()))
+                .collect()
         } else {
             Vec::new()
         };
@@ -249,6 +263,42 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict], usage: &Usage, level: PruneLevel
     }
     cuts.sort_by(|a, b| a.path.cmp(&b.path));
     cuts
+}
+
+/// `usage` with every path that goes through a symlink inside the tree also under the path it
+/// reaches (`app/assets -> ../shared_assets`: a read of `app/assets/x` is a read of
+/// `shared_assets/x` too). Links are read from the tree, resolved lexically, and never out of
+/// it; 40 at most per path, as Linux.
+fn through_links(ctx: &Ctx, usage: &Usage) -> Usage {
+    let mut out = usage.clone();
+    for p in &usage.paths {
+        let mut path = p.clone();
+        for _ in 0..40 {
+            let Some(next) = one_link_resolved(ctx, &path) else {
+                break;
+            };
+            out.paths.insert(next.clone());
+            path = next;
+        }
+    }
+    out
+}
+
+/// `path` with its first symlink component replaced by where it points, if it has one.
+fn one_link_resolved(ctx: &Ctx, path: &Path) -> Option<PathBuf> {
+    let mut prefix = PathBuf::new();
+    let mut parts = path.components();
+    for c in parts.by_ref() {
+        prefix.push(c);
+        let e = ctx.inv.find(&prefix)?;
+        if e.kind == Kind::Symlink {
+            let target = fs::read_link(ctx.venv.root.join(&prefix)).ok()?;
+            let mut to = crate::safepath::link_in_tree(&prefix, &target)?;
+            to.extend(parts);
+            return Some(to);
+        }
+    }
+    None
 }
 
 /// The index past the last entry under entry `i` (entries are sorted by path).
@@ -327,14 +377,21 @@ fn unused_dists(
     owners: &[Option<usize>],
     kept: &[bool],
     needed: &[bool],
+    loaded: &HashSet<usize>,
 ) -> HashSet<usize> {
     let mut used = HashSet::new();
     let mut has_kept = HashSet::new();
     for (i, o) in owners.iter().enumerate() {
         let Some(o) = *o else { continue };
-        if kept[i] {
+        if kept[i] && is_dist_file(ctx, i) {
             has_kept.insert(o);
-            if needed[i] && shows_use(ctx, i, &verdicts[i]) {
+            let native = is_native_library(ctx.inv.entries[i].name());
+            let shows = if native {
+                loaded.contains(&i)
+            } else {
+                needed[i] && shows_use(ctx, i, &verdicts[i])
+            };
+            if shows {
                 used.insert(o);
             }
         }
@@ -344,6 +401,89 @@ fn unused_dists(
         .filter(|d| !used.contains(d) && !ctx.kept_dists.contains(d))
         .filter(|d| !ctx.installer_dists.contains(d))
         .collect()
+}
+
+/// A file a distribution's cut may take: in site-packages, or a console script in bin/ (not
+/// the interpreter's links).
+fn is_dist_file(ctx: &Ctx, i: usize) -> bool {
+    let e = &ctx.inv.entries[i];
+    if e.path.starts_with(&ctx.venv.site_packages) && e.path != ctx.venv.site_packages {
+        return true;
+    }
+    ctx.venv
+        .bin
+        .as_deref()
+        .is_some_and(|b| e.path.parent() == Some(b))
+        && !crate::venv::is_python_link_name(e.name())
+}
+
+/// The ELF files the used code runs: needed extension modules, and the native libraries the
+/// workloads loaded themselves (`ctypes`).
+fn elf_roots(ctx: &Ctx, kept: &[bool], needed: &[bool], usage: &Usage) -> Vec<usize> {
+    ctx.inv
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|&(i, e)| kept[i] && e.kind == Kind::File)
+        .filter(|&(i, e)| {
+            let name = e.name();
+            if is_native_library(name) {
+                usage.paths.contains(&e.path)
+            } else {
+                needed[i] && (name.ends_with(".so") || name.contains(".so."))
+            }
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// For each distribution, the distributions its METADATA's `Requires-Dist` names (those present;
+/// requirements only an extra asks for are left out).
+fn requirements(ctx: &Ctx) -> Vec<Vec<usize>> {
+    let by_name: std::collections::HashMap<&str, usize> = ctx
+        .dists
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.normalized.as_str(), i))
+        .collect();
+    ctx.dists
+        .iter()
+        .map(|d| {
+            let path = ctx.venv.root.join(&d.dir).join("METADATA");
+            let Ok(bytes) = crate::safepath::read_nofollow(&path) else {
+                return Vec::new();
+            };
+            let text = String::from_utf8_lossy(&bytes);
+            let header = text.split("\n\n").next().unwrap_or("");
+            header
+                .lines()
+                .filter_map(|l| l.strip_prefix("Requires-Dist:"))
+                .filter(|req| !req.contains("extra ==") && !req.contains("extra=="))
+                .filter_map(|req| {
+                    let name: String = req
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                        .collect();
+                    by_name
+                        .get(crate::dists::normalize_name(&name).as_str())
+                        .copied()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Take out of `gone` every distribution something that stays requires, transitively.
+fn keep_requirements(requires: &[Vec<usize>], gone: &mut HashSet<usize>) {
+    let mut stack: Vec<usize> = (0..requires.len()).filter(|d| !gone.contains(d)).collect();
+    while let Some(d) = stack.pop() {
+        for &r in &requires[d] {
+            if gone.remove(&r) {
+                stack.push(r);
+            }
+        }
+    }
 }
 
 /// Whether a needed file shows its distribution is used: anything but its metadata, which
@@ -374,11 +514,17 @@ pub fn is_native_library(name: &str) -> bool {
         return false;
     }
     let parts: Vec<&str> = name.split('.').collect();
-    let extension_module = name.ends_with(".so")
-        && (2..=3).contains(&parts.len())
-        && !parts[0].starts_with("lib")
-        && !parts[0].is_empty()
-        && parts[0].chars().all(|c| c == '_' || c.is_alphanumeric());
+    let ident = |p: &str| !p.is_empty() && p.chars().all(|c| c == '_' || c.is_alphanumeric());
+    let extension_module = match parts.as_slice() {
+        // `speedups.so`; `libfoo.so` is a library.
+        [stem, "so"] => ident(stem) && !stem.starts_with("lib"),
+        // `lib.cpython-311-x86_64-linux-gnu.so` (pandas' `_libs/lib`), `_rust.abi3.so`.
+        [stem, tag, "so"] => {
+            ident(stem)
+                && (tag.starts_with("cpython-") || tag.starts_with("pypy") || *tag == "abi3")
+        }
+        _ => false,
+    };
     !extension_module
 }
 
@@ -437,6 +583,7 @@ mod tests {
             "_cffi_backend.cpython-311-x86_64-linux-gnu.so",
             "_rust.abi3.so",
             "speedups.so",
+            "lib.cpython-311-x86_64-linux-gnu.so",
             "mod.py",
         ] {
             assert!(!is_native_library(ext), "{ext}");
