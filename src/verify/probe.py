@@ -192,6 +192,10 @@ def walk_extensions(path, dotted, found):
     for e in entries:
         if e.is_dir(follow_symlinks=False):
             if e.name.isidentifier() and e.name != "__pycache__" and not skipped(f"{dotted}.{e.name}"):
+                # A subpackage is a module too: its __init__ can fail when a module it imports
+                # is gone, and importing its submodules does not probe it when none is left.
+                if DEEP and has_init(e.path):
+                    found[f"{dotted}.{e.name}"] = e.path
                 walk_extensions(e.path, f"{dotted}.{e.name}", found)
         elif is_file(e):
             mod = module_of(e.name)
