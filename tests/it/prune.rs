@@ -284,3 +284,37 @@ fn prune_needs_run_and_a_dry_run_shows_the_cuts() {
         .unwrap_or_else(|| panic!("{:#}", report["budget"]));
     assert!(prune["bytes"].as_i64().unwrap() > 10_000, "{prune}");
 }
+
+/// A `.pth` file puts a directory of site-packages on sys.path: its modules are not named by
+/// their path, so prune leaves that directory alone (here `pthhelper`, imported in a function
+/// the workload does not call, would have been cut as `pthlib.pthhelper`).
+#[test]
+fn directories_a_pth_file_adds_to_sys_path_stay() {
+    let t = scratch("prune-pth");
+    let v = Venv::new(t.path());
+    v.dist(
+        "pthdist",
+        "1.0",
+        &[
+            ("pthdist.pth", "pthlib\n"),
+            (
+                "pthlib/pthmod.py",
+                "def f():\n    import pthhelper\n    return pthhelper.V\n",
+            ),
+            ("pthlib/pthhelper.py", "V = 'h'\n"),
+        ],
+        "",
+    );
+    let out = t.path().join("out");
+    let (code, report, stderr) = slim_run(
+        &v,
+        &out,
+        &["--run", "$VENV/bin/python -c 'import pthmod'", "--prune"],
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{report:#}");
+    assert!(out.join(sp_rel(&v)).join("pthlib/pthhelper.py").is_file());
+    let o = crate::util::python(out.join("bin/python"))
+        .args(["-I", "-c", "import pthmod; print(pthmod.f())"])
+        .ok();
+    assert_eq!(o.stdout().trim(), "h");
+}

@@ -102,7 +102,7 @@ pub struct Cut {
 /// Cut what `usage` shows unused; the verdicts of the removed entries are updated and the cuts
 /// returned, sorted by path.
 pub fn run(ctx: &Ctx, verdicts: &mut [Verdict], usage: &Usage, level: PruneLevel) -> Vec<Cut> {
-    let usage = &through_links(ctx, usage);
+    let usage = &on_pth_paths(ctx, verdicts, &through_links(ctx, usage));
     let entries = &ctx.inv.entries;
     let sp = &ctx.venv.site_packages;
     let owners: Vec<Option<usize>> = entries.iter().map(|e| ctx.own.owner(&e.path)).collect();
@@ -279,6 +279,48 @@ fn through_links(ctx: &Ctx, usage: &Usage) -> Usage {
             };
             out.paths.insert(next.clone());
             path = next;
+        }
+    }
+    out
+}
+
+/// `usage` with every file under a directory a kept `.pth` file puts on sys.path: the modules
+/// there have other names than their path in site-packages says (`extra/mod.py` is `mod`), so
+/// neither the closure nor the cuts can judge them; they stay.
+fn on_pth_paths(ctx: &Ctx, verdicts: &[Verdict], usage: &Usage) -> Usage {
+    let sp = &ctx.venv.site_packages;
+    let mut out = usage.clone();
+    for (i, e) in ctx.inv.entries.iter().enumerate() {
+        if !(e.name().ends_with(".pth") && e.path.parent() == Some(sp.as_path())) {
+            continue;
+        }
+        if !verdicts[i].is_kept() {
+            continue;
+        }
+        let Ok(bytes) = crate::safepath::read_nofollow(&ctx.venv.root.join(&e.path)) else {
+            continue;
+        };
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with("import") {
+                continue;
+            }
+            let line = Path::new(line);
+            let dir = match line.strip_prefix(&ctx.venv.root) {
+                Ok(rel) => crate::safepath::plain_relative(rel),
+                Err(_) if line.is_relative() => crate::safepath::resolve_in_tree(sp, line),
+                Err(_) => None,
+            };
+            let Some(dir) = dir.filter(|d| d != sp && !d.as_os_str().is_empty()) else {
+                continue;
+            };
+            out.paths.extend(
+                ctx.inv
+                    .entries
+                    .iter()
+                    .filter(|f| f.kind != Kind::Dir && f.path.starts_with(&dir))
+                    .map(|f| f.path.clone()),
+            );
         }
     }
     out
