@@ -264,6 +264,7 @@ impl Workloads {
             usage.paths.extend(r.touched.keys().cloned());
             usage.paths.extend(r.modules.values().cloned());
             usage.modules.extend(r.modules.keys().cloned());
+            usage.modules.extend(r.imported.iter().cloned());
         }
         usage
     }

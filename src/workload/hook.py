@@ -11,6 +11,9 @@ changing. It adds an audit hook (PEP 578) that notes what the process touches un
   dlopen REL         a shared library loaded through ctypes
   module NAME REL    at exit: a module in sys.modules loaded from the tree (not those the venv's
                      .pth files imported at start-up, before this hook)
+  import NAME        a module the import system is asked to load (the "import" event, raised
+                     only for a module not loaded yet): written at once, so a forked worker or a
+                     process ending in os._exit, which never reach the exit handler, leave it
   missing NAME       an uncaught ModuleNotFoundError, by module name
   frame REL          a frame of an uncaught exception's traceback, in a file under the tree
   hello              the hook is running in this process
@@ -86,6 +89,8 @@ def _install():
             r = rel(args[0])
             if r is not None:
                 note(kind, r)
+        elif event == "import" and args and type(args[0]) is str:
+            note("import", args[0])
 
     note("hello")
     # What site imported before this hook (the .pth files' imports) is start-up, not workload.

@@ -57,6 +57,10 @@ pub struct Recording {
     pub modules: BTreeMap<String, PathBuf>,
     /// Modules an uncaught `ModuleNotFoundError` named.
     pub missing: BTreeSet<String>,
+    /// Every module name the import system was asked to load (found or not), as it was asked:
+    /// what a process that never reaches its exit handlers (a forked worker, `os._exit`) leaves
+    /// of its modules.
+    pub imported: BTreeSet<String>,
     /// Files under the tree in an uncaught exception's traceback.
     pub frames: BTreeSet<PathBuf>,
     /// Processes the hook ran in (the workload's Pythons, its subprocesses included).
@@ -318,6 +322,11 @@ fn read_events(dir: &Path) -> Recording {
                 b"missing" => {
                     if let Some(n) = name(0) {
                         rec.missing.insert(n);
+                    }
+                }
+                b"import" => {
+                    if let Some(n) = name(0) {
+                        rec.imported.insert(n);
                     }
                 }
                 b"frame" => {
