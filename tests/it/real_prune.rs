@@ -9,25 +9,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::util::{real_venv, repo_root, scratch, site_packages_rel, venvslim};
-
-fn workload(name: &str) -> String {
-    let script = repo_root().join("tests/workloads").join(name);
-    format!("$VENV/bin/python {}", script.display())
-}
-
-fn slim(venv: &Path, out: &Path, extra: &[&str]) -> (Option<i32>, Value) {
-    let o = venvslim()
-        .arg("slim")
-        .arg(venv)
-        .arg("-o")
-        .arg(out)
-        .arg("--json")
-        .args(extra)
-        .run();
-    let report = o.json();
-    (o.status.code(), report)
-}
+use crate::real_run::{slim, workload};
+use crate::util::{real_venv, scratch, site_packages_rel};
 
 /// Every cut's path (relative to the root) and rule.
 fn cuts(report: &Value) -> Vec<(String, String)> {

@@ -8,12 +8,14 @@ use serde_json::Value;
 
 use crate::util::{real_venv, repo_root, scratch, site_packages_rel, venvslim};
 
-fn workload(name: &str) -> String {
+/// `$VENV/bin/python tests/workloads/NAME`, as `--run` takes it.
+pub(crate) fn workload(name: &str) -> String {
     let script = repo_root().join("tests/workloads").join(name);
     format!("$VENV/bin/python {}", script.display())
 }
 
-fn slim(venv: &Path, out: &Path, extra: &[&str]) -> (Option<i32>, Value) {
+/// `slim VENV -o OUT --json EXTRA...`: exit code and report.
+pub(crate) fn slim(venv: &Path, out: &Path, extra: &[&str]) -> (Option<i32>, Value) {
     let o = venvslim()
         .arg("slim")
         .arg(venv)
