@@ -207,17 +207,20 @@ pub struct SlimOptions {
     /// (else exit 2, nothing written); whatever OUT misses comes back, the smallest set first
     /// (the file, then its package, then its distribution), until CMD passes on OUT, or exit 1
     /// with its output. Implies --verify. Repeatable. `--run '$VENV/bin/python smoke.py'`,
-    /// `--run '$VENV/bin/python -m pytest tests -x -q'`.
+    /// `--run '$VENV/bin/python -m pytest tests -x -q'`. With --dry-run it runs on VENV only.
     #[arg(long, value_name = "CMD")]
     pub run: Vec<String>,
 
-    /// Remove what the --run workloads did not use, inside the distributions that stay:
-    /// subpackages none of whose modules they imported, data directories none of whose files
-    /// they opened or listed (botocore's service models), whole distributions nothing of which
-    /// they used. `safe` (the default level) also keeps every module a used module imports, so
-    /// code paths the workloads did not reach still import; `used` keeps only what they used.
-    /// Needs --run; OUT is then checked with the workloads and what they miss comes back. A code
-    /// path no workload ran can still miss a data file: cover your app with the workloads.
+    /// Remove what the --run workloads did not use: whole distributions nothing of which they
+    /// used, and inside the top-level packages that stay, subpackages, data directories
+    /// (botocore's service models) and module files they did not import or open. `safe` (the
+    /// default level) also keeps every module a used module or a console script imports, so code
+    /// paths the workloads did not reach still import; `used` keeps only what they used (and
+    /// cuts console scripts that would fail). Licences, .pth files, native libraries used code
+    /// loads and what kept distributions require always stay. Needs --run; OUT is then checked
+    /// with the workloads and the deep verify, and what they miss comes back. With --dry-run the
+    /// workloads run on VENV only and the cuts are listed. A code path no workload ran can still
+    /// miss a file: cover your app with the workloads (README: "What --prune can break").
     #[arg(long, value_enum, value_name = "LEVEL", num_args = 0..=1, default_missing_value = "safe")]
     pub prune: Option<PruneLevel>,
 
@@ -460,13 +463,16 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "CMD")]
     pub run: Vec<String>,
 
-    /// Remove what the --run workloads did not use, inside the distributions that stay:
-    /// subpackages none of whose modules they imported, data directories none of whose files
-    /// they opened or listed (botocore's service models), whole distributions nothing of which
-    /// they used. `safe` (the default level) also keeps every module a used module imports, so
-    /// code paths the workloads did not reach still import; `used` keeps only what they used.
-    /// Needs --run; OUT is then checked with the workloads and what they miss comes back. A code
-    /// path no workload ran can still miss a data file: cover your app with the workloads.
+    /// Remove what the --run workloads did not use: whole distributions nothing of which they
+    /// used, and inside the top-level packages that stay, subpackages, data directories
+    /// (botocore's service models) and module files they did not import or open. `safe` (the
+    /// default level) also keeps every module a used module or a console script imports, so code
+    /// paths the workloads did not reach still import; `used` keeps only what they used (and
+    /// cuts console scripts that would fail). Licences, .pth files, native libraries used code
+    /// loads and what kept distributions require always stay. Needs --run; OUT is then checked
+    /// with the workloads and the deep verify, and what they miss comes back. With --dry-run the
+    /// workloads run on VENV only and the cuts are listed. A code path no workload ran can still
+    /// miss a file: cover your app with the workloads (README: "What --prune can break").
     #[arg(long, value_enum, value_name = "LEVEL", num_args = 0..=1, default_missing_value = "safe")]
     pub prune: Option<PruneLevel>,
 
