@@ -86,8 +86,10 @@ rule!(
     "man pages and docs under share/ are read by people, not programs",
     "share/man, share/doc"
 );
+rule!(WINDOWS_SCRIPTS, "windows.scripts", Windows, None, "Windows batch and PowerShell files in bin/ that no distribution installed: the venv tool's launchers for Windows shells",
+    "uv writes bin/pydoc.bat, activate.bat, deactivate.bat and activate.ps1 into every venv; a Linux runtime runs none of them");
 rule!(ACTIVATION, "activation", Activation, None, "bin/activate* set up an interactive shell; a container runs bin/python or a console script directly",
-    "python -m venv writes activate, activate.csh, activate.fish, Activate.ps1");
+    "python -m venv writes activate, activate.csh, activate.fish, Activate.ps1; uv and virtualenv add activate.nu, activate.xsh, activate_this.py and their .bat variants");
 
 /// This file's rules, in table order, for `venvslim rules`.
 pub static RULES: &[&Rule] = &[
@@ -102,6 +104,7 @@ pub static RULES: &[&Rule] = &[
     &DOC_FILES,
     &DOCS_DIR,
     &SHARE_DOCS,
+    &WINDOWS_SCRIPTS,
     &ACTIVATION,
 ];
 
@@ -217,9 +220,17 @@ fn outside_site_packages(ctx: &Ctx, item: &Item) -> Option<Verdict> {
         .bin
         .as_deref()
         .is_some_and(|b| path.parent() == Some(b));
+    if !in_bin || item.owner.is_some() {
+        return None;
+    }
     let lower = item.lower_name();
-    let activation = lower.starts_with("activate") || lower.starts_with("deactivate");
-    (in_bin && activation && item.owner.is_none()).then_some(Verdict::Remove(&ACTIVATION))
+    if lower.starts_with("activate") || lower.starts_with("deactivate") {
+        return Some(Verdict::Remove(&ACTIVATION));
+    }
+    [".bat", ".cmd", ".ps1"]
+        .iter()
+        .any(|x| lower.ends_with(x))
+        .then_some(Verdict::Remove(&WINDOWS_SCRIPTS))
 }
 
 #[cfg(test)]

@@ -428,3 +428,37 @@ fn in_place_gives_the_same_tree_as_out_of_place() {
     assert_eq!(python_ok(&b.root, &b.py, CHECK_PYCS).lines().count(), 4);
     assert_eq!(python_ok(&b.root, &b.py, IMPORT_DEMO), "hello world\n42\n");
 }
+
+/// What uv and virtualenv write into bin/ for Windows and other shells goes; the console
+/// scripts stay.
+#[test]
+fn windows_launchers_and_every_activation_variant_go() {
+    let fx = Fixture::new("venvslim-slim-");
+    let bin = fx.root.join("bin");
+    let tool_made = [
+        "pydoc.bat",
+        "activate.bat",
+        "deactivate.bat",
+        "activate.ps1",
+        "activate.nu",
+        "activate.xsh",
+        "activate_this.py",
+    ];
+    for name in tool_made {
+        fs::write(bin.join(name), "rem a launcher\n").unwrap();
+    }
+    let out = fx.path("out");
+    let report = slim(&fx.root, &out).report();
+    for name in tool_made {
+        assert!(!exists(&out.join("bin").join(name)), "bin/{name} stayed");
+        let rule = action(&report, &format!("bin/{name}")).map(|a| a["rule"].clone());
+        assert!(
+            matches!(
+                rule.as_ref().and_then(|r| r.as_str()),
+                Some("windows.scripts" | "activation")
+            ),
+            "bin/{name}: {rule:?}"
+        );
+    }
+    assert!(exists(&out.join("bin/demo")), "the console script went");
+}
