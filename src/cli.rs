@@ -7,6 +7,17 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `venvslim --version`: the release, the commit it was built from and the target triple
+/// (build.rs), e.g. `0.1.0 (commit 0f318d3a1b2c, x86_64-unknown-linux-gnu)`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("VENVSLIM_COMMIT"),
+    ", ",
+    env!("VENVSLIM_TARGET"),
+    ")"
+);
+
 /// Slim a built Python virtualenv for the final stage of a container image, without breaking it.
 ///
 /// venvslim reads a venv made by a builder stage and writes a smaller tree that imports and runs
@@ -15,7 +26,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "venvslim",
-    version,
+    version = VERSION,
     propagate_version = true,
     max_term_width = 100
 )]

@@ -1,5 +1,5 @@
 //! Usage errors: exit 2, an `error:` naming the culprit, a `hint:`, nothing written (checked by
-//! `expect_usage_error`); and the one near miss that is not an error, an empty OUT.
+//! `expect_usage_error`); the one near miss that is not an error, an empty OUT; and `--version`.
 
 use super::expect_usage_error;
 use crate::util::{slim, Fixture};
@@ -167,4 +167,31 @@ fn error_missing_output() {
         stderr.contains("-o") || stderr.contains("--output"),
         "{stderr}"
     );
+}
+
+/// `--version` names the release, the commit the binary was built from and the target triple.
+#[test]
+fn version_names_the_release_the_commit_and_the_target() {
+    let o = crate::util::venvslim().arg("--version").ok();
+    let line = o.stdout();
+    let line = line.trim();
+    let rest = line
+        .strip_prefix(concat!("venvslim ", env!("CARGO_PKG_VERSION"), " (commit "))
+        .unwrap_or_else(|| panic!("{line}"));
+    let (commit, target) = rest
+        .strip_suffix(')')
+        .and_then(|r| r.split_once(", "))
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(target.contains("-linux-"), "{line}");
+    // Built from this checkout: the commit is its HEAD (the build re-runs when HEAD moves).
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(crate::util::repo_root())
+        .output();
+    match head {
+        Ok(h) if h.status.success() => {
+            assert_eq!(commit, String::from_utf8_lossy(&h.stdout).trim(), "{line}")
+        }
+        _ => assert!(!commit.is_empty(), "{line}"),
+    }
 }
