@@ -1,0 +1,182 @@
+//! Venvs made by uv, as most Docker builds now make them: `uv venv` + `uv pip install` (files
+//! hardlinked from uv's cache, no pip, no pycs unless `--compile-bytecode`, `INSTALLER` uv, and
+//! launchers for Windows shells in bin/). The web lock installed by uv slims, verifies clean and
+//! runs read-only; slimmed in place, it leaves every file of uv's cache as it was.
+//!
+//! uv comes from PyPI into `target/tools/uv`, its cache lives in `target/test-venvs/uv-cache`;
+//! both are built once and shared.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::real_run::workload;
+use crate::util::{
+    python, real_venv, repo_root, require_ro_namespace, ro_run, scratch, site_packages_rel,
+    target_dir, tree, venvslim, Detail, FileLock,
+};
+
+/// uv from PyPI in its own venv under target/tools, built once.
+fn uv() -> PathBuf {
+    let dir = target_dir().join("tools/uv");
+    let exe = dir.join("bin/uv");
+    let marker = dir.join(".complete");
+    fs::create_dir_all(target_dir().join("tools")).unwrap();
+    let _lock = FileLock::acquire(&target_dir().join("tools/uv.lock"));
+    if !marker.exists() {
+        let _ = fs::remove_dir_all(&dir);
+        python("python3").args(["-m", "venv"]).arg(&dir).ok();
+        python(dir.join("bin/python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "uv>=0.4",
+            ])
+            .ok();
+        fs::write(&marker, "").unwrap();
+    }
+    exe
+}
+
+/// A venv made by uv from the web lock at `dir/venv`, with uv's shared cache (hardlinks).
+fn uv_web_venv(dir: &Path, compile: bool) -> (PathBuf, PathBuf) {
+    // The pip-made venv of the same lock first: its build checks the lock installs at all.
+    real_venv("web");
+    let uv = uv();
+    let cache = target_dir().join("test-venvs/uv-cache");
+    let venv = dir.join("venv");
+    let run = |args: &[&str]| {
+        crate::util::TestCommand::new(&uv)
+            .args(args)
+            .env("UV_CACHE_DIR", &cache)
+            .env("UV_LINK_MODE", "hardlink")
+            .env_remove("VIRTUAL_ENV")
+            .ok();
+    };
+    run(&[
+        "venv",
+        "--quiet",
+        "--python",
+        "python3",
+        venv.to_str().unwrap(),
+    ]);
+    let lock = repo_root().join("tests/venvs/web.lock");
+    let py = venv.join("bin/python");
+    let mut install = vec!["pip", "install", "--quiet", "--python"];
+    install.push(py.to_str().unwrap());
+    install.extend(["--no-deps", "-r", lock.to_str().unwrap()]);
+    if compile {
+        install.push("--compile-bytecode");
+    }
+    run(&install);
+    (venv, cache)
+}
+
+#[test]
+fn a_uv_venv_slims_verifies_clean_and_serves_read_only() {
+    if !require_ro_namespace("real_uv::a_uv_venv_slims_verifies_clean_and_serves_read_only") {
+        return;
+    }
+    let t = scratch("uv-web");
+    let (venv, _) = uv_web_venv(t.path(), false);
+    let sp = site_packages_rel(&venv);
+    // What makes it a uv venv.
+    assert!(!venv.join(&sp).join("pip").exists(), "uv installs no pip");
+    let installer = venv.join(&sp).join("fastapi-0.165.0.dist-info/INSTALLER");
+    assert_eq!(
+        fs::read_to_string(&installer)
+            .ok()
+            .as_deref()
+            .map(str::trim),
+        Some("uv")
+    );
+    let out = t.path().join("out");
+    let o = venvslim()
+        .arg("slim")
+        .arg(&venv)
+        .arg("-o")
+        .arg(&out)
+        .arg("--json")
+        .ok();
+    let report = o.json();
+    assert!(
+        report["failures"].as_array().unwrap().is_empty(),
+        "{report:#}"
+    );
+    // Only what a Linux runtime uses stays in bin/.
+    let bin: Vec<String> = fs::read_dir(out.join("bin"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for name in &bin {
+        let lower = name.to_ascii_lowercase();
+        assert!(
+            !lower.ends_with(".bat") && !lower.ends_with(".ps1") && !lower.starts_with("activate"),
+            "bin/{name} stayed: {bin:?}"
+        );
+    }
+    venvslim()
+        .arg("verify")
+        .arg(&out)
+        .arg("--against")
+        .arg(&venv)
+        .ok();
+    let script = workload("web_request.py");
+    let script = script.trim_start_matches("$VENV/bin/python ");
+    let run = ro_run(
+        &out,
+        &venv,
+        &[venv.join("bin/python").to_str().unwrap(), script],
+    );
+    assert!(run.status.success(), "{}", crate::util::show(&run));
+}
+
+#[test]
+fn in_place_slim_of_a_uv_venv_leaves_its_cache_as_it_was() {
+    let t = scratch("uv-in-place");
+    let (venv, cache) = uv_web_venv(t.path(), true);
+    let sp = site_packages_rel(&venv);
+    assert!(
+        fs::read_dir(venv.join(&sp).join("fastapi/__pycache__")).is_ok(),
+        "--compile-bytecode wrote pycs"
+    );
+    // uv hardlinked the files from its cache: the ELF libraries venvslim strips in place
+    // (uvloop's loop.so) are the cache's own inodes, which a write in place would change.
+    let loop_so = fs::read_dir(venv.join(&sp).join("uvloop"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("loop.cpython")
+        })
+        .expect("uvloop's loop.so");
+    assert!(
+        fs::metadata(&loop_so).unwrap().nlink() >= 2,
+        "{} is not hardlinked from the cache",
+        loop_so.display()
+    );
+    let before = tree(&cache, Detail::Content);
+    venvslim().arg("slim").arg(&venv).arg("--in-place").ok();
+    let after = tree(&cache, Detail::Content);
+    let changed: Vec<&PathBuf> = before
+        .iter()
+        .filter(|(p, what)| after.get(*p) != Some(what))
+        .map(|(p, _)| p)
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "{} of {} cache entries changed, first {:?}",
+        changed.len(),
+        before.len(),
+        changed.first()
+    );
+    // And the slimmed venv still imports the app.
+    python(venv.join("bin/python"))
+        .args(["-c", "import fastapi, sqlalchemy, uvicorn"])
+        .ok();
+}
