@@ -26,6 +26,7 @@ mod real_elf;
 mod real_handoff;
 mod real_prune;
 mod real_run;
+mod real_target;
 mod real_uv;
 mod real_venvs;
 mod real_verify;

@@ -1,7 +1,8 @@
 //! Venvs made by uv, as most Docker builds now make them: `uv venv` + `uv pip install` (files
 //! hardlinked from uv's cache, no pip, no pycs unless `--compile-bytecode`, `INSTALLER` uv, and
-//! launchers for Windows shells in bin/). The web lock installed by uv slims, verifies clean and
-//! runs read-only; slimmed in place, it leaves every file of uv's cache as it was.
+//! launchers for Windows shells in bin/), and `uv sync` project venvs with and without
+//! `--compile-bytecode`. The web lock installed by uv slims, verifies clean and runs read-only;
+//! slimmed in place, it leaves every file of uv's cache as it was.
 //!
 //! uv comes from PyPI into `target/tools/uv`, its cache lives in `target/test-venvs/uv-cache`;
 //! both are built once and shared.
@@ -179,4 +180,73 @@ fn in_place_slim_of_a_uv_venv_leaves_its_cache_as_it_was() {
     python(venv.join("bin/python"))
         .args(["-c", "import fastapi, sqlalchemy, uvicorn"])
         .ok();
+}
+
+/// A project venv made by `uv sync` from the web lock's pins (the project itself not installed),
+/// with and without `--compile-bytecode`: the slim tree verifies clean against it and serves the
+/// request read-only.
+#[test]
+fn uv_sync_venvs_with_and_without_bytecode_slim_and_verify_clean() {
+    if !require_ro_namespace(
+        "real_uv::uv_sync_venvs_with_and_without_bytecode_slim_and_verify_clean",
+    ) {
+        return;
+    }
+    let uv = uv();
+    let cache = target_dir().join("test-venvs/uv-cache");
+    let lock = fs::read_to_string(repo_root().join("tests/venvs/web.lock")).unwrap();
+    let pins: Vec<String> = lock
+        .lines()
+        .filter(|l| l.contains("=="))
+        .map(|l| format!("    \"{}\",", l.trim()))
+        .collect();
+    let t = scratch("uv-sync");
+    for compile in [false, true] {
+        let project = t.path().join(format!("app-{compile}"));
+        fs::create_dir_all(&project).unwrap();
+        fs::write(
+            project.join("pyproject.toml"),
+            format!(
+                "[project]\nname = \"app\"\nversion = \"0.1.0\"\nrequires-python = \">=3.11\"\ndependencies = [\n{}\n]\n\n[tool.uv]\npackage = false\n",
+                pins.join("\n")
+            ),
+        )
+        .unwrap();
+        let mut sync = crate::util::TestCommand::new(&uv);
+        sync.args(["sync", "--quiet", "--python", "python3"])
+            .current_dir(&project)
+            .env("UV_CACHE_DIR", &cache)
+            .env_remove("VIRTUAL_ENV");
+        if compile {
+            sync.arg("--compile-bytecode");
+        }
+        sync.ok();
+        let venv = project.join(".venv");
+        let sp = site_packages_rel(&venv);
+        assert_eq!(
+            venv.join(&sp).join("fastapi/__pycache__").is_dir(),
+            compile,
+            "pycs only with --compile-bytecode"
+        );
+        let out = t.path().join(format!("out-{compile}"));
+        venvslim().arg("slim").arg(&venv).arg("-o").arg(&out).ok();
+        venvslim()
+            .arg("verify")
+            .arg(&out)
+            .arg("--against")
+            .arg(&venv)
+            .ok();
+        let script = workload("web_request.py");
+        let script = script.trim_start_matches("$VENV/bin/python ");
+        let run = ro_run(
+            &out,
+            &venv,
+            &[venv.join("bin/python").to_str().unwrap(), script],
+        );
+        assert!(
+            run.status.success(),
+            "compile {compile}: {}",
+            crate::util::show(&run)
+        );
+    }
 }
