@@ -96,6 +96,14 @@ pub fn parse_pyvenv_cfg(text: &str) -> BTreeMap<String, String> {
 }
 
 impl Venv {
+    /// Whether `path` (relative to the root) is directly in bin/: a console script, a python
+    /// link, an activation script.
+    pub fn in_bin(&self, path: &Path) -> bool {
+        self.bin
+            .as_deref()
+            .is_some_and(|b| path.parent() == Some(b))
+    }
+
     /// Inspect `root`. `version_hint` is the user's `--python-version`.
     pub fn discover(root: &Path, version_hint: Option<PythonVersion>) -> Result<Venv> {
         let meta = fs::metadata(root).with_context(|| {

@@ -278,7 +278,7 @@ fn relocation(ctx: &Ctx, fates: &[EntryFate], opts: &Options, h: &mut HandoffPla
         if f.gone || f.rule.is_some() {
             continue;
         }
-        let in_bin = bin.as_deref().is_some_and(|b| e.path.parent() == Some(b));
+        let in_bin = ctx.venv.in_bin(&e.path);
         if e.kind == Kind::Symlink {
             let Ok(target) = fs::read_link(ctx.venv.root.join(&e.path)) else {
                 continue;

@@ -209,11 +209,7 @@ fn scannable(ctx: &Ctx, i: usize) -> bool {
     }
     let name = e.name();
     let in_sp = e.path.starts_with(&ctx.venv.site_packages);
-    let in_bin = ctx
-        .venv
-        .bin
-        .as_deref()
-        .is_some_and(|b| e.path.parent() == Some(b));
+    let in_bin = ctx.venv.in_bin(&e.path);
     (in_sp && (name.ends_with(".py") || name.ends_with(".pth"))) || (in_bin && !name.contains('.'))
 }
 

@@ -215,11 +215,7 @@ fn outside_site_packages(ctx: &Ctx, item: &Item) -> Option<Verdict> {
     if path.starts_with("share/man") || path.starts_with("share/doc") {
         return Some(Verdict::Remove(&SHARE_DOCS));
     }
-    let in_bin = ctx
-        .venv
-        .bin
-        .as_deref()
-        .is_some_and(|b| path.parent() == Some(b));
+    let in_bin = ctx.venv.in_bin(path);
     if !in_bin || item.owner.is_some() {
         return None;
     }

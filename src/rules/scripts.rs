@@ -20,11 +20,9 @@ pub static RULES: &[&Rule] = &[&NOT_KEPT];
 /// This file's verdict for one item, or `None` to let the next check decide.
 pub(crate) fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
     let keep = &ctx.settings.handoff.keep_bin;
-    let bin = ctx.venv.bin.as_deref()?;
     let name = item.name();
-    let in_bin = item.entry.path.parent() == Some(bin);
     (!keep.is_empty()
-        && in_bin
+        && ctx.venv.in_bin(&item.entry.path)
         && !is_python_link_name(name)
         && keep.binary_search_by(|k| k.as_str().cmp(name)).is_err())
     .then_some(Verdict::Remove(&NOT_KEPT))

@@ -219,7 +219,7 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict], usage: &Usage, level: PruneLevel
         i = end;
     }
 
-    // Console scripts whose modules are all cut go with them.
+    // Console scripts that import a cut module go with it (at `safe`, their closure was kept).
     let unused_scripts: Vec<usize> = scripts(ctx, verdicts)
         .filter(|&i| owners[i].is_some_and(|o| !gone.contains(&o) && !ctx.kept_dists.contains(&o)))
         .filter(|&i| matches!(verdicts[i], Verdict::Keep))
@@ -452,11 +452,7 @@ fn is_dist_file(ctx: &Ctx, i: usize) -> bool {
     if e.path.starts_with(&ctx.venv.site_packages) && e.path != ctx.venv.site_packages {
         return true;
     }
-    ctx.venv
-        .bin
-        .as_deref()
-        .is_some_and(|b| e.path.parent() == Some(b))
-        && !crate::venv::is_python_link_name(e.name())
+    ctx.venv.in_bin(&e.path) && !crate::venv::is_python_link_name(e.name())
 }
 
 /// The ELF files the used code runs: needed extension modules, and the native libraries the
@@ -495,9 +491,8 @@ fn requirements(ctx: &Ctx) -> Vec<Vec<usize>> {
             let Ok(bytes) = crate::safepath::read_nofollow(&path) else {
                 return Vec::new();
             };
-            let text = String::from_utf8_lossy(&bytes);
-            let header = text.split("\n\n").next().unwrap_or("");
-            header
+            let header = crate::dists::metadata_header(&bytes).0;
+            String::from_utf8_lossy(&header)
                 .lines()
                 .filter_map(|l| l.strip_prefix("Requires-Dist:"))
                 .filter(|req| !req.contains("extra ==") && !req.contains("extra=="))
@@ -572,14 +567,12 @@ pub fn is_native_library(name: &str) -> bool {
 
 /// Kept files directly in bin/ (what `file_imports` reads only if it is a Python script).
 fn scripts<'a>(ctx: &'a Ctx, verdicts: &'a [Verdict]) -> impl Iterator<Item = usize> + 'a {
-    let bin = ctx.venv.bin.as_deref();
     ctx.inv
         .entries
         .iter()
         .enumerate()
         .filter_map(move |(i, e)| {
-            let in_bin = bin.is_some_and(|b| e.path.parent() == Some(b));
-            (in_bin && e.kind == Kind::File && verdicts[i].is_kept()).then_some(i)
+            (ctx.venv.in_bin(&e.path) && e.kind == Kind::File && verdicts[i].is_kept()).then_some(i)
         })
 }
 
