@@ -7,18 +7,21 @@
 //! when imported (an application imports those by name, so they must import as they did).
 
 use std::collections::{HashMap, HashSet};
-use std::fs;
+use std::rc::Rc;
 
 use super::super::guard::{file_imports, module_of};
 use super::super::{Ctx, Verdict};
 use super::Usage;
-use crate::imports::Need;
+use crate::imports::{Import, Need};
 use crate::inventory::Kind;
 
-/// The kept Python files by module, and the kept `.pth` files: what a closure walks.
+/// The kept Python files by module, and the kept `.pth` files: what a closure walks. Each file's
+/// imports are read and parsed once, however many closures reach it (prune closes over the used
+/// modules, then again over the top-level packages until nothing changes).
 pub(super) struct Index {
     files_of: HashMap<String, Vec<usize>>,
     pth: Vec<usize>,
+    parsed: HashMap<usize, Rc<[Import]>>,
 }
 
 impl Index {
@@ -41,7 +44,11 @@ impl Index {
                 }
             }
         }
-        Index { files_of, pth }
+        Index {
+            files_of,
+            pth,
+            parsed: HashMap::new(),
+        }
     }
 
     /// The files of a module (its `.py`, or its package's `__init__.py`).
@@ -52,6 +59,18 @@ impl Index {
     /// The kept `.pth` files.
     pub(super) fn pth(&self) -> &[usize] {
         &self.pth
+    }
+
+    /// What file `i` imports (nothing when it cannot be read: never through a symlink).
+    fn imports_of(&mut self, ctx: &Ctx, i: usize) -> Rc<[Import]> {
+        let parsed = self.parsed.entry(i).or_insert_with(|| {
+            let path = &ctx.inv.entries[i].path;
+            match crate::safepath::read_nofollow(&ctx.venv.root.join(path)) {
+                Ok(bytes) => file_imports(ctx, path, &bytes).into(),
+                Err(_) => Rc::from(Vec::new()),
+            }
+        });
+        Rc::clone(parsed)
     }
 }
 
@@ -87,23 +106,18 @@ pub(super) enum Follow {
 /// Add to `modules` everything the files in `roots` import, transitively.
 pub(super) fn close(
     ctx: &Ctx,
-    index: &Index,
+    index: &mut Index,
     modules: &mut HashSet<String>,
     roots: Vec<usize>,
     follow: Follow,
 ) {
-    let entries = &ctx.inv.entries;
     let mut queue = roots;
     let mut scanned: HashSet<usize> = HashSet::new();
     while let Some(i) = queue.pop() {
         if !scanned.insert(i) {
             continue;
         }
-        let path = &entries[i].path;
-        let Ok(bytes) = fs::read(ctx.venv.root.join(path)) else {
-            continue;
-        };
-        for import in file_imports(ctx, path, &bytes) {
+        for import in index.imports_of(ctx, i).iter() {
             let follows = match follow {
                 Follow::MayRun => import.need != Need::TypeOnly,
                 Follow::AtImport => import.at_import,
@@ -113,7 +127,7 @@ pub(super) fn close(
             }
             let files = index.files(&import.module);
             queue.extend(files.iter().copied().filter(|f| !scanned.contains(f)));
-            modules.insert(import.module);
+            modules.insert(import.module.clone());
         }
     }
 }

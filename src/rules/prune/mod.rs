@@ -109,7 +109,7 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict], usage: &Usage, level: PruneLevel
     let mut kept: Vec<bool> = (0..entries.len())
         .map(|i| entries[i].kind != Kind::Dir && verdicts[i].is_kept())
         .collect();
-    let index = closure::Index::new(ctx, verdicts);
+    let mut index = closure::Index::new(ctx, verdicts);
     let mut modules = closure::used(ctx, usage);
     let mut roots = index.pth().to_vec();
     if level == PruneLevel::Safe {
@@ -117,7 +117,13 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict], usage: &Usage, level: PruneLevel
         // Console scripts are ways in the workloads did not take.
         roots.extend(scripts(ctx, verdicts));
     }
-    closure::close(ctx, &index, &mut modules, roots, closure::Follow::MayRun);
+    closure::close(
+        ctx,
+        &mut index,
+        &mut modules,
+        roots,
+        closure::Follow::MayRun,
+    );
     let mut needed = needed_files(ctx, verdicts, &owners, usage, &modules, &kept);
     let mut cuts = Vec::new();
 
@@ -137,7 +143,13 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict], usage: &Usage, level: PruneLevel
             .filter(|&i| is_top_level_module(ctx, i))
             .collect();
         let before = modules.len();
-        closure::close(ctx, &index, &mut modules, tops, closure::Follow::AtImport);
+        closure::close(
+            ctx,
+            &mut index,
+            &mut modules,
+            tops,
+            closure::Follow::AtImport,
+        );
         if modules.len() == before {
             break gone;
         }
