@@ -1,6 +1,7 @@
 //! The `--prune` part of slim's report: what the workloads did not use and was cut, per
 //! distribution, with bytes (from the plan's actions, so a dry run shows the same figures).
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -9,7 +10,7 @@ use super::Report;
 use crate::cli::PruneLevel;
 use crate::plan::Plan;
 use crate::report::{group, human, truncate};
-use crate::rules::prune::{Cut, PRUNE_DIST};
+use crate::rules::prune::PRUNE_DIST;
 
 /// One cut with what it saves.
 #[derive(Serialize)]
@@ -41,33 +42,42 @@ pub(super) struct JsonPrune {
     dists: Vec<JsonPrunedDist>,
 }
 
-/// What one cut removes: (files, bytes) of the plan's actions under it.
-fn measure(plan: &Plan, cut: &Cut) -> (u64, u64) {
-    let mut files = 0;
-    let mut bytes = 0;
+/// What each cut removes, parallel to `plan.cuts`: (files, bytes) of the plan's `--prune`
+/// actions, in one pass. An action belongs to its distribution's cut (`prune.dist`), else to
+/// the cut at its own path or the nearest directory above it.
+fn measure(plan: &Plan) -> Vec<(u64, u64)> {
+    let mut by_dist = HashMap::new();
+    let mut by_path = HashMap::new();
+    for (k, cut) in plan.cuts.iter().enumerate() {
+        if std::ptr::eq(cut.rule, &PRUNE_DIST) {
+            by_dist.extend(cut.dist.map(|d| (d, k)));
+        } else {
+            by_path.insert(cut.path.as_path(), k);
+        }
+    }
+    let mut out = vec![(0, 0); plan.cuts.len()];
     for a in &plan.actions {
         if a.rule.category != crate::rules::Category::Prune {
             continue;
         }
-        let inside = if std::ptr::eq(cut.rule, &PRUNE_DIST) {
-            std::ptr::eq(a.rule, &PRUNE_DIST) && a.dist == cut.dist
+        let cut = if std::ptr::eq(a.rule, &PRUNE_DIST) {
+            a.dist.and_then(|d| by_dist.get(&d))
         } else {
-            plan.path(a).starts_with(&cut.path)
+            plan.path(a).ancestors().find_map(|p| by_path.get(p))
         };
-        if inside {
-            files += 1;
-            bytes += a.bytes;
+        if let Some(&k) = cut {
+            out[k].0 += 1;
+            out[k].1 += a.bytes;
         }
     }
-    (files, bytes)
+    out
 }
 
 /// The cuts grouped by distribution, largest first (then by name).
 pub(super) fn summary(plan: &Plan) -> Option<JsonPrune> {
     let level = plan.prune?;
     let mut dists: Vec<JsonPrunedDist> = Vec::new();
-    for cut in &plan.cuts {
-        let (files, bytes) = measure(plan, cut);
+    for (cut, (files, bytes)) in plan.cuts.iter().zip(measure(plan)) {
         let (name, version) = cut.dist.map_or(("(no distribution)", ""), |d| {
             (plan.dists[d].name.as_str(), plan.dists[d].version.as_str())
         });
