@@ -62,7 +62,7 @@ impl Index {
     }
 
     /// What file `i` imports (nothing when it cannot be read: never through a symlink).
-    fn imports_of(&mut self, ctx: &Ctx, i: usize) -> Rc<[Import]> {
+    pub(super) fn imports_of(&mut self, ctx: &Ctx, i: usize) -> Rc<[Import]> {
         let parsed = self.parsed.entry(i).or_insert_with(|| {
             let path = &ctx.inv.entries[i].path;
             match crate::safepath::read_nofollow(&ctx.venv.root.join(path)) {

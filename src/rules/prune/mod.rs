@@ -30,7 +30,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::guard::{file_imports, module_of};
+use super::guard::module_of;
 use super::{is_license_name, Category, Ctx, Guard, Rule, Verdict};
 use crate::cli::PruneLevel;
 use crate::imports::Need;
@@ -235,7 +235,7 @@ pub fn run(ctx: &Ctx, verdicts: &mut [Verdict], usage: &Usage, level: PruneLevel
     let unused_scripts: Vec<usize> = scripts(ctx, verdicts)
         .filter(|&i| owners[i].is_some_and(|o| !gone.contains(&o) && !ctx.kept_dists.contains(&o)))
         .filter(|&i| matches!(verdicts[i], Verdict::Keep))
-        .filter(|&i| is_unused_script(ctx, i, usage, &modules))
+        .filter(|&i| is_unused_script(ctx, &mut index, i, usage, &modules))
         .collect();
     for i in unused_scripts {
         verdicts[i] = Verdict::Remove(&PRUNE_MODULE);
@@ -590,19 +590,23 @@ fn scripts<'a>(ctx: &'a Ctx, verdicts: &'a [Verdict]) -> impl Iterator<Item = us
 
 /// A console script of a distribution that stays, which the workloads did not run and which
 /// imports a module that is cut: it would only fail.
-fn is_unused_script(ctx: &Ctx, i: usize, usage: &Usage, modules: &HashSet<String>) -> bool {
+fn is_unused_script(
+    ctx: &Ctx,
+    index: &mut closure::Index,
+    i: usize,
+    usage: &Usage,
+    modules: &HashSet<String>,
+) -> bool {
     let e = &ctx.inv.entries[i];
     if usage.paths.contains(&e.path) {
         return false;
     }
-    let Ok(bytes) = fs::read(ctx.venv.root.join(&e.path)) else {
-        return false;
-    };
     let sp = &ctx.venv.site_packages;
     // A required import of a module with a file in site-packages that is cut: the script
     // would fail at its first line.
-    file_imports(ctx, &e.path, &bytes)
-        .into_iter()
+    index
+        .imports_of(ctx, i)
+        .iter()
         .filter(|imp| imp.need == Need::Required && !modules.contains(&imp.module))
         .any(|imp| {
             let mut path = sp.clone();
