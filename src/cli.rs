@@ -340,9 +340,27 @@ pub struct DockerfileArgs {
     )]
     pub from: String,
 
-    /// The requirements file the builder installs (relative to the build context).
-    #[arg(long, value_name = "FILE", default_value = "requirements.txt")]
-    pub requirements: String,
+    /// How the builder makes the app's venv: `pip` (python -m venv + pip install -r
+    /// requirements.txt), `uv` (uv sync --locked from pyproject.toml and uv.lock) or `poetry`
+    /// (poetry install --only main from pyproject.toml and poetry.lock, in-project .venv).
+    #[arg(long, value_enum, value_name = "INSTALLER", default_value_t = Installer::Pip)]
+    pub installer: Installer,
+
+    /// The requirements file pip installs, relative to the build context [default:
+    /// requirements.txt]. Only with `--installer pip`: uv and Poetry read pyproject.toml and
+    /// their lock file.
+    #[arg(long, value_name = "FILE")]
+    pub requirements: Option<String>,
+
+    /// Where the builder gets venvslim: a wheel in the build context (a path ending in .whl,
+    /// globs allowed; `maturin build --out dist` writes dist/venvslim-*.whl), or a requirement
+    /// pip resolves from the package index, such as `venvslim==0.1.0`.
+    #[arg(
+        long,
+        value_name = "WHEEL|REQUIREMENT",
+        default_value = "dist/venvslim-*.whl"
+    )]
+    pub venvslim: String,
 
     /// The command the final image runs, one argument per flag, in exec form (default: the
     /// first --keep-bin script, else `python -m app`). Example: `--entrypoint uvicorn
@@ -514,6 +532,16 @@ pub struct StripArgs {
 }
 
 /// `--elf`, `elf = ".."`, `strip --mode`.
+/// `venvslim dockerfile --installer`: the tool the builder stage makes the app's venv with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+// Each value is described in its flag's help; a doc comment on a variant would print it twice.
+#[allow(missing_docs)]
+pub enum Installer {
+    Pip,
+    Uv,
+    Poetry,
+}
+
 #[derive(
     Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize,
 )]

@@ -1,6 +1,6 @@
 //! `venvslim dockerfile`: print a multi-stage Dockerfile for the options given.
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use super::Status;
 use crate::{cli, handoff, report, settings};
@@ -8,6 +8,9 @@ use crate::{cli, handoff, report, settings};
 /// `venvslim dockerfile`: print the multi-stage Dockerfile for these options.
 pub fn run(args: &cli::DockerfileArgs) -> Result<Status> {
     settings::check_dockerfile_options(&args.options)?;
+    if args.requirements.is_some() && args.installer != cli::Installer::Pip {
+        bail!("--requirements is read by pip only\nhint: uv and Poetry install from pyproject.toml and their lock file in the build context; drop --requirements, or use --installer pip");
+    }
     let stdout = std::io::stdout();
     report::dockerfile::text(stdout.lock(), &handoff::dockerfile::render(args))?;
     Ok(Status::Ok)

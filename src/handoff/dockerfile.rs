@@ -3,7 +3,7 @@
 //! one happens in the builder: install, slim, relocate to the final path and interpreter. The
 //! final stage only copies the tree and runs it in exec form. Pure: options in, text out.
 
-use crate::cli::{BytecodeMode, DistInfoMode, DockerfileArgs, ElfMode};
+use crate::cli::{BytecodeMode, DistInfoMode, DockerfileArgs, ElfMode, Installer};
 
 /// Where the venv lives in both stages (builder and final), unless --prefix says otherwise.
 pub const DEFAULT_PREFIX: &str = "/venv";
@@ -11,6 +11,15 @@ pub const DEFAULT_PREFIX: &str = "/venv";
 pub const DEFAULT_PYTHON: &str = "/usr/bin/python3.11";
 /// The final stage's base image: distroless Python, running as nonroot.
 pub const FINAL_IMAGE: &str = "gcr.io/distroless/python3-debian12:nonroot";
+/// The builder's tools venv: venvslim and the installer, never in the app's venv (whose every
+/// file ships) nor in the image's Python (Debian's refuses `pip install`, PEP 668).
+pub const TOOLS: &str = "/opt/venvslim";
+/// The uv the recipe pins: the version its test ran.
+pub const UV: &str = "uv==0.13.9";
+/// The Poetry the recipe pins: the version its test ran.
+pub const POETRY: &str = "poetry==2.5.1";
+/// Where Poetry puts an in-project venv: the project directory's `.venv`.
+pub const PROJECT: &str = "/app";
 
 /// Quote one word for a shell command line (the builder's `RUN`), only when needed.
 fn sh_quote(s: &str) -> String {
@@ -21,6 +30,23 @@ fn sh_quote(s: &str) -> String {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// A `COPY` of build-context `sources` to `dest`. Docker does not read shell quotes in COPY:
+/// plain words go as they are, anything else in the JSON form. Globs work in both.
+fn copy(sources: &[&str], dest: &str) -> String {
+    let plain = |w: &str| {
+        !w.is_empty()
+            && !w
+                .chars()
+                .any(|c| c.is_whitespace() || "\"'\\$[]".contains(c))
+    };
+    if sources.iter().chain([&dest]).all(|w| plain(w)) {
+        format!("COPY {} {dest}", sources.join(" "))
+    } else {
+        let words: Vec<String> = sources.iter().chain([&dest]).map(|w| json_str(w)).collect();
+        format!("COPY [{}]", words.join(", "))
     }
 }
 
@@ -35,18 +61,32 @@ fn value_name<T: clap::ValueEnum>(v: &T) -> String {
         .unwrap_or_default()
 }
 
+/// Where the builder's installer leaves the app's venv: the final path (`--prefix`), except for
+/// Poetry, whose in-project venv is `/app/.venv` and is relocated by the slim.
+pub fn builder_venv(a: &DockerfileArgs) -> String {
+    match a.installer {
+        Installer::Poetry => format!("{PROJECT}/.venv"),
+        Installer::Pip | Installer::Uv => prefix(a),
+    }
+}
+
+fn prefix(a: &DockerfileArgs) -> String {
+    a.options
+        .prefix
+        .as_ref()
+        .map_or(DEFAULT_PREFIX.to_string(), |p| p.display().to_string())
+}
+
 /// The `venvslim slim ...` words for these options.
 pub fn slim_words(a: &DockerfileArgs) -> Vec<String> {
     let h = &a.options;
-    let prefix = h
-        .prefix
-        .as_ref()
-        .map_or(DEFAULT_PREFIX.to_string(), |p| p.display().to_string());
+    let prefix = prefix(a);
     let python = h
         .python
         .as_ref()
         .map_or(DEFAULT_PYTHON.to_string(), |p| p.display().to_string());
-    let mut w: Vec<String> = vec!["venvslim".into(), "slim".into(), prefix.clone()];
+    let mut w: Vec<String> = vec![format!("{TOOLS}/bin/venvslim"), "slim".into()];
+    w.push(builder_venv(a));
     w.extend(["-o".into(), "/slim".into(), "--prefix".into(), prefix]);
     w.extend(["--python".into(), python]);
     let mut opt = |flag: &str, v: String| {
@@ -109,13 +149,72 @@ pub fn slim_words(a: &DockerfileArgs) -> Vec<String> {
     w
 }
 
+/// The lines that install venvslim (and the installer) into the tools venv.
+fn tools_lines(a: &DockerfileArgs) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut packages = Vec::new();
+    if a.venvslim.ends_with(".whl") {
+        lines.push(copy(&[&a.venvslim], "/tmp/wheels/"));
+        let name = a.venvslim.rsplit('/').next().unwrap_or(&a.venvslim);
+        // Unquoted: the shell expands a glob such as venvslim-*.whl.
+        packages.push(format!("/tmp/wheels/{name}"));
+    } else {
+        packages.push(sh_quote(&a.venvslim));
+    }
+    match a.installer {
+        Installer::Pip => {}
+        Installer::Uv => packages.push(UV.to_string()),
+        Installer::Poetry => packages.push(POETRY.to_string()),
+    }
+    lines.push(format!(
+        "RUN python3 -m venv {TOOLS} && {TOOLS}/bin/pip install --no-cache-dir {}",
+        packages.join(" ")
+    ));
+    lines
+}
+
+/// The lines that make the app's venv with the chosen installer.
+fn venv_lines(a: &DockerfileArgs) -> Vec<String> {
+    let venv = sh_quote(&builder_venv(a));
+    match a.installer {
+        Installer::Pip => {
+            let requirements = a.requirements.as_deref().unwrap_or("requirements.txt");
+            vec![
+                format!("RUN python3 -m venv {venv}"),
+                copy(&[requirements], "/requirements.txt"),
+                format!("RUN {venv}/bin/pip install --no-cache-dir -r /requirements.txt"),
+            ]
+        }
+        Installer::Uv => vec![
+            "# uv makes the venv at UV_PROJECT_ENVIRONMENT with the image's Python, copying files"
+                .into(),
+            "# out of its cache (the cache mount is another filesystem: uv cannot hardlink there)."
+                .into(),
+            format!(
+                "ENV UV_PROJECT_ENVIRONMENT={venv} UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy"
+            ),
+            format!("WORKDIR {PROJECT}"),
+            copy(&["pyproject.toml", "uv.lock"], "./"),
+            format!(
+                "RUN --mount=type=cache,target=/root/.cache/uv {TOOLS}/bin/uv sync --locked \\\n    --no-dev --no-install-project --python python3"
+            ),
+        ],
+        Installer::Poetry => vec![
+            "# Poetry makes the venv in the project directory (.venv) with the image's Python."
+                .into(),
+            "ENV POETRY_VIRTUALENVS_IN_PROJECT=true POETRY_VIRTUALENVS_CREATE=true".into(),
+            format!("WORKDIR {PROJECT}"),
+            copy(&["pyproject.toml", "poetry.lock"], "./"),
+            format!(
+                "RUN --mount=type=cache,target=/root/.cache/pypoetry {TOOLS}/bin/poetry install \\\n    --only main --no-root --no-interaction"
+            ),
+        ],
+    }
+}
+
 /// The Dockerfile.
 pub fn render(a: &DockerfileArgs) -> String {
-    let prefix = a
-        .options
-        .prefix
-        .as_ref()
-        .map_or(DEFAULT_PREFIX.to_string(), |p| p.display().to_string());
+    let prefix = prefix(a);
     let slim: Vec<String> = slim_words(a).iter().map(|w| sh_quote(w)).collect();
     let entry: Vec<String> = if !a.entrypoint.is_empty() {
         let mut e = a.entrypoint.clone();
@@ -140,20 +239,10 @@ pub fn render(a: &DockerfileArgs) -> String {
     );
     line("# in a distroless image (no shell, nonroot; works with `docker run --read-only`).");
     line("");
-    line("FROM rust:1-slim-bookworm AS venvslim");
-    line("RUN cargo install --locked venvslim");
-    line("");
     line(&format!("FROM {} AS builder", a.from));
-    line(&format!("RUN python -m venv {}", sh_quote(&prefix)));
-    line(&format!(
-        "COPY {} /requirements.txt",
-        sh_quote(&a.requirements)
-    ));
-    line(&format!(
-        "RUN {}/bin/pip install --no-cache-dir -r /requirements.txt",
-        sh_quote(&prefix)
-    ));
-    line("COPY --from=venvslim /usr/local/cargo/bin/venvslim /usr/local/bin/venvslim");
+    line("# venvslim and the installer live in a tools venv of their own: nothing of them ships.");
+    tools_lines(a).iter().for_each(|l| line(l));
+    venv_lines(a).iter().for_each(|l| line(l));
     line("# docker build --build-arg SOURCE_DATE_EPOCH=$(git log -1 --format=%ct): fixed mtimes.");
     line("ARG SOURCE_DATE_EPOCH");
     line(&format!("RUN {}", slim.join(" ")));
@@ -175,5 +264,10 @@ mod tests {
         assert_eq!(sh_quote("django/test/**"), "'django/test/**'");
         assert_eq!(sh_quote("a'b"), r"'a'\''b'");
         assert_eq!(sh_quote("u=rwX,go=rX"), "u=rwX,go=rX");
+        assert_eq!(copy(&["dist/v-*.whl"], "/w/"), "COPY dist/v-*.whl /w/");
+        assert_eq!(
+            copy(&["my reqs.txt"], "/r"),
+            r#"COPY ["my reqs.txt", "/r"]"#
+        );
     }
 }

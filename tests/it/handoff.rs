@@ -485,4 +485,37 @@ fn dockerfile_snippets() {
         &venvslim().args(["dockerfile", "--prefix", "venv"]).run(),
         "absolute",
     );
+    // uv and Poetry build from pyproject.toml and their lock; tests/it/recipes.rs runs all three.
+    for installer in ["uv", "poetry"] {
+        let o = venvslim()
+            .args([
+                "dockerfile",
+                "--installer",
+                installer,
+                "--keep-bin",
+                "uvicorn",
+            ])
+            .run();
+        assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+        insta::assert_snapshot!(
+            format!("dockerfile_{installer}"),
+            String::from_utf8(o.output.stdout).unwrap()
+        );
+        usage_error(
+            &venvslim()
+                .args(["dockerfile", "--installer", installer])
+                .args(["--requirements", "requirements.txt"])
+                .run(),
+            "pip only",
+        );
+    }
+    let o = venvslim()
+        .args(["dockerfile", "--venvslim", "venvslim==0.1.0"])
+        .run();
+    let text = String::from_utf8(o.output.stdout).unwrap();
+    assert!(
+        text.contains("/opt/venvslim/bin/pip install --no-cache-dir venvslim==0.1.0\n")
+            && !text.contains(".whl"),
+        "{text}"
+    );
 }
