@@ -31,6 +31,7 @@ mod real_uv;
 mod real_venvs;
 mod real_verify;
 mod real_zip;
+mod recipes;
 mod run;
 mod run_attacks;
 mod safety;

@@ -22,13 +22,13 @@ use crate::util::*;
 use serde_json::Value;
 
 /// Debian 12's Python: the interpreter gcr.io/distroless/python3-debian12 ships.
-const FINAL_PYTHON: &str = "/usr/bin/python3.11";
+pub(crate) const FINAL_PYTHON: &str = "/usr/bin/python3.11";
 const MTIME: &str = "1700000000";
 const TIMEOUT: Duration = Duration::from_secs(600);
 
 /// An existing directory to hide under a tmpfs inside the namespace, so the tree can live at
 /// `<it>/venv` without creating anything on the host.
-fn mount_point() -> Option<&'static str> {
+pub(crate) fn mount_point() -> Option<&'static str> {
     ["/srv", "/mnt", "/opt"]
         .into_iter()
         .find(|d| Path::new(d).is_dir())
@@ -44,7 +44,7 @@ fn builder_prefix(venv: &Path) -> PathBuf {
 
 /// Run `argv` where each of `hide` is covered by an empty read-only tmpfs, and `tree` is mounted
 /// read-only at `<dir>/venv` over a tmpfs on `dir`: the final image, as far as paths go.
-fn distroless_run(tree: &Path, dir: &str, hide: &[&Path], argv: &[&str]) -> Run {
+pub(crate) fn distroless_run(tree: &Path, dir: &str, hide: &[&Path], argv: &[&str]) -> Run {
     const SCRIPT: &str = r#"set -e
 tree="$1"; dir="$2"; shift 2
 while [ "$1" != -- ]; do mount -t tmpfs -o ro tmpfs "$1"; shift; done; shift

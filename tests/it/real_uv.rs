@@ -14,32 +14,12 @@ use std::path::{Path, PathBuf};
 use crate::real_run::workload;
 use crate::util::{
     python, real_venv, repo_root, require_ro_namespace, ro_run, scratch, site_packages_rel,
-    target_dir, tree, venvslim, Detail, FileLock,
+    target_dir, tool_venv, tree, venvslim, Detail,
 };
 
 /// uv from PyPI in its own venv under target/tools, built once.
-fn uv() -> PathBuf {
-    let dir = target_dir().join("tools/uv");
-    let exe = dir.join("bin/uv");
-    let marker = dir.join(".complete");
-    fs::create_dir_all(target_dir().join("tools")).unwrap();
-    let _lock = FileLock::acquire(&target_dir().join("tools/uv.lock"));
-    if !marker.exists() {
-        let _ = fs::remove_dir_all(&dir);
-        python("python3").args(["-m", "venv"]).arg(&dir).ok();
-        python(dir.join("bin/python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--disable-pip-version-check",
-                "uv>=0.4",
-            ])
-            .ok();
-        fs::write(&marker, "").unwrap();
-    }
-    exe
+pub(crate) fn uv() -> PathBuf {
+    tool_venv("uv", "uv>=0.4").join("bin/uv")
 }
 
 /// A venv made by uv from the web lock at `dir/venv`, with uv's shared cache (hardlinks).
