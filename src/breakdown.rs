@@ -13,9 +13,11 @@
 //!   the engine wrote.
 //!
 //! So `total = files_bytes + bytecode_bytes - elf_saved_bytes`, and in a dry run `files_bytes`
-//! is the report's `after_bytes`. Files `--zip-pure` moves into the archive count at their
-//! uncompressed size (their number is given); hand-off files (SBOM, licence copies) and files
-//! `--verify` restores are not counted.
+//! is the report's `after_bytes`. After a real run the total is the output's size but for what
+//! the plan cannot see: RECORDs count at their size before they list the compiled pycs, files
+//! `--zip-pure` moves into the archive at their uncompressed size (their number is given),
+//! `--dedupe`'s hardlinks as the separate files they were, and hand-off files (SBOM, licence
+//! copies) and files `--verify` restores not at all.
 //!
 //! The kinds say what the bytes are for, which is what a reader decides on next: Python source
 //! and bytecode (the interpreter's), native code (`--elf` shrinks it, a `--keep-package` it
