@@ -78,6 +78,17 @@ fn dry_run_breakdown_adds_up_to_the_plan() {
     for k in ["source", "bytecode", "metadata", "licences", "scripts"] {
         assert!(kinds.contains(&k), "{k} in {kinds:?}");
     }
+    // The treemap is an output: never inside the venv.
+    let inside = fx.root.join("sizes.svg");
+    let run = slim_venv(&fx.root)
+        .args(["-n", "--treemap"])
+        .arg(&inside)
+        .run();
+    run.assert_code(2);
+    assert!(
+        run.stderr().contains("--treemap") && !inside.exists(),
+        "{run}"
+    );
     // The text report shows it too.
     let text = slim_venv(&fx.root).args(["-n"]).ok().stdout();
     assert!(
