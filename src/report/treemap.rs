@@ -246,10 +246,12 @@ fn rect(out: &mut impl Write, r: Rect, fill: &str, stroke: Option<&str>) -> io::
     )
 }
 
-/// Name and size in the top left corner, when the rectangle has room for them.
+/// Name (shortened to fit) and size in the top left corner, when the rectangle has room for
+/// the size.
 fn label(out: &mut impl Write, r: Rect, name: &str, bytes: u64) -> io::Result<()> {
     let fits = ((r.w - 8.0) / CHAR_W).floor();
-    if r.h < 32.0 || fits < 4.0 {
+    let size = human(bytes);
+    if r.h < 32.0 || fits < size.chars().count() as f64 {
         return Ok(());
     }
     let name = super::truncate(name, fits as usize);
@@ -266,7 +268,7 @@ fn label(out: &mut impl Write, r: Rect, name: &str, bytes: u64) -> io::Result<()
         r#"<text x="{:.1}" y="{:.1}" {halo}>{}</text>"#,
         r.x + 4.0,
         r.y + 29.0,
-        human(bytes)
+        size
     )
 }
 
