@@ -21,16 +21,17 @@
 //! line says so instead of a figure. A new option is one more push in `alternatives`: the
 //! run's settings with it turned on, and the flags that say it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use serde::Serialize;
 
 use crate::archive::{self, Content, Member};
+use crate::breakdown::{elf_savings, Breakdown, Pycs};
 use crate::cli::{BytecodeMode, ElfMode};
-use crate::inventory::{Inventory, Kind};
-use crate::plan::{ActionKind, Plan};
+use crate::inventory::Inventory;
+use crate::plan::Plan;
 use crate::rules::prune::Usage;
 use crate::settings::{Settings, ZipSettings};
 
@@ -48,10 +49,10 @@ pub struct Budget {
     pub savings: Vec<Saving>,
 }
 
-/// A distribution's bytes in the output, from the plan: its kept files as they are in the input
-/// (each inode once, rewritten files at their new size, zipped files uncompressed, ELF files at
-/// the size the engine plans), and the bytecode it will compile at the size of pip's pycs (as
-/// the savings count it).
+/// A distribution's bytes in the output, from the plan's `Breakdown` (`breakdown.rs`): its kept
+/// files as they are in the input (each inode once, rewritten files at their new size, zipped
+/// files uncompressed, ELF files at the size the engine plans), and the bytecode it will compile
+/// at the size of pip's pycs (as the savings count it).
 #[derive(Debug, Serialize)]
 pub struct Largest {
     /// `name version`, or `(no distribution)` for files no RECORD lists.
@@ -96,7 +97,14 @@ impl Budget {
     /// The largest distributions of `plan`, and the savings of the options `settings` lacks,
     /// each from an alternative plan of the same inventory.
     /// `usage`: what the `--run` workloads used, the recording `--prune` plans from.
-    pub fn plan(limit: u64, plan: &Plan, settings: &Settings, usage: Option<&Usage>) -> Budget {
+    /// `breakdown`: the run's own, whose largest distributions the report lists.
+    pub fn plan(
+        limit: u64,
+        plan: &Plan,
+        settings: &Settings,
+        usage: Option<&Usage>,
+        breakdown: &Breakdown,
+    ) -> Budget {
         let mine = Estimate::of(plan, false);
         let mut savings: Vec<Saving> = alternatives(settings, usage.is_some())
             .into_iter()
@@ -129,7 +137,13 @@ impl Budget {
         }
         Budget {
             limit,
-            largest: largest(plan),
+            largest: breakdown.dists[..LARGEST.min(breakdown.dists.len())]
+                .iter()
+                .map(|d| Largest {
+                    name: d.label(),
+                    bytes: d.bytes,
+                })
+                .collect(),
             savings,
         }
     }
@@ -251,41 +265,6 @@ impl Estimate {
     }
 }
 
-/// Where pip's bytecode for a source is, and its size.
-struct Pycs<'a> {
-    inv: &'a Inventory,
-    tag: String,
-}
-
-impl<'a> Pycs<'a> {
-    fn new(plan: &'a Plan) -> Pycs<'a> {
-        let py = plan.venv.python;
-        Pycs {
-            inv: &plan.inv,
-            tag: format!("cpython-{}{}", py.major, py.minor),
-        }
-    }
-
-    /// `dir/__pycache__/name.cpython-XY.pyc` for `dir/name.py`, if the input has it.
-    fn path(&self, source: &Path) -> Option<PathBuf> {
-        let stem = source.file_stem()?.to_str()?;
-        let pyc = source
-            .parent()?
-            .join("__pycache__")
-            .join(format!("{stem}.{}.pyc", self.tag));
-        self.inv
-            .find(&pyc)
-            .is_some_and(|e| e.kind == Kind::File)
-            .then_some(pyc)
-    }
-
-    fn size(&self, source: &Path) -> Option<u64> {
-        self.path(source)
-            .and_then(|p| self.inv.find(&p))
-            .map(|e| e.size)
-    }
-}
-
 /// The archive's size (its files, and a pip pyc for each source), and the `.pth` and
 /// `top_level.txt` files it brings, minus the zipped files' bytes, which `plan.after` still
 /// counts.
@@ -334,71 +313,4 @@ fn archive_delta(
 /// Bytes the ELF engine plans to take out of the plan's ELF files.
 fn elf_saved(plan: &Plan) -> Result<u64> {
     elf_savings(plan).into_iter().map(|(_, saved)| saved).sum()
-}
-
-/// For each ELF file the plan strips (inventory index), the bytes the engine plans to take out.
-fn elf_savings(plan: &Plan) -> Vec<(usize, Result<u64>)> {
-    use rayon::prelude::*;
-    let Some(mode) = plan.elf_mode else {
-        return Vec::new();
-    };
-    plan.elf
-        .par_iter()
-        .map(|&i| {
-            let path = plan.venv.root.join(&plan.inv.entries[i].path);
-            let saved = crate::elf::predict(&path, mode).map(|v| match v {
-                crate::elf::Verdict::Stripped { before, after } => before.saturating_sub(after),
-                _ => 0,
-            });
-            (i, saved)
-        })
-        .collect()
-}
-
-/// `name version` of the distribution that owns `path`, or `(no distribution)`.
-fn dist_name(plan: &Plan, path: &Path) -> String {
-    plan.own.owner(path).map_or_else(
-        || "(no distribution)".to_string(),
-        |d| format!("{} {}", plan.dists[d].name, plan.dists[d].version),
-    )
-}
-
-/// The distributions with the most kept bytes in `plan`, largest first (ties by name).
-fn largest(plan: &Plan) -> Vec<Largest> {
-    let unique = plan.inv.unique_files();
-    let mut by_dist: BTreeMap<String, u64> = BTreeMap::new();
-    for (i, e) in plan.inv.entries.iter().enumerate() {
-        if e.kind != Kind::File || !unique[i] {
-            continue;
-        }
-        let action = plan.fate[i].map(|a| &plan.actions[a]);
-        let bytes = match action.map(|a| (&a.kind, a.bytes)) {
-            Some((ActionKind::Remove | ActionKind::RemoveAfterCompile, _)) => continue,
-            Some((ActionKind::Rewrite(..), saved)) => e.size.saturating_sub(saved),
-            Some((ActionKind::Move(_), _)) | None => e.size,
-        };
-        *by_dist.entry(dist_name(plan, &e.path)).or_default() += bytes;
-    }
-    let pycs = Pycs::new(plan);
-    for source in &plan.compile {
-        if let Some(n) = pycs.size(source) {
-            *by_dist.entry(dist_name(plan, source)).or_default() += n;
-        }
-    }
-    for (i, saved) in elf_savings(plan) {
-        // A file the engine cannot read now is counted whole: the run will say why.
-        if let (Ok(saved), true) = (saved, unique[i]) {
-            let bytes = by_dist
-                .entry(dist_name(plan, &plan.inv.entries[i].path))
-                .or_default();
-            *bytes = bytes.saturating_sub(saved);
-        }
-    }
-    let mut all: Vec<Largest> = by_dist
-        .into_iter()
-        .map(|(name, bytes)| Largest { name, bytes })
-        .collect();
-    all.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
-    all.truncate(LARGEST);
-    all
 }

@@ -138,6 +138,12 @@ pub struct SlimArgs {
     /// List every action in the text output, not only the summary.
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// Also write where the bytes are after slimming as an SVG treemap (one rectangle per
+    /// distribution, sized by its kept bytes, split by kind of file) to FILE, outside the venv.
+    /// With --dry-run too (then from the plan's estimate).
+    #[arg(long, value_name = "FILE")]
+    pub treemap: Option<PathBuf>,
 }
 
 /// The help heading of the hand-off options.

@@ -21,6 +21,7 @@
 pub mod apply;
 pub mod archive;
 pub mod bench;
+pub mod breakdown;
 pub mod budget;
 pub mod bytecode;
 pub mod cli;

@@ -68,6 +68,7 @@ fn settings(root: &Path, exclude: &[&str]) -> Settings {
         },
         handoff: Default::default(),
         budget: None,
+        treemap: None,
     }
 }
 

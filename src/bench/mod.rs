@@ -86,6 +86,9 @@ pub struct Outcome {
     pub regression_examples: Vec<String>,
     /// Caveats about this strategy (a step that failed, slim's exit 1), one sentence each.
     pub notes: Vec<String>,
+    /// Where the tree's bytes are, by distribution and kind (`slim` strategies: from its
+    /// report; None for the copies).
+    pub breakdown: Option<crate::breakdown::Breakdown>,
 }
 
 /// Cold-start wall times of one tree, in seconds.
@@ -248,14 +251,18 @@ fn build_one(
         regressions_by_kind: Default::default(),
         regression_examples: Vec::new(),
         notes: Vec::new(),
+        breakdown: None,
     };
     let tree = work.join(&s.name);
     progress.set_message(&format!("{}: making the tree", s.name));
     let t0 = Instant::now();
-    if let Err(e) = make_tree(s, root, &tree, &mut o.notes) {
-        o.error = Some(format!("{e:#}"));
-        progress.inc(3);
-        return o;
+    match make_tree(s, root, &tree, &mut o.notes) {
+        Ok(breakdown) => o.breakdown = breakdown,
+        Err(e) => {
+            o.error = Some(format!("{e:#}"));
+            progress.inc(3);
+            return o;
+        }
     }
     o.build_s = Some(t0.elapsed().as_secs_f64());
     progress.inc(1);
@@ -297,7 +304,13 @@ fn build_one(
     o
 }
 
-fn make_tree(s: &Strategy, root: &Path, tree: &Path, notes: &mut Vec<String>) -> Result<()> {
+/// Make the tree; a `slim` strategy also gives the breakdown its report measured.
+fn make_tree(
+    s: &Strategy,
+    root: &Path,
+    tree: &Path,
+    notes: &mut Vec<String>,
+) -> Result<Option<crate::breakdown::Breakdown>> {
     match &s.recipe {
         Recipe::Copy(recipe) => {
             let done = crate::apply::recipe::copy(root, tree, *recipe)?;
@@ -308,7 +321,7 @@ fn make_tree(s: &Strategy, root: &Path, tree: &Path, notes: &mut Vec<String>) ->
                     done.strip_errors.len()
                 ));
             }
-            Ok(())
+            Ok(None)
         }
         Recipe::Slim(flags) => {
             let exe = std::env::current_exe().context("cannot find this venvslim binary")?;
@@ -325,10 +338,10 @@ fn make_tree(s: &Strategy, root: &Path, tree: &Path, notes: &mut Vec<String>) ->
                 .output()
                 .with_context(|| format!("cannot run `{}`", exe.display()))?;
             match out.status.code() {
-                Some(0) => Ok(()),
+                Some(0) => Ok(breakdown(&out.stdout, notes)),
                 Some(1) => {
                     notes.push("venvslim slim finished with failures (exit 1)".to_string());
-                    Ok(())
+                    Ok(breakdown(&out.stdout, notes))
                 }
                 _ => {
                     let err = String::from_utf8_lossy(&out.stderr);
@@ -341,6 +354,23 @@ fn make_tree(s: &Strategy, root: &Path, tree: &Path, notes: &mut Vec<String>) ->
                     )
                 }
             }
+        }
+    }
+}
+
+/// The `breakdown` of a `slim --json` report (a note when it has none).
+fn breakdown(report: &[u8], notes: &mut Vec<String>) -> Option<crate::breakdown::Breakdown> {
+    #[derive(serde::Deserialize)]
+    struct Report {
+        breakdown: crate::breakdown::Breakdown,
+    }
+    match serde_json::from_slice::<Report>(report) {
+        Ok(r) => Some(r.breakdown),
+        Err(e) => {
+            notes.push(format!(
+                "the size breakdown could not be read from slim's report: {e}"
+            ));
+            None
         }
     }
 }

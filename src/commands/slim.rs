@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 
 use super::Status;
+use crate::breakdown::Breakdown;
 use crate::cli::BytecodeMode;
 use crate::inventory::Inventory;
 use crate::plan::Plan;
@@ -104,10 +105,13 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
     if let Some(zip) = &plan.zip {
         zip.check_entry_limit()?;
     }
-    // Before anything is written: in place, the input the alternative plans read is gone after.
+    // Before anything is written: in place, the input the alternative plans and the estimate
+    // read is gone after.
+    let estimate = (settings.dry_run || settings.budget.is_some()).then(|| Breakdown::plan(&plan));
     let budget = settings
         .budget
-        .map(|limit| crate::budget::Budget::plan(limit, &plan, settings, usage.as_ref()));
+        .zip(estimate.as_ref())
+        .map(|(limit, b)| crate::budget::Budget::plan(limit, &plan, settings, usage.as_ref(), b));
     let output = match &settings.target {
         Target::Copy(out) => Some(out.as_path()),
         _ => None,
@@ -148,6 +152,14 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
         _ => None,
     };
     progress.finish();
+    let breakdown = match &outcome {
+        Some(o) => Breakdown::outcome(&plan, o, output.unwrap_or(&plan.venv.root)),
+        None => estimate.unwrap_or_else(|| Breakdown::plan(&plan)),
+    };
+    if let Some(path) = &settings.treemap {
+        let title = treemap_title(&plan.venv.root, settings.dry_run);
+        apply::scratch::write_report_file(path, &|f| report::treemap::svg(f, &breakdown, &title))?;
+    }
     let report = Report {
         plan: &plan,
         outcome: outcome.as_ref(),
@@ -160,6 +172,7 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
             rounds: &runs,
         }),
         budget: budget.as_ref(),
+        breakdown: &breakdown,
         elapsed: start.elapsed(),
     };
     let stdout = std::io::stdout();
@@ -183,6 +196,19 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
             Status::Failures
         },
     )
+}
+
+/// The treemap's title: the venv's directory name, and whether the figures are estimated.
+fn treemap_title(root: &Path, dry_run: bool) -> String {
+    let name = root.file_name().map_or_else(
+        || root.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    if dry_run {
+        format!("{name} after venvslim slim (estimated by a dry run)")
+    } else {
+        format!("{name} after venvslim slim")
+    }
 }
 
 /// `slim --verify`, after OUT is published: probe it against the input's probe; verify decides

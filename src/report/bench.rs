@@ -1,10 +1,12 @@
 //! `venvslim bench` output: the table for people, JSON for machines, and an HTML page with the
-//! chart and the table (the SVG itself is drawn in `chart.rs`). Rows are in the order the
+//! chart and the table (the SVG itself is drawn in `chart.rs`), then the treemap of the default
+//! strategy's tree (`treemap.rs`). Rows are in the order the
 //! strategies ran; everything but the timings is the same for the same venv.
 
 use std::io::{self, Write};
 
 use crate::bench::{Bench, Outcome};
+use crate::breakdown::Breakdown;
 
 use super::{group, human};
 
@@ -171,7 +173,62 @@ pub fn json(mut out: impl Write, b: &Bench) -> io::Result<()> {
     writeln!(out)
 }
 
-/// A standalone HTML page: the table and the chart.
+/// The strategy whose bytes the page maps: `default` (what a plain `venvslim slim` gives),
+/// else the first with a breakdown.
+fn mapped(b: &Bench) -> Option<(&Outcome, &Breakdown)> {
+    let with = |o: &'_ Outcome| o.breakdown.as_ref().filter(|d| d.total_bytes > 0).is_some();
+    let o = b
+        .strategies
+        .iter()
+        .find(|o| o.name == "default" && with(o))
+        .or_else(|| b.strategies.iter().find(|o| with(o)))?;
+    Some((o, o.breakdown.as_ref()?))
+}
+
+/// The treemap of one strategy's tree, and its biggest distributions and kinds as tables.
+fn sizes_html(out: &mut impl Write, b: &Bench) -> io::Result<()> {
+    let Some((o, d)) = mapped(b) else {
+        return Ok(());
+    };
+    let esc = super::chart::escape;
+    writeln!(
+        out,
+        "<h2>Where the bytes are after <code>{}</code> (strategy {})</h2>",
+        esc(&o.how),
+        esc(&o.name)
+    )?;
+    let venv = b
+        .venv
+        .rsplit('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or(&b.venv);
+    super::treemap::svg(&mut *out, d, &format!("{venv} after {}", o.how))?;
+    let share = |bytes: u64| format!("{:.1}%", 100.0 * bytes as f64 / d.total_bytes.max(1) as f64);
+    let row = |name: &str, bytes: u64| {
+        format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(name),
+            human(bytes),
+            share(bytes)
+        )
+    };
+    writeln!(out, "<table style=\"display:inline-table;vertical-align:top;margin-right:2em\">\n<tr><th>distribution</th><th>size</th><th>share</th></tr>")?;
+    let (top, rest, others) = d.top(15);
+    for x in top {
+        writeln!(out, "{}", row(&x.label(), x.bytes))?;
+    }
+    if others > 0 {
+        writeln!(out, "{}", row(&format!("{others} others"), rest))?;
+    }
+    writeln!(out, "</table>\n<table style=\"display:inline-table;vertical-align:top\">\n<tr><th>kind of file</th><th>size</th><th>share</th></tr>")?;
+    for k in &d.kinds {
+        writeln!(out, "{}", row(k.kind.label(), k.bytes))?;
+    }
+    writeln!(out, "{}\n</table>", row("total", d.total_bytes))
+}
+
+/// A standalone HTML page: the table and the chart, then the treemap of the default
+/// strategy's tree.
 pub fn html(mut out: impl Write, b: &Bench) -> io::Result<()> {
     let esc = super::chart::escape;
     writeln!(
@@ -232,6 +289,7 @@ pub fn html(mut out: impl Write, b: &Bench) -> io::Result<()> {
         writeln!(out, "</li>")?;
     }
     writeln!(out, "</ul>")?;
+    sizes_html(&mut out, b)?;
     for n in &b.notes {
         writeln!(out, "<p>note: {}</p>", esc(n))?;
     }

@@ -1,6 +1,6 @@
 //! The only module that prints: the text summary for people, JSON for machines, one renderer
-//! per command (`slim/`, `verify`, `strip`, `rules`, `bench`, `dockerfile`), and the number
-//! formats they share.
+//! per command (`slim/`, `verify`, `strip`, `rules`, `bench`, `dockerfile`), the size treemap
+//! (`treemap`), and the number formats they share.
 //!
 //! Each renderer takes the command's result as data and writes it to the `impl Write` it is
 //! given; everything is sorted, so the same input gives the same report.
@@ -11,6 +11,7 @@ pub mod dockerfile;
 pub mod rules;
 pub mod slim;
 pub mod strip;
+pub mod treemap;
 pub mod verify;
 
 pub use rules::rules;

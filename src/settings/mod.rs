@@ -79,6 +79,8 @@ pub struct Settings {
     pub handoff: handoff::Options,
     /// The most bytes the result may have (`--budget`): over it, the run exits 1.
     pub budget: Option<u64>,
+    /// Where to write the treemap of the kept bytes (`--treemap`), resolved, outside the venv.
+    pub treemap: Option<PathBuf>,
 }
 
 /// `--zip-pure` and its options.
@@ -218,8 +220,14 @@ impl Settings {
             .as_deref()
             .map(|b| size::parse_size(b, "--budget"))
             .transpose()?;
+        let treemap = args
+            .treemap
+            .as_deref()
+            .map(|p| output_path("--treemap", p, &args.venv, Input::ReadOnly))
+            .transpose()?;
         Ok(Settings {
             target,
+            treemap,
             dry_run: args.dry_run,
             json: args.json,
             verbose: args.verbose,

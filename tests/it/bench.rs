@@ -1,8 +1,8 @@
 //! `venvslim bench` through the binary, on the small hand-made venv of
 //! `fixtures/make_fixture_venv.py`: the JSON's shape, that `none` is the original byte for byte,
 //! that the hand-made recipes lose the dist-info (and verify says what that breaks) while
-//! venvslim's default breaks nothing, that the chart is well-formed SVG, and that the input is
-//! never touched. No assertion on any time: the machine decides those.
+//! venvslim's default breaks nothing, that the chart is well-formed SVG, that the page maps the
+//! default strategy's kept bytes, and that the input is never touched. No assertion on any time: the machine decides those.
 
 use crate::util::{self, python, show, venvslim};
 use std::collections::HashSet;
@@ -186,6 +186,40 @@ fn bench_json_chart_and_kept_trees() {
     let page = fs::read_to_string(&html).unwrap();
     assert!(
         page.starts_with("<!DOCTYPE html>") && page.contains("<svg") && page.contains("<table>")
+    );
+
+    // Where the bytes are: slim's strategies carry their report's breakdown, the copies none;
+    // the page maps the default strategy's, with demo (the biggest) labelled on it.
+    assert!(strategy(&report, "none")["breakdown"].is_null());
+    for name in ["default", "max", "keep-pyc"] {
+        let b = &strategy(&report, name)["breakdown"];
+        assert_eq!(b["basis"]["measured"], true, "{name}: {b:#}");
+        assert_eq!(b["dists"][0]["name"], "demo", "{name}: {b:#}");
+    }
+    // Without the zip (whose files it counts uncompressed) and dedupe, the breakdown is the
+    // tree's size but for the RECORDs' growth when they list the compiled pycs.
+    for name in ["default", "keep-pyc"] {
+        let bytes = strategy(&report, name)["sizes"]["bytes"].as_u64().unwrap();
+        let total = strategy(&report, name)["breakdown"]["total_bytes"]
+            .as_u64()
+            .unwrap();
+        assert!(
+            total <= bytes && bytes - total < bytes / 10,
+            "{name}: breakdown {total} vs the tree's {bytes}"
+        );
+    }
+    assert_eq!(page.matches("<svg").count(), 2, "the chart and the treemap");
+    assert!(
+        page.contains("Where the bytes are after <code>venvslim slim</code> (strategy default)"),
+        "{page}"
+    );
+    let demo = &strategy(&report, "default")["breakdown"]["dists"][0];
+    assert!(
+        page.contains(&format!(
+            "<title>demo {}: ",
+            demo["version"].as_str().unwrap()
+        )),
+        "{page}"
     );
 
     // The input was never touched.

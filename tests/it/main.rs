@@ -7,6 +7,7 @@
 //!   the runs that must agree with it, `--bytecode`, `--dist-info`, `--keep`/`--remove`/
 //!   `--keep-package`, `[tool.venvslim]`, usage errors, odd inputs, snapshots of the text output.
 //! - `zip`, `handoff`, `elf`, `bench`, `verify`: one feature each, on hand-made trees;
+//!   `treemap`: the kept-bytes breakdown adds up, and its SVG renders (rsvg-convert);
 //!   `zip_reads`: how `--zip-pure` judges packages that read files, on nbformat and `ziptrap`.
 //! - `safety`: the promises of docs/safety.md under attack and under faults.
 //! - `real_*`: real venvs built with pip from the locks in `tests/venvs/`, cached in
@@ -36,6 +37,7 @@ mod run;
 mod run_attacks;
 mod safety;
 mod slim;
+mod treemap;
 mod verify;
 mod zip;
 mod zip_reads;

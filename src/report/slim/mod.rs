@@ -3,8 +3,9 @@
 //! Both are rendered from the same `Plan` (and, after a real run, its `Outcome`), so a dry
 //! run's JSON lists exactly the actions the real run performs. Everything is sorted: same
 //! venv, same report. `zip.rs` renders the `--zip-pure` section, `handoff.rs` the hand-off one,
-//! `budget.rs` the `--budget` one.
+//! `budget.rs` the `--budget` one, `breakdown.rs` where the kept bytes are.
 
+mod breakdown;
 mod budget;
 mod handoff;
 mod prune;
@@ -46,6 +47,8 @@ pub struct Report<'a> {
     pub runs: Option<Runs<'a>>,
     /// `--budget`: the limit, and what to show when the tree is over it.
     pub budget: Option<&'a crate::budget::Budget>,
+    /// Where the kept bytes are: estimated from the plan (dry run) or measured after the run.
+    pub breakdown: &'a crate::breakdown::Breakdown,
     /// Wall time of the whole run.
     pub elapsed: Duration,
 }
@@ -140,6 +143,8 @@ struct JsonReport<'a> {
     handoff: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     budget: Option<budget::JsonBudget<'a>>,
+    /// Where the kept bytes are, by distribution and by kind.
+    breakdown: &'a crate::breakdown::Breakdown,
     totals: JsonTotals,
     elapsed_ms: u128,
 }
@@ -412,6 +417,7 @@ impl Report<'_> {
             zip: self.zip_json(),
             handoff: self.handoff_json(),
             budget: self.budget_json(),
+            breakdown: self.breakdown,
             totals: JsonTotals {
                 before_bytes: plan.before.bytes,
                 after_bytes: after.bytes,
@@ -485,6 +491,7 @@ impl Report<'_> {
         self.text_elf(&mut out)?;
         self.text_zip(&mut out)?;
         self.text_dists(&mut out)?;
+        self.text_breakdown(&mut out)?;
         self.text_rescues(&mut out)?;
         self.text_prune(&mut out)?;
         self.text_runs(&mut out)?;
