@@ -8,6 +8,7 @@ use crate::{cli, handoff, report, settings};
 /// `venvslim dockerfile`: print the multi-stage Dockerfile for these options.
 pub fn run(args: &cli::DockerfileArgs) -> Result<Status> {
     settings::check_dockerfile_options(&args.options)?;
+    handoff::dockerfile::check(args)?;
     if args.requirements.is_some() && args.installer != cli::Installer::Pip {
         bail!("--requirements is read by pip only\nhint: uv and Poetry install from pyproject.toml and their lock file in the build context; drop --requirements, or use --installer pip");
     }

@@ -149,6 +149,34 @@ pub fn slim_words(a: &DockerfileArgs) -> Vec<String> {
     w
 }
 
+/// Refuses what a Dockerfile line cannot carry: a control character (a newline would end the
+/// instruction and start another) in any word the file is made of, and a wheel name the shell
+/// would split (globs are kept for the shell to expand, so the name is not quoted).
+pub fn check(a: &DockerfileArgs) -> anyhow::Result<()> {
+    let mut words = slim_words(a);
+    words.extend([a.from.clone(), a.venvslim.clone()]);
+    words.extend(a.requirements.clone());
+    words.extend(a.entrypoint.iter().cloned());
+    if let Some(w) = words.iter().find(|w| w.chars().any(char::is_control)) {
+        anyhow::bail!(
+            "{w:?} has a control character (a newline, a tab), which a Dockerfile line cannot carry\nhint: pass the value without it"
+        );
+    }
+    if a.venvslim.ends_with(".whl") {
+        let name = a.venvslim.rsplit('/').next().unwrap_or(&a.venvslim);
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-*?".contains(c))
+        {
+            anyhow::bail!(
+                "--venvslim `{}`: a wheel's file name has letters, digits and `._+-` only (a glob may add `*` and `?`)\nhint: rename the file, e.g. dist/venvslim-*.whl as maturin writes it",
+                a.venvslim
+            );
+        }
+    }
+    Ok(())
+}
+
 /// The lines that install venvslim (and the installer) into the tools venv.
 fn tools_lines(a: &DockerfileArgs) -> Vec<String> {
     let mut lines = Vec::new();

@@ -509,6 +509,17 @@ fn dockerfile_snippets() {
             "pip only",
         );
     }
+    // A newline would start a Dockerfile instruction of its own; a wheel name with a space
+    // would split in the shell.
+    for (args, needle) in [
+        (["--remove", "x\nRUN rm -rf /"], "control character"),
+        (["--from", "python:3.11\nRUN id"], "control character"),
+        (["--venvslim", "dist/my wheel.whl"], "file name"),
+    ] {
+        let o = venvslim().arg("dockerfile").args(args).run();
+        usage_error(&o, needle);
+        assert!(o.output.stdout.is_empty(), "{}", show(&o));
+    }
     let o = venvslim()
         .args(["dockerfile", "--venvslim", "venvslim==0.1.0"])
         .run();
