@@ -12,7 +12,9 @@
 //! - `safety`: the promises of docs/safety.md under attack and under faults.
 //! - `real_*`: real venvs built with pip from the locks in `tests/venvs/`, cached in
 //!   `target/test-venvs/` (the first run builds them, which needs PyPI); Linux and root for the
-//!   read-only mount namespace, else a SKIP note.
+//!   read-only mount namespace, else a SKIP note. `real_uv` and `real_poetry_pdm` make venvs of
+//!   the web lock with uv, Poetry and PDM instead, tools installed from PyPI into
+//!   `target/tools/`.
 
 // A test that cannot run here (no root, no PyPI) says so on stderr, which cargo test shows.
 #![allow(clippy::print_stderr)]
@@ -25,6 +27,7 @@ mod handoff;
 mod prune;
 mod real_elf;
 mod real_handoff;
+mod real_poetry_pdm;
 mod real_prune;
 mod real_run;
 mod real_target;

@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 
 use crate::real_run::workload;
 use crate::util::{
-    python, real_venv, repo_root, require_ro_namespace, ro_run, scratch, site_packages_rel,
-    target_dir, tool_venv, tree, venvslim, Detail,
+    pypi_tool, python, real_venv, repo_root, require_ro_namespace, ro_run, scratch,
+    site_packages_rel, target_dir, tree, venvslim, Detail,
 };
 
 /// uv from PyPI in its own venv under target/tools, built once.
 pub(crate) fn uv() -> PathBuf {
-    tool_venv("uv", "uv>=0.4").join("bin/uv")
+    pypi_tool("uv", "uv>=0.4").join("bin/uv")
 }
 
 /// A venv made by uv from the web lock at `dir/venv`, with uv's shared cache (hardlinks).
@@ -177,24 +177,10 @@ fn uv_sync_venvs_with_and_without_bytecode_slim_and_verify_clean() {
     }
     let uv = uv();
     let cache = target_dir().join("test-venvs/uv-cache");
-    let lock = fs::read_to_string(repo_root().join("tests/venvs/web.lock")).unwrap();
-    let pins: Vec<String> = lock
-        .lines()
-        .filter(|l| l.contains("=="))
-        .map(|l| format!("    \"{}\",", l.trim()))
-        .collect();
     let t = scratch("uv-sync");
     for compile in [false, true] {
         let project = t.path().join(format!("app-{compile}"));
-        fs::create_dir_all(&project).unwrap();
-        fs::write(
-            project.join("pyproject.toml"),
-            format!(
-                "[project]\nname = \"app\"\nversion = \"0.1.0\"\nrequires-python = \">=3.11\"\ndependencies = [\n{}\n]\n\n[tool.uv]\npackage = false\n",
-                pins.join("\n")
-            ),
-        )
-        .unwrap();
+        web_project(&project, "[tool.uv]\npackage = false\n");
         let mut sync = crate::util::TestCommand::new(&uv);
         sync.args(["sync", "--quiet", "--python", "python3"])
             .current_dir(&project)
@@ -217,9 +203,29 @@ fn uv_sync_venvs_with_and_without_bytecode_slim_and_verify_clean() {
     }
 }
 
+/// `dir/pyproject.toml` of a project named `app` that depends on the web lock's pins, with
+/// `tool_table` (how the tool is told not to install the project itself) at its end.
+pub(crate) fn web_project(dir: &Path, tool_table: &str) {
+    let lock = fs::read_to_string(repo_root().join("tests/venvs/web.lock")).unwrap();
+    let pins: Vec<String> = lock
+        .lines()
+        .filter(|l| l.contains("=="))
+        .map(|l| format!("    \"{}\",", l.trim()))
+        .collect();
+    fs::create_dir_all(dir).unwrap();
+    fs::write(
+        dir.join("pyproject.toml"),
+        format!(
+            "[project]\nname = \"app\"\nversion = \"0.1.0\"\nrequires-python = \">=3.11\"\ndependencies = [\n{}\n]\n\n{tool_table}",
+            pins.join("\n")
+        ),
+    )
+    .unwrap();
+}
+
 /// `verify OUT --against VENV` passes, and the request workload runs on OUT mounted read-only
 /// at VENV's path.
-fn verify_and_serve(out: &Path, venv: &Path, what: &str) {
+pub(crate) fn verify_and_serve(out: &Path, venv: &Path, what: &str) {
     venvslim()
         .arg("verify")
         .arg(out)

@@ -20,9 +20,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::real_handoff::{distroless_run, mount_point, FINAL_PYTHON};
+use crate::real_poetry_pdm::{tool_command, POETRY_TABLE};
+use crate::real_uv::{uv, web_project};
 use crate::util::{
-    python, real_venv, repo_root, require_ro_namespace, scratch, show, target_dir, venvslim,
-    FileLock, TestCommand,
+    pypi_tool, python, real_venv, repo_root, require_ro_namespace, scratch, show, target_dir,
+    venvslim, FileLock, TestCommand,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(1200);
@@ -205,20 +207,6 @@ fn wheel() -> PathBuf {
     find().expect("a wheel in target/wheels after .ci/wheel")
 }
 
-/// pyproject.toml for the web lock's pins, the project itself not a package.
-fn pyproject(tool: &str) -> String {
-    let lock = fs::read_to_string(repo_root().join("tests/venvs/web.lock")).unwrap();
-    let pins: Vec<String> = lock
-        .lines()
-        .filter(|l| l.contains("=="))
-        .map(|l| format!("    \"{}\",", l.trim()))
-        .collect();
-    format!(
-        "[project]\nname = \"app\"\nversion = \"0.1.0\"\nrequires-python = \">=3.11,<3.12\"\ndependencies = [\n{}\n]\n\n{tool}\n",
-        pins.join("\n")
-    )
-}
-
 /// Runs `venvslim dockerfile --installer INSTALLER` with `context` as the build context, then
 /// the image: the web request workload through the ENTRYPOINT, read-only, builder Python hidden.
 fn replay(installer: &str, context: &Path, scratch_dir: &Path) {
@@ -334,12 +322,8 @@ fn the_uv_recipe_builds_and_runs_read_only() {
     let t = scratch("recipe-uv-");
     let context = t.path().join("context");
     fs::create_dir_all(&context).unwrap();
-    fs::write(
-        context.join("pyproject.toml"),
-        pyproject("[tool.uv]\npackage = false"),
-    )
-    .unwrap();
-    TestCommand::new(crate::real_uv::uv())
+    web_project(&context, "[tool.uv]\npackage = false\n");
+    TestCommand::new(uv())
         .args(["lock", "--quiet", "--python", "python3"])
         .current_dir(&context)
         .env("UV_CACHE_DIR", target_dir().join("test-venvs/uv-cache"))
@@ -357,26 +341,23 @@ fn the_poetry_recipe_builds_and_runs_read_only() {
     let t = scratch("recipe-poetry-");
     let context = t.path().join("context");
     fs::create_dir_all(&context).unwrap();
-    fs::write(
-        context.join("pyproject.toml"),
-        // Poetry's default PyPI client reads the per-release JSON API, which not every index
-        // (a mirror, a proxy) serves; the simple API (PEP 503), which pip and uv read, always is.
-        pyproject(
-            "[tool.poetry]\npackage-mode = false\n\n[[tool.poetry.source]]\nname = \"index\"\nurl = \"https://pypi.org/simple/\"\npriority = \"primary\"",
-        ),
+    web_project(&context, POETRY_TABLE);
+    let home = t.path().join("home");
+    tool_command(
+        &pypi_tool("poetry", "poetry>=2,<3").join("bin/poetry"),
+        &context,
+        &home,
     )
-    .unwrap();
-    TestCommand::new(crate::util::tool_venv("poetry", "poetry>=2,<3").join("bin/poetry"))
-        .args(["lock", "--no-interaction"])
-        .current_dir(&context)
-        .env(
-            "POETRY_CACHE_DIR",
-            target_dir().join("test-venvs/poetry-cache"),
-        )
-        .env("POETRY_CONFIG_DIR", t.path().join("poetry-config"))
-        .env_remove("VIRTUAL_ENV")
-        .timeout(TIMEOUT)
-        .ok();
+    .args(["lock", "--no-interaction"])
+    .env(
+        "POETRY_CACHE_DIR",
+        target_dir().join("test-venvs/poetry-cache"),
+    )
+    .env("POETRY_CONFIG_DIR", home.join("poetry-config"))
+    .env("POETRY_DATA_DIR", home.join("poetry-data"))
+    .env("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    .timeout(TIMEOUT)
+    .ok();
     replay("poetry", &context, t.path());
 }
 

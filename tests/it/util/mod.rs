@@ -2,7 +2,7 @@
 //! builder that shows what ran when an expectation fails), reading a report (`report`), the
 //! hand-made fixture venv (here), real venvs built once and cached (`venvs`), running a tree the
 //! way a read-only container does (`ro`), trees on disk (`tree`: hash, size, listing, what
-//! changed, copy, the Docker recipe), Python tools from PyPI (`tools`), RECORD checked against the tree it lists (`record`), and
+//! changed, copy, the Docker recipe), RECORD checked against the tree it lists (`record`), and
 //! probing what a venv can do (`probe`). `selftest` checks the helpers the real-venv tests rely
 //! on.
 //!
@@ -14,7 +14,6 @@ mod record;
 mod report;
 mod ro;
 mod selftest;
-mod tools;
 mod tree;
 mod venvs;
 
@@ -23,7 +22,6 @@ pub use probe::*;
 pub use record::*;
 pub use report::{action, actions, is_gone_on_purpose, is_removed, removed_paths};
 pub use ro::*;
-pub use tools::tool_venv;
 pub use tree::*;
 pub use venvs::*;
 

@@ -130,6 +130,32 @@ pub fn real_venv(name: &str) -> PathBuf {
     venv
 }
 
+/// A tool from PyPI (`requirement`, e.g. `uv>=0.4`) in its own venv at `target/tools/<name>`,
+/// built once and shared by every test and run; returns the venv. Like `real_venv`, a build holds
+/// `target/tools/<name>.lock` and counts only once `<name>/.complete` exists (written last); the
+/// marker holds the requirement, so a test that changes it gets a fresh build.
+pub fn pypi_tool(name: &str, requirement: &str) -> PathBuf {
+    let tools = target_dir().join("tools");
+    let dir = tools.join(name);
+    let marker = dir.join(".complete");
+    fs::create_dir_all(&tools).expect("create target/tools");
+    let _lock = FileLock::acquire(&tools.join(format!("{name}.lock")));
+    if fs::read_to_string(&marker).ok().as_deref() == Some(requirement) {
+        return dir;
+    }
+    if fs::symlink_metadata(&dir).is_ok() {
+        fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("remove {}: {e}", dir.display()));
+    }
+    python("python3").args(["-m", "venv"]).arg(&dir).ok();
+    python(dir.join("bin/python"))
+        .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+        .arg(requirement)
+        .timeout(PIP_TIMEOUT)
+        .ok();
+    fs::write(&marker, requirement).expect("write the tool's marker");
+    dir
+}
+
 /// How long installing one lock from PyPI may take (the ELF wheels are ~800 MB).
 const PIP_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
 
