@@ -3,7 +3,8 @@
 //! (`pip3.11`), `_distutils_hack` and `distutils-precedence.pth` (all listed in their RECORD),
 //! unless kept code imports one of their top-level modules: then the whole distribution stays,
 //! because they reach their own vendored code through sys.path tricks no static scan follows
-//! (pkg_resources adds setuptools/_vendor to sys.path).
+//! (pkg_resources adds setuptools/_vendor to sys.path). virtualenv's start-up hook, an install-time
+//! guard no distribution owns, goes too.
 
 use super::{Category, Ctx, Guard, Item, Rule, Verdict};
 
@@ -16,8 +17,25 @@ pub static INSTALLER: Rule = Rule {
     evidence: "pkg_resources users (older namespace packages, some plugins) need setuptools: the import guard keeps the whole distribution when kept code imports it",
 };
 
+/// virtualenv's start-up hook: `_virtualenv.pth` imports `_virtualenv` at every interpreter
+/// start, and that module patches how `distutils.dist` and `setuptools.dist` read install options
+/// (docs/facts.md, "virtualenv's start-up hook"). Written by virtualenv before 21.15 on every
+/// Python (PDM's pinned virtualenv still does), listed in no RECORD.
+pub static VIRTUALENV_HOOK: Rule = Rule {
+    id: "installers.virtualenv-hook",
+    category: Category::Installers,
+    guard: Guard::Module,
+    reason: "virtualenv's _virtualenv.pth and _virtualenv.py keep installs inside the venv; the final image installs nothing, and the hook costs every start about 10 ms",
+    evidence: "virtualenv itself stopped writing it for Python 3.10 and later (pypa/virtualenv#3181); it only patches distutils/setuptools install options",
+};
+
 /// This file's rules, in table order, for `venvslim rules`.
-pub static RULES: &[&Rule] = &[&INSTALLER];
+pub static RULES: &[&Rule] = &[&INSTALLER, &VIRTUALENV_HOOK];
+
+/// The hook's files, directly in site-packages.
+const VIRTUALENV_HOOK_FILES: [&str; 2] = ["_virtualenv.pth", "_virtualenv.py"];
+/// The hook's module: its absence from a slim tree is no regression (verify).
+pub const VIRTUALENV_HOOK_MODULE: &str = "_virtualenv";
 
 /// Whether a normalized distribution name is an installer (pip, setuptools, wheel, distribute).
 pub fn is_installer(normalized: &str) -> bool {
@@ -26,6 +44,14 @@ pub fn is_installer(normalized: &str) -> bool {
 
 /// This file's verdict for one item, or `None` to let the next check decide.
 pub(crate) fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {
+    let hook = item.owner.is_none()
+        && item
+            .sp_rel
+            .and_then(|p| p.to_str())
+            .is_some_and(|p| VIRTUALENV_HOOK_FILES.contains(&p));
+    if hook {
+        return Some(Verdict::Remove(&VIRTUALENV_HOOK));
+    }
     let owner = item.owner?;
     ctx.installer_dists
         .contains(&owner)

@@ -47,6 +47,8 @@ pub fn regressions(original: &Probe, slim: &Probe) -> Vec<Regression> {
             // if kept code needed it, that code fails to import and is reported itself. A
             // top-level or extension module that is gone is what an application imports.
             None if name.contains('.') && !is_extension(original, name) => continue,
+            // virtualenv's install-time hook, dropped by its rule; no application imports it.
+            None if name == crate::rules::installers::VIRTUALENV_HOOK_MODULE => continue,
             None => "no longer on disk (not found among the slim tree's modules)".to_string(),
         };
         out.push(regression("import", name, dists.first(), error));

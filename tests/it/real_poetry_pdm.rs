@@ -238,5 +238,14 @@ fn a_pdm_in_project_venv_slims_verifies_clean_and_serves_read_only() {
         );
     }
 
-    slim_verify_and_serve(&venv, &t.path().join("out"), "pdm");
+    // virtualenv's start-up hook, when PDM's virtualenv wrote it (before 21.15), does not ship.
+    let hook = sp.join("_virtualenv.pth").exists();
+    let out = t.path().join("out");
+    slim_verify_and_serve(&venv, &out, "pdm");
+    if hook {
+        let out_sp = out.join(site_packages_rel(&out));
+        for name in ["_virtualenv.pth", "_virtualenv.py"] {
+            assert!(!out_sp.join(name).exists(), "{name} shipped");
+        }
+    }
 }

@@ -462,3 +462,44 @@ fn windows_launchers_and_every_activation_variant_go() {
     }
     assert!(exists(&out.join("bin/demo")), "the console script went");
 }
+
+/// virtualenv's start-up hook (`_virtualenv.pth` importing `_virtualenv` at every start) goes by
+/// its rule; a module of that name inside a package, or one a RECORD lists, stays.
+#[test]
+fn virtualenvs_start_up_hook_goes_and_nothing_else_of_that_name() {
+    let fx = Fixture::new("venvslim-slim-");
+    let sp = fx.sp();
+    fs::write(sp.join("_virtualenv.pth"), "import _virtualenv").unwrap();
+    fs::write(sp.join("_virtualenv.py"), "import sys\nsys.hooked = True\n").unwrap();
+    let pkg = sp.join("demo_pkg");
+    fs::create_dir_all(&pkg).unwrap();
+    fs::write(pkg.join("_virtualenv.py"), "X = 1\n").unwrap();
+    let hooked = |venv: &std::path::Path| {
+        crate::util::python(venv.join("bin/python"))
+            .args(["-c", "import sys; print(getattr(sys, 'hooked', False))"])
+            .ok()
+            .stdout()
+    };
+    assert_eq!(
+        hooked(&fx.root).trim(),
+        "True",
+        "the hook runs in the input"
+    );
+    let out = fx.path("out");
+    let report = slim(&fx.root, &out).report();
+    for name in ["_virtualenv.pth", "_virtualenv.py"] {
+        let rel = fx.rel(name);
+        assert!(!exists(&out.join(&rel)), "{rel} stayed");
+        let rule = action(&report, &rel).and_then(|a| a["rule"].as_str().map(str::to_string));
+        assert_eq!(rule.as_deref(), Some("installers.virtualenv-hook"), "{rel}");
+    }
+    assert!(exists(&out.join(fx.rel("demo_pkg/_virtualenv.py"))));
+    assert_eq!(hooked(&out).trim(), "False", "the hook still runs");
+    // verify knows the hook went on purpose: no application imports `_virtualenv`.
+    crate::util::venvslim()
+        .arg("verify")
+        .arg(&out)
+        .arg("--against")
+        .arg(&fx.root)
+        .ok();
+}
