@@ -53,6 +53,21 @@ pub(crate) fn tool_command(tool: &Path, project: &Path, home: &Path) -> TestComm
     c
 }
 
+/// Poetry (from PyPI, `target/tools/poetry`) in `project`, as `tool_command` runs tools, with
+/// the cache shared under `target/test-venvs/` and no keyring.
+pub(crate) fn poetry_command(project: &Path, home: &Path) -> TestCommand {
+    let poetry = pypi_tool("poetry", "poetry>=2,<3").join("bin/poetry");
+    let mut c = tool_command(&poetry, project, home);
+    c.env(
+        "POETRY_CACHE_DIR",
+        target_dir().join("test-venvs/poetry-cache"),
+    )
+    .env("POETRY_CONFIG_DIR", home.join("poetry-config"))
+    .env("POETRY_DATA_DIR", home.join("poetry-data"))
+    .env("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring");
+    c
+}
+
 /// The value of `key` in the venv's pyvenv.cfg (each line split on its first `=`; not INI).
 fn pyvenv_cfg(venv: &Path, key: &str) -> Option<String> {
     let cfg = fs::read_to_string(venv.join("pyvenv.cfg")).unwrap();
@@ -139,22 +154,14 @@ fn a_poetry_in_project_venv_slims_verifies_clean_and_serves_read_only() {
     ) {
         return;
     }
-    let poetry = pypi_tool("poetry", "poetry>=2,<3").join("bin/poetry");
     let t = scratch("poetry-web");
     let project = t.path().join("app");
     web_project(&project, POETRY_TABLE);
     let home = t.path().join("home");
     let poetry_run = |args: &[&str]| {
-        tool_command(&poetry, &project, &home)
+        poetry_command(&project, &home)
             .args(args)
-            .env(
-                "POETRY_CACHE_DIR",
-                target_dir().join("test-venvs/poetry-cache"),
-            )
-            .env("POETRY_CONFIG_DIR", home.join("poetry-config"))
-            .env("POETRY_DATA_DIR", home.join("poetry-data"))
             .env("POETRY_VIRTUALENVS_IN_PROJECT", "true")
-            .env("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
             .ok();
     };
     poetry_run(&["env", "use", "--no-interaction", "python3"]);

@@ -20,11 +20,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::real_handoff::{distroless_run, mount_point, FINAL_PYTHON};
-use crate::real_poetry_pdm::{tool_command, POETRY_TABLE};
+use crate::real_poetry_pdm::{poetry_command, POETRY_TABLE};
 use crate::real_uv::{uv, web_project};
 use crate::util::{
-    pypi_tool, python, real_venv, repo_root, require_ro_namespace, scratch, show, target_dir,
-    venvslim, FileLock, TestCommand,
+    python, repo_root, require_ro_namespace, scratch, show, skip, target_dir, venvslim, FileLock,
+    TestCommand,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(1200);
@@ -292,19 +292,31 @@ fn replay(installer: &str, context: &Path, scratch_dir: &Path) {
     assert_eq!(link, Path::new(FINAL_PYTHON));
 }
 
-fn ready(test: &str) -> bool {
-    require_ro_namespace(test) && Path::new(FINAL_PYTHON).exists()
+/// A scratch directory with an empty build context in it, or None (after a SKIP note) where the
+/// recipe cannot run.
+fn start(installer: &str) -> Option<(tempfile::TempDir, PathBuf)> {
+    let test = format!("recipes::the_{installer}_recipe_builds_and_runs_read_only");
+    if !require_ro_namespace(&test) {
+        return None;
+    }
+    if !Path::new(FINAL_PYTHON).exists() {
+        skip(
+            &test,
+            &format!("needs {FINAL_PYTHON}, the final image's interpreter"),
+        );
+        return None;
+    }
+    let t = scratch(&format!("recipe-{installer}-"));
+    let context = t.path().join("context");
+    fs::create_dir_all(&context).unwrap();
+    Some((t, context))
 }
 
 #[test]
 fn the_pip_recipe_builds_and_runs_read_only() {
-    if !ready("recipes::the_pip_recipe_builds_and_runs_read_only") {
+    let Some((t, context)) = start("pip") else {
         return;
-    }
-    real_venv("web");
-    let t = scratch("recipe-pip-");
-    let context = t.path().join("context");
-    fs::create_dir_all(&context).unwrap();
+    };
     fs::copy(
         repo_root().join("tests/venvs/web.lock"),
         context.join("requirements.txt"),
@@ -315,13 +327,9 @@ fn the_pip_recipe_builds_and_runs_read_only() {
 
 #[test]
 fn the_uv_recipe_builds_and_runs_read_only() {
-    if !ready("recipes::the_uv_recipe_builds_and_runs_read_only") {
+    let Some((t, context)) = start("uv") else {
         return;
-    }
-    real_venv("web");
-    let t = scratch("recipe-uv-");
-    let context = t.path().join("context");
-    fs::create_dir_all(&context).unwrap();
+    };
     web_project(&context, "[tool.uv]\npackage = false\n");
     TestCommand::new(uv())
         .args(["lock", "--quiet", "--python", "python3"])
@@ -334,30 +342,15 @@ fn the_uv_recipe_builds_and_runs_read_only() {
 
 #[test]
 fn the_poetry_recipe_builds_and_runs_read_only() {
-    if !ready("recipes::the_poetry_recipe_builds_and_runs_read_only") {
+    let Some((t, context)) = start("poetry") else {
         return;
-    }
-    real_venv("web");
-    let t = scratch("recipe-poetry-");
-    let context = t.path().join("context");
-    fs::create_dir_all(&context).unwrap();
+    };
     web_project(&context, POETRY_TABLE);
     let home = t.path().join("home");
-    tool_command(
-        &pypi_tool("poetry", "poetry>=2,<3").join("bin/poetry"),
-        &context,
-        &home,
-    )
-    .args(["lock", "--no-interaction"])
-    .env(
-        "POETRY_CACHE_DIR",
-        target_dir().join("test-venvs/poetry-cache"),
-    )
-    .env("POETRY_CONFIG_DIR", home.join("poetry-config"))
-    .env("POETRY_DATA_DIR", home.join("poetry-data"))
-    .env("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
-    .timeout(TIMEOUT)
-    .ok();
+    poetry_command(&context, &home)
+        .args(["lock", "--no-interaction"])
+        .timeout(TIMEOUT)
+        .ok();
     replay("poetry", &context, t.path());
 }
 
