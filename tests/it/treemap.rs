@@ -4,7 +4,9 @@
 //! web venv, in a dry run and a real one; and `--treemap` draws it as SVG that `rsvg-convert`
 //! (Debian's librsvg2-bin) really renders: a PNG of the stated size, many colours, the biggest
 //! distribution's first rectangle painted where and in the colour the SVG says, and another
-//! venv's map a different picture. Without rsvg-convert the rendering test prints a SKIP note.
+//! venv's map a different picture; a METADATA name made of markup and control characters is
+//! drawn as text in an SVG that stays well-formed. Without rsvg-convert the rendering prints a
+//! SKIP note.
 
 use std::fs;
 use std::io::Read;
@@ -315,4 +317,62 @@ fn treemap_renders_with_rsvg() {
         differ > small.rgb.len() / 10,
         "two venvs, two pictures: only {differ} pixels differ"
     );
+}
+
+/// A distribution whose METADATA any wheel could write: markup, a CDATA end, an escape
+/// sequence, NUL, a vertical tab, U+FFFE (none of which XML 1.0 allows even escaped) and a
+/// right-to-left override in its name and version. Its rectangle is the biggest, so its label is
+/// drawn as well as its tooltip; the SVG must stay well-formed (rsvg-convert refuses it
+/// otherwise) and carry no markup of the wheel's.
+#[test]
+fn hostile_metadata_names_stay_text() {
+    let fx = Fixture::new("venvslim-treemap-hostile-");
+    let sp = fx.sp();
+    let di = sp.join("hostile-1.0.dist-info");
+    fs::create_dir_all(&di).unwrap();
+    fs::create_dir_all(sp.join("hostile")).unwrap();
+    fs::write(sp.join("hostile/blob.bin"), vec![b'x'; 200_000]).unwrap();
+    let mut meta = b"Metadata-Version: 2.1\nName: h<i>&\"x]]></text><script>alert(1)</script>\x1b[2J\x00\x0b\xef\xbf\xbe\xe2\x80\xaeZ\n".to_vec();
+    meta.extend_from_slice(b"Version: 1.0\x01\xff\n\n");
+    fs::write(di.join("METADATA"), meta).unwrap();
+    fs::write(
+        di.join("RECORD"),
+        "hostile/blob.bin,,\nhostile-1.0.dist-info/METADATA,,\nhostile-1.0.dist-info/RECORD,,\n",
+    )
+    .unwrap();
+    let svg = fx.path("hostile.svg");
+    slim_venv(&fx.root).args(["-n", "--treemap"]).arg(&svg).ok();
+    let text = fs::read_to_string(&svg).unwrap();
+    let bad: Vec<char> = text
+        .chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n' && c != '\t')
+                || matches!(c, '\u{fffe}' | '\u{ffff}' | '\u{202e}')
+        })
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "characters XML or the eye cannot take: {bad:?}"
+    );
+    assert!(
+        !text.contains("<script") && !text.contains("]]>"),
+        "the wheel's markup is text: {text}"
+    );
+    assert!(
+        text.contains("h&lt;i&gt;&amp;&quot;x]]&gt;&lt;/text&gt;&lt;script&gt;"),
+        "{text}"
+    );
+    if Command::new("rsvg-convert")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        skip(
+            "hostile_metadata_names_stay_text (rendering)",
+            "rsvg-convert not found (Debian: apt-get install librsvg2-bin)",
+        );
+        return;
+    }
+    let png = render(&svg, &fx.path("hostile.png"));
+    assert!(png.width > 0 && png.height > 0);
 }
