@@ -223,7 +223,11 @@ impl Settings {
         let treemap = args
             .treemap
             .as_deref()
-            .map(|p| output_path("--treemap", p, &args.venv, Input::ReadOnly))
+            .map(|p| {
+                let t = output_path("--treemap", p, &args.venv, Input::ReadOnly)?;
+                treemap_apart(&t, &target, &handoff)?;
+                report_file_at("--treemap", p, t)
+            })
             .transpose()?;
         Ok(Settings {
             target,
@@ -362,6 +366,71 @@ fn ancestor_is(path: &Path, dir: &Path) -> bool {
     path.ancestors()
         .filter_map(|a| fs::symlink_metadata(a).ok())
         .any(|m| m.is_dir() && m.dev() == d.dev() && m.ino() == d.ino())
+}
+
+/// A report file (`slim --treemap`, `bench --svg`, `--html`), resolved by `output_path`: a file
+/// (not a directory) in a directory that exists. It is written when the run is over, after OUT
+/// is published (or the venv slimmed in place): checked here, a wrong path fails before
+/// anything is written, not after.
+pub fn report_file(flag: &str, given: &Path, venv: &Path) -> Result<PathBuf> {
+    report_file_at(
+        flag,
+        given,
+        output_path(flag, given, venv, Input::ReadOnly)?,
+    )
+}
+
+/// `report_file`'s checks of `out`, the resolved `given`.
+fn report_file_at(flag: &str, given: &Path, out: PathBuf) -> Result<PathBuf> {
+    if out.is_dir() {
+        bail!(
+            "{flag} `{}` is a directory\nhint: name a file, e.g. {flag} {}",
+            given.display(),
+            if flag == "--html" {
+                "sizes.html"
+            } else {
+                "sizes.svg"
+            }
+        );
+    }
+    match out.parent() {
+        Some(dir) if dir.is_dir() => Ok(out),
+        dir => bail!(
+            "{flag} `{}`: its directory `{}` does not exist\nhint: create it first; the report is written when the run is over",
+            given.display(),
+            dir.unwrap_or(Path::new("/")).display()
+        ),
+    }
+}
+
+/// The treemap is a report about the output, never part of it: not OUT or a file in it (the
+/// slimmed venv holds the venv's files and the hand-off files asked for), not the SBOM, not in
+/// the licence directory.
+fn treemap_apart(treemap: &Path, target: &Target, h: &handoff::Options) -> Result<()> {
+    let clash = match target {
+        Target::Copy(out) if treemap.starts_with(out) => Some(("-o", out.as_path())),
+        _ => None,
+    }
+    .or_else(|| {
+        h.sbom
+            .as_deref()
+            .filter(|s| *s == treemap)
+            .map(|s| ("--sbom", s))
+    })
+    .or_else(|| {
+        h.licenses_dir
+            .as_deref()
+            .filter(|d| treemap.starts_with(d))
+            .map(|d| ("--licenses-dir", d))
+    });
+    match clash {
+        Some((flag, path)) => bail!(
+            "--treemap `{}` would be written into the output of {flag} `{}`\nhint: write the treemap beside the output, not in it",
+            treemap.display(),
+            path.display()
+        ),
+        None => Ok(()),
+    }
 }
 
 /// A directory output (`-o OUT`, `--licenses-dir`, `bench --keep`), resolved by `output_path`:

@@ -376,3 +376,48 @@ fn hostile_metadata_names_stay_text() {
     let png = render(&svg, &fx.path("hostile.png"));
     assert!(png.width > 0 && png.height > 0);
 }
+
+/// The treemap is written when the run is over, after OUT is published: a path that cannot
+/// take it (a directory, OUT or a file in it, the SBOM, a directory that does not exist) is
+/// refused before anything is written (exit 2, no OUT); one the kernel refuses only at the end
+/// (a new file in /proc) is a failure of the run (exit 1, in the report), never an exit 2 with
+/// OUT already there.
+#[test]
+fn treemap_path_is_checked_before_out_is_written() {
+    let fx = Fixture::new("venvslim-treemap-path-");
+    let out = fx.path("out");
+    let dir = fx.path("a-dir");
+    fs::create_dir(&dir).unwrap();
+    let refused = [
+        vec![dir.clone()],
+        vec![out.clone()],
+        vec![out.join("sizes.svg")],
+        vec![fx.path("missing/sizes.svg")],
+        vec![fx.path("s.json"), "--sbom".into(), fx.path("s.json")],
+    ];
+    for args in refused {
+        let run = slim(&fx.root, &out).arg("--treemap").args(&args).run();
+        run.assert_code(2);
+        assert!(run.stderr().contains("--treemap"), "{run}");
+        assert!(!out.exists(), "nothing is written: {run}");
+    }
+    // OUT may be an empty directory; a file in it is still refused.
+    fs::create_dir(&out).unwrap();
+    let run = slim(&fx.root, &out)
+        .arg("--treemap")
+        .arg(out.join("sizes.svg"))
+        .run();
+    run.assert_code(2);
+    assert_eq!(fs::read_dir(&out).unwrap().count(), 0, "{run}");
+    fs::remove_dir(&out).unwrap();
+
+    let late = Path::new("/proc/venvslim-treemap.svg");
+    let run = slim(&fx.root, &out)
+        .args(["--json", "--treemap"])
+        .arg(late)
+        .run();
+    run.assert_code(1);
+    let failures = run.json()["failures"].clone();
+    assert_eq!(failures[0]["path"], "/proc/venvslim-treemap.svg", "{run}");
+    assert!(out.join("pyvenv.cfg").is_file(), "{run}");
+}
