@@ -20,6 +20,10 @@ pub const UV: &str = "uv==0.13.9";
 pub const POETRY: &str = "poetry==2.5.1";
 /// Where Poetry puts an in-project venv: the project directory's `.venv`.
 pub const PROJECT: &str = "/app";
+/// Where the builder writes the slim tree the final stage copies.
+pub const OUT: &str = "/slim";
+/// Where the builder puts venvslim's wheel from the build context.
+pub const WHEELS: &str = "/tmp/wheels";
 
 /// Quote one word for a shell command line (the builder's `RUN`), only when needed.
 fn sh_quote(s: &str) -> String {
@@ -87,7 +91,7 @@ pub fn slim_words(a: &DockerfileArgs) -> Vec<String> {
         .map_or(DEFAULT_PYTHON.to_string(), |p| p.display().to_string());
     let mut w: Vec<String> = vec![format!("{TOOLS}/bin/venvslim"), "slim".into()];
     w.push(builder_venv(a));
-    w.extend(["-o".into(), "/slim".into(), "--prefix".into(), prefix]);
+    w.extend(["-o".into(), OUT.into(), "--prefix".into(), prefix]);
     w.extend(["--python".into(), python]);
     let mut opt = |flag: &str, v: String| {
         w.push(flag.to_string());
@@ -162,6 +166,7 @@ pub fn check(a: &DockerfileArgs) -> anyhow::Result<()> {
             "{w:?} has a control character (a newline, a tab), which a Dockerfile line cannot carry\nhint: pass the value without it"
         );
     }
+    check_prefix(a)?;
     if a.venvslim.ends_with(".whl") {
         let name = a.venvslim.rsplit('/').next().unwrap_or(&a.venvslim);
         if !name
@@ -177,15 +182,78 @@ pub fn check(a: &DockerfileArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses a `--prefix` the file cannot carry or the builder would trip on. The prefix is
+/// written unquoted where Docker reads no shell quotes (`COPY`, `ENV PATH`, where `:` separates
+/// and `$` expands) and into every console script's shebang (with a space, pip's `/bin/sh`
+/// trampoline stays, and distroless has no sh); and it is spelled as the kernel will walk it in
+/// the final image (`/a/../b` there needs an `/a`). For pip and uv the builder makes the venv at
+/// the prefix itself, so it must not be, hold or sit in a path the builder uses for something
+/// else: `/` or `/opt` would ship the tools venv, `/slim` is the output, uv's `/app` the project.
+fn check_prefix(a: &DockerfileArgs) -> anyhow::Result<()> {
+    let p = prefix(a);
+    let plain = p
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.+@/".contains(&b));
+    let normal = p.len() > 1
+        && !p.ends_with('/')
+        && p.split('/')
+            .skip(1)
+            .all(|c| !c.is_empty() && c != "." && c != "..");
+    if !plain || !normal {
+        anyhow::bail!(
+            "--prefix `{p}` is not a plain path the Dockerfile can carry: it goes unquoted into COPY, ENV PATH and every script's shebang\nhint: give an absolute path of letters, digits and `-_.+@`, without `.`, `..` or a trailing `/`, e.g. --prefix {DEFAULT_PREFIX}"
+        );
+    }
+    let python = a
+        .options
+        .python
+        .clone()
+        .unwrap_or_else(|| DEFAULT_PYTHON.into());
+    if python.parent() == Some(&std::path::Path::new(&p).join("bin")) {
+        anyhow::bail!(
+            "--prefix `{p}` holds the final image's interpreter `{}`: the tree's bin/ links would replace it and point at themselves\nhint: put the tree where the interpreter is not, e.g. --prefix {DEFAULT_PREFIX}",
+            python.display()
+        );
+    }
+    let venv = builder_venv(a);
+    let mut used = vec![(OUT, "the slim tree"), (TOOLS, "venvslim's tools venv")];
+    if a.venvslim.ends_with(".whl") {
+        used.push((WHEELS, "venvslim's wheel"));
+    }
+    let under = |inner: &str, outer: &str| {
+        inner == outer
+            || inner
+                .strip_prefix(outer)
+                .is_some_and(|r| r.starts_with('/'))
+    };
+    let clash = match a.installer {
+        Installer::Pip => used
+            .into_iter()
+            .find(|(x, _)| under(&venv, x) || under(x, &venv)),
+        // uv's venv may be in the project (its default is /app/.venv), not the project itself.
+        Installer::Uv => used
+            .into_iter()
+            .find(|(x, _)| under(&venv, x) || under(x, &venv))
+            .or_else(|| under(PROJECT, &venv).then_some((PROJECT, "the uv project"))),
+        Installer::Poetry => None,
+    };
+    if let Some((x, what)) = clash {
+        anyhow::bail!(
+            "--prefix `{p}`: the builder makes the venv there, and `{x}` is {what}\nhint: pick a directory of its own, e.g. --prefix {DEFAULT_PREFIX}"
+        );
+    }
+    Ok(())
+}
+
 /// The lines that install venvslim (and the installer) into the tools venv.
 fn tools_lines(a: &DockerfileArgs) -> Vec<String> {
     let mut lines = Vec::new();
     let mut packages = Vec::new();
     if a.venvslim.ends_with(".whl") {
-        lines.push(copy(&[&a.venvslim], "/tmp/wheels/"));
+        lines.push(copy(&[&a.venvslim], &format!("{WHEELS}/")));
         let name = a.venvslim.rsplit('/').next().unwrap_or(&a.venvslim);
         // Unquoted: the shell expands a glob such as venvslim-*.whl.
-        packages.push(format!("/tmp/wheels/{name}"));
+        packages.push(format!("{WHEELS}/{name}"));
     } else {
         packages.push(sh_quote(&a.venvslim));
     }
@@ -276,7 +344,7 @@ pub fn render(a: &DockerfileArgs) -> String {
     line(&format!("RUN {}", slim.join(" ")));
     line("");
     line(&format!("FROM {FINAL_IMAGE}"));
-    line(&format!("COPY --from=builder /slim {}", sh_quote(&prefix)));
+    line(&format!("COPY --from=builder {OUT} {prefix}"));
     line(&format!("ENV PATH={prefix}/bin:$PATH"));
     line(&format!("ENTRYPOINT [{}]", entry.join(", ")));
     out

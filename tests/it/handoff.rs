@@ -210,6 +210,14 @@ fn usage_errors_write_nothing() {
         &slim(&fx.root, &out).args(["--keep-bin", "nope"]).run(),
         "no such script",
     );
+    // The tree at /usr: its bin/python3.X would replace the interpreter it links to.
+    let python = format!("/usr/bin/python{}", fx.py);
+    usage_error(
+        &slim(&fx.root, &out)
+            .args(["--prefix", "/usr", "--python", &python])
+            .run(),
+        "point at themselves",
+    );
     usage_error(
         &slim(&fx.root, &out).args(["--chmod", "a*w"]).run(),
         "--chmod",
@@ -519,6 +527,37 @@ fn dockerfile_snippets() {
         let o = venvslim().arg("dockerfile").args(args).run();
         usage_error(&o, needle);
         assert!(o.output.stdout.is_empty(), "{}", show(&o));
+    }
+    // The prefix goes unquoted into COPY, ENV PATH and shebangs, and for pip and uv the builder
+    // makes the venv there: nothing it cannot carry, nothing the builder uses itself.
+    for (args, needle) in [
+        (&["--prefix", "/my venv"][..], "plain path"),
+        (&["--prefix", "/srv/a:b"], "plain path"),
+        (&["--prefix", "/a/../venv"], "plain path"),
+        (&["--prefix", "/venv/"], "plain path"),
+        (&["--prefix", "/"], "plain path"),
+        (&["--prefix", "/opt"], "tools venv"),
+        (&["--prefix", "/slim/venv"], "slim tree"),
+        (&["--prefix", "/tmp"], "wheel"),
+        (&["--prefix", "/usr"], "interpreter"),
+        (&["--installer", "uv", "--prefix", "/app"], "uv project"),
+    ] {
+        let o = venvslim().arg("dockerfile").args(args).run();
+        usage_error(&o, needle);
+        assert!(o.output.stdout.is_empty(), "{}", show(&o));
+    }
+    // Poetry makes its venv in the project: the final path may be anywhere but the interpreter's.
+    for prefix in ["/app", "/app/.venv", "/opt/venvslim"] {
+        let o = venvslim()
+            .args(["dockerfile", "--installer", "poetry", "--prefix", prefix])
+            .run();
+        assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+        assert!(
+            o.stdout()
+                .contains(&format!("COPY --from=builder /slim {prefix}\n")),
+            "{}",
+            show(&o)
+        );
     }
     let o = venvslim()
         .args(["dockerfile", "--venvslim", "venvslim==0.1.0"])
