@@ -139,6 +139,12 @@ pub fn slim_words(a: &DockerfileArgs) -> Vec<String> {
     if let Some(b) = &h.budget {
         opt("--budget", b.clone());
     }
+    for r in &h.run {
+        opt("--run", r.clone());
+    }
+    if let Some(p) = &h.prune {
+        w.push(format!("--prune={}", value_name(p)));
+    }
     let switches = [
         ("--zip-pure", h.zip_pure),
         ("--zip-sourceless", h.zip_sourceless),

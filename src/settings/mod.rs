@@ -204,12 +204,7 @@ impl Settings {
                 "--run checks a new tree against the input: it needs -o OUT, not --in-place\nhint: slim with -o OUT --run CMD (an in-place run leaves no original to compare with or restore from)"
             );
         }
-        if o.prune.is_some() && o.run.is_empty() {
-            bail!("--prune removes what a recorded run did not use, and no --run was given\nhint: add --run CMD with a workload that exercises your app, e.g. --prune --run '$VENV/bin/python -m myapp --selfcheck'");
-        }
-        if let Some(empty) = o.run.iter().find(|c| c.trim().is_empty()) {
-            bail!("--run `{empty}` is an empty command\nhint: give the command that exercises your app, e.g. --run '$VENV/bin/python -m myapp --selfcheck'");
-        }
+        check_run(&o)?;
         let bytecode = o.bytecode.unwrap_or_default();
         let zip = zip_settings(&o, bytecode)?;
         let python_version = python_version(&o)?;
@@ -255,11 +250,12 @@ impl Settings {
 
 /// `venvslim dockerfile`: the checks of `Settings::from_args` that need no venv and that the
 /// command has always made (the hand-off options; its licence directory and SBOM are paths in
-/// the builder, not here), and those of the zip options and Python version, so the builder's
-/// `venvslim slim` line does not fail on them.
+/// the builder, not here), and those of the zip options, Python version and workloads, so the
+/// builder's `venvslim slim` line does not fail on them.
 pub fn check_dockerfile_options(o: &SlimOptions) -> Result<()> {
     zip_settings(o, o.bytecode.unwrap_or_default())?;
     python_version(o)?;
+    check_run(o)?;
     if let Some(b) = &o.budget {
         size::parse_size(b, "--budget")?;
     }
@@ -269,6 +265,17 @@ pub fn check_dockerfile_options(o: &SlimOptions) -> Result<()> {
         ..o.clone()
     };
     handoff::from_options(&in_builder, Path::new("/venv"), &Target::PlanOnly)?;
+    Ok(())
+}
+
+/// `--prune` needs the `--run` workloads it cuts by, and each is a command.
+fn check_run(o: &SlimOptions) -> Result<()> {
+    if o.prune.is_some() && o.run.is_empty() {
+        bail!("--prune removes what a recorded run did not use, and no --run was given\nhint: add --run CMD with a workload that exercises your app, e.g. --prune --run '$VENV/bin/python -m myapp --selfcheck'");
+    }
+    if let Some(empty) = o.run.iter().find(|c| c.trim().is_empty()) {
+        bail!("--run `{empty}` is an empty command\nhint: give the command that exercises your app, e.g. --run '$VENV/bin/python -m myapp --selfcheck'");
+    }
     Ok(())
 }
 

@@ -546,6 +546,22 @@ fn dockerfile_snippets() {
         usage_error(&o, needle);
         assert!(o.output.stdout.is_empty(), "{}", show(&o));
     }
+    // The workloads and the prune level reach the builder's slim (they were dropped), and
+    // --prune without a workload is refused as slim refuses it.
+    let o = venvslim()
+        .args(["dockerfile", "--run", "$VENV/bin/python -m app --check"])
+        .args(["--prune", "used"])
+        .run();
+    assert!(
+        o.stdout()
+            .contains(" --run '$VENV/bin/python -m app --check' --prune=used\n"),
+        "{}",
+        show(&o)
+    );
+    usage_error(
+        &venvslim().args(["dockerfile", "--prune", "safe"]).run(),
+        "no --run",
+    );
     // Poetry makes its venv in the project: the final path may be anywhere but the interpreter's.
     for prefix in ["/app", "/app/.venv", "/opt/venvslim"] {
         let o = venvslim()
