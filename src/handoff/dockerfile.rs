@@ -173,7 +173,24 @@ pub fn check(a: &DockerfileArgs) -> anyhow::Result<()> {
         );
     }
     check_prefix(a)?;
-    if a.venvslim.ends_with(".whl") {
+    for (flag, w) in [("--from", &a.from), ("--venvslim", &a.venvslim)] {
+        if w.trim().is_empty() {
+            anyhow::bail!("{flag} is empty\nhint: leave it out for its default (see --help)");
+        }
+    }
+    if a.entrypoint.first().is_some_and(|e| e.trim().is_empty()) {
+        anyhow::bail!("--entrypoint: the command (its first word) is empty\nhint: name a script in bin/ or an absolute path, e.g. --entrypoint uvicorn --entrypoint app:api");
+    }
+    let context_files = [("--requirements", a.requirements.as_deref())]
+        .into_iter()
+        .chain(context_wheel(a).then_some(("--venvslim", Some(a.venvslim.as_str()))));
+    for (flag, file) in context_files {
+        let Some(file) = file else { continue };
+        if file.starts_with('/') || file.split('/').any(|c| c == "..") {
+            anyhow::bail!("{flag} `{file}` is not a path inside the build context: COPY reads the context only (`..` and `/` do not leave it)\nhint: give the path relative to the directory `docker build` is run with, e.g. dist/venvslim-*.whl or requirements.txt");
+        }
+    }
+    if context_wheel(a) {
         let name = a.venvslim.rsplit('/').next().unwrap_or(&a.venvslim);
         if !name
             .chars()
@@ -223,7 +240,7 @@ fn check_prefix(a: &DockerfileArgs) -> anyhow::Result<()> {
     }
     let venv = builder_venv(a);
     let mut used = vec![(OUT, "the slim tree"), (TOOLS, "venvslim's tools venv")];
-    if a.venvslim.ends_with(".whl") {
+    if context_wheel(a) {
         used.push((WHEELS, "venvslim's wheel"));
     }
     let under = |inner: &str, outer: &str| {
@@ -251,11 +268,17 @@ fn check_prefix(a: &DockerfileArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--venvslim` names a wheel in the build context (a URL ending in `.whl` is pip's to fetch:
+/// COPY takes no URL).
+fn context_wheel(a: &DockerfileArgs) -> bool {
+    a.venvslim.ends_with(".whl") && !a.venvslim.contains("://")
+}
+
 /// The lines that install venvslim (and the installer) into the tools venv.
 fn tools_lines(a: &DockerfileArgs) -> Vec<String> {
     let mut lines = Vec::new();
     let mut packages = Vec::new();
-    if a.venvslim.ends_with(".whl") {
+    if context_wheel(a) {
         lines.push(copy(&[&a.venvslim], &format!("{WHEELS}/")));
         let name = a.venvslim.rsplit('/').next().unwrap_or(&a.venvslim);
         // Unquoted: the shell expands a glob such as venvslim-*.whl.
@@ -324,7 +347,13 @@ pub fn render(a: &DockerfileArgs) -> String {
             e[0] = format!("{prefix}/bin/{}", e[0]);
         }
         e
-    } else if let Some(first) = a.options.keep_bin.first() {
+    } else if let Some(first) = a
+        .options
+        .keep_bin
+        .iter()
+        .map(|s| s.trim())
+        .find(|s| !s.is_empty())
+    {
         vec![format!("{prefix}/bin/{first}")]
     } else {
         vec![format!("{prefix}/bin/python"), "-m".into(), "app".into()]

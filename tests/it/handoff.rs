@@ -546,6 +546,34 @@ fn dockerfile_snippets() {
         usage_error(&o, needle);
         assert!(o.output.stdout.is_empty(), "{}", show(&o));
     }
+    // Values that printed a file Docker refuses (`FROM  AS builder`, `pip install ''`, an
+    // ENTRYPOINT of bin/ itself, a COPY from outside the context).
+    for (args, needle) in [
+        (["--from", ""], "empty"),
+        (["--venvslim", " "], "empty"),
+        (["--entrypoint", ""], "empty"),
+        (["--venvslim", "../dist/venvslim-*.whl"], "build context"),
+        (["--venvslim", "/dist/venvslim.whl"], "build context"),
+        (["--requirements", "../requirements.txt"], "build context"),
+    ] {
+        let o = venvslim().arg("dockerfile").args(args).run();
+        usage_error(&o, needle);
+        assert!(o.output.stdout.is_empty(), "{}", show(&o));
+    }
+    // A wheel's URL is pip's to fetch (COPY takes none); a --keep-bin name is trimmed as slim
+    // trims it before it names the entrypoint.
+    let url = "https://example.org/venvslim-0.1.0-py3-none-any.whl";
+    let o = venvslim()
+        .args(["dockerfile", "--venvslim", url, "--keep-bin", " uvicorn"])
+        .run();
+    let text = o.stdout();
+    assert!(
+        text.contains(&format!("pip install --no-cache-dir {url}\n"))
+            && !text.contains("COPY https")
+            && text.contains("ENTRYPOINT [\"/venv/bin/uvicorn\"]"),
+        "{}",
+        show(&o)
+    );
     // The workloads and the prune level reach the builder's slim (they were dropped), and
     // --prune without a workload is refused as slim refuses it.
     let o = venvslim()
