@@ -173,6 +173,7 @@ pub fn check(a: &DockerfileArgs) -> anyhow::Result<()> {
         );
     }
     check_prefix(a)?;
+    check_handoff_paths(a)?;
     for (flag, w) in [("--from", &a.from), ("--venvslim", &a.venvslim)] {
         if w.trim().is_empty() {
             anyhow::bail!("{flag} is empty\nhint: leave it out for its default (see --help)");
@@ -264,6 +265,41 @@ fn check_prefix(a: &DockerfileArgs) -> anyhow::Result<()> {
         anyhow::bail!(
             "--prefix `{p}`: the builder makes the venv there, and `{x}` is {what}\nhint: pick a directory of its own, e.g. --prefix {DEFAULT_PREFIX}"
         );
+    }
+    Ok(())
+}
+
+/// The SBOM and licence directory the builder writes outside the slim tree: the final stage
+/// copies them to the same path (those inside `/slim` ship with the tree, under the prefix).
+fn handoff_outside_out(a: &DockerfileArgs) -> Vec<String> {
+    let h = &a.options;
+    [&h.sbom, &h.licenses_dir]
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.starts_with(OUT))
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+/// `--sbom` and `--licenses-dir` are paths in the builder: absolute (a relative one would land
+/// in whatever directory the installer's recipe works in, and be copied nowhere), and not in the
+/// venv the builder slims (slim refuses that; `/slim/...` is where they ship with the tree).
+fn check_handoff_paths(a: &DockerfileArgs) -> anyhow::Result<()> {
+    let h = &a.options;
+    let venv = builder_venv(a);
+    for (flag, p) in [("--sbom", &h.sbom), ("--licenses-dir", &h.licenses_dir)] {
+        let Some(p) = p else { continue };
+        let example = if flag == "--sbom" {
+            "sbom.cdx.json"
+        } else {
+            "licenses"
+        };
+        if !p.is_absolute() || p.components().any(|c| c == std::path::Component::ParentDir) {
+            anyhow::bail!("{flag} `{}` is a path in the builder: an absolute one without `..` (a relative one lands wherever the recipe's working directory is, and is copied nowhere)\nhint: give it under {OUT} to ship it with the tree (e.g. {flag} {OUT}/{example}, at PREFIX/{example} in the image), or another absolute path the final stage copies as it is", p.display());
+        }
+        if p.starts_with(&venv) || p == std::path::Path::new(OUT) {
+            anyhow::bail!("{flag} `{}` is the venv the builder slims or the slim tree itself\nhint: give it under {OUT}, e.g. {flag} {OUT}/{example}", p.display());
+        }
     }
     Ok(())
 }
@@ -380,6 +416,9 @@ pub fn render(a: &DockerfileArgs) -> String {
     line("");
     line(&format!("FROM {FINAL_IMAGE}"));
     line(&format!("COPY --from=builder {OUT} {prefix}"));
+    for path in handoff_outside_out(a) {
+        line(&copy(&[path.as_str()], &path).replacen("COPY ", "COPY --from=builder ", 1));
+    }
     line(&format!("ENV PATH={prefix}/bin:$PATH"));
     line(&format!("ENTRYPOINT [{}]", entry.join(", ")));
     out

@@ -555,6 +555,12 @@ fn dockerfile_snippets() {
         (["--venvslim", "../dist/venvslim-*.whl"], "build context"),
         (["--venvslim", "/dist/venvslim.whl"], "build context"),
         (["--requirements", "../requirements.txt"], "build context"),
+        (["--sbom", "sbom.cdx.json"], "absolute"),
+        (["--licenses-dir", "licenses"], "absolute"),
+        (
+            ["--sbom", "/venv/sbom.cdx.json"],
+            "the venv the builder slims",
+        ),
     ] {
         let o = venvslim().arg("dockerfile").args(args).run();
         usage_error(&o, needle);
@@ -571,6 +577,22 @@ fn dockerfile_snippets() {
         text.contains(&format!("pip install --no-cache-dir {url}\n"))
             && !text.contains("COPY https")
             && text.contains("ENTRYPOINT [\"/venv/bin/uvicorn\"]"),
+        "{}",
+        show(&o)
+    );
+    // An SBOM or licence directory outside /slim is copied to the final stage at its path (it
+    // stayed in the builder); one inside ships with the tree.
+    let o = venvslim()
+        .args(["dockerfile", "--sbom", "/sbom.cdx.json"])
+        .args(["--licenses-dir", "/usr/share/app licenses"])
+        .run();
+    let text = o.stdout();
+    let final_stage = &text[text.find("FROM gcr.io").expect("the final stage")..];
+    assert!(
+        final_stage.contains("COPY --from=builder /sbom.cdx.json /sbom.cdx.json\n")
+            && final_stage.contains(
+                "COPY --from=builder [\"/usr/share/app licenses\", \"/usr/share/app licenses\"]\n"
+            ),
         "{}",
         show(&o)
     );
