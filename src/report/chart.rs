@@ -24,25 +24,11 @@ pub fn escape(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            c if unprintable(c) => out.push('\u{fffd}'),
+            c if super::unprintable(c) => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }
     out
-}
-
-/// A character no XML 1.0 document may hold, escaped or not (C0 controls but tab and newline,
-/// U+FFFE, U+FFFF: one makes the whole SVG unreadable), a C1 control, or a bidirectional
-/// override or isolate, which would reorder the text drawn after it. A distribution's name and
-/// version come from its METADATA, which any wheel writes: such a character is drawn as U+FFFD.
-fn unprintable(c: char) -> bool {
-    (c.is_control() && !matches!(c, '\n' | '\t'))
-        || matches!(
-            c,
-            '\u{fffe}' | '\u{ffff}' | '\u{200e}' | '\u{200f}' | '\u{61c}'
-        )
-        || ('\u{202a}'..='\u{202e}').contains(&c)
-        || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
 /// A "nice" tick step (1, 2 or 5 times a power of ten) for about five ticks up to `max`.
@@ -262,7 +248,7 @@ mod tests {
         );
         assert!(out
             .chars()
-            .all(|c| c == '\n' || c == '\t' || !unprintable(c)));
+            .all(|c| c == '\n' || c == '\t' || !crate::report::unprintable(c)));
     }
 
     #[test]

@@ -323,7 +323,7 @@ fn treemap_renders_with_rsvg() {
 /// sequence, NUL, a vertical tab, U+FFFE (none of which XML 1.0 allows even escaped) and a
 /// right-to-left override in its name and version. Its rectangle is the biggest, so its label is
 /// drawn as well as its tooltip; the SVG must stay well-formed (rsvg-convert refuses it
-/// otherwise) and carry no markup of the wheel's.
+/// otherwise) and carry no markup of the wheel's, and the text report no control character.
 #[test]
 fn hostile_metadata_names_stay_text() {
     let fx = Fixture::new("venvslim-treemap-hostile-");
@@ -332,7 +332,7 @@ fn hostile_metadata_names_stay_text() {
     fs::create_dir_all(&di).unwrap();
     fs::create_dir_all(sp.join("hostile")).unwrap();
     fs::write(sp.join("hostile/blob.bin"), vec![b'x'; 200_000]).unwrap();
-    let mut meta = b"Metadata-Version: 2.1\nName: h<i>&\"x]]></text><script>alert(1)</script>\x1b[2J\x00\x0b\xef\xbf\xbe\xe2\x80\xaeZ\n".to_vec();
+    let mut meta = b"Metadata-Version: 2.1\nName: h<i>\x1b[2J\x00\x0b\xef\xbf\xbe\xe2\x80\xaeZ&\"x]]></text><script>alert(1)</script>\n".to_vec();
     meta.extend_from_slice(b"Version: 1.0\x01\xff\n\n");
     fs::write(di.join("METADATA"), meta).unwrap();
     fs::write(
@@ -341,7 +341,21 @@ fn hostile_metadata_names_stay_text() {
     )
     .unwrap();
     let svg = fx.path("hostile.svg");
-    slim_venv(&fx.root).args(["-n", "--treemap"]).arg(&svg).ok();
+    let text_report = slim_venv(&fx.root)
+        .args(["-n", "--treemap"])
+        .arg(&svg)
+        .ok()
+        .stdout();
+    // The text report's tables show the name too: no escape sequence reaches the terminal.
+    assert!(
+        text_report.contains("h<i>\u{fffd}[2J") && !text_report.contains('\x1b'),
+        "{text_report}"
+    );
+    let raw: Vec<char> = text_report
+        .chars()
+        .filter(|&c| (c.is_control() && c != '\n') || c == '\u{202e}')
+        .collect();
+    assert!(raw.is_empty(), "unprintable in the text report: {raw:?}");
     let text = fs::read_to_string(&svg).unwrap();
     let bad: Vec<char> = text
         .chars()
@@ -359,7 +373,7 @@ fn hostile_metadata_names_stay_text() {
         "the wheel's markup is text: {text}"
     );
     assert!(
-        text.contains("h&lt;i&gt;&amp;&quot;x]]&gt;&lt;/text&gt;&lt;script&gt;"),
+        text.contains("h&lt;i&gt;\u{fffd}[2J\u{fffd}\u{fffd}\u{fffd}\u{fffd}Z&amp;&quot;x]]&gt;&lt;/text&gt;&lt;script&gt;"),
         "{text}"
     );
     if Command::new("rsvg-convert")
