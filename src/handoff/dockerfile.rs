@@ -182,6 +182,13 @@ pub fn check(a: &DockerfileArgs) -> anyhow::Result<()> {
     if a.entrypoint.first().is_some_and(|e| e.trim().is_empty()) {
         anyhow::bail!("--entrypoint: the command (its first word) is empty\nhint: name a script in bin/ or an absolute path, e.g. --entrypoint uvicorn --entrypoint app:api");
     }
+    // A script named relative to bin/ must survive --keep-bin (the python links always do).
+    let kept: Vec<&str> = a.options.keep_bin.iter().map(|s| s.trim()).collect();
+    if let Some(cmd) = a.entrypoint.first().filter(|c| !c.starts_with('/')) {
+        if !kept.is_empty() && !kept.contains(&cmd.as_str()) && !cmd.starts_with("python") {
+            anyhow::bail!("--entrypoint `{cmd}` is a script in bin/, and --keep-bin {} removes it\nhint: add it: --keep-bin {},{cmd}", kept.join(","), kept.join(","));
+        }
+    }
     let context_files = [("--requirements", a.requirements.as_deref())]
         .into_iter()
         .chain(context_wheel(a).then_some(("--venvslim", Some(a.venvslim.as_str()))));

@@ -561,6 +561,10 @@ fn dockerfile_snippets() {
             ["--sbom", "/venv/sbom.cdx.json"],
             "the venv the builder slims",
         ),
+        (
+            ["--keep-bin=uvicorn", "--entrypoint=gunicorn"],
+            "removes it",
+        ),
     ] {
         let o = venvslim().arg("dockerfile").args(args).run();
         usage_error(&o, needle);
