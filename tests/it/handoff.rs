@@ -600,6 +600,15 @@ fn dockerfile_snippets() {
         "{}",
         show(&o)
     );
+    // A value starting with `-` stays one word: the builder's slim would read it as an option.
+    let o = venvslim()
+        .args(["dockerfile", "--remove=-old/**", "--run=-x"])
+        .run();
+    assert!(
+        o.stdout().contains(" '--remove=-old/**' --run=-x"),
+        "{}",
+        show(&o)
+    );
     // The workloads and the prune level reach the builder's slim (they were dropped), and
     // --prune without a workload is refused as slim refuses it.
     let o = venvslim()

@@ -97,9 +97,14 @@ pub fn slim_words(a: &DockerfileArgs) -> Vec<String> {
     w.push(builder_venv(a));
     w.extend(["-o".into(), OUT.into(), "--prefix".into(), prefix]);
     w.extend(["--python".into(), python]);
+    // A value that starts with `-` would be read as an option of its own: `--flag=value`.
     let mut opt = |flag: &str, v: String| {
-        w.push(flag.to_string());
-        w.push(v);
+        if v.starts_with('-') {
+            w.push(format!("{flag}={v}"));
+        } else {
+            w.push(flag.to_string());
+            w.push(v);
+        }
     };
     if let Some(b) = h.bytecode.filter(|b| *b != BytecodeMode::default()) {
         opt("--bytecode", value_name(&b));
