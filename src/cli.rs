@@ -140,8 +140,8 @@ pub struct SlimArgs {
     pub verbose: bool,
 
     /// Also write where the bytes are after slimming as an SVG treemap (one rectangle per
-    /// distribution, sized by its kept bytes, split by kind of file) to FILE, outside the venv.
-    /// With --dry-run too (then from the plan's estimate).
+    /// distribution, sized by its kept bytes, split by kind of file) to FILE, outside the venv
+    /// and OUT, in a directory that exists. With --dry-run too (then from the plan's estimate).
     #[arg(long, value_name = "FILE")]
     pub treemap: Option<PathBuf>,
 }

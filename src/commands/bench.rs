@@ -12,7 +12,7 @@ pub fn run(args: &cli::BenchArgs) -> Result<Status> {
     // The charts are outputs too: resolved and checked before the bench runs.
     let chart = |flag: &str, p: &Option<std::path::PathBuf>| {
         p.as_deref()
-            .map(|p| settings::output_path(flag, p, &args.venv, settings::Input::ReadOnly))
+            .map(|p| settings::report_file(flag, p, &args.venv))
             .transpose()
     };
     let (svg, html) = (chart("--svg", &args.svg)?, chart("--html", &args.html)?);

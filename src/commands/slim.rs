@@ -158,7 +158,19 @@ fn slim_with(settings: &Settings, start: Instant, progress: &progress::Progress)
     };
     if let Some(path) = &settings.treemap {
         let title = treemap_title(&plan.venv.root, settings.dry_run);
-        apply::scratch::write_report_file(path, &|f| report::treemap::svg(f, &breakdown, &title))?;
+        let written = apply::scratch::write_report_file(path, &|f| {
+            report::treemap::svg(f, &breakdown, &title)
+        });
+        // After a real run OUT is published (or the venv slimmed in place): exit 2 would say
+        // nothing was written, so a treemap that cannot be written is a failure of the run.
+        match (written, outcome.as_mut()) {
+            (Err(e), Some(o)) => o.failures.push(apply::Failure {
+                path: path.clone(),
+                error: format!("--treemap: cannot write it: {}", e.root_cause()),
+            }),
+            (Err(e), None) => return Err(e),
+            (Ok(()), _) => {}
+        }
     }
     let report = Report {
         plan: &plan,

@@ -14,11 +14,21 @@ const RIGHT: f64 = 230.0;
 const TOP: f64 = 50.0;
 const BOTTOM: f64 = 60.0;
 
+/// `s` as XML (and HTML) text or attribute value: markup escaped, unprintable characters
+/// replaced.
 pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c if super::unprintable(c) => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A "nice" tick step (1, 2 or 5 times a power of ten) for about five ticks up to `max`.
@@ -224,6 +234,22 @@ fn short_name(path: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaped_text_is_well_formed_xml() {
+        assert_eq!(escape(r#"a<b>&"c"#), "a&lt;b&gt;&amp;&quot;c");
+        // A hostile METADATA Name: NUL, escape sequence, vertical tab, U+FFFE, a right-to-left
+        // override; tab and newline (the tooltips' line breaks) stay.
+        let name = "ev\0il\x1b[31m\x0b\u{fffe}\u{202e}lmx.\t1\n2]]>";
+        let out = escape(name);
+        assert_eq!(
+            out,
+            "ev\u{fffd}il\u{fffd}[31m\u{fffd}\u{fffd}\u{fffd}lmx.\t1\n2]]&gt;"
+        );
+        assert!(out
+            .chars()
+            .all(|c| c == '\n' || c == '\t' || !crate::report::unprintable(c)));
+    }
 
     #[test]
     fn nice_steps() {

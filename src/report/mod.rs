@@ -56,12 +56,33 @@ pub(crate) fn group(n: u64) -> String {
     out
 }
 
+/// `s` as a table cell of at most `n` characters (shortened with `…`), every unprintable
+/// character (`unprintable`) shown as U+FFFD: a distribution's name comes from its METADATA,
+/// and an escape sequence there would reach the terminal (clear it, rewrite the lines above).
 pub(crate) fn truncate(s: &str, n: usize) -> String {
+    let s: String = s
+        .chars()
+        .map(|c| if unprintable(c) { '\u{fffd}' } else { c })
+        .collect();
     if s.chars().count() <= n {
-        s.to_string()
+        s
     } else {
-        s.chars().take(n - 1).collect::<String>() + "…"
+        s.chars().take(n.saturating_sub(1)).collect::<String>() + "…"
     }
+}
+
+/// A character no XML 1.0 document may hold, escaped or not (C0 controls, U+FFFE, U+FFFF: one
+/// makes a whole SVG unreadable), a C1 control (a terminal reads some as escapes), or a
+/// bidirectional override or isolate, which reorders the text shown after it. Tab and newline
+/// are not: the treemap's tooltips are lines.
+pub(crate) fn unprintable(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\n' | '\t'))
+        || matches!(
+            c,
+            '\u{fffe}' | '\u{ffff}' | '\u{200e}' | '\u{200f}' | '\u{61c}'
+        )
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
 #[cfg(test)]
@@ -77,5 +98,11 @@ mod tests {
         assert_eq!(group(12), "12");
         assert_eq!(change(110_617, 112_920), "+2.2 KiB");
         assert_eq!(change(2048, 1024), "-1.0 KiB");
+        // A METADATA name's escape sequence and bidi override never reach the terminal.
+        assert_eq!(
+            truncate("a\x1b[2Jb\u{202e}c\x07", 40),
+            "a\u{fffd}[2Jb\u{fffd}c\u{fffd}"
+        );
+        assert_eq!(truncate("abcdef", 4), "abc…");
     }
 }

@@ -38,6 +38,12 @@ pub fn from_options(a: &SlimOptions, venv: &Path, target: &Target) -> Result<Opt
     if let Some((name, p, example)) = relative_image_path(a) {
         bail!("--{name} `{}` is not an absolute path\nhint: give the path as the final image sees it, e.g. --{name} {example}", p.display());
     }
+    if let (Some(prefix), Some(python)) = (&a.prefix, &a.python) {
+        // bin/python3.X would be a link to itself, copied over the interpreter it names.
+        if python.parent() == Some(&prefix.join("bin")) {
+            bail!("--python `{}` is in the bin/ of --prefix `{}`: the tree's bin/ links would replace it and point at themselves\nhint: put the tree where the interpreter is not, e.g. --prefix /venv", python.display(), prefix.display());
+        }
+    }
     let from_env = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .filter(|v| !v.is_empty());

@@ -204,12 +204,7 @@ impl Settings {
                 "--run checks a new tree against the input: it needs -o OUT, not --in-place\nhint: slim with -o OUT --run CMD (an in-place run leaves no original to compare with or restore from)"
             );
         }
-        if o.prune.is_some() && o.run.is_empty() {
-            bail!("--prune removes what a recorded run did not use, and no --run was given\nhint: add --run CMD with a workload that exercises your app, e.g. --prune --run '$VENV/bin/python -m myapp --selfcheck'");
-        }
-        if let Some(empty) = o.run.iter().find(|c| c.trim().is_empty()) {
-            bail!("--run `{empty}` is an empty command\nhint: give the command that exercises your app, e.g. --run '$VENV/bin/python -m myapp --selfcheck'");
-        }
+        check_run(&o)?;
         let bytecode = o.bytecode.unwrap_or_default();
         let zip = zip_settings(&o, bytecode)?;
         let python_version = python_version(&o)?;
@@ -223,7 +218,11 @@ impl Settings {
         let treemap = args
             .treemap
             .as_deref()
-            .map(|p| output_path("--treemap", p, &args.venv, Input::ReadOnly))
+            .map(|p| {
+                let t = output_path("--treemap", p, &args.venv, Input::ReadOnly)?;
+                treemap_apart(&t, &target, &handoff)?;
+                report_file_at("--treemap", p, t)
+            })
             .transpose()?;
         Ok(Settings {
             target,
@@ -251,11 +250,12 @@ impl Settings {
 
 /// `venvslim dockerfile`: the checks of `Settings::from_args` that need no venv and that the
 /// command has always made (the hand-off options; its licence directory and SBOM are paths in
-/// the builder, not here), and those of the zip options and Python version, so the builder's
-/// `venvslim slim` line does not fail on them.
+/// the builder, not here), and those of the zip options, Python version and workloads, so the
+/// builder's `venvslim slim` line does not fail on them.
 pub fn check_dockerfile_options(o: &SlimOptions) -> Result<()> {
     zip_settings(o, o.bytecode.unwrap_or_default())?;
     python_version(o)?;
+    check_run(o)?;
     if let Some(b) = &o.budget {
         size::parse_size(b, "--budget")?;
     }
@@ -265,6 +265,17 @@ pub fn check_dockerfile_options(o: &SlimOptions) -> Result<()> {
         ..o.clone()
     };
     handoff::from_options(&in_builder, Path::new("/venv"), &Target::PlanOnly)?;
+    Ok(())
+}
+
+/// `--prune` needs the `--run` workloads it cuts by, and each is a command.
+fn check_run(o: &SlimOptions) -> Result<()> {
+    if o.prune.is_some() && o.run.is_empty() {
+        bail!("--prune removes what a recorded run did not use, and no --run was given\nhint: add --run CMD with a workload that exercises your app, e.g. --prune --run '$VENV/bin/python -m myapp --selfcheck'");
+    }
+    if let Some(empty) = o.run.iter().find(|c| c.trim().is_empty()) {
+        bail!("--run `{empty}` is an empty command\nhint: give the command that exercises your app, e.g. --run '$VENV/bin/python -m myapp --selfcheck'");
+    }
     Ok(())
 }
 
@@ -362,6 +373,71 @@ fn ancestor_is(path: &Path, dir: &Path) -> bool {
     path.ancestors()
         .filter_map(|a| fs::symlink_metadata(a).ok())
         .any(|m| m.is_dir() && m.dev() == d.dev() && m.ino() == d.ino())
+}
+
+/// A report file (`slim --treemap`, `bench --svg`, `--html`), resolved by `output_path`: a file
+/// (not a directory) in a directory that exists. It is written when the run is over, after OUT
+/// is published (or the venv slimmed in place): checked here, a wrong path fails before
+/// anything is written, not after.
+pub fn report_file(flag: &str, given: &Path, venv: &Path) -> Result<PathBuf> {
+    report_file_at(
+        flag,
+        given,
+        output_path(flag, given, venv, Input::ReadOnly)?,
+    )
+}
+
+/// `report_file`'s checks of `out`, the resolved `given`.
+fn report_file_at(flag: &str, given: &Path, out: PathBuf) -> Result<PathBuf> {
+    if out.is_dir() {
+        bail!(
+            "{flag} `{}` is a directory\nhint: name a file, e.g. {flag} {}",
+            given.display(),
+            if flag == "--html" {
+                "sizes.html"
+            } else {
+                "sizes.svg"
+            }
+        );
+    }
+    match out.parent() {
+        Some(dir) if dir.is_dir() => Ok(out),
+        dir => bail!(
+            "{flag} `{}`: its directory `{}` does not exist\nhint: create it first; the report is written when the run is over",
+            given.display(),
+            dir.unwrap_or(Path::new("/")).display()
+        ),
+    }
+}
+
+/// The treemap is a report about the output, never part of it: not OUT or a file in it (the
+/// slimmed venv holds the venv's files and the hand-off files asked for), not the SBOM, not in
+/// the licence directory.
+fn treemap_apart(treemap: &Path, target: &Target, h: &handoff::Options) -> Result<()> {
+    let clash = match target {
+        Target::Copy(out) if treemap.starts_with(out) => Some(("-o", out.as_path())),
+        _ => None,
+    }
+    .or_else(|| {
+        h.sbom
+            .as_deref()
+            .filter(|s| *s == treemap)
+            .map(|s| ("--sbom", s))
+    })
+    .or_else(|| {
+        h.licenses_dir
+            .as_deref()
+            .filter(|d| treemap.starts_with(d))
+            .map(|d| ("--licenses-dir", d))
+    });
+    match clash {
+        Some((flag, path)) => bail!(
+            "--treemap `{}` would be written into the output of {flag} `{}`\nhint: write the treemap beside the output, not in it",
+            treemap.display(),
+            path.display()
+        ),
+        None => Ok(()),
+    }
 }
 
 /// A directory output (`-o OUT`, `--licenses-dir`, `bench --keep`), resolved by `output_path`:

@@ -210,6 +210,14 @@ fn usage_errors_write_nothing() {
         &slim(&fx.root, &out).args(["--keep-bin", "nope"]).run(),
         "no such script",
     );
+    // The tree at /usr: its bin/python3.X would replace the interpreter it links to.
+    let python = format!("/usr/bin/python{}", fx.py);
+    usage_error(
+        &slim(&fx.root, &out)
+            .args(["--prefix", "/usr", "--python", &python])
+            .run(),
+        "point at themselves",
+    );
     usage_error(
         &slim(&fx.root, &out).args(["--chmod", "a*w"]).run(),
         "--chmod",
@@ -519,6 +527,116 @@ fn dockerfile_snippets() {
         let o = venvslim().arg("dockerfile").args(args).run();
         usage_error(&o, needle);
         assert!(o.output.stdout.is_empty(), "{}", show(&o));
+    }
+    // The prefix goes unquoted into COPY, ENV PATH and shebangs, and for pip and uv the builder
+    // makes the venv there: nothing it cannot carry, nothing the builder uses itself.
+    for (args, needle) in [
+        (&["--prefix", "/my venv"][..], "plain path"),
+        (&["--prefix", "/srv/a:b"], "plain path"),
+        (&["--prefix", "/a/../venv"], "plain path"),
+        (&["--prefix", "/venv/"], "plain path"),
+        (&["--prefix", "/"], "plain path"),
+        (&["--prefix", "/opt"], "tools venv"),
+        (&["--prefix", "/slim/venv"], "slim tree"),
+        (&["--prefix", "/tmp"], "wheel"),
+        (&["--prefix", "/usr"], "interpreter"),
+        (&["--installer", "uv", "--prefix", "/app"], "uv project"),
+    ] {
+        let o = venvslim().arg("dockerfile").args(args).run();
+        usage_error(&o, needle);
+        assert!(o.output.stdout.is_empty(), "{}", show(&o));
+    }
+    // Values that printed a file Docker refuses (`FROM  AS builder`, `pip install ''`, an
+    // ENTRYPOINT of bin/ itself, a COPY from outside the context).
+    for (args, needle) in [
+        (["--from", ""], "empty"),
+        (["--venvslim", " "], "empty"),
+        (["--entrypoint", ""], "empty"),
+        (["--venvslim", "../dist/venvslim-*.whl"], "build context"),
+        (["--venvslim", "/dist/venvslim.whl"], "build context"),
+        (["--requirements", "../requirements.txt"], "build context"),
+        (["--sbom", "sbom.cdx.json"], "absolute"),
+        (["--licenses-dir", "licenses"], "absolute"),
+        (
+            ["--sbom", "/venv/sbom.cdx.json"],
+            "the venv the builder slims",
+        ),
+        (
+            ["--keep-bin=uvicorn", "--entrypoint=gunicorn"],
+            "removes it",
+        ),
+    ] {
+        let o = venvslim().arg("dockerfile").args(args).run();
+        usage_error(&o, needle);
+        assert!(o.output.stdout.is_empty(), "{}", show(&o));
+    }
+    // A wheel's URL is pip's to fetch (COPY takes none); a --keep-bin name is trimmed as slim
+    // trims it before it names the entrypoint.
+    let url = "https://example.org/venvslim-0.1.0-py3-none-any.whl";
+    let o = venvslim()
+        .args(["dockerfile", "--venvslim", url, "--keep-bin", " uvicorn"])
+        .run();
+    let text = o.stdout();
+    assert!(
+        text.contains(&format!("pip install --no-cache-dir {url}\n"))
+            && !text.contains("COPY https")
+            && text.contains("ENTRYPOINT [\"/venv/bin/uvicorn\"]"),
+        "{}",
+        show(&o)
+    );
+    // An SBOM or licence directory outside /slim is copied to the final stage at its path (it
+    // stayed in the builder); one inside ships with the tree.
+    let o = venvslim()
+        .args(["dockerfile", "--sbom", "/sbom.cdx.json"])
+        .args(["--licenses-dir", "/usr/share/app licenses"])
+        .run();
+    let text = o.stdout();
+    let final_stage = &text[text.find("FROM gcr.io").expect("the final stage")..];
+    assert!(
+        final_stage.contains("COPY --from=builder /sbom.cdx.json /sbom.cdx.json\n")
+            && final_stage.contains(
+                "COPY --from=builder [\"/usr/share/app licenses\", \"/usr/share/app licenses\"]\n"
+            ),
+        "{}",
+        show(&o)
+    );
+    // A value starting with `-` stays one word: the builder's slim would read it as an option.
+    let o = venvslim()
+        .args(["dockerfile", "--remove=-old/**", "--run=-x"])
+        .run();
+    assert!(
+        o.stdout().contains(" '--remove=-old/**' --run=-x"),
+        "{}",
+        show(&o)
+    );
+    // The workloads and the prune level reach the builder's slim (they were dropped), and
+    // --prune without a workload is refused as slim refuses it.
+    let o = venvslim()
+        .args(["dockerfile", "--run", "$VENV/bin/python -m app --check"])
+        .args(["--prune", "used"])
+        .run();
+    assert!(
+        o.stdout()
+            .contains(" --run '$VENV/bin/python -m app --check' --prune=used\n"),
+        "{}",
+        show(&o)
+    );
+    usage_error(
+        &venvslim().args(["dockerfile", "--prune", "safe"]).run(),
+        "no --run",
+    );
+    // Poetry makes its venv in the project: the final path may be anywhere but the interpreter's.
+    for prefix in ["/app", "/app/.venv", "/opt/venvslim"] {
+        let o = venvslim()
+            .args(["dockerfile", "--installer", "poetry", "--prefix", prefix])
+            .run();
+        assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+        assert!(
+            o.stdout()
+                .contains(&format!("COPY --from=builder /slim {prefix}\n")),
+            "{}",
+            show(&o)
+        );
     }
     let o = venvslim()
         .args(["dockerfile", "--venvslim", "venvslim==0.1.0"])

@@ -4,7 +4,9 @@
 //! web venv, in a dry run and a real one; and `--treemap` draws it as SVG that `rsvg-convert`
 //! (Debian's librsvg2-bin) really renders: a PNG of the stated size, many colours, the biggest
 //! distribution's first rectangle painted where and in the colour the SVG says, and another
-//! venv's map a different picture. Without rsvg-convert the rendering test prints a SKIP note.
+//! venv's map a different picture; a METADATA name made of markup and control characters is
+//! drawn as text in an SVG that stays well-formed. Without rsvg-convert the rendering prints a
+//! SKIP note.
 
 use std::fs;
 use std::io::Read;
@@ -315,4 +317,121 @@ fn treemap_renders_with_rsvg() {
         differ > small.rgb.len() / 10,
         "two venvs, two pictures: only {differ} pixels differ"
     );
+}
+
+/// A distribution whose METADATA any wheel could write: markup, a CDATA end, an escape
+/// sequence, NUL, a vertical tab, U+FFFE (none of which XML 1.0 allows even escaped) and a
+/// right-to-left override in its name and version. Its rectangle is the biggest, so its label is
+/// drawn as well as its tooltip; the SVG must stay well-formed (rsvg-convert refuses it
+/// otherwise) and carry no markup of the wheel's, and the text report no control character.
+#[test]
+fn hostile_metadata_names_stay_text() {
+    let fx = Fixture::new("venvslim-treemap-hostile-");
+    let sp = fx.sp();
+    let di = sp.join("hostile-1.0.dist-info");
+    fs::create_dir_all(&di).unwrap();
+    fs::create_dir_all(sp.join("hostile")).unwrap();
+    fs::write(sp.join("hostile/blob.bin"), vec![b'x'; 200_000]).unwrap();
+    let mut meta = b"Metadata-Version: 2.1\nName: h<i>\x1b[2J\x00\x0b\xef\xbf\xbe\xe2\x80\xaeZ&\"x]]></text><script>alert(1)</script>\n".to_vec();
+    meta.extend_from_slice(b"Version: 1.0\x01\xff\n\n");
+    fs::write(di.join("METADATA"), meta).unwrap();
+    fs::write(
+        di.join("RECORD"),
+        "hostile/blob.bin,,\nhostile-1.0.dist-info/METADATA,,\nhostile-1.0.dist-info/RECORD,,\n",
+    )
+    .unwrap();
+    let svg = fx.path("hostile.svg");
+    let text_report = slim_venv(&fx.root)
+        .args(["-n", "--treemap"])
+        .arg(&svg)
+        .ok()
+        .stdout();
+    // The text report's tables show the name too: no escape sequence reaches the terminal.
+    assert!(
+        text_report.contains("h<i>\u{fffd}[2J") && !text_report.contains('\x1b'),
+        "{text_report}"
+    );
+    let raw: Vec<char> = text_report
+        .chars()
+        .filter(|&c| (c.is_control() && c != '\n') || c == '\u{202e}')
+        .collect();
+    assert!(raw.is_empty(), "unprintable in the text report: {raw:?}");
+    let text = fs::read_to_string(&svg).unwrap();
+    let bad: Vec<char> = text
+        .chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n' && c != '\t')
+                || matches!(c, '\u{fffe}' | '\u{ffff}' | '\u{202e}')
+        })
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "characters XML or the eye cannot take: {bad:?}"
+    );
+    assert!(
+        !text.contains("<script") && !text.contains("]]>"),
+        "the wheel's markup is text: {text}"
+    );
+    assert!(
+        text.contains("h&lt;i&gt;\u{fffd}[2J\u{fffd}\u{fffd}\u{fffd}\u{fffd}Z&amp;&quot;x]]&gt;&lt;/text&gt;&lt;script&gt;"),
+        "{text}"
+    );
+    if Command::new("rsvg-convert")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        skip(
+            "hostile_metadata_names_stay_text (rendering)",
+            "rsvg-convert not found (Debian: apt-get install librsvg2-bin)",
+        );
+        return;
+    }
+    let png = render(&svg, &fx.path("hostile.png"));
+    assert!(png.width > 0 && png.height > 0);
+}
+
+/// The treemap is written when the run is over, after OUT is published: a path that cannot
+/// take it (a directory, OUT or a file in it, the SBOM, a directory that does not exist) is
+/// refused before anything is written (exit 2, no OUT); one the kernel refuses only at the end
+/// (a new file in /proc) is a failure of the run (exit 1, in the report), never an exit 2 with
+/// OUT already there.
+#[test]
+fn treemap_path_is_checked_before_out_is_written() {
+    let fx = Fixture::new("venvslim-treemap-path-");
+    let out = fx.path("out");
+    let dir = fx.path("a-dir");
+    fs::create_dir(&dir).unwrap();
+    let refused = [
+        vec![dir.clone()],
+        vec![out.clone()],
+        vec![out.join("sizes.svg")],
+        vec![fx.path("missing/sizes.svg")],
+        vec![fx.path("s.json"), "--sbom".into(), fx.path("s.json")],
+    ];
+    for args in refused {
+        let run = slim(&fx.root, &out).arg("--treemap").args(&args).run();
+        run.assert_code(2);
+        assert!(run.stderr().contains("--treemap"), "{run}");
+        assert!(!out.exists(), "nothing is written: {run}");
+    }
+    // OUT may be an empty directory; a file in it is still refused.
+    fs::create_dir(&out).unwrap();
+    let run = slim(&fx.root, &out)
+        .arg("--treemap")
+        .arg(out.join("sizes.svg"))
+        .run();
+    run.assert_code(2);
+    assert_eq!(fs::read_dir(&out).unwrap().count(), 0, "{run}");
+    fs::remove_dir(&out).unwrap();
+
+    let late = Path::new("/proc/venvslim-treemap.svg");
+    let run = slim(&fx.root, &out)
+        .args(["--json", "--treemap"])
+        .arg(late)
+        .run();
+    run.assert_code(1);
+    let failures = run.json()["failures"].clone();
+    assert_eq!(failures[0]["path"], "/proc/venvslim-treemap.svg", "{run}");
+    assert!(out.join("pyvenv.cfg").is_file(), "{run}");
 }

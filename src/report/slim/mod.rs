@@ -445,7 +445,7 @@ impl Report<'_> {
             plan.venv.python
         )?;
         let after = self.after();
-        let pct = 100.0 * (1.0 - after.bytes as f64 / plan.before.bytes.max(1) as f64);
+        let pct = shrink(plan.before.bytes, after.bytes);
         writeln!(out, "  {:<34}{:>9}  {:>11}", "", "files", "size")?;
         writeln!(
             out,
@@ -461,7 +461,7 @@ impl Report<'_> {
         };
         writeln!(
             out,
-            "  {:<34}{:>9}  {:>11}  -{pct:.1}%",
+            "  {:<34}{:>9}  {:>11}  {pct}",
             label,
             group(after.files),
             human(after.bytes)
@@ -658,4 +658,27 @@ pub fn resumed(
         }
     }
     writeln!(out, "  done in {:.2} s", elapsed.as_secs_f64())
+}
+
+/// How much smaller `after` is than `before`, as `-52.7%`; `+107.9%` when it grew (a venv
+/// without pip's pycs gains the compiled bytecode).
+fn shrink(before: u64, after: u64) -> String {
+    let pct = 100.0 * (after as f64 / before.max(1) as f64 - 1.0);
+    if pct > 0.0 {
+        format!("+{pct:.1}%")
+    } else {
+        format!("-{:.1}%", pct.abs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shrink_is_signed() {
+        assert_eq!(shrink(200, 100), "-50.0%");
+        assert_eq!(shrink(100, 100), "-0.0%");
+        assert_eq!(shrink(100, 250), "+150.0%");
+    }
 }

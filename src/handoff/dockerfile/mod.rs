@@ -1,9 +1,13 @@
 //! `venvslim dockerfile`: the multi-stage Dockerfile that uses the hand-off, for the options
 //! given. A distroless final stage has no shell and no package manager, so everything that needs
 //! one happens in the builder: install, slim, relocate to the final path and interpreter. The
-//! final stage only copies the tree and runs it in exec form. Pure: options in, text out.
+//! final stage only copies the tree and runs it in exec form. Pure: options in, text out;
+//! `check.rs` refuses, before anything is printed, what the file could not carry or run.
 
 use crate::cli::{BytecodeMode, DistInfoMode, DockerfileArgs, ElfMode, Installer};
+
+mod check;
+pub use check::check;
 
 /// Where the venv lives in both stages (builder and final), unless --prefix says otherwise.
 pub const DEFAULT_PREFIX: &str = "/venv";
@@ -20,6 +24,10 @@ pub const UV: &str = "uv==0.13.9";
 pub const POETRY: &str = "poetry==2.5.1";
 /// Where Poetry puts an in-project venv: the project directory's `.venv`.
 pub const PROJECT: &str = "/app";
+/// Where the builder writes the slim tree the final stage copies.
+pub const OUT: &str = "/slim";
+/// Where the builder puts venvslim's wheel from the build context.
+pub const WHEELS: &str = "/tmp/wheels";
 
 /// Quote one word for a shell command line (the builder's `RUN`), only when needed.
 fn sh_quote(s: &str) -> String {
@@ -87,11 +95,16 @@ pub fn slim_words(a: &DockerfileArgs) -> Vec<String> {
         .map_or(DEFAULT_PYTHON.to_string(), |p| p.display().to_string());
     let mut w: Vec<String> = vec![format!("{TOOLS}/bin/venvslim"), "slim".into()];
     w.push(builder_venv(a));
-    w.extend(["-o".into(), "/slim".into(), "--prefix".into(), prefix]);
+    w.extend(["-o".into(), OUT.into(), "--prefix".into(), prefix]);
     w.extend(["--python".into(), python]);
+    // A value that starts with `-` would be read as an option of its own: `--flag=value`.
     let mut opt = |flag: &str, v: String| {
-        w.push(flag.to_string());
-        w.push(v);
+        if v.starts_with('-') {
+            w.push(format!("{flag}={v}"));
+        } else {
+            w.push(flag.to_string());
+            w.push(v);
+        }
     };
     if let Some(b) = h.bytecode.filter(|b| *b != BytecodeMode::default()) {
         opt("--bytecode", value_name(&b));
@@ -135,6 +148,12 @@ pub fn slim_words(a: &DockerfileArgs) -> Vec<String> {
     if let Some(b) = &h.budget {
         opt("--budget", b.clone());
     }
+    for r in &h.run {
+        opt("--run", r.clone());
+    }
+    if let Some(p) = &h.prune {
+        w.push(format!("--prune={}", value_name(p)));
+    }
     let switches = [
         ("--zip-pure", h.zip_pure),
         ("--zip-sourceless", h.zip_sourceless),
@@ -149,43 +168,33 @@ pub fn slim_words(a: &DockerfileArgs) -> Vec<String> {
     w
 }
 
-/// Refuses what a Dockerfile line cannot carry: a control character (a newline would end the
-/// instruction and start another) in any word the file is made of, and a wheel name the shell
-/// would split (globs are kept for the shell to expand, so the name is not quoted).
-pub fn check(a: &DockerfileArgs) -> anyhow::Result<()> {
-    let mut words = slim_words(a);
-    words.extend([a.from.clone(), a.venvslim.clone()]);
-    words.extend(a.requirements.clone());
-    words.extend(a.entrypoint.iter().cloned());
-    if let Some(w) = words.iter().find(|w| w.chars().any(char::is_control)) {
-        anyhow::bail!(
-            "{w:?} has a control character (a newline, a tab), which a Dockerfile line cannot carry\nhint: pass the value without it"
-        );
-    }
-    if a.venvslim.ends_with(".whl") {
-        let name = a.venvslim.rsplit('/').next().unwrap_or(&a.venvslim);
-        if !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._+-*?".contains(c))
-        {
-            anyhow::bail!(
-                "--venvslim `{}`: a wheel's file name has letters, digits and `._+-` only (a glob may add `*` and `?`)\nhint: rename the file, e.g. dist/venvslim-*.whl as maturin writes it",
-                a.venvslim
-            );
-        }
-    }
-    Ok(())
+/// The SBOM and licence directory the builder writes outside the slim tree: the final stage
+/// copies them to the same path (those inside `/slim` ship with the tree, under the prefix).
+fn handoff_outside_out(a: &DockerfileArgs) -> Vec<String> {
+    let h = &a.options;
+    [&h.sbom, &h.licenses_dir]
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.starts_with(OUT))
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+/// `--venvslim` names a wheel in the build context (a URL ending in `.whl` is pip's to fetch:
+/// COPY takes no URL).
+fn context_wheel(a: &DockerfileArgs) -> bool {
+    a.venvslim.ends_with(".whl") && !a.venvslim.contains("://")
 }
 
 /// The lines that install venvslim (and the installer) into the tools venv.
 fn tools_lines(a: &DockerfileArgs) -> Vec<String> {
     let mut lines = Vec::new();
     let mut packages = Vec::new();
-    if a.venvslim.ends_with(".whl") {
-        lines.push(copy(&[&a.venvslim], "/tmp/wheels/"));
+    if context_wheel(a) {
+        lines.push(copy(&[&a.venvslim], &format!("{WHEELS}/")));
         let name = a.venvslim.rsplit('/').next().unwrap_or(&a.venvslim);
         // Unquoted: the shell expands a glob such as venvslim-*.whl.
-        packages.push(format!("/tmp/wheels/{name}"));
+        packages.push(format!("{WHEELS}/{name}"));
     } else {
         packages.push(sh_quote(&a.venvslim));
     }
@@ -250,7 +259,13 @@ pub fn render(a: &DockerfileArgs) -> String {
             e[0] = format!("{prefix}/bin/{}", e[0]);
         }
         e
-    } else if let Some(first) = a.options.keep_bin.first() {
+    } else if let Some(first) = a
+        .options
+        .keep_bin
+        .iter()
+        .map(|s| s.trim())
+        .find(|s| !s.is_empty())
+    {
         vec![format!("{prefix}/bin/{first}")]
     } else {
         vec![format!("{prefix}/bin/python"), "-m".into(), "app".into()]
@@ -276,7 +291,10 @@ pub fn render(a: &DockerfileArgs) -> String {
     line(&format!("RUN {}", slim.join(" ")));
     line("");
     line(&format!("FROM {FINAL_IMAGE}"));
-    line(&format!("COPY --from=builder /slim {}", sh_quote(&prefix)));
+    line(&format!("COPY --from=builder {OUT} {prefix}"));
+    for path in handoff_outside_out(a) {
+        line(&copy(&[path.as_str()], &path).replacen("COPY ", "COPY --from=builder ", 1));
+    }
     line(&format!("ENV PATH={prefix}/bin:$PATH"));
     line(&format!("ENTRYPOINT [{}]", entry.join(", ")));
     out
