@@ -374,6 +374,12 @@ pub struct DockerfileArgs {
     #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     pub entrypoint: Vec<String>,
 
+    /// Read slim options from this file's `[tool.venvslim]` table (default: ./pyproject.toml if
+    /// it has one) and write them into the builder's slim line. Command-line flags win; lists
+    /// are merged. The builder's slim reads no config of its own.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// The options the builder's `venvslim slim` runs with, as for `slim`.
     #[command(flatten)]
     pub options: SlimOptions,

@@ -648,3 +648,41 @@ fn dockerfile_snippets() {
         "{text}"
     );
 }
+
+/// `venvslim dockerfile` writes the project's `[tool.venvslim]` into the builder's slim line
+/// (flags win, lists merge), and the uv and Poetry builders slim from `/`, so that the copied
+/// pyproject.toml in /app is not read a second time.
+#[test]
+fn dockerfile_writes_the_projects_config_into_the_slim_line() {
+    let dir = crate::util::scratch("dockerfile-config-");
+    fs::write(
+        dir.path().join("pyproject.toml"),
+        "[project]\nname = \"app\"\n\n[tool.venvslim]\nkeep = [\"app_data/**\"]\ndedupe = true\nelf = \"debug\"\n",
+    )
+    .unwrap();
+    for installer in ["pip", "uv", "poetry"] {
+        let o = venvslim()
+            .args(["dockerfile", "--installer", installer, "--elf", "keep"])
+            .current_dir(dir.path())
+            .run();
+        assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+        let text = String::from_utf8(o.output.stdout).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.contains("/bin/venvslim slim "))
+            .expect("the slim line");
+        let slim_line = lines[at];
+        for want in ["--keep 'app_data/**'", "--dedupe", "--elf keep"] {
+            assert!(
+                slim_line.contains(want),
+                "{installer}: {want} in {slim_line}"
+            );
+        }
+        let workdir = lines[..at].iter().rev().find(|l| l.starts_with("WORKDIR "));
+        assert!(
+            workdir.is_none_or(|w| *w == "WORKDIR /"),
+            "{installer}: slims in {workdir:?}"
+        );
+    }
+}

@@ -286,6 +286,11 @@ pub fn render(a: &DockerfileArgs) -> String {
     line("# venvslim and the installer live in a tools venv of their own: nothing of them ships.");
     tools_lines(a).iter().for_each(|l| line(l));
     venv_lines(a).iter().for_each(|l| line(l));
+    if a.installer != Installer::Pip {
+        // Out of the project directory: the slim line is whole, the project's pyproject.toml
+        // (whose [tool.venvslim] `venvslim dockerfile` already wrote into it) is not read again.
+        line("WORKDIR /");
+    }
     line("# docker build --build-arg SOURCE_DATE_EPOCH=$(git log -1 --format=%ct): fixed mtimes.");
     line("ARG SOURCE_DATE_EPOCH");
     line(&format!("RUN {}", slim.join(" ")));
