@@ -17,27 +17,36 @@ fn main() {
         .or_else(git_commit)
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=VENVSLIM_COMMIT={}", commit.trim());
-    // A new commit changes HEAD's ref (or HEAD itself when detached): build again then.
-    let git = Path::new(".git");
-    if git.is_dir() {
-        println!("cargo:rerun-if-changed=.git/HEAD");
-        if let Ok(head) = std::fs::read_to_string(git.join("HEAD")) {
+    // A new commit changes HEAD's ref (or HEAD itself when detached): build again then. In a
+    // linked worktree `.git` is a file; git names the worktree's own directory (HEAD) and the
+    // common one (refs, packed-refs).
+    if let (Some(dir), Some(common)) = (
+        git(&["rev-parse", "--git-dir"]),
+        git(&["rev-parse", "--git-common-dir"]),
+    ) {
+        let (dir, common) = (Path::new(&dir), Path::new(&common));
+        println!("cargo:rerun-if-changed={}", dir.join("HEAD").display());
+        if let Ok(head) = std::fs::read_to_string(dir.join("HEAD")) {
             if let Some(r) = head.trim().strip_prefix("ref: ") {
-                println!("cargo:rerun-if-changed=.git/{r}");
+                println!("cargo:rerun-if-changed={}", common.join(r).display());
             }
         }
-        println!("cargo:rerun-if-changed=.git/packed-refs");
+        println!(
+            "cargo:rerun-if-changed={}",
+            common.join("packed-refs").display()
+        );
     }
+}
+
+/// One line of `git ARGS` output, if this is a git checkout and git runs.
+fn git(args: &[&str]) -> Option<String> {
+    let out = Command::new("git").args(args).output().ok()?;
+    let line = String::from_utf8(out.stdout).ok()?;
+    let line = line.trim();
+    (out.status.success() && !line.is_empty()).then(|| line.to_string())
 }
 
 /// `git rev-parse --short=12 HEAD`, if this is a git checkout and git runs.
 fn git_commit() -> Option<String> {
-    let out = Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .output()
-        .ok()?;
-    let hash = String::from_utf8(out.stdout).ok()?;
-    let hash = hash.trim();
-    (out.status.success() && !hash.is_empty() && hash.chars().all(|c| c.is_ascii_hexdigit()))
-        .then(|| hash.to_string())
+    git(&["rev-parse", "--short=12", "HEAD"]).filter(|h| h.chars().all(|c| c.is_ascii_hexdigit()))
 }
