@@ -636,3 +636,41 @@ fn a_forged_staging_directory_cannot_dictate_the_sbom() {
         fs::write(run.join(".venvslim-staging/sbom"), "{\"forged\":1}\n").expect("write");
     }
 }
+
+/// Finishing an interrupted run has no plan to draw a treemap from: `--treemap` says so and how
+/// to get it, the run still finishes, and the same command again draws it.
+#[test]
+fn a_resumed_run_says_why_it_drew_no_treemap_and_the_next_run_draws_it() {
+    let dir = util::scratch("inplace-treemap-");
+    let pristine = fixture_pristine(dir.path());
+    let run = fresh(&pristine, dir.path());
+    let k = count_points(&run);
+    let run = fresh(&pristine, dir.path());
+    let o = slim_venv(&run)
+        .args(IN_PLACE)
+        .env("VENVSLIM_FAULT_AFTER", (k - 3).to_string())
+        .run();
+    assert_eq!(o.status.signal(), Some(9), "{}", show(&o));
+    let svg = dir.path().join("map.svg");
+    let again = || {
+        slim_venv(&run)
+            .args(IN_PLACE)
+            .arg("--treemap")
+            .arg(&svg)
+            .run()
+    };
+    let o = again();
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.output.stderr);
+    assert!(
+        err.contains("--treemap") && err.contains("not drawn") && err.contains("hint:"),
+        "{err}"
+    );
+    assert!(!svg.exists(), "a treemap from no plan");
+    let o = again();
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        std::fs::read_to_string(&svg).is_ok_and(|s| s.starts_with("<svg")),
+        "the next run drew it"
+    );
+}
