@@ -372,15 +372,15 @@ fn finish_interrupted(
     progress.finish();
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
-    report::resumed(&mut lock, root, &resumed, settings.json, start.elapsed())?;
+    report::resumed(
+        &mut lock,
+        root,
+        &resumed,
+        settings.json,
+        start.elapsed(),
+        settings.treemap.as_deref(),
+    )?;
     lock.flush()?;
-    if let Some(path) = &settings.treemap {
-        // The journal finishes the old run's actions; there is no plan to draw from.
-        eprintln!(
-            "warning: --treemap `{}` not drawn: this run finished an interrupted one\nhint: run the same command again (it finds nothing left to do) to draw it",
-            path.display()
-        );
-    }
     Ok(Some(if resumed.failures.is_empty() {
         Status::Ok
     } else {

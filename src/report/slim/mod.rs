@@ -632,6 +632,7 @@ pub fn resumed(
     r: &crate::apply::Resumed,
     json: bool,
     elapsed: Duration,
+    treemap: Option<&Path>,
 ) -> io::Result<()> {
     if json {
         let report = serde_json::json!({
@@ -640,6 +641,7 @@ pub fn resumed(
             "steps": r.steps,
             "handoff": r.handoff,
             "failures": r.failures,
+            "treemap_not_drawn": treemap.map(|p| p.display().to_string()),
             "elapsed_ms": elapsed.as_millis() as u64,
         });
         serde_json::to_writer_pretty(&mut out, &report)?;
@@ -651,6 +653,14 @@ pub fn resumed(
         root.display(),
         r.steps
     )?;
+    if let Some(path) = treemap {
+        // The journal finishes the old run's actions; there is no plan to draw from.
+        writeln!(
+            out,
+            "  --treemap `{}` not drawn: this run finished an interrupted one\n  hint: run the same command again (it finds nothing left to do) to draw it",
+            path.display()
+        )?;
+    }
     if !r.failures.is_empty() {
         writeln!(out, "  {} failure(s):", r.failures.len())?;
         for f in &r.failures {

@@ -661,10 +661,10 @@ fn a_resumed_run_says_why_it_drew_no_treemap_and_the_next_run_draws_it() {
     };
     let o = again();
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
-    let err = String::from_utf8_lossy(&o.output.stderr);
+    let said = String::from_utf8_lossy(&o.output.stdout);
     assert!(
-        err.contains("--treemap") && err.contains("not drawn") && err.contains("hint:"),
-        "{err}"
+        said.contains("--treemap") && said.contains("not drawn") && said.contains("hint:"),
+        "{said}"
     );
     assert!(!svg.exists(), "a treemap from no plan");
     let o = again();
