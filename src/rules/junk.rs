@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use super::{is_license_name, Category, Ctx, Guard, Item, Rule, Verdict};
+use crate::venv::VenvKind;
 
 macro_rules! rule {
     ($name:ident, $id:literal, $cat:ident, $guard:ident, $reason:literal, $evidence:literal) => {
@@ -88,6 +89,8 @@ rule!(
 );
 rule!(WINDOWS_SCRIPTS, "windows.scripts", Windows, None, "Windows batch and PowerShell files in bin/ that no distribution installed: the venv tool's launchers for Windows shells",
     "uv writes bin/pydoc.bat, activate.bat, deactivate.bat and activate.ps1 into every venv; a Linux runtime runs none of them");
+rule!(VENV_MARKERS, "venv.markers", Activation, None, "the venv tool's markers at the venv's root: .gitignore (keeps the venv out of git), CACHEDIR.TAG (keeps it out of backups), uv's .lock (serialises uv's own writes); no runtime reads them",
+    "uv and virtualenv (so Poetry and PDM) write them into every venv they make; python -m venv writes none");
 rule!(ACTIVATION, "activation", Activation, None, "bin/activate* set up an interactive shell; a container runs bin/python or a console script directly",
     "python -m venv writes activate, activate.csh, activate.fish, Activate.ps1; uv and virtualenv add activate.nu, activate.xsh, activate_this.py and their .bat variants");
 
@@ -106,6 +109,7 @@ pub static RULES: &[&Rule] = &[
     &SHARE_DOCS,
     &WINDOWS_SCRIPTS,
     &ACTIVATION,
+    &VENV_MARKERS,
 ];
 
 /// Packages (paths relative to site-packages) that read stubs at run time.
@@ -214,6 +218,12 @@ fn outside_site_packages(ctx: &Ctx, item: &Item) -> Option<Verdict> {
     }
     if path.starts_with("share/man") || path.starts_with("share/doc") {
         return Some(Verdict::Remove(&SHARE_DOCS));
+    }
+    let marker = [".gitignore", "CACHEDIR.TAG", ".lock"]
+        .iter()
+        .any(|m| path.as_os_str() == *m);
+    if marker && ctx.venv.kind == VenvKind::Venv && item.owner.is_none() {
+        return Some(Verdict::Remove(&VENV_MARKERS));
     }
     let in_bin = ctx.venv.in_bin(path);
     if !in_bin || item.owner.is_some() {

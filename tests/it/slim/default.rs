@@ -503,3 +503,29 @@ fn virtualenvs_start_up_hook_goes_and_nothing_else_of_that_name() {
         .arg(&fx.root)
         .ok();
 }
+
+/// uv's and virtualenv's markers at the venv's root (`.gitignore`, `CACHEDIR.TAG`, uv's `.lock`)
+/// go by their rule; pyvenv.cfg and a package's own `.gitignore` stay.
+#[test]
+fn venv_tool_markers_at_the_root_go() {
+    let fx = Fixture::new("venvslim-slim-");
+    let markers = [".gitignore", "CACHEDIR.TAG", ".lock"];
+    for name in markers {
+        fs::write(fx.root.join(name), "*\n").unwrap();
+    }
+    let pkg = fx.sp().join("demo_pkg");
+    fs::create_dir_all(&pkg).unwrap();
+    fs::write(pkg.join(".lock"), "").unwrap();
+    let out = fx.path("out");
+    let report = slim(&fx.root, &out).report();
+    for name in markers {
+        assert!(!exists(&out.join(name)), "{name} stayed");
+        let rule = action(&report, name).and_then(|a| a["rule"].as_str().map(str::to_string));
+        assert_eq!(rule.as_deref(), Some("venv.markers"), "{name}");
+    }
+    assert!(exists(&out.join("pyvenv.cfg")));
+    assert!(
+        exists(&out.join(fx.rel("demo_pkg/.lock"))),
+        "a package's file went"
+    );
+}
