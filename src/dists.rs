@@ -255,23 +255,46 @@ pub struct Ownership {
     site_packages: PathBuf,
 }
 
+/// Whether a normalized distribution name is an installer (pip, setuptools, wheel, distribute).
+pub fn is_installer(normalized: &str) -> bool {
+    matches!(normalized, "pip" | "setuptools" | "wheel" | "distribute")
+}
+
 impl Ownership {
     /// Index every RECORD path, and every top-level directory a distribution's RECORD reaches
     /// into, by the distribution's index in `dists`.
+    ///
+    /// A path two RECORDs claim (old-style namespace `__init__.py` files, or a RECORD written to
+    /// claim another's files) goes to the later one in `dists`' order, except that an
+    /// installer's claim never takes a path from another distribution: installers are removed
+    /// whole, so a RECORD line in a `pip`-named distribution must not take a kept package's file
+    /// with it.
     pub fn new(dists: &[Dist], site_packages: &Path) -> Ownership {
         let mut own = Ownership {
             site_packages: site_packages.to_path_buf(),
             ..Default::default()
         };
+        let installer = |i: usize| is_installer(&dists[i].normalized);
         for (i, d) in dists.iter().enumerate() {
             own.by_top.insert(d.dir.clone(), i);
             for r in &d.record {
                 let Some(p) = &r.path else { continue };
-                own.by_path.insert(p.clone(), i);
+                match own.by_path.get(p) {
+                    Some(&other) if installer(i) && !installer(other) => {}
+                    _ => {
+                        own.by_path.insert(p.clone(), i);
+                    }
+                }
                 if let Ok(inner) = p.strip_prefix(site_packages) {
                     let mut comps = inner.components();
                     if let (Some(first), Some(_)) = (comps.next(), comps.next()) {
-                        own.by_top.entry(site_packages.join(first)).or_insert(i);
+                        let top = site_packages.join(first);
+                        match own.by_top.get(&top) {
+                            Some(&other) if !installer(other) || installer(i) => {}
+                            _ => {
+                                own.by_top.insert(top, i);
+                            }
+                        }
                     }
                 }
             }

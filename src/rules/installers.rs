@@ -37,10 +37,7 @@ const VIRTUALENV_HOOK_FILES: [&str; 2] = ["_virtualenv.pth", "_virtualenv.py"];
 /// The hook's module: its absence from a slim tree is no regression (verify).
 pub const VIRTUALENV_HOOK_MODULE: &str = "_virtualenv";
 
-/// Whether a normalized distribution name is an installer (pip, setuptools, wheel, distribute).
-pub fn is_installer(normalized: &str) -> bool {
-    matches!(normalized, "pip" | "setuptools" | "wheel" | "distribute")
-}
+pub use crate::dists::is_installer;
 
 /// This file's verdict for one item, or `None` to let the next check decide.
 pub(crate) fn classify(ctx: &Ctx, item: &Item) -> Option<Verdict> {

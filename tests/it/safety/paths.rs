@@ -578,3 +578,38 @@ fn outputs_through_a_bind_mount_of_the_venv_are_refused() {
         assert_eq!(tree_hash(&venv), before, "{extra}: the input changed");
     }
 }
+
+/// A RECORD line in an installer's RECORD (pip's here, or a hostile wheel named `wheel`) that
+/// claims a kept package's file does not take that file with the installer: installers go whole,
+/// and the claim of the package that ships the file wins.
+#[test]
+fn an_installer_record_claiming_a_packages_file_does_not_take_it() {
+    let fx = crate::util::Fixture::new("venvslim-claim-");
+    let sp = fx.sp();
+    let pip_record = sp.join("pip-23.0.dist-info/RECORD");
+    let mut record = fs::read_to_string(&pip_record).unwrap();
+    record.push_str("demo/core.py,,\n");
+    fs::write(&pip_record, record).unwrap();
+    let wheel = hostile_dist(&sp, "wheel-0.1.dist-info", "wheel", "0.1");
+    fs::write(
+        wheel.join("RECORD"),
+        "demo/data/a.json,,\ndemo/unlisted_dir/x.txt,,\n",
+    )
+    .unwrap();
+    let out = fx.path("out");
+    let report = crate::util::slim(&fx.root, &out).report();
+    for kept in ["demo/core.py", "demo/data/a.json"] {
+        assert!(
+            out.join(fx.rel(kept)).exists(),
+            "{kept} went with an installer: {:?}",
+            crate::util::action(&report, &fx.rel(kept))
+        );
+    }
+    assert!(
+        !out.join(fx.rel("pip")).exists(),
+        "pip itself stays removed"
+    );
+    crate::util::python(out.join("bin/python"))
+        .args(["-c", "import demo.core"])
+        .ok();
+}
