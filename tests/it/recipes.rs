@@ -10,9 +10,10 @@
 //! venv from PyPI, venvslim slims it. Then the final stage: the slim tree is mounted read-only
 //! at the path `COPY --from=builder` puts it, the builder's Python hidden, and the image's
 //! `ENTRYPOINT` runs the web request workload with Debian's `/usr/bin/python3.11` (the
-//! interpreter distroless ships) in the image's environment (the final stage's ENV, nothing of
-//! the caller's), and a console script runs by its bare name. The builder's image must name the
-//! final interpreter's Python version: the replay cannot see that tag, it runs this machine's.
+//! interpreter distroless ships) as the image's user (65532) in the image's environment (the
+//! final stage's ENV, nothing of the caller's), and a console script runs by its bare name.
+//! The builder's image must name the final interpreter's Python version: the replay cannot see
+//! that tag, it runs this machine's.
 //!
 //! Linux and root only (`unshare -m`, `chroot`, `mount`); without root each test prints a SKIP
 //! note.
@@ -115,8 +116,10 @@ fn recipe(dockerfile: &str) -> Recipe {
                     builder_python = Some(version.to_string());
                 }
                 if stage == 2 {
+                    // `:nonroot`: the replay runs the image as its user, 65532.
                     assert!(
-                        rest.starts_with("gcr.io/distroless/python3-debian12"),
+                        rest.starts_with("gcr.io/distroless/python3-debian12")
+                            && rest.ends_with(":nonroot"),
                         "{rest}"
                     );
                 }
@@ -323,9 +326,17 @@ fn replay(installer: &str, context: &Path, scratch_dir: &Path) {
         );
     }
     let script = repo_root().join("tests/workloads/web_request.py");
-    // The image's environment (distroless's, then the final stage's ENV), and nothing else.
+    // The image's user (the `:nonroot` tag runs as 65532) and environment (distroless's, then
+    // the final stage's ENV), nothing else.
     let env = image_env(&r.env);
-    let mut argv: Vec<&str> = vec!["/usr/bin/env", "-i"];
+    let mut argv: Vec<&str> = vec![
+        "setpriv",
+        "--reuid=65532",
+        "--regid=65532",
+        "--clear-groups",
+        "/usr/bin/env",
+        "-i",
+    ];
     argv.extend(env.iter().map(String::as_str));
     let entrypoint: Vec<&str> = r.entrypoint.iter().map(String::as_str).collect();
     assert_eq!(entrypoint, [format!("{prefix}/bin/python")]);
