@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use super::{is_license_name, Category, Ctx, Guard, Item, Rule, Verdict};
+use crate::safepath;
 use crate::venv::VenvKind;
 
 macro_rules! rule {
@@ -90,7 +91,7 @@ rule!(
 rule!(WINDOWS_SCRIPTS, "windows.scripts", Windows, None, "Windows batch and PowerShell files in bin/ that no distribution installed: the venv tool's launchers for Windows shells",
     "uv writes bin/pydoc.bat, activate.bat, deactivate.bat and activate.ps1 into every venv; a Linux runtime runs none of them");
 rule!(VENV_MARKERS, "venv.markers", Activation, None, "the venv tool's markers at the venv's root: .gitignore (keeps the venv out of git), CACHEDIR.TAG (keeps it out of backups), uv's .lock (serialises uv's own writes); no runtime reads them",
-    "uv and virtualenv (so Poetry and PDM) write them into every venv they make; python -m venv writes none");
+    "uv and virtualenv (so Poetry and PDM) write them into every venv they make, python -m venv 3.13+ the .gitignore; only with the content those tools write: a project's own .gitignore, where the venv was made in the project's directory (python -m venv .), stays");
 rule!(ACTIVATION, "activation", Activation, None, "bin/activate* set up an interactive shell; a container runs bin/python or a console script directly",
     "python -m venv writes activate, activate.csh, activate.fish, Activate.ps1; uv and virtualenv add activate.nu, activate.xsh, activate_this.py and their .bat variants");
 
@@ -222,7 +223,11 @@ fn outside_site_packages(ctx: &Ctx, item: &Item) -> Option<Verdict> {
     let marker = [".gitignore", "CACHEDIR.TAG", ".lock"]
         .iter()
         .any(|m| path.as_os_str() == *m);
-    if marker && ctx.venv.kind == VenvKind::Venv && item.owner.is_none() {
+    if marker
+        && ctx.venv.kind == VenvKind::Venv
+        && item.owner.is_none()
+        && is_tool_marker(ctx, item)
+    {
         return Some(Verdict::Remove(&VENV_MARKERS));
     }
     let in_bin = ctx.venv.in_bin(path);
@@ -239,9 +244,72 @@ fn outside_site_packages(ctx: &Ctx, item: &Item) -> Option<Verdict> {
         .then_some(Verdict::Remove(&WINDOWS_SCRIPTS))
 }
 
+/// The signature line every CACHEDIR.TAG begins with (the Cache Directory Tagging
+/// Specification's required header).
+const CACHEDIR_SIGNATURE: &[u8] = b"Signature: 8a477f597d28d172789f06886806bc55";
+
+/// Whether the root file `item` (named like a venv tool's marker) holds what the tools write:
+/// a `.gitignore` whose only pattern is `*` (uv: `*`; virtualenv and python -m venv add a
+/// comment line), a CACHEDIR.TAG that begins with the signature, an empty `.lock` (uv's lock
+/// file). Anything else is the user's file, in a venv made in a project's own directory; it is
+/// read as a regular file only (never through a symlink) and stays when it cannot be read.
+fn is_tool_marker(ctx: &Ctx, item: &Item) -> bool {
+    if !item.entry.is_file() || item.entry.size > 4096 {
+        return false;
+    }
+    let Ok(bytes) = safepath::read_nofollow(&ctx.venv.root.join(&item.entry.path)) else {
+        return false;
+    };
+    marker_content(item.name(), &bytes)
+}
+
+/// See `is_tool_marker`.
+fn marker_content(name: &str, bytes: &[u8]) -> bool {
+    match name {
+        ".gitignore" => std::str::from_utf8(bytes).is_ok_and(|text| {
+            let mut patterns = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'));
+            patterns.next() == Some("*") && patterns.next().is_none()
+        }),
+        "CACHEDIR.TAG" => bytes.starts_with(CACHEDIR_SIGNATURE),
+        ".lock" => bytes.is_empty(),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markers_are_known_by_what_the_tools_write() {
+        for (name, bytes) in [
+            (".gitignore", &b"*"[..]),
+            (".gitignore", b"# created by virtualenv automatically\n*\n"),
+            (
+                ".gitignore",
+                b"# Created by venv; see https://docs.python.org/3/library/venv.html\n*\n",
+            ),
+            (".lock", b""),
+            (
+                "CACHEDIR.TAG",
+                b"Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag.\n",
+            ),
+        ] {
+            assert!(marker_content(name, bytes), "{name} {bytes:?}");
+        }
+        for (name, bytes) in [
+            (".gitignore", &b"__pycache__/\n.env\n"[..]),
+            (".gitignore", b"*\n!keep.txt\n"),
+            (".gitignore", b""),
+            (".lock", b"12345\n"),
+            ("CACHEDIR.TAG", b"my notes\n"),
+        ] {
+            assert!(!marker_content(name, bytes), "{name} {bytes:?}");
+        }
+    }
 
     #[test]
     fn extensions() {

@@ -48,7 +48,13 @@ pub fn regressions(original: &Probe, slim: &Probe) -> Vec<Regression> {
             // top-level or extension module that is gone is what an application imports.
             None if name.contains('.') && !is_extension(original, name) => continue,
             // virtualenv's install-time hook, dropped by its rule; no application imports it.
-            None if name == crate::rules::installers::VIRTUALENV_HOOK_MODULE => continue,
+            // Only the hook: the rule removes no distribution's file, so a distribution's own
+            // `_virtualenv` that is gone is news.
+            None if name == crate::rules::installers::VIRTUALENV_HOOK_MODULE
+                && dists.is_empty() =>
+            {
+                continue
+            }
             None => "no longer on disk (not found among the slim tree's modules)".to_string(),
         };
         out.push(regression("import", name, dists.first(), error));
@@ -319,6 +325,24 @@ mod tests {
             let want: BTreeSet<String> = ["alpha".to_string(), "beta".to_string()].into();
             assert_eq!(r[0].suspects, want, "{error}");
         }
+    }
+
+    #[test]
+    fn virtualenvs_hook_gone_is_no_regression_but_a_distributions_module_of_that_name_is() {
+        let hook = crate::rules::installers::VIRTUALENV_HOOK_MODULE;
+        let dists = [("alpha", dist("alpha", &[]))];
+        let before = probe(&[("alpha", Outcome::Ok), (hook, Outcome::Ok)], &dists);
+        let after = probe(&[("alpha", Outcome::Ok)], &dists);
+        assert!(regressions(&before, &after).is_empty());
+        // The same name, listed in alpha's RECORD (alpha stays): its loss is reported.
+        let mut owned = before.clone();
+        owned.module_dists.insert(hook.into(), vec!["alpha".into()]);
+        let r = regressions(&owned, &after);
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert_eq!(
+            (r[0].name.as_str(), r[0].dist.as_deref()),
+            (hook, Some("alpha"))
+        );
     }
 
     #[test]

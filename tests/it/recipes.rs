@@ -10,7 +10,10 @@
 //! venv from PyPI, venvslim slims it. Then the final stage: the slim tree is mounted read-only
 //! at the path `COPY --from=builder` puts it, the builder's Python hidden, and the image's
 //! `ENTRYPOINT` runs the web request workload with Debian's `/usr/bin/python3.11` (the
-//! interpreter distroless ships).
+//! interpreter distroless ships) as the image's user (65532) in the image's environment (the
+//! final stage's ENV, nothing of the caller's), and a console script runs by its bare name.
+//! The builder's image must name the final interpreter's Python version: the replay cannot see
+//! that tag, it runs this machine's.
 //!
 //! Linux and root only (`unshare -m`, `chroot`, `mount`); without root each test prints a SKIP
 //! note.
@@ -62,26 +65,61 @@ fn copy_words(rest: &str) -> Vec<String> {
 }
 
 /// What the test needs of a Dockerfile: the builder stage as a shell script, its cache mounts,
-/// and the final stage's tree path and entrypoint.
+/// the Python version of its base image, and the final stage's tree path, environment and
+/// entrypoint.
 struct Recipe {
     script: String,
     caches: Vec<String>,
+    builder_python: String,
     slim_at: String,
+    env: Vec<(String, String)>,
     entrypoint: Vec<String>,
+}
+
+/// The PATH of the final stage's base image (distroless sets Docker's default), before the
+/// final stage's ENV lines.
+const DISTROLESS_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The final image's environment as `env -i` arguments: distroless's PATH, then each ENV
+/// `KEY=VALUE` in order, `$KEY` and `${KEY}` expanded from what is set so far.
+fn image_env(env: &[(String, String)]) -> Vec<String> {
+    let mut set: Vec<(String, String)> = vec![("PATH".into(), DISTROLESS_PATH.into())];
+    for (k, v) in env {
+        let mut value = v.clone();
+        for (name, old) in &set {
+            value = value
+                .replace(&format!("${{{name}}}"), old)
+                .replace(&format!("${name}"), old);
+        }
+        set.retain(|(name, _)| name != k);
+        set.push((k.clone(), value));
+    }
+    set.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
 }
 
 fn recipe(dockerfile: &str) -> Recipe {
     let mut stage = 0;
     let mut script = String::from("set -eu\ncd /\n");
     let mut caches = Vec::new();
-    let (mut slim_at, mut entrypoint) = (None, Vec::new());
+    let (mut builder_python, mut slim_at) = (None, None);
+    let (mut env, mut entrypoint) = (Vec::new(), Vec::new());
     for (word, rest) in instructions(dockerfile) {
         match (stage, word.as_str()) {
             (_, "FROM") => {
                 stage += 1;
+                if stage == 1 {
+                    // `python:3.11-slim-bookworm AS builder`: the venv is made with this Python.
+                    let tag = rest
+                        .strip_prefix("python:")
+                        .expect("a python: builder image");
+                    let version = tag.split(['-', ' ']).next().unwrap_or_default();
+                    builder_python = Some(version.to_string());
+                }
                 if stage == 2 {
+                    // `:nonroot`: the replay runs the image as its user, 65532.
                     assert!(
-                        rest.starts_with("gcr.io/distroless/python3-debian12"),
+                        rest.starts_with("gcr.io/distroless/python3-debian12")
+                            && rest.ends_with(":nonroot"),
                         "{rest}"
                     );
                 }
@@ -129,7 +167,12 @@ fn recipe(dockerfile: &str) -> Recipe {
                 assert_eq!(words[..2], ["--from=builder", "/slim"], "{rest}");
                 slim_at = Some(words[2].clone());
             }
-            (2, "ENV") => {}
+            (2, "ENV") => {
+                for pair in rest.split_whitespace() {
+                    let (k, v) = pair.split_once('=').expect("ENV KEY=VALUE");
+                    env.push((k.to_string(), v.to_string()));
+                }
+            }
             (2, "ENTRYPOINT") => entrypoint = serde_json::from_str(&rest).expect("exec form"),
             (s, w) => panic!("stage {s}: no replay for {w} {rest}"),
         }
@@ -137,7 +180,9 @@ fn recipe(dockerfile: &str) -> Recipe {
     Recipe {
         script,
         caches,
+        builder_python: builder_python.expect("a builder stage"),
         slim_at: slim_at.expect("a COPY --from=builder in the final stage"),
+        env,
         entrypoint,
     }
 }
@@ -221,6 +266,14 @@ fn replay(installer: &str, context: &Path, scratch_dir: &Path) {
         .ok()
         .stdout();
     let r = recipe(&dockerfile);
+    // The venv is made by the builder's Python and run by the final image's: same X.Y, or its
+    // site-packages and extension modules are not the final Python's. (The replay itself runs
+    // the machine's Python in the builder, whatever the FROM line names.)
+    assert_eq!(
+        format!("/usr/bin/python{}", r.builder_python),
+        FINAL_PYTHON,
+        "the builder's image"
+    );
     fs::write(
         context.join(".recipe.sh"),
         format!("{}{}", network_env(), r.script),
@@ -273,8 +326,22 @@ fn replay(installer: &str, context: &Path, scratch_dir: &Path) {
         );
     }
     let script = repo_root().join("tests/workloads/web_request.py");
-    let mut argv: Vec<&str> = r.entrypoint.iter().map(String::as_str).collect();
-    assert_eq!(argv, [format!("{prefix}/bin/python")]);
+    // The image's user (the `:nonroot` tag runs as 65532) and environment (distroless's, then
+    // the final stage's ENV), nothing else.
+    let env = image_env(&r.env);
+    let mut argv: Vec<&str> = vec![
+        "setpriv",
+        "--reuid=65532",
+        "--regid=65532",
+        "--clear-groups",
+        "/usr/bin/env",
+        "-i",
+    ];
+    argv.extend(env.iter().map(String::as_str));
+    let entrypoint: Vec<&str> = r.entrypoint.iter().map(String::as_str).collect();
+    assert_eq!(entrypoint, [format!("{prefix}/bin/python")]);
+    let mut console = argv.clone();
+    argv.extend(entrypoint);
     argv.push(script.to_str().unwrap());
     let builder_venv = root.join(if installer == "poetry" {
         "app/.venv".to_string()
@@ -288,6 +355,12 @@ fn replay(installer: &str, context: &Path, scratch_dir: &Path) {
     let run = distroless_run(&slim, dir, &hide, &argv);
     assert!(run.status.success(), "{installer} image:\n{}", show(&run));
     assert_eq!(run.stdout().trim(), "ok", "{}", show(&run));
+    // A console script by its bare name, as `docker run --entrypoint uvicorn` starts it: the
+    // image's PATH finds it and its `#!` line names the interpreter at the final path.
+    console.extend(["uvicorn", "--version"]);
+    let run = distroless_run(&slim, dir, &hide, &console);
+    assert!(run.status.success(), "{installer} uvicorn:\n{}", show(&run));
+    assert!(run.stdout().contains("uvicorn"), "{}", show(&run));
     let link = fs::read_link(slim.join("bin/python")).unwrap();
     assert_eq!(link, Path::new(FINAL_PYTHON));
 }
@@ -360,7 +433,16 @@ fn the_replay_reads_every_instruction_the_recipes_use() {
         "FROM python:3.11 AS builder\n# c\nENV A=1\nWORKDIR /app\nCOPY [\"a b\", \"./\"]\nRUN --mount=type=cache,target=/root/.cache/uv uv \\\n    sync\nARG X\nRUN echo hi\n\nFROM gcr.io/distroless/python3-debian12:nonroot\nCOPY --from=builder /slim /srv/venv\nENV PATH=/srv/venv/bin:$PATH\nENTRYPOINT [\"/srv/venv/bin/python\"]\n",
     );
     assert_eq!(r.caches, ["/root/.cache/uv"]);
+    assert_eq!(r.builder_python, "3.11");
     assert_eq!(r.slim_at, "/srv/venv");
+    assert_eq!(
+        r.env,
+        [("PATH".to_string(), "/srv/venv/bin:$PATH".to_string())]
+    );
+    assert_eq!(
+        image_env(&r.env),
+        [format!("PATH=/srv/venv/bin:{DISTROLESS_PATH}")]
+    );
     assert_eq!(r.entrypoint, ["/srv/venv/bin/python"]);
     assert!(r.script.contains("export A=1\n"), "{}", r.script);
     assert!(

@@ -509,10 +509,19 @@ fn virtualenvs_start_up_hook_goes_and_nothing_else_of_that_name() {
 #[test]
 fn venv_tool_markers_at_the_root_go() {
     let fx = Fixture::new("venvslim-slim-");
-    let markers = [".gitignore", "CACHEDIR.TAG", ".lock"];
-    for name in markers {
-        fs::write(fx.root.join(name), "*\n").unwrap();
+    // What uv writes (its `.lock` is empty).
+    let markers = [
+        (".gitignore", "*"),
+        (
+            "CACHEDIR.TAG",
+            "Signature: 8a477f597d28d172789f06886806bc55",
+        ),
+        (".lock", ""),
+    ];
+    for (name, content) in markers {
+        fs::write(fx.root.join(name), content).unwrap();
     }
+    let markers = markers.map(|(name, _)| name);
     let pkg = fx.sp().join("demo_pkg");
     fs::create_dir_all(&pkg).unwrap();
     fs::write(pkg.join(".lock"), "").unwrap();
@@ -528,4 +537,25 @@ fn venv_tool_markers_at_the_root_go() {
         exists(&out.join(fx.rel("demo_pkg/.lock"))),
         "a package's file went"
     );
+}
+
+/// A venv made in a project's own directory (`python -m venv .`): the project's `.gitignore` at
+/// the root is the user's, not the venv tool's `*`, and an in-place run leaves it (and a `.lock`
+/// with content) alone.
+#[test]
+fn a_projects_own_gitignore_at_a_venvs_root_stays() {
+    let fx = Fixture::new("venvslim-slim-");
+    let gitignore = "__pycache__/\n.env\n";
+    fs::write(fx.root.join(".gitignore"), gitignore).unwrap();
+    fs::write(fx.root.join(".lock"), "4242\n").unwrap();
+    crate::util::venvslim()
+        .arg("slim")
+        .arg(&fx.root)
+        .arg("--in-place")
+        .ok();
+    assert_eq!(
+        fs::read_to_string(fx.root.join(".gitignore")).unwrap(),
+        gitignore
+    );
+    assert!(exists(&fx.root.join(".lock")), "a .lock with content went");
 }
