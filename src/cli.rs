@@ -170,7 +170,8 @@ pub struct SlimOptions {
     /// What to keep of `*.dist-info`. `minimal` (default): the METADATA header, entry points,
     /// top_level.txt, a RECORD listing what is really left, direct_url.json and licence files;
     /// `keep`: everything; `licenses`: METADATA header and licence files only (entry points and
-    /// importlib.metadata.files() stop working); `strip`: remove the directories and move licence
+    /// importlib.metadata.files() stop working, and pip or uv can no longer uninstall a
+    /// distribution: they read its RECORD); `strip`: remove the directories and move licence
     /// files to OUT/licenses/<dist>-<version>/ (importlib.metadata.version() stops working).
     #[arg(long = "dist-info", value_enum, value_name = "MODE")]
     pub dist_info: Option<DistInfoMode>,
