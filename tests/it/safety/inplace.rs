@@ -343,19 +343,26 @@ fn killed_while_pip_is_removed_leaves_no_nameless_distribution_or_empty_director
     }
 }
 
-/// A half-slimmed tree cannot be planned: `--dry-run` says so (exit 2) and changes nothing.
-#[test]
-fn a_dry_run_of_an_interrupted_tree_exits_2_and_changes_nothing() {
-    let dir = util::scratch("inplace-dry-");
-    let pristine = fixture_pristine(dir.path());
-    let run = fresh(&pristine, dir.path());
+/// A fresh copy of the fixture in `dir`, its in-place slim killed three fault points before the
+/// end: a half-slimmed tree with a journal.
+fn interrupted(dir: &Path) -> PathBuf {
+    let pristine = fixture_pristine(dir);
+    let run = fresh(&pristine, dir);
     let k = count_points(&run);
-    let run = fresh(&pristine, dir.path());
+    let run = fresh(&pristine, dir);
     let o = slim_venv(&run)
         .args(IN_PLACE)
         .env("VENVSLIM_FAULT_AFTER", (k - 3).to_string())
         .run();
     assert_eq!(o.status.signal(), Some(9), "{}", show(&o));
+    run
+}
+
+/// A half-slimmed tree cannot be planned: `--dry-run` says so (exit 2) and changes nothing.
+#[test]
+fn a_dry_run_of_an_interrupted_tree_exits_2_and_changes_nothing() {
+    let dir = util::scratch("inplace-dry-");
+    let run = interrupted(dir.path());
     let before = util::tree_hash(&run);
     let o = venvslim()
         .args([
@@ -642,15 +649,7 @@ fn a_forged_staging_directory_cannot_dictate_the_sbom() {
 #[test]
 fn a_resumed_run_says_why_it_drew_no_treemap_and_the_next_run_draws_it() {
     let dir = util::scratch("inplace-treemap-");
-    let pristine = fixture_pristine(dir.path());
-    let run = fresh(&pristine, dir.path());
-    let k = count_points(&run);
-    let run = fresh(&pristine, dir.path());
-    let o = slim_venv(&run)
-        .args(IN_PLACE)
-        .env("VENVSLIM_FAULT_AFTER", (k - 3).to_string())
-        .run();
-    assert_eq!(o.status.signal(), Some(9), "{}", show(&o));
+    let run = interrupted(dir.path());
     let svg = dir.path().join("map.svg");
     let again = || {
         slim_venv(&run)
