@@ -165,9 +165,9 @@ impl Breakdown {
             .compile
             .iter()
             .filter_map(|source| {
-                let pyc = pycs.path(source);
+                let pyc = pycs.find(source);
                 without += u64::from(pyc.is_none());
-                Some((pyc?, pycs.size(source)?))
+                pyc
             })
             .collect();
         // A file the engine cannot read now is counted whole: the run will say why.
@@ -335,7 +335,7 @@ pub fn kind_of(plan: &Plan, path: &Path, elf: bool) -> FileKind {
     if plan.venv.in_bin(path) {
         return FileKind::Scripts;
     }
-    if elf || name.ends_with(".so") || name.contains(".so.") {
+    if elf || crate::elf::shared_object_name(&name) {
         return FileKind::Native;
     }
     let in_dist_info = path
@@ -374,23 +374,26 @@ impl<'a> Pycs<'a> {
         }
     }
 
-    /// `dir/__pycache__/name.cpython-XY.pyc` for `dir/name.py`, if the input has it.
-    pub(crate) fn path(&self, source: &Path) -> Option<PathBuf> {
+    /// `dir/__pycache__/name.cpython-XY.pyc` for `dir/name.py` and its size, if the input has
+    /// it as a file.
+    pub(crate) fn find(&self, source: &Path) -> Option<(PathBuf, u64)> {
         let stem = source.file_stem()?.to_str()?;
         let pyc = source
             .parent()?
             .join("__pycache__")
             .join(format!("{stem}.{}.pyc", self.tag));
-        self.inv
-            .find(&pyc)
-            .is_some_and(|e| e.kind == Kind::File)
-            .then_some(pyc)
+        let size = self.inv.find(&pyc).filter(|e| e.kind == Kind::File)?.size;
+        Some((pyc, size))
     }
 
+    /// The pyc's path (`find`).
+    pub(crate) fn path(&self, source: &Path) -> Option<PathBuf> {
+        self.find(source).map(|(p, _)| p)
+    }
+
+    /// The pyc's size (`find`).
     pub(crate) fn size(&self, source: &Path) -> Option<u64> {
-        self.path(source)
-            .and_then(|p| self.inv.find(&p))
-            .map(|e| e.size)
+        self.find(source).map(|(_, n)| n)
     }
 }
 

@@ -336,6 +336,12 @@ pub fn is_elf(path: &Path) -> bool {
         && inspect::ident_ok(&head)
 }
 
+/// Whether a file name is a shared object's: `.so`, or a versioned `.so.N` (`libz.so.1`). By
+/// name only; the content may still not be ELF (`is_elf` reads it).
+pub fn shared_object_name(name: &str) -> bool {
+    name.ends_with(".so") || name.contains(".so.")
+}
+
 /// The libraries an ELF file names as `DT_NEEDED` (what the dynamic loader opens with it);
 /// empty for anything that is not an ELF file goblin can parse, or not a regular file (never
 /// read through a symlink).

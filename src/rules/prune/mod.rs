@@ -480,7 +480,7 @@ fn elf_roots(ctx: &Ctx, kept: &[bool], needed: &[bool], usage: &Usage) -> Vec<us
             if is_native_library(name) {
                 usage.paths.contains(&e.path)
             } else {
-                needed[i] && (name.ends_with(".so") || name.contains(".so."))
+                needed[i] && crate::elf::shared_object_name(name)
             }
         })
         .map(|(i, _)| i)
@@ -559,7 +559,7 @@ fn is_top_level_module(ctx: &Ctx, i: usize) -> bool {
 /// `libgfortran-040039e1.so.5.0.0`. The dynamic loader opens these from an extension's
 /// `DT_NEEDED`, which no audit event records.
 pub fn is_native_library(name: &str) -> bool {
-    if !(name.ends_with(".so") || name.contains(".so.")) {
+    if !crate::elf::shared_object_name(name) {
         return false;
     }
     let parts: Vec<&str> = name.split('.').collect();
