@@ -337,7 +337,7 @@ fn size_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D
 }
 
 /// `venvslim dockerfile`: the stages' images and files, and the options the builder slims with.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DockerfileArgs {
     /// The builder stage's base image.
     #[arg(

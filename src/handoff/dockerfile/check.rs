@@ -3,8 +3,8 @@
 //! in the builder, build-context files outside the context, an entrypoint the slim removes.
 
 use super::{
-    builder_venv, context_wheel, prefix, slim_words, DEFAULT_PREFIX, DEFAULT_PYTHON, OUT, PROJECT,
-    TOOLS, WHEELS,
+    builder_venv, context_wheel, prefix, slim_words, wheel_name, DEFAULT_PREFIX, DEFAULT_PYTHON,
+    OUT, PROJECT, TOOLS, WHEELS,
 };
 use crate::cli::{DockerfileArgs, Installer};
 
@@ -20,6 +20,9 @@ pub fn check(a: &DockerfileArgs) -> anyhow::Result<()> {
         anyhow::bail!(
             "{w:?} has a control character (a newline, a tab), which a Dockerfile line cannot carry\nhint: pass the value without it"
         );
+    }
+    if a.requirements.is_some() && a.installer != Installer::Pip {
+        anyhow::bail!("--requirements is read by pip only\nhint: uv and Poetry install from pyproject.toml and their lock file in the build context; drop --requirements, or use --installer pip");
     }
     check_prefix(a)?;
     check_handoff_paths(a)?;
@@ -48,7 +51,7 @@ pub fn check(a: &DockerfileArgs) -> anyhow::Result<()> {
         }
     }
     if context_wheel(a) {
-        let name = a.venvslim.rsplit('/').next().unwrap_or(&a.venvslim);
+        let name = wheel_name(a);
         if !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._+-*?".contains(c))
@@ -107,15 +110,15 @@ fn check_prefix(a: &DockerfileArgs) -> anyhow::Result<()> {
                 .is_some_and(|r| r.starts_with('/'))
     };
     let clash = match a.installer {
-        Installer::Pip => used
-            .into_iter()
-            .find(|(x, _)| under(&venv, x) || under(x, &venv)),
-        // uv's venv may be in the project (its default is /app/.venv), not the project itself.
-        Installer::Uv => used
+        Installer::Poetry => None,
+        Installer::Pip | Installer::Uv => used
             .into_iter()
             .find(|(x, _)| under(&venv, x) || under(x, &venv))
-            .or_else(|| under(PROJECT, &venv).then_some((PROJECT, "the uv project"))),
-        Installer::Poetry => None,
+            // uv's venv may be in the project (its default is /app/.venv), not the project.
+            .or_else(|| {
+                (a.installer == Installer::Uv && under(PROJECT, &venv))
+                    .then_some((PROJECT, "the uv project"))
+            }),
     };
     if let Some((x, what)) = clash {
         anyhow::bail!(

@@ -186,15 +186,19 @@ fn context_wheel(a: &DockerfileArgs) -> bool {
     a.venvslim.ends_with(".whl") && !a.venvslim.contains("://")
 }
 
+/// The file name of the wheel `--venvslim` names in the build context (a glob, maybe).
+fn wheel_name(a: &DockerfileArgs) -> &str {
+    a.venvslim.rsplit('/').next().unwrap_or(&a.venvslim)
+}
+
 /// The lines that install venvslim (and the installer) into the tools venv.
 fn tools_lines(a: &DockerfileArgs) -> Vec<String> {
     let mut lines = Vec::new();
     let mut packages = Vec::new();
     if context_wheel(a) {
         lines.push(copy(&[&a.venvslim], &format!("{WHEELS}/")));
-        let name = a.venvslim.rsplit('/').next().unwrap_or(&a.venvslim);
         // Unquoted: the shell expands a glob such as venvslim-*.whl.
-        packages.push(format!("{WHEELS}/{name}"));
+        packages.push(format!("{WHEELS}/{}", wheel_name(a)));
     } else {
         packages.push(sh_quote(&a.venvslim));
     }
