@@ -220,36 +220,29 @@ fn a_cut_the_recording_missed_comes_back_through_the_run_on_the_output() {
 fn prune_needs_run_and_a_dry_run_shows_the_cuts() {
     let t = scratch("prune-usage");
     let v = prune_venv(t.path());
-    let o = venvslim()
-        .arg("slim")
-        .arg(&v.root)
-        .args(["-o"])
-        .arg(t.path().join("out"))
-        .arg("--prune")
-        .run();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("--run") && stderr.contains("hint:"),
-        "{stderr}"
-    );
-    assert!(!t.path().join("out").exists());
-
+    // Exit 2 naming the problem (`needle`) with a hint, and no OUT.
+    let refused = |extra: &[&str], needle: &str| {
+        let o = venvslim()
+            .arg("slim")
+            .arg(&v.root)
+            .args(["-o"])
+            .arg(t.path().join("out"))
+            .args(extra)
+            .run();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(needle) && stderr.contains("hint:"),
+            "{stderr}"
+        );
+        assert!(!t.path().join("out").exists());
+    };
+    refused(&["--prune"], "--run");
     // A workload that never runs the venv's Python shows nothing used: pruning would cut it all.
-    let o = venvslim()
-        .arg("slim")
-        .arg(&v.root)
-        .args(["-o"])
-        .arg(t.path().join("out"))
-        .args(["--prune", "--run", "python3 -c 'print(1)'"])
-        .run();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("used nothing") && stderr.contains("hint:"),
-        "{stderr}"
+    refused(
+        &["--prune", "--run", "python3 -c 'print(1)'"],
+        "used nothing",
     );
-    assert!(!t.path().join("out").exists());
 
     let o = venvslim()
         .arg("slim")
